@@ -1,0 +1,57 @@
+"""The ``dm-upgrade`` command: one subcommand per module, imported only when it is used.
+
+Each subcommand module offers ``add_arguments(parser)`` and ``run(args) -> int`` (the exit code), so
+``dm-upgrade path`` never pays for importing Slack or the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("bot.cli_run", "run the bot: Slack if tokens are set, else the console on a simulated DMS"),
+    "console": ("bot.console", "the whole bot in this terminal, on the simulated DMS"),
+    "path": ("bot.cli_path", "compute the upgrade path and time estimate between two versions"),
+    "check": ("bot.cli_check", "run the pre-upgrade checks against DMS_URL"),
+    "simulator": ("bot.cli_simulator", "serve a simulated DataMiner System over the Web Services API"),
+    "audit": ("bot.cli_audit", "export the audit log"),
+}
+
+
+def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dm-upgrade",
+        description="Plan, check, approve, drive and verify DataMiner System upgrades from Slack.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            importlib.import_module(module_name).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = args_list[0] if args_list and args_list[0] in SUBCOMMANDS else None
+    if command is None and (not args_list or not args_list[0].startswith("-")) and not args_list:
+        args_list = ["run"]  # bare `dm-upgrade` is `dm-upgrade run`
+        command = "run"
+    parser = build_parser(only=command or "")
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
