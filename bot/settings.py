@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     dms_concurrency: int = Field(default=16, ge=1, le=256)
     dms_driver: Literal["script", "watch"] = "script"
     release_catalog: Path | None = None
+    # How often the bot polls agents while they upgrade (real seconds, before dms_time_scale).
+    dms_poll_seconds: float = Field(default=10.0, gt=0)
+    # Divides every DMS-side duration (deadlines, polls). 1 for a real DMS; the simulator's speed otherwise.
+    dms_time_scale: float = Field(default=1.0, gt=0)
 
     # Checks
     blocking_alarm_severities: Annotated[list[str], NoDecode] = ["Critical", "Major"]

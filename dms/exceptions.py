@@ -4,6 +4,7 @@
     ├── VersionError            input that is not a DataMiner version (message quotes it, lists accepted forms)
     ├── CatalogError            the release catalog file is missing, unreadable or names a bad entry
     ├── PathError               no upgrade path: downgrade, same version, target not in the catalog
+    ├── UpgradeTimeout          agents did not all reach the expected version by the deadline
     └── DmsApiError             anything that went wrong talking to a DMS (names agent and method)
         ├── DmsUnreachable      timeouts, connection errors and 5xx that outlived their retries
         ├── DmsAuthError        the DMS refused the credentials
@@ -54,3 +55,11 @@ class DmsProtocolError(DmsApiError):
 
 class DmsScriptError(DmsApiError):
     """The upgrade Automation script ran and reported failure."""
+
+
+class UpgradeTimeout(DmsError):
+    """Agents did not all run the expected version by the deadline; ``agents`` holds their last state."""
+
+    def __init__(self, message: str, *, agents: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.agents = list(agents or [])

@@ -1,0 +1,99 @@
+"""The Web Services API v1 answers we use, as pydantic models (field aliases are the API's names),
+plus the results of checks and observations that the rest of the program consumes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dms.versions import Version
+
+
+class _ApiModel(BaseModel):
+    # The API adds fields over the years; ignore what we do not use rather than break.
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class AgentStatus(StrEnum):
+    RUNNING = "Running"
+    STARTING = "Starting"
+    DISCONNECTED = "Disconnected"
+    SWITCHING = "Switching"
+    UNKNOWN = "Unknown"
+
+
+class AgentInfo(_ApiModel):
+    """One entry of ``GetDataMinerAgentsInfo``."""
+
+    id: int = Field(alias="ID")
+    name: str = Field(alias="Name")
+    primary_ip: str = Field(alias="PrimaryIP")
+    cluster: str = Field(default="", alias="Cluster")
+    is_failover: bool = Field(default=False, alias="IsFailOver")
+    # Not every DMS reports the partner; when absent the failover check becomes a manual confirmation.
+    failover_partner_id: int | None = Field(default=None, alias="FailoverPartnerID")
+    status: str = Field(alias="Status")  # an AgentStatus value; kept as text so new states don't break us
+    # Only the simulator and newer agents report startup progress ("Starting up (xx%)").
+    status_detail: str = Field(default="", alias="StatusDetail")
+    last_change_utc: datetime | None = Field(default=None, alias="LastChangeUTC")
+
+
+class AgentStatistics(_ApiModel):
+    """One entry of ``GetDataMinerAgentsStatistics``."""
+
+    id: int = Field(alias="ID")
+    amount_elements: int = Field(default=0, alias="AmountElements")
+    amount_elements_active: int = Field(default=0, alias="AmountElementsActive")
+    amount_services: int = Field(default=0, alias="AmountServices")
+
+
+class Alarm(_ApiModel):
+    """One entry of ``GetActiveAlarms``."""
+
+    dataminer_id: int = Field(alias="DataMinerID")
+    id: int = Field(alias="ID")
+    element_id: int = Field(default=0, alias="ElementID")
+    element_name: str = Field(default="", alias="ElementName")
+    parameter_name: str = Field(default="", alias="ParameterName")
+    severity: str = Field(alias="Severity")
+    is_masked: bool = Field(default=False, alias="IsMasked")
+    time_of_arrival_utc: datetime | None = Field(default=None, alias="TimeOfArrivalUTC")
+
+
+class ConnectInfo(_ApiModel):
+    """The part of ``ConnectAppAndInfo`` we read."""
+
+    connection: str = Field(alias="Connection")
+    dma_version: str = Field(alias="DMAVersion")
+
+
+class AgentState(BaseModel):
+    """What one agent looks like right now: its status and (when reachable) its version."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    id: int
+    name: str
+    status: str
+    detail: str = ""  # e.g. "Starting up (40%)", or why the version could not be read
+    version: Version | None = None
+    reachable: bool = True
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    MANUAL = "manual"
+
+
+class CheckResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # stable identifier, e.g. "agents_running"
+    title: str  # what a person reads, e.g. "Every agent is Running"
+    status: CheckStatus
+    detail: str  # one line
+    agent: str | None = None  # the agent it concerns, if one
