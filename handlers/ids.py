@@ -1,0 +1,89 @@
+"""Identifiers of the Slack surface: the slash command, the scopes, action/block/callback ids.
+
+One place for every id, so Block Kit builders, listeners (``app.action(ActionId.APPROVE)``), the console and
+``manifest.yml`` agree. Values are short: Slack allows 255 characters for ``action_id``/``block_id`` and
+``callback_id``, and ids travel in every interaction payload.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+SLASH_COMMAND = "/dm-upgrade"
+
+USAGE = (
+    "plan <version> [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check | cancel <id> "
+    "| history | help"
+)
+
+# The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).
+BOT_SCOPES: dict[str, tuple[str, ...]] = {
+    "commands": ("slash command /dm-upgrade",),
+    "chat:write": ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete"),
+    "usergroups:read": ("usergroups.users.list",),
+    "users:read": ("users.info",),
+}
+
+MAX_ID_LENGTH = 255
+
+
+class ActionId(StrEnum):
+    """``action_id`` of interactive elements."""
+
+    # Plan message buttons
+    SET_WINDOW = "plan.window"
+    RUN_CHECK = "plan.check"
+    CANCEL = "plan.cancel"
+    # Approval request buttons (each behind a confirm dialog)
+    APPROVE = "approval.approve"
+    REJECT = "approval.reject"
+    # Window modal inputs
+    WINDOW_DATE = "window.date"
+    WINDOW_TIME = "window.time"
+    WINDOW_DURATION = "window.duration"
+
+
+class BlockId(StrEnum):
+    """``block_id`` of blocks that listeners or view submissions address."""
+
+    PLAN_HEADER = "plan.header"
+    PLAN_ACTIONS = "plan.actions"
+    PLAN_STATUS = "plan.status"
+    APPROVAL_ACTIONS = "approval.actions"
+    APPROVAL_DECISION = "approval.decision"
+    WINDOW_DATE = "window.date"
+    WINDOW_TIME = "window.time"
+    WINDOW_DURATION = "window.duration"
+
+
+class CallbackId(StrEnum):
+    """``callback_id`` of modals."""
+
+    WINDOW_MODAL = "window.modal"
+
+
+# The checklist is one checkboxes element per MOP phase; the phase name is part of the ids, so one listener
+# (matching CHECKLIST_ACTION_PATTERN) serves every phase.
+_CHECKLIST_PREFIX = "checklist."
+_PHASE_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+CHECKLIST_ACTION_PATTERN = re.compile(r"^checklist\.[a-z0-9_-]{1,64}$")
+
+
+def checklist_action_id(phase: str) -> str:
+    """``action_id`` of the checkboxes of one phase, e.g. ``checklist.preparation``."""
+    if not _PHASE_RE.match(phase):
+        raise ValueError(f"invalid checklist phase id {phase!r}: use 1-64 of a-z, 0-9, '_' and '-'")
+    return _CHECKLIST_PREFIX + phase
+
+
+def checklist_block_id(phase: str) -> str:
+    """``block_id`` of the block holding one phase's checkboxes."""
+    return checklist_action_id(phase)
+
+
+def checklist_phase(action_id: str) -> str:
+    """The phase a checklist ``action_id`` belongs to; ``ValueError`` for anything else."""
+    if not CHECKLIST_ACTION_PATTERN.match(action_id):
+        raise ValueError(f"not a checklist action id: {action_id!r}")
+    return action_id.removeprefix(_CHECKLIST_PREFIX)

@@ -1,0 +1,1 @@
+"""Test helpers shared across test packages (request builders for the Slack surface)."""
