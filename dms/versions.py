@@ -19,6 +19,10 @@ ACCEPTED_FORMS = (
     "10.4.2.0-13691, 10.2.0.0-11897-CU4, 10.4.0.0-14772-20240821-release"
 )
 
+# Feature releases run 10.N.1-10.N.12 nowadays, but 10.0 went to 10.0.13: leave room, the catalog decides
+# what exists.
+MAX_FEATURE_BUILD = 20
+
 # Short forms: "10.2", "10.2.0", "10.2.0 CU5", "10.2.0 [CU5]", "10.2.0CU5", "10.5.12 CU 2".
 _SHORT = re.compile(
     r"""^\s*(?P<major>\d{1,3})\.(?P<minor>\d{1,3})(?:\.(?P<build>\d{1,3}))?
@@ -120,7 +124,7 @@ def parse_spec(text: str) -> VersionSpec:
     cu = int(short["cu"]) if short["cu"] is not None else None
     if build is None and cu is not None:
         raise _error(text)  # "10.2 CU5" names no release: a CU belongs to 10.2.0 or a feature release
-    if build is not None and build > 12:
+    if build is not None and build > MAX_FEATURE_BUILD:
         raise _error(text)
     return VersionSpec(int(short["major"]), int(short["minor"]), build, cu)
 

@@ -1,0 +1,289 @@
+"""The release catalog: which DataMiner releases exist, which checks their packages run, what agents need.
+
+The list changes every month, so it is data (``dms/data/catalog.toml``), validated here with pydantic.
+``load_catalog(path)`` reads an operator's newer file (setting ``RELEASE_CATALOG``); a broken file raises
+``CatalogError`` naming the bad entry, e.g. ``releases[3].version: "10.x" is not a DataMiner version``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from dms.exceptions import CatalogError, PathError, VersionError
+from dms.versions import Track, Version, VersionSpec, parse_version
+
+Line = tuple[int, int]
+
+
+def _to_version(value: object) -> Version:
+    if isinstance(value, Version):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a DataMiner version (expected a string such as \"10.2.0 CU5\")")
+    try:
+        return parse_version(value)
+    except VersionError:
+        raise ValueError(f'"{value}" is not a DataMiner version') from None
+
+
+CatalogVersion = Annotated[Version, PlainValidator(_to_version)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReleaseEntry(_Entry):
+    version: CatalogVersion
+    cus: int = Field(default=0, ge=0, le=99)
+    through: CatalogVersion | None = None
+    preview: bool = False
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ReleaseEntry:
+        if self.version.cu:
+            raise ValueError(f'"{self.version}": give the release without CU and the highest CU in `cus`')
+        if self.through is not None:
+            if self.version.track is Track.MAIN:
+                raise ValueError("`through` only expands feature releases")
+            if self.through.line != self.version.line or self.through.build <= self.version.build:
+                raise ValueError(
+                    f'`through` "{self.through}" must be a later feature release of {self.version}'
+                )
+            if self.through.cu or self.cus:
+                raise ValueError("a `through` range cannot carry CUs: list that release on its own")
+        return self
+
+    def expand(self) -> list[Version]:
+        last = self.through.build if self.through is not None else self.version.build
+        return [
+            Version(self.version.major, self.version.minor, build, cu)
+            for build in range(self.version.build, last + 1)
+            for cu in range(self.cus + 1)
+        ]
+
+
+class HelperEntry(_Entry):
+    key: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    description: str = ""
+    minutes: float = Field(gt=0)
+    restarts_agents: bool = True
+    valid_days: int | None = Field(default=None, ge=1)
+    doc: str
+
+
+class Threshold(_Entry):
+    """Something that holds from a main-release version and a feature-release version on."""
+
+    name: str = Field(min_length=1)
+    main: CatalogVersion | None = None
+    feature: CatalogVersion | None = None
+
+    @model_validator(mode="after")
+    def _tracks(self) -> Threshold:
+        if self.main is not None and self.main.track is not Track.MAIN:
+            raise ValueError(f'`main` "{self.main}" is a feature release')
+        if self.feature is not None and self.feature.track is not Track.FEATURE:
+            raise ValueError(f'`feature` "{self.feature}" is not a feature release')
+        if self.feature is not None and self.main is None:
+            raise ValueError("`feature` without `main`")
+        return self
+
+    @property
+    def always(self) -> bool:
+        return self.main is None
+
+    def applies_to(self, version: Version) -> bool:
+        if self.main is None:
+            return True
+        if version.track is Track.FEATURE and self.feature is not None:
+            return version >= self.feature
+        return version >= self.main
+
+
+class Catalog(BaseModel):
+    """The validated catalog plus the queries the planner, estimator and checks need."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: int = Field(alias="schema", ge=1, le=1)
+    docs_base: str = Field(pattern=r"^https?://")
+    updated: str = ""
+    docs: dict[str, str]
+    releases: list[ReleaseEntry] = Field(min_length=1)
+    helpers: list[HelperEntry] = []
+    checks: list[Threshold] = []
+    requirements: list[Threshold] = []
+
+    _versions: list[Version] = PrivateAttr(default_factory=list)
+    _preview: frozenset[Version] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="after")
+    def _index(self) -> Catalog:
+        seen: dict[Version, int] = {}
+        preview: set[Version] = set()
+        for index, entry in enumerate(self.releases):
+            for version in entry.expand():
+                if version in seen:
+                    raise ValueError(
+                        f"releases[{index}]: {version} is already listed by releases[{seen[version]}]"
+                    )
+                seen[version] = index
+                if entry.preview:
+                    preview.add(version)
+        for index, helper in enumerate(self.helpers):
+            if helper.doc not in self.docs:
+                raise ValueError(f'helpers[{index}].doc: "{helper.doc}" is not a key of [docs]')
+        if len({helper.key for helper in self.helpers}) != len(self.helpers):
+            raise ValueError("helpers: duplicate key")
+        self._versions = sorted(seen)
+        self._preview = frozenset(preview)
+        return self
+
+    # --- releases -------------------------------------------------------------------------------
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        """Every known release, previews included, in order."""
+        return tuple(self._versions)
+
+    def contains(self, version: Version) -> bool:
+        index = bisect.bisect_left(self._versions, version)
+        return index < len(self._versions) and self._versions[index] == version
+
+    def is_preview(self, version: Version) -> bool:
+        return version in self._preview
+
+    def _released(self) -> list[Version]:
+        return [version for version in self._versions if version not in self._preview]
+
+    def main_lines(self) -> tuple[Line, ...]:
+        """Lines that have a released main release, in order."""
+        return tuple(sorted({v.line for v in self._released() if v.track is Track.MAIN}))
+
+    def latest_cu(self, release: Line | Version) -> Version:
+        """Latest CU of a main release line (``(10, 2)``) or of one release (``10.5.12`` -> ``10.5.12 CU2``).
+        """
+        if isinstance(release, Version):
+            key = (release.major, release.minor, release.build)
+        else:
+            key = (release[0], release[1], 0)
+        found = [v for v in self._released() if (v.major, v.minor, v.build) == key]
+        if not found:
+            name = ".".join(str(part) for part in key)
+            raise PathError(f"{name} is not a released version in the catalog; {self._nearest_text(key)}")
+        return found[-1]
+
+    def latest_feature(self, line: Line) -> Version:
+        """Latest feature release of a line, on its latest CU (``(10, 5)`` -> ``10.5.12 CU2``)."""
+        found = [v for v in self._released() if v.line == line and v.track is Track.FEATURE]
+        if not found:
+            raise PathError(f"no feature release of {line[0]}.{line[1]} in the catalog")
+        return found[-1]
+
+    def resolve(self, spec: VersionSpec, track: Track) -> Version:
+        """The release a target spec means on a track: missing parts mean "latest in the catalog"."""
+        if spec.build is not None and (spec.build == 0) != (track is Track.MAIN):
+            named = "a main release" if spec.build == 0 else "a feature release"
+            raise PathError(f"{spec} is {named}, not on the {track.value} track; drop --track or change it")
+        candidates = [v for v in self._versions if spec.matches(v) and v.track is track]
+        released = [v for v in candidates if v not in self._preview]
+        chosen = released or candidates  # a preview only when the operator names nothing else
+        if not chosen:
+            raise PathError(
+                f"{spec} on the {track.value} track is not in the release catalog; "
+                f"{self._nearest_text((spec.major, spec.minor, spec.build or 0, spec.cu or 0))}"
+            )
+        return chosen[-1]
+
+    def nearest(self, version: Version, *, count: int = 4) -> list[Version]:
+        """Known releases closest to ``version`` in order: up to ``count // 2`` below and above."""
+        index = bisect.bisect_left(self._versions, version)
+        half = max(1, count // 2)
+        return self._versions[max(0, index - half) : index + half]
+
+    def _nearest_text(self, parts: tuple[int, ...]) -> str:
+        probe = Version(*parts[:4]) if len(parts) >= 3 else Version(parts[0], parts[1])
+        near = [v for v in self.nearest(probe) if v != probe]
+        names = ", ".join(str(v) + (" (preview)" if v in self._preview else "") for v in near)
+        return f"nearest known: {names}" if names else "the catalog lists no nearby release"
+
+    # --- checks, requirements, helpers, docs ----------------------------------------------------
+    def checks_for(self, version: Version) -> tuple[str, ...]:
+        """Prerequisite checks the package of ``version`` runs on upload."""
+        return tuple(check.name for check in self.checks if check.applies_to(version))
+
+    def requirements_for(self, from_v: Version, to_v: Version) -> tuple[str, ...]:
+        """Requirements that become due when agents move from ``from_v`` to ``to_v``."""
+        return tuple(
+            req.name
+            for req in self.requirements
+            if not req.always and req.applies_to(to_v) and not req.applies_to(from_v)
+        )
+
+    def baseline_requirements(self) -> tuple[str, ...]:
+        """Requirements of every version (supported Windows Server, hardware)."""
+        return tuple(req.name for req in self.requirements if req.always)
+
+    def helper(self, key: str) -> HelperEntry:
+        for helper in self.helpers:
+            if helper.key == key:
+                return helper
+        raise CatalogError(f'the release catalog has no helper "{key}"')
+
+    def doc_url(self, key: str) -> str:
+        try:
+            path = self.docs[key]
+        except KeyError:
+            raise CatalogError(f'the release catalog has no [docs] entry "{key}"') from None
+        return f"{self.docs_base.rstrip('/')}/{path.strip('/')}.html"
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        loc = ""
+        for piece in item["loc"]:
+            loc += f"[{piece}]" if isinstance(piece, int) else (f".{piece}" if loc else str(piece))
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc}: {message}" if loc else message)
+    return "; ".join(parts[:5]) + (f" (and {len(parts) - 5} more)" if len(parts) > 5 else "")
+
+
+def parse_catalog(data: dict[str, Any], *, source: str = "release catalog") -> Catalog:
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as error:
+        raise CatalogError(f"{source}: {_describe(error)}") from None
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Read and validate the catalog at ``path``, or the one shipped inside the package."""
+    try:
+        if path is None:
+            text = resources.files("dms").joinpath("data/catalog.toml").read_text(encoding="utf-8")
+            source = "packaged release catalog"
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+            source = f"release catalog {path}"
+    except OSError as error:
+        raise CatalogError(f"cannot read release catalog {path}: {error.strerror or error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise CatalogError(f"{source} is not valid TOML: {error}") from None
+    return parse_catalog(data, source=source)
