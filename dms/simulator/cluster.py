@@ -1,0 +1,343 @@
+"""The simulated DMS's state: agents, sessions, alarms, uploaded packages, faults and trigger counters.
+
+Everything here is synchronous and reads the injected clock, except the two waits the upgrade script makes
+(the upload with its prerequisite checks, and a helper package's run), which sleep on the simulated clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dms.script_contract import PREREQUISITE_FAILED_PREFIX
+from dms.simulator.agents import STUCK_AT, Phase, SimAgent, Transition, agent_ip, build_string
+from dms.simulator.clock import SimClock
+from dms.simulator.config import SimulatorConfig
+from dms.simulator.errors import AuthenticationFailed, NoConnection, ScriptFailed
+from dms.simulator.faults import ActiveFault, Fault, make_fault, parse_fault_flag
+from dms.versions import Version
+
+_SEVERITIES = ("Minor", "Warning", "Major", "Critical", "Minor", "Warning")
+_PARAMETERS = ("CPU Load", "Link Status", "Temperature", "Fan Speed", "Signal Level", "Disk Usage")
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Session:
+    agent_id: int
+    login: str
+    created: datetime
+    last_used: datetime
+    uses: int = 0
+
+
+@dataclass(frozen=True)
+class SimAlarm:
+    id: int
+    agent_id: int
+    element_id: int
+    element_name: str
+    parameter: str
+    severity: str
+    masked: bool
+    arrived: datetime
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "DataMinerID": self.agent_id, "ID": self.id, "ElementID": self.element_id,
+            "ElementName": self.element_name, "ParameterName": self.parameter, "Severity": self.severity,
+            "IsMasked": self.masked, "TimeOfArrivalUTC": iso(self.arrived),
+        }
+
+
+class SimCluster:
+    def __init__(self, config: SimulatorConfig, *, clock: SimClock) -> None:
+        self.config = config
+        self.clock = clock
+        now = clock.now()
+        self.agents: dict[int, SimAgent] = {}
+        for index in range(1, config.agents + 1):
+            partner = None
+            if index <= 2 * config.failover_pairs:
+                partner = index + 1 if index % 2 else index - 1
+            self.agents[index] = SimAgent(
+                id=index, name=f"DMA{index:02d}", ip=agent_ip(index), version=config.start_version,
+                elements=config.elements_per_agent, last_change=now - timedelta(days=3), partner=partner,
+            )
+        self.sessions: dict[str, Session] = {}
+        self.alarms = [self._alarm(k, now) for k in range(config.alarms)]
+        self.fault_alarms: list[SimAlarm] = []
+        self.faults: list[ActiveFault] = []
+        self.uploaded: set[str] = set()
+        self.uploads: Counter[str] = Counter()
+        self.upgrades_triggered: Counter[str] = Counter()
+        self._instances = 0
+        self.background: set[asyncio.Task[None]] = set()  # uploads run with WaitForScript false
+        for flag in config.faults:
+            name, options = parse_fault_flag(flag)
+            self.inject(name, **options)
+
+    # ------------------------------------------------------------------ agents
+
+    def agent(self, agent_id: int) -> SimAgent:
+        return self.agents[agent_id]
+
+    def phase(self, agent_id: int) -> Phase:
+        return self.agents[agent_id].phase(self.clock.now())
+
+    def unreachable(self, agent_id: int) -> bool:
+        return any(f.fault is Fault.AGENT_UNREACHABLE and f.agent == agent_id for f in self.faults)
+
+    def answers(self, agent_id: int) -> bool:
+        """Whether the agent's own address serves the API (else it answers 503)."""
+        return not self.unreachable(agent_id) and self.phase(agent_id).answers
+
+    def visible_phase(self, agent_id: int) -> Phase:
+        """The phase other agents report: an unreachable agent is Disconnected to the cluster too."""
+        if self.unreachable(agent_id):
+            return Phase("Disconnected", "Unreachable", 0.0)
+        return self.phase(agent_id)
+
+    def extra_latency_ms(self, agent_id: int) -> float:
+        spikes = [f.ms for f in self.faults if f.fault is Fault.LATENCY_SPIKE and f.agent in (None, agent_id)]
+        return max(spikes, default=0.0)
+
+    def next_instance(self) -> int:
+        self._instances += 1
+        return 40_000 + self._instances
+
+    # ------------------------------------------------------------------ sessions
+
+    def connect(self, agent_id: int, *, login: str, password: str) -> str:
+        user_ok = secrets.compare_digest(login.encode(), self.config.user.encode())
+        expected = self.config.password.get_secret_value().encode()
+        password_ok = secrets.compare_digest(password.encode(), expected)
+        if not (user_ok and password_ok):
+            raise AuthenticationFailed()
+        now = self.clock.now()
+        connection = str(uuid.uuid4())
+        self.sessions[connection] = Session(agent_id=agent_id, login=login, created=now, last_used=now)
+        return connection
+
+    def use(self, agent_id: int, connection: object) -> Session:
+        """The live session for ``connection`` on this agent, or ``NoConnection``."""
+        now = self.clock.now()
+        key = connection if isinstance(connection, str) else ""
+        session = self.sessions.get(key)
+        if session is None or session.agent_id != agent_id:
+            raise NoConnection("unknown connection id")
+        stopped = self.agents[agent_id].last_stop(now)
+        idle = timedelta(minutes=self.config.session_idle_minutes)
+        expiring = any(f.fault is Fault.SESSION_EXPIRY for f in self.faults) and session.uses >= 1
+        if now - session.last_used > idle or (stopped is not None and stopped > session.created) or expiring:
+            del self.sessions[key]
+            raise NoConnection("the connection expired")
+        session.last_used = now
+        session.uses += 1
+        return session
+
+    def logout(self, connection: str) -> None:
+        self.sessions.pop(connection, None)
+
+    # ------------------------------------------------------------------ what the API reports
+
+    def connect_info(self, agent_id: int, connection: str, login: str) -> dict[str, Any]:
+        agent = self.agents[agent_id]
+        return {
+            "Connection": connection,
+            "DMAVersion": build_string(agent.running_version(self.clock.now())),
+            "User": {"Name": login},
+            "ClusterInfo": {"Name": self.config.cluster_name, "AgentID": agent.id, "AgentName": agent.name,
+                            "AgentCount": len(self.agents)},
+        }
+
+    def agents_info(self) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        rows = []
+        for agent in self.agents.values():
+            phase = self.visible_phase(agent.id)
+            rows.append({
+                "ID": agent.id, "Name": agent.name, "PrimaryIP": agent.ip,
+                "Cluster": self.config.cluster_name,
+                "IsFailOver": agent.partner is not None, "FailoverPartnerID": agent.partner,
+                "Status": phase.status, "StatusDetail": phase.detail,
+                "LastChangeUTC": iso(agent.phase_changed_at(now)),
+            })
+        return rows
+
+    def statistics(self) -> list[dict[str, Any]]:
+        rows = []
+        for agent in self.agents.values():
+            phase = self.visible_phase(agent.id)
+            active = int(self._active_elements(agent) * phase.progress)
+            rows.append({"ID": agent.id, "AmountElements": agent.elements, "AmountElementsActive": active,
+                         "AmountServices": agent.elements // 4})
+        return rows
+
+    def active_alarms(self) -> list[dict[str, Any]]:
+        return [alarm.to_api() for alarm in [*self.alarms, *self.fault_alarms]]
+
+    def element(self, name: str) -> dict[str, Any] | None:
+        for agent in self.agents.values():
+            for number in range(1, agent.elements + 1):
+                if self._element_name(agent, number).lower() == name.strip().lower():
+                    phase = self.visible_phase(agent.id)
+                    state = "Stopped" if number % 10 == 0 else "Active"
+                    if phase.status != "Running":
+                        state = "Timeout"  # its agent is down
+                    return {"ID": f"{agent.id}/{number}", "Name": self._element_name(agent, number),
+                            "DataMinerID": agent.id, "State": state}
+        return None
+
+    # ------------------------------------------------------------------ the upgrade script's work
+
+    def require_running(self, agent_ids: list[int], *, doing: str) -> None:
+        for agent_id in agent_ids:
+            phase = self.visible_phase(agent_id)
+            if phase.status != "Running":
+                detail = f" ({phase.detail})" if phase.detail else ""
+                raise ScriptFailed(f"Automation script failed: cannot {doing}: {self.agents[agent_id].name} "
+                                   f"is {phase.status}{detail}.")
+            if self.agents[agent_id].transition is not None:  # a main waiting for its backup (BackupFirst)
+                raise ScriptFailed(f"Automation script failed: cannot {doing}: "
+                                   f"{self.agents[agent_id].name} has an upgrade pending.")
+
+    def check_prerequisites(self, package: str, agent_ids: list[int]) -> None:
+        failing = next((f for f in self.faults if f.fault is Fault.PREREQUISITE_CHECK_FAILS), None)
+        if failing is not None:
+            agent = self.agents[agent_ids[-1]]
+            raise ScriptFailed(f"{PREREQUISITE_FAILED_PREFIX} {failing.check} failed on {agent.name} "
+                               f"({agent.ip}); package {package} was rejected.")
+        self.uploaded.add(package)
+
+    def start_upgrade(self, target: Version, agent_ids: list[int], *, backup_first: bool) -> None:
+        now = self.clock.now()
+        config = self.config
+        stop, install = timedelta(minutes=config.stop_minutes), timedelta(minutes=config.install_minutes)
+        startup = timedelta(minutes=config.startup_minutes)
+        for agent_id in agent_ids:
+            agent = self.agents[agent_id]
+            begins = now
+            # Backup-first policies: the main (odd id of a pair) waits until its backup is back up.
+            if backup_first and agent.partner is not None and agent.partner in agent_ids and agent_id % 2:
+                begins = now + stop + install + startup
+            agent.transition = Transition(begins, target, stop, install, startup,
+                                          stuck=self._has(Fault.AGENT_STUCK_STARTING, agent_id),
+                                          fails=self._has(Fault.AGENT_FAILS_TO_START, agent_id))
+            agent.upgrade_started = begins
+        self.upgrades_triggered[str(target)] += 1
+
+    def restart(self, agent_id: int, *, stuck: bool = False, fails: bool = False) -> None:
+        agent = self.agents[agent_id]
+        now = self.clock.now()
+        agent.settle(now)
+        agent.failed = False
+        startup = timedelta(minutes=self.config.startup_minutes)
+        agent.transition = Transition(now, agent.version, timedelta(0), timedelta(0), startup,
+                                      stuck=stuck, fails=fails)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(self, fault: object, **options: object) -> ActiveFault:
+        active = make_fault(fault, options, agents=len(self.agents))
+        self.faults = [f for f in self.faults if (f.fault, f.agent) != (active.fault, active.agent)]
+        self.faults.append(active)
+        now = self.clock.now()
+        if active.fault is Fault.SESSION_EXPIRY:
+            self.sessions.clear()
+        elif active.fault is Fault.CRITICAL_ALARMS and active.agent is not None:
+            self._raise_alarms(active.agent, active.count, now)
+        elif active.fault in (Fault.AGENT_STUCK_STARTING, Fault.AGENT_FAILS_TO_START) and active.agent:
+            agent = self.agents[active.agent]
+            agent.settle(now)
+            stuck = active.fault is Fault.AGENT_STUCK_STARTING
+            if active.restart:
+                self.restart(agent.id, stuck=stuck, fails=not stuck)
+            elif agent.transition is not None:
+                if stuck:
+                    agent.transition.stuck = True
+                else:
+                    agent.transition.fails = True
+        return active
+
+    def clear(self, fault: str | None = None) -> list[ActiveFault]:
+        cleared = [f for f in self.faults if fault is None or f.fault.value == fault]
+        self.faults = [f for f in self.faults if f not in cleared]
+        now = self.clock.now()
+        for done in cleared:
+            if done.fault is Fault.CRITICAL_ALARMS:
+                self.fault_alarms = [a for a in self.fault_alarms if a.agent_id != done.agent]
+            elif done.fault is Fault.AGENT_STUCK_STARTING and done.agent:
+                self.agents[done.agent].unstick(now)
+            elif done.fault is Fault.AGENT_FAILS_TO_START and done.agent:
+                agent = self.agents[done.agent]
+                agent.settle(now)
+                if agent.transition is not None:
+                    agent.transition.fails = False
+                elif agent.failed:
+                    self.restart(agent.id)  # a person fixed it and started DataMiner again
+        return cleared
+
+    def _has(self, fault: Fault, agent_id: int) -> bool:
+        return any(f.fault is fault and f.agent == agent_id for f in self.faults)
+
+    # ------------------------------------------------------------------ state for tests and operators
+
+    def state(self) -> dict[str, Any]:
+        now = self.clock.now()
+        agents = []
+        for agent in self.agents.values():
+            phase = self.visible_phase(agent.id)
+            agents.append({
+                "id": agent.id, "name": agent.name, "ip": agent.ip, "status": phase.status,
+                "version": str(agent.running_version(now)), "detail": phase.detail,
+                "failover_partner": agent.partner,
+                "upgrade_started": iso(agent.upgrade_started) if agent.upgrade_started else None,
+            })
+        return {
+            "now": iso(now), "agents": agents,
+            "upgrades_triggered": dict(self.upgrades_triggered), "uploads": dict(self.uploads),
+            "uploaded": sorted(self.uploaded), "faults": [f.to_json() for f in self.faults],
+            "sessions": len(self.sessions), "stuck_at_percent": int(STUCK_AT * 100),
+        }
+
+    # ------------------------------------------------------------------ generated data
+
+    @staticmethod
+    def _element_name(agent: SimAgent, number: int) -> str:
+        return f"{agent.name} Element {number:03d}"
+
+    @staticmethod
+    def _active_elements(agent: SimAgent) -> int:
+        return agent.elements - agent.elements // 10  # every tenth element is stopped on purpose
+
+    def _alarm(self, k: int, now: datetime) -> SimAlarm:
+        agent = self.agents[k % len(self.agents) + 1]
+        severity = _SEVERITIES[k % len(_SEVERITIES)]
+        number = k % max(agent.elements, 1) + 1
+        return SimAlarm(
+            id=1000 + k, agent_id=agent.id, element_id=number, element_name=self._element_name(agent, number),
+            parameter=_PARAMETERS[k % len(_PARAMETERS)], severity=severity,
+            # Blocking severities are masked so that a fresh simulator passes the pre-upgrade check.
+            masked=severity in ("Critical", "Major"), arrived=now - timedelta(minutes=7 * (k + 1)),
+        )
+
+    def _raise_alarms(self, agent_id: int, count: int, now: datetime) -> None:
+        agent = self.agents[agent_id]
+        self.fault_alarms = [a for a in self.fault_alarms if a.agent_id != agent_id]
+        base = 900_000 + 1000 * agent_id
+        for k in range(count):
+            number = k % max(agent.elements, 1) + 1
+            self.fault_alarms.append(SimAlarm(
+                id=base + k, agent_id=agent_id, element_id=number,
+                element_name=self._element_name(agent, number),
+                parameter="Power Supply", severity="Critical", masked=False, arrived=now,
+            ))

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from dms import script_contract as contract
+from dms.models import AgentInfo, AgentStatistics, Alarm, ConnectInfo
+from dms.simulator import SimulatedDms, SimulatorConfig, SimulatorError
+from dms.versions import parse_version
+from tests.dms.simulator.conftest import Api, Factory
+
+
+async def test_connect_and_every_read_method(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=3, failover_pairs=1, elements_per_agent=20, alarms=6, version="10.4.0 CU3")
+    info = await api.ok(sim.url, "ConnectAppAndInfo", host="x", login="admin", password="admin",
+                        clientAppName="t", clientAppVersion="1", clientComputerName="c")
+    assert set(info) >= {"Connection", "DMAVersion", "User", "ClusterInfo"}
+    assert ConnectInfo.model_validate(info).dma_version.endswith("-CU3")
+    assert parse_version(info["DMAVersion"]) == parse_version("10.4.0 CU3")
+    assert info["ClusterInfo"]["AgentID"] == 1  # the main address answers as agent 1
+    connection = await api.connect(sim.url)
+
+    agents = [AgentInfo.model_validate(row) for row in await api.ok(sim.url, "GetDataMinerAgentsInfo",
+                                                                     connection=connection)]
+    assert [a.id for a in agents] == [1, 2, 3]
+    assert [a.primary_ip for a in agents] == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+    assert [(a.is_failover, a.failover_partner_id) for a in agents] == [(True, 2), (True, 1), (False, None)]
+    assert all(a.status == "Running" and isinstance(a.last_change_utc, datetime) for a in agents)
+
+    stats = [AgentStatistics.model_validate(r) for r in await api.ok(sim.url, "GetDataMinerAgentsStatistics",
+                                                                    connection=connection)]
+    counts = [(s.amount_elements, s.amount_elements_active, s.amount_services) for s in stats]
+    assert counts == [(20, 18, 5)] * 3
+
+    rows = await api.ok(sim.url, "GetActiveAlarms", connection=connection)
+    alarms = [Alarm.model_validate(a) for a in rows]
+    assert len(alarms) == 6 == await api.ok(sim.url, "GetActiveAlarmsCount", connection=connection)
+    blocking = [a for a in alarms if a.severity in ("Critical", "Major")]
+    assert blocking and all(a.is_masked for a in blocking)  # a fresh simulator passes the pre-check
+    assert all(a.time_of_arrival_utc is not None for a in alarms)
+
+    element = await api.ok(sim.url, "GetElementByName", connection=connection,
+                           elementName="DMA02 Element 003")
+    assert element["State"] == "Active" and element["DataMinerID"] == 2
+
+    scripts = await api.ok(sim.url, "GetAutomationScripts", connection=connection)
+    assert scripts[0]["Name"] == contract.SCRIPT_NAME and scripts[0]["Folder"] == contract.SCRIPT_FOLDER
+    assert {p["Name"] for p in scripts[0]["Parameters"]} == set(contract.PARAMETER_IDS)
+
+    assert await api.ok(sim.url, "IsConnectionAlive", connection=connection) is True
+    assert await api.ok(sim.url, "LogOut", connection=connection) is None
+    assert await api.ok(sim.url, "IsConnectionAlive", connection=connection) is False
+    expired = await api.fault(sim.url, "GetDataMinerAgentsInfo", connection=connection)
+    assert "No connection available" in expired
+
+
+async def test_each_agent_answers_on_its_own_address(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=3)
+    port = sim.url.rsplit(":", 1)[1]
+    for agent_id in (1, 2, 3):
+        base = f"http://127.0.1.{agent_id}:{port}"
+        assert base == sim.agent_url(agent_id)
+        info = await api.ok(base, "ConnectAppAndInfo", host="x", login="admin", password="admin",
+                            clientAppName="t", clientAppVersion="1", clientComputerName="c")
+        assert info["ClusterInfo"]["AgentID"] == agent_id
+    # A session belongs to the agent it was opened on.
+    connection = await api.connect(sim.agent_url(2))
+    assert "No connection available" in await api.fault(sim.url, "GetActiveAlarms", connection=connection)
+    assert await api.ok(sim.agent_url(2), "GetActiveAlarmsCount", connection=connection) == 6
+
+
+async def test_bad_credentials_are_refused_without_echoing_the_password(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=1, user="operator", password="s3cret-pass")
+    for user, password in (("operator", "wrong-pass"), ("admin", "s3cret-pass"), ("admin", "admin")):
+        response = await api.post(sim.url, "ConnectApp", host="x", login=user, password=password,
+                                  clientAppName="t", clientAppVersion="1", clientComputerName="c")
+        assert response.status_code == 500
+        assert response.json()["Message"].startswith("Authentication failed")
+        assert password not in response.text
+    assert await api.connect(sim.url, user="operator", password="s3cret-pass")
+    assert "s3cret-pass" not in repr(sim) and "s3cret-pass" not in repr(sim.config)
+    assert sim.state()["sessions"] == 1
+
+
+async def test_protocol_errors_answer_the_asmx_way(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=1)
+    assert "Unknown web method NoSuchMethod" in await api.fault(sim.url, "NoSuchMethod")
+    assert "missing value for parameter: 'connection'" in await api.fault(sim.url, "GetActiveAlarms")
+    assert "missing value for parameter: 'password'" in await api.fault(sim.url, "ConnectApp", login="admin")
+    assert "No connection available" in await api.fault(sim.url, "GetActiveAlarms", connection="made-up")
+    response = await api.http.post(f"{sim.url}/API/v1/Json.asmx/ConnectApp", content=b"{not json")
+    assert response.status_code == 500 and "Invalid JSON" in response.json()["Message"]
+    connection = await api.connect(sim.url)
+    missing = await api.fault(sim.url, "GetElementByName", connection=connection, elementName="nope")
+    assert "not found" in missing
+    # Method names are case-insensitive, as in ASMX.
+    assert await api.ok(sim.url, "getactivealarmscount", connection=connection) == 6
+
+
+async def test_automation_script_refuses_bad_parameters(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=2, upload_minutes=0)
+    connection = await api.connect(sim.url)
+    cases = [
+        ({"Package": "DataMiner 10.5.0.dmupgrade"}, "parameter Action is required"),
+        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be upload or upgrade"),
+        ({"Action": "upload"}, "parameter Package is required"),
+        ({"Action": "upload", "Package": "p 10.5.0", "Agents": "1,9"}, "no such agent"),
+        ({"Action": "upload", "Package": "p 10.5.0", "Agents": "first"}, "Agents must be"),
+        ({"Action": "upload", "Package": "p 10.5.0", "FailoverPolicy": "Whenever"}, "FailoverPolicy"),
+        ({"Action": "upload", "Package": "p 10.5.0", "UploadOnly": "false"}, "contradicts"),
+        ({"Action": "upgrade", "Package": "p 10.5.0", "UploadOnly": "true"}, "contradicts"),
+        ({"Action": "upload", "Package": "p 10.5.0", "Colour": "red"}, "unknown parameter"),
+        ({"Action": "upload", "Package": "DataMiner 10.3.0 CU5.dmupgrade"}, "downgrade"),
+        ({"Action": "upgrade", "Package": "DataMiner 10.5.0.dmupgrade"}, "was not uploaded"),
+    ]
+    for values, expected in cases:
+        response = await api.script(sim.url, connection, values)
+        assert response.status_code == 500, values
+        assert expected in response.json()["Message"], (values, response.json()["Message"])
+    wrong = await api.post(sim.url, "ExecuteAutomationScript", connection=connection,
+                           script={"Name": "Other", "Parameters": []}, scriptOptions={"WaitForScript": True})
+    assert "does not exist" in wrong.json()["Message"]
+    state = sim.state()
+    assert state["upgrades_triggered"] == {} and state["uploads"] == {}
+    assert {a["version"] for a in state["agents"]} == {"10.4.0 CU3"}
+
+
+async def test_wildcard_host_routes_by_local_address(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=2, host="0.0.0.0")
+    assert sim.url.startswith("http://127.0.0.1:")
+    for agent_id in (1, 2):
+        info = await api.ok(sim.agent_url(agent_id), "ConnectAppAndInfo", host="x", login="admin",
+                            password="admin", clientAppName="t", clientAppVersion="1", clientComputerName="c")
+        assert info["ClusterInfo"]["AgentID"] == agent_id
+
+
+async def test_a_taken_port_is_a_clear_error(make_sim: Factory) -> None:
+    first = await make_sim(agents=2)
+    port = int(first.url.rsplit(":", 1)[1])
+    second = SimulatedDms(SimulatorConfig(agents=2, port=port))
+    with pytest.raises(SimulatorError, match=f"cannot listen on 127.0.0.1:{port}"):
+        await second.start()
