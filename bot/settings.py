@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     dms_ca_bundle: Path | None = None
     dms_timeout_seconds: float = Field(default=10.0, gt=0)
     dms_retries: int = Field(default=3, ge=0, le=10)
-    dms_concurrency: int = Field(default=16, ge=1, le=256)
+    dms_concurrency: int = Field(default=64, ge=1, le=256)
     dms_driver: Literal["script", "watch"] = "script"
     release_catalog: Path | None = None
     # How often the bot polls agents while they upgrade (real seconds, before dms_time_scale).

@@ -69,6 +69,14 @@ class ConnectInfo(_ApiModel):
     dma_version: str = Field(alias="DMAVersion")
 
 
+class ElementInfo(_ApiModel):
+    """The part of ``GetElementByName`` we read: is a key element active?"""
+
+    id: int | str = Field(alias="ID")
+    name: str = Field(alias="Name")
+    state: str = Field(default="", alias="State")  # "Active", "Stopped", "Paused", "Error", ...
+
+
 class AgentState(BaseModel):
     """What one agent looks like right now: its status and (when reachable) its version."""
 
@@ -97,3 +105,20 @@ class CheckResult(BaseModel):
     status: CheckStatus
     detail: str  # one line
     agent: str | None = None  # the agent it concerns, if one
+
+
+class Baseline(BaseModel):
+    """What the DMS looked like at the pre-upgrade check; the verification compares against it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    taken_at: datetime
+    elements: dict[int, int] = {}  # agent id -> elements
+    elements_active: dict[int, int] = {}  # agent id -> active elements
+    alarms_by_severity: dict[str, int] = {}  # unmasked active alarms
+    critical_alarm_ids: list[int] = []  # unmasked Critical alarms present before the upgrade
+    versions: dict[int, str] = {}  # agent id -> version read from the agent itself
+
+    @property
+    def total_active(self) -> int:
+        return sum(self.elements_active.values())

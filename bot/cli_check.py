@@ -1,0 +1,124 @@
+"""``dm-upgrade check [--json]``: the pre-upgrade checks against DMS_URL, printed.
+
+Exit codes: 0 nothing fails (warnings and manual confirmations allowed), 1 a check fails, 2 the DMS could not
+be used (unreachable, credentials refused, answers we cannot read) or the settings are invalid.
+With ``DMS_URL=simulated`` an in-process simulated DMS is started from the ``SIM_*`` settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from contextlib import AsyncExitStack
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from dms.client import DmsClient
+from dms.exceptions import DmsApiError
+from dms.models import CheckStatus
+from dms.prechecks import PrecheckReport, run_prechecks
+
+_MARKS = {
+    CheckStatus.PASS: "PASS",
+    CheckStatus.WARN: "WARN",
+    CheckStatus.FAIL: "FAIL",
+    CheckStatus.MANUAL: "TODO",  # a person confirms what the API cannot see
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the results and the baseline as JSON")
+    parser.add_argument("--key-element", action="append", default=[], metavar="NAME",
+                        help="an element that must be active (repeatable)")
+
+
+def make_client(settings: Settings, *, url: str | None = None) -> DmsClient:
+    """A client configured from the settings; ``url`` overrides DMS_URL (e.g. a simulator's address)."""
+    verify: bool | str = True
+    if not settings.dms_tls_verify:
+        verify = False
+    elif settings.dms_ca_bundle is not None:
+        verify = str(settings.dms_ca_bundle)
+    return DmsClient(
+        url=url or settings.dms_url,
+        user=settings.dms_user,
+        password=settings.dms_password,
+        agent_url_template=settings.dms_agent_url_template,
+        verify=verify,
+        timeout_s=settings.dms_timeout_seconds,
+        retries=settings.dms_retries,
+        concurrency=settings.dms_concurrency,
+    )
+
+
+async def _start_simulator(stack: AsyncExitStack, settings: Settings) -> str:
+    # Imported here: the simulator is only needed when DMS_URL=simulated.
+    from dms.simulator import SimulatedDms, SimulatorConfig
+
+    config = SimulatorConfig(
+        agents=settings.sim_agents,
+        failover_pairs=settings.sim_failover_pairs,
+        version=settings.sim_version,
+        speed=settings.sim_speed,
+        user=settings.dms_user,
+        password=settings.dms_password,
+    )
+    simulator = SimulatedDms(config)
+    url = await simulator.start()
+    stack.push_async_callback(simulator.stop)
+    return str(url)
+
+
+async def check(settings: Settings, *, key_elements: list[str]) -> PrecheckReport:
+    async with AsyncExitStack() as stack:
+        url = await _start_simulator(stack, settings) if settings.dms_simulated else None
+        client = make_client(settings, url=url)
+        stack.push_async_callback(client.close)
+        return await run_prechecks(client, path=None, blocking_severities=settings.blocking_alarm_severities,
+                                   key_elements=key_elements)
+    raise AssertionError("unreachable")  # pragma: no cover - for type checkers: the block always returns
+
+
+def render_text(report: PrecheckReport) -> str:
+    lines = []
+    for result in report.results:
+        where = f" [{result.agent}]" if result.agent else ""
+        lines.append(f"{_MARKS[result.status]}  {result.title}{where}: {result.detail}")
+    counts = {status: sum(r.status is status for r in report.results) for status in CheckStatus}
+    verdict = "ready to upgrade" if report.passed else "NOT ready: fix the failures and check again"
+    lines.append("")
+    lines.append(f"{counts[CheckStatus.PASS]} passed, {counts[CheckStatus.WARN]} warnings, "
+                 f"{counts[CheckStatus.FAIL]} failed, {counts[CheckStatus.MANUAL]} to confirm by hand: "
+                 f"{verdict}")
+    return "\n".join(lines)
+
+
+def render_json(report: PrecheckReport) -> str:
+    data: dict[str, Any] = {
+        "passed": report.passed,
+        "results": [result.model_dump(mode="json") for result in report.results],
+        "baseline": report.baseline.model_dump(mode="json"),
+    }
+    return json.dumps(data, indent=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"dm-upgrade check: invalid settings: {exc.errors()[0].get('msg')}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(check(settings, key_elements=list(args.key_element)))
+    except DmsApiError as exc:
+        print(f"dm-upgrade check: cannot use the DMS: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # e.g. an unreadable CA bundle or an empty DMS_URL
+        print(f"dm-upgrade check: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    print(render_json(report) if args.json else render_text(report))
+    return 0 if report.passed else 1

@@ -1,0 +1,186 @@
+"""How a hop gets installed: one protocol, two implementations.
+
+* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade, then
+  watches.
+* ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP) and only watches.
+
+Both watch the same way: poll every agent's status and version until all run the expected version, or a
+deadline passes (``UpgradeTimeout`` carries the last states, so a stuck agent can be named).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from dms import script_contract as contract
+from dms.client import DmsClient
+from dms.exceptions import DmsUnreachable, UpgradeTimeout
+from dms.models import AgentState, AgentStatus
+from dms.upgrade_path import Hop, PackageKind
+from dms.versions import Version
+
+log = logging.getLogger(__name__)
+
+Step = Literal["upload", "upgrade"]
+OnChange = Callable[[list[AgentState]], Awaitable[None]]
+
+
+class UpgradeDriver(Protocol):
+    name: str  # "script" | "watch"
+    needs_person: bool
+
+    def instructions(self, *, hop: Hop, step: Step) -> list[str]: ...
+
+    async def upload(self, *, hop: Hop) -> None: ...
+
+    async def start_upgrade(self, *, hop: Hop) -> None: ...
+
+    async def observe(self) -> list[AgentState]: ...
+
+    async def wait_for_version(
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+    ) -> list[AgentState]: ...
+
+
+def all_running_on(states: list[AgentState], version: Version) -> bool:
+    return bool(states) and all(
+        s.reachable and s.status == AgentStatus.RUNNING and s.version == version for s in states
+    )
+
+
+def _fingerprint(states: list[AgentState]) -> tuple[tuple[object, ...], ...]:
+    return tuple((s.id, s.status, s.detail, s.version, s.reachable) for s in states)
+
+
+class _Watching:
+    """Observation shared by both drivers."""
+
+    def __init__(self, client: DmsClient) -> None:
+        self.client = client
+
+    async def observe(self) -> list[AgentState]:
+        return await self.client.agent_states()
+
+    async def wait_for_version(
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+    ) -> list[AgentState]:
+        deadline = time.monotonic() + timeout_s
+        last: list[AgentState] = []
+        seen: tuple[tuple[object, ...], ...] | None = None
+        while True:
+            try:
+                states = await self.observe()
+            except DmsUnreachable as exc:  # the DMS_URL agent itself may be restarting
+                if time.monotonic() >= deadline:
+                    raise UpgradeTimeout(
+                        f"agents did not all run {version} within {timeout_s:g}s; last error: {exc}",
+                        agents=list(last),
+                    ) from exc
+                log.info("observing agents failed (%s); retrying until the deadline", exc)
+            else:
+                last = states
+                fingerprint = _fingerprint(states)
+                if fingerprint != seen:
+                    seen = fingerprint
+                    if on_change is not None:
+                        await on_change(states)
+                if all_running_on(states, version):
+                    return states
+                if time.monotonic() >= deadline:
+                    lagging = ", ".join(
+                        f"{s.name}: {s.status} {s.version or '?'}" for s in states
+                        if not (s.status == AgentStatus.RUNNING and s.version == version)
+                    )
+                    raise UpgradeTimeout(
+                        f"agents did not all run {version} within {timeout_s:g}s ({lagging})",
+                        agents=list(states),
+                    )
+            await asyncio.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+
+
+class ScriptDriver(_Watching):
+    """Drives the upgrade through the ``DMUpgrade_Orchestrator`` Automation script installed on the DMS."""
+
+    name = "script"
+    needs_person = False
+
+    def instructions(self, *, hop: Hop, step: Step) -> list[str]:
+        action = contract.ACTION_UPLOAD if step == "upload" else contract.ACTION_UPGRADE
+        return [
+            f"The bot runs Automation script {contract.SCRIPT_FOLDER}/{contract.SCRIPT_NAME} "
+            f"with Action={action}, Package={hop.name}, Agents={contract.AGENTS_ALL}, "
+            f"FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}.",
+            "No action needed; the bot reports progress here.",
+        ]
+
+    async def upload(self, *, hop: Hop) -> None:
+        """Upload only: the package's prerequisite checks run; a failing one raises ``DmsScriptError``."""
+        await self._run(hop=hop, action=contract.ACTION_UPLOAD, upload_only=True)
+
+    async def start_upgrade(self, *, hop: Hop) -> None:
+        await self._run(hop=hop, action=contract.ACTION_UPGRADE, upload_only=False)
+
+    async def _run(self, *, hop: Hop, action: str, upload_only: bool) -> None:
+        parameters = {
+            contract.PARAM_ACTION: action,
+            contract.PARAM_PACKAGE: hop.name,
+            contract.PARAM_AGENTS: contract.AGENTS_ALL,
+            contract.PARAM_FAILOVER_POLICY: contract.FAILOVER_SIMULTANEOUSLY,
+            contract.PARAM_UPLOAD_ONLY: "true" if upload_only else "false",
+        }
+        instance = await self.client.execute_automation_script(
+            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER, parameters, wait=True
+        )
+        log.info("script %s %s for %s: instance %s", contract.SCRIPT_NAME, action, hop.name, instance)
+
+
+class WatchDriver(_Watching):
+    """A person performs each step in DataMiner Cube; the bot says exactly what to select and watches."""
+
+    name = "watch"
+    needs_person = True
+
+    def instructions(self, *, hop: Hop, step: Step) -> list[str]:
+        if hop.package is PackageKind.HELPER:
+            return [
+                "In DataMiner Cube, open System Center > Agents > Manage > Upgrade.",
+                f"Select the helper package {hop.name} and All Agents in cluster.",
+                "Click Upgrade; the helper runs its checks without restarting DataMiner.",
+                "Tell the bot when Cube reports it done.",
+            ]
+        lines = [
+            "In DataMiner Cube, open System Center > Agents > Manage > Upgrade.",
+            f"Select the package {hop.name} (add it as a new package if it is not in the list).",
+            "Select All Agents in cluster.",
+            "Under Advanced Failover, select Upgrade main and backup Agent simultaneously.",
+        ]
+        if step == "upload":
+            lines += [
+                "Click Upload only: this uploads the package and runs its prerequisite checks.",
+                "Verify the upload succeeded on every agent and no prerequisite check failed,"
+                " then confirm here.",
+            ]
+        else:
+            lines += [
+                "Click Upgrade (the package was uploaded and verified before).",
+                f"The bot watches every agent until all run {hop.version}.",
+            ]
+        return lines
+
+    async def upload(self, *, hop: Hop) -> None:
+        return None  # a person clicks Upload only in Cube
+
+    async def start_upgrade(self, *, hop: Hop) -> None:
+        return None  # a person clicks Upgrade in Cube; wait_for_version watches
+
+
+def make_driver(kind: str, *, client: DmsClient) -> UpgradeDriver:
+    if kind == "script":
+        return ScriptDriver(client)
+    if kind == "watch":
+        return WatchDriver(client)
+    raise ValueError(f"unknown upgrade driver {kind!r}: use 'script' or 'watch'")

@@ -1,0 +1,266 @@
+"""The pre-upgrade check of the MOP ("Perform a pre-upgrade check on the day before the upgrade").
+
+All reads run at once (agents and each agent's version, statistics, alarms, key elements), so the whole check
+takes about as long as one agent's own chain of calls. What the API cannot see becomes a ``manual`` result
+that a person confirms. The baseline (element and alarm counts) is saved for the post-upgrade verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from dms.client import DmsClient
+from dms.exceptions import DmsApiError
+from dms.models import (
+    AgentInfo,
+    AgentState,
+    AgentStatistics,
+    AgentStatus,
+    Alarm,
+    Baseline,
+    CheckResult,
+    CheckStatus,
+    ElementInfo,
+)
+from dms.upgrade_path import UpgradePath
+
+# Severities that say "nothing wrong"; every other unmasked alarm is at least worth a warning.
+QUIET_SEVERITIES = frozenset({"normal", "information", "clear", "cleared", "initial"})
+ACTIVE_ELEMENT_STATES = frozenset({"active"})
+
+
+class PrecheckReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    results: list[CheckResult]
+    baseline: Baseline
+
+    @property
+    def passed(self) -> bool:
+        return not any(result.status is CheckStatus.FAIL for result in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [result for result in self.results if result.status is CheckStatus.FAIL]
+
+
+def first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to show from a TaskGroup's group: the first DMS error, so callers catch by kind."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [errors]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    fallback: BaseException = leaves[0] if leaves else errors
+    return next((error for error in leaves if isinstance(error, DmsApiError)), fallback)
+
+
+def _result(name: str, title: str, status: CheckStatus, detail: str, agent: str | None = None) -> CheckResult:
+    return CheckResult(name=name, title=title, status=status, detail=detail, agent=agent)
+
+
+async def read_key_elements(client: DmsClient, names: list[str]) -> list[ElementInfo | DmsApiError]:
+    """Each key element by name, concurrently; a failed read is returned (not raised) to become manual."""
+
+    async def one(name: str) -> ElementInfo | DmsApiError:
+        try:
+            return await client.element_by_name(name)
+        except DmsApiError as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(name) for name in names)))
+
+
+def check_key_elements(names: list[str], found: list[ElementInfo | DmsApiError]) -> list[CheckResult]:
+    title = "Key elements are active"
+    results = []
+    for name, element in zip(names, found, strict=True):
+        if isinstance(element, DmsApiError) and "not found" in str(element).lower():
+            results.append(_result("key_element", title, CheckStatus.FAIL,
+                                   f"{name}: no element by that name"))
+        elif isinstance(element, DmsApiError):
+            results.append(_result("key_element", title, CheckStatus.MANUAL,
+                                   f"{name}: the API could not read it ({element}); "
+                                   "confirm it is active in Cube"))
+        elif element.state.lower() in ACTIVE_ELEMENT_STATES:
+            results.append(_result("key_element", title, CheckStatus.PASS, f"{name} is {element.state}"))
+        else:
+            results.append(_result("key_element", title, CheckStatus.FAIL,
+                                   f"{name} is {element.state or 'in an unknown state'}, not Active"))
+    return results
+
+
+def check_agents_running(states: list[AgentState]) -> list[CheckResult]:
+    title = "Every agent is Running"
+    bad = [
+        _result("agents_running", title, CheckStatus.FAIL,
+                f"{s.name} is unreachable: {s.detail}" if not s.reachable
+                else f"{s.name} is {s.status}{f' ({s.detail})' if s.detail else ''}", agent=s.name)
+        for s in states
+        if not s.reachable or s.status != AgentStatus.RUNNING
+    ]
+    if not states:
+        return [_result("agents_running", title, CheckStatus.FAIL, "the DMS reported no agents")]
+    return bad or [_result("agents_running", title, CheckStatus.PASS,
+                           f"all {len(states)} agents are Running")]
+
+
+def check_alarms(alarms: list[Alarm], *, blocking: list[str], names: dict[int, str]) -> list[CheckResult]:
+    title = "No unmasked blocking alarms"
+    blocking_lower = {severity.lower() for severity in blocking}
+    unmasked = [alarm for alarm in alarms if not alarm.is_masked]
+    results: list[CheckResult] = []
+    per_agent: dict[int, list[Alarm]] = {}
+    for alarm in unmasked:
+        if alarm.severity.lower() in blocking_lower:
+            per_agent.setdefault(alarm.dataminer_id, []).append(alarm)
+    for agent_id, agent_alarms in sorted(per_agent.items()):
+        counts = Counter(alarm.severity for alarm in agent_alarms)
+        first = agent_alarms[0]
+        summary = ", ".join(f"{count} {severity}" for severity, count in sorted(counts.items()))
+        agent = names.get(agent_id, f"DMA {agent_id}")
+        results.append(_result("alarms_blocking", title, CheckStatus.FAIL,
+                               f"{summary} unmasked on {agent}, "
+                               f"e.g. {first.element_name}: {first.parameter_name}",
+                               agent=agent))
+    others = Counter(
+        alarm.severity for alarm in unmasked
+        if alarm.severity.lower() not in blocking_lower and alarm.severity.lower() not in QUIET_SEVERITIES
+    )
+    if others:
+        summary = ", ".join(f"{count} {severity}" for severity, count in sorted(others.items()))
+        results.append(_result("alarms_other", "Other unmasked alarms", CheckStatus.WARN,
+                               f"{summary} active; review them before the window"))
+    if not per_agent:
+        results.insert(0, _result("alarms_blocking", title, CheckStatus.PASS,
+                                  f"no unmasked {'/'.join(blocking) or 'blocking'} alarms"))
+    return results
+
+
+def check_failover(infos: list[AgentInfo]) -> list[CheckResult]:
+    title = "Failover pairs are complete"
+    by_id = {info.id: info for info in infos}
+    results: list[CheckResult] = []
+    failover = [info for info in infos if info.is_failover]
+    for info in failover:
+        partner_id = info.failover_partner_id
+        if partner_id is None:
+            results.append(_result("failover_pairs", title, CheckStatus.MANUAL,
+                                   f"{info.name} is in a failover pair but the API does not name its "
+                                   "partner; "
+                                   "confirm main and backup are both healthy in Cube", agent=info.name))
+            continue
+        partner = by_id.get(partner_id)
+        if partner is None:
+            results.append(_result("failover_pairs", title, CheckStatus.FAIL,
+                                   f"{info.name}: failover partner DMA {partner_id} is missing",
+                                   agent=info.name))
+        elif not partner.is_failover or partner.failover_partner_id not in (None, info.id):
+            results.append(_result("failover_pairs", title, CheckStatus.FAIL,
+                                   f"{info.name}: partner {partner.name} is not paired back with it",
+                                   agent=info.name))
+    if not failover:
+        return [_result("failover_pairs", title, CheckStatus.PASS, "no failover pairs in this DMS")]
+    if not results:
+        return [_result("failover_pairs", title, CheckStatus.PASS,
+                        f"{len(failover) // 2} failover pair(s), each with both agents present")]
+    return results
+
+
+def check_one_version(states: list[AgentState], *, path: UpgradePath | None) -> list[CheckResult]:
+    title = "All agents run one version"
+    versions = {s.version for s in states if s.version is not None}
+    if not versions:
+        return [_result("one_version", title, CheckStatus.FAIL, "no agent's version could be read")]
+    if len(versions) > 1:
+        listing = "; ".join(f"{s.name} {s.version}" for s in states if s.version is not None)
+        return [_result("one_version", title, CheckStatus.FAIL, f"mixed versions: {listing}")]
+    (version,) = versions
+    results = [_result("one_version", title, CheckStatus.PASS, f"every readable agent runs {version}")]
+    if path is not None and path.current != version:
+        detail = f"the cluster runs {version} but the plan starts from {path.current}; re-plan"
+        results.append(_result("plan_start_version", "The plan starts from the running version",
+                               CheckStatus.FAIL, detail))
+    return results
+
+
+def check_requirements(path: UpgradePath | None) -> list[CheckResult]:
+    if path is None:
+        return []
+    seen: set[str] = set()
+    results = []
+    for hop in path.hops:
+        for requirement in hop.requirements:
+            if requirement not in seen:
+                seen.add(requirement)
+                results.append(_result("requirement", "Minimum requirements met", CheckStatus.MANUAL,
+                                       f"confirm on every agent: {requirement} (needed for {hop.name})"))
+    return results
+
+
+def backup_check() -> CheckResult:
+    return _result("backup", "A backup or snapshot was taken", CheckStatus.MANUAL,
+                   "confirm a VM snapshot (preferred) or a DataMiner backup of every agent exists")
+
+
+def make_baseline(
+    *, states: list[AgentState], statistics: list[AgentStatistics], alarms: list[Alarm]
+) -> Baseline:
+    unmasked = [alarm for alarm in alarms if not alarm.is_masked]
+    return Baseline(
+        taken_at=datetime.now(UTC),
+        elements={s.id: s.amount_elements for s in statistics},
+        elements_active={s.id: s.amount_elements_active for s in statistics},
+        alarms_by_severity=dict(Counter(alarm.severity for alarm in unmasked)),
+        critical_alarm_ids=sorted(a.id for a in unmasked if a.severity.lower() == "critical"),
+        versions={s.id: str(s.version) for s in states if s.version is not None},
+    )
+
+
+async def run_prechecks(
+    client: DmsClient,
+    *,
+    path: UpgradePath | None,
+    blocking_severities: list[str],
+    key_elements: list[str] | None = None,
+) -> PrecheckReport:
+    """Every pre-upgrade check at once.
+
+    ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
+    """
+    keys = list(key_elements or [])
+
+    async def agents() -> tuple[list[AgentInfo], list[AgentState]]:
+        infos = await client.agents_info()
+        return infos, await client.agent_states(agents=infos)
+
+    try:
+        # A TaskGroup cancels the other reads as soon as one fails: no report without a DMS anyway.
+        async with asyncio.TaskGroup() as group:
+            agents_task = group.create_task(agents())
+            statistics_task = group.create_task(client.agents_statistics())
+            alarms_task = group.create_task(client.active_alarms())
+            keys_task = group.create_task(read_key_elements(client, keys))
+    except BaseExceptionGroup as errors:
+        raise first_error(errors) from None
+    infos, states = agents_task.result()
+    statistics, alarms = statistics_task.result(), alarms_task.result()
+    names = {info.id: info.name for info in infos}
+    results = [
+        *check_agents_running(states),
+        *check_alarms(alarms, blocking=blocking_severities, names=names),
+        *check_failover(infos),
+        *check_one_version(states, path=path),
+        *check_key_elements(keys, keys_task.result()),
+        *check_requirements(path),
+        backup_check(),
+    ]
+    return PrecheckReport(results=results, baseline=make_baseline(states=states, statistics=statistics,
+                                                                  alarms=alarms))

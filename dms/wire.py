@@ -1,0 +1,81 @@
+"""How the Web Services API v1 looks on the wire: its URLs, TLS, and how its faults read.
+
+Kept apart from ``dms.client`` so the client holds only the calling logic (sessions, retries, fan-out).
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import certifi
+import httpx
+from pydantic import SecretStr, ValidationError
+
+API_PATH = "/API/v1/Json.asmx"
+SESSION_EXPIRED = "no connection available"
+# Words a DMS uses when it refuses a login; real agents phrase it in several ways.
+_AUTH_WORDS = ("password", "credential", "login", "logon", "unauthori", "authenticat", "access denied")
+
+
+def ssl_context(verify: bool | str) -> ssl.SSLContext:
+    """True: certifi's CA bundle (as httpx does); a path: that CA bundle; False: no verification."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot use the CA bundle {verify!r}: {exc}") from None
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def api_base(url: str) -> str:
+    """``http://host:port`` or a URL already ending in ``Json.asmx`` -> the API's base URL."""
+    base = url.strip().rstrip("/")
+    if not base.lower().endswith("json.asmx"):
+        base += API_PATH
+    return base
+
+
+def agent_base_url(*, dms_url: str, template: str, ip: str) -> str:
+    """Where the agent with PrimaryIP ``ip`` answers: the template, or DMS_URL with the host replaced."""
+    host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+    if template:
+        return api_base(template.replace("{ip}", host))
+    parsed = httpx.URL(dms_url.strip())
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    path = parsed.path.rstrip("/")
+    return api_base(f"{parsed.scheme}://{host}{port}{path}")
+
+
+def is_auth_refusal(message: str) -> bool:
+    lowered = message.lower()
+    return any(word in lowered for word in _AUTH_WORDS)
+
+
+def asmx_message(response: httpx.Response) -> str | None:
+    """The ``Message`` of an ASMX fault (HTTP 500 with a JSON body), else ``None``."""
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("Message"), str):
+        return str(body["Message"])
+    return None
+
+
+def scrub(text: str, secret: SecretStr) -> str:
+    """A DMS may echo what it was sent; never pass the password on."""
+    value = secret.get_secret_value()
+    return text.replace(value, "**********") if value else text
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))

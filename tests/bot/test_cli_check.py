@@ -1,0 +1,107 @@
+"""``dm-upgrade check``: exit codes and output against a simulated DMS over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import main
+from dms.simulator import SimulatedDms, SimulatorConfig
+
+PASSWORD = "cli-Secret-7"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in ("DMS_URL", "DMS_USER", "DMS_PASSWORD", "DMS_RETRIES", "DMS_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sim_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A simulated DMS on its own event loop in a thread: the CLI runs its own loop with asyncio.run."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    sim = SimulatedDms(SimulatorConfig(agents=3, failover_pairs=1, speed=6000.0, password=PASSWORD))
+    url = asyncio.run_coroutine_threadsafe(sim.start(), loop).result(timeout=10)
+    monkeypatch.setenv("DMS_URL", url)
+    monkeypatch.setenv("DMS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("DMS_RETRIES", "0")
+    try:
+        yield url
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_healthy_dms_exits_0_with_readable_results(sim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  Every agent is Running: all 3 agents are Running" in out
+    assert "TODO  A backup or snapshot was taken" in out
+    assert "ready to upgrade" in out
+
+
+def test_json_output_and_failing_check_exit_1(sim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    response = httpx.post(f"{sim_url}/_sim/fault", json={"fault": "critical_alarms", "agent": 2, "count": 1})
+    assert response.status_code == 200
+    assert main(["check", "--json", "--key-element", "DMA01 Element 001"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is False
+    failed = [r for r in data["results"] if r["status"] == "fail"]
+    assert [(r["name"], r["agent"]) for r in failed] == [("alarms_blocking", "DMA02")]
+    assert data["baseline"]["critical_alarm_ids"] and len(data["baseline"]["versions"]) == 3
+    assert any(r["name"] == "key_element" and r["status"] == "pass" for r in data["results"])
+
+
+def test_refused_credentials_exit_2_with_one_line(sim_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DMS_PASSWORD", "wrong-password-123")
+    assert main(["check"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "credentials refused" in lines[0] and "Traceback" not in captured.err
+    assert "wrong-password-123" not in captured.err
+
+
+def test_unreachable_dms_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DMS_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.setenv("DMS_RETRIES", "0")
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot use the DMS" in err and "ConnectApp" in err
+
+
+def test_simulated_setting_starts_an_in_process_simulator(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DMS_URL", "simulated")
+    monkeypatch.setenv("SIM_AGENTS", "2")
+    monkeypatch.setenv("SIM_FAILOVER_PAIRS", "0")
+    assert main(["check", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["baseline"]["versions"]) == 2
+
+
+def test_invalid_settings_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DMS_RETRIES", "many")
+    assert main(["check"]) == 2
+    assert "invalid settings" in capsys.readouterr().err
+
+
+def test_missing_ca_bundle_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("DMS_URL", "https://dms.example")
+    monkeypatch.setenv("DMS_CA_BUNDLE", str(tmp_path / "nope.pem"))
+    assert main(["check"]) == 2
+    assert "CA bundle" in capsys.readouterr().err

@@ -1,0 +1,469 @@
+"""DmsClient against httpx.MockTransport: protocol details and error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from dms.client import DmsClient
+from dms.exceptions import DmsApiError, DmsAuthError, DmsProtocolError, DmsScriptError, DmsUnreachable
+from dms.models import AgentInfo
+from dms.versions import Version
+from dms.wire import agent_base_url, api_base
+
+PASSWORD = "s3cret-Pa55"
+URL = "http://127.0.0.1:8731"
+
+
+def fault(message: str, status: int = 500) -> httpx.Response:
+    return httpx.Response(status, json={"Message": message, "ExceptionType": "System.Exception"})
+
+
+class FakeDms:
+    """A scripted DMS: answers by method, agents answer on their own host; queued answers go first."""
+
+    def __init__(
+        self, *, agents: int = 3, version: str = "10.4.0.0-14000-CU3", latency_s: float = 0.0
+    ) -> None:
+        self.agents = [
+            {"ID": 100 + i, "Name": f"DMA{i}", "PrimaryIP": f"127.0.1.{i}", "Cluster": "c",
+             "IsFailOver": False, "Status": "Running"}
+            for i in range(1, agents + 1)
+        ]
+        self.versions = {f"127.0.1.{i}": version for i in range(1, agents + 1)}
+        self.down: set[str] = set()  # hosts that refuse connections
+        self.queue: dict[str, list[httpx.Response | Exception]] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.sessions = 0
+        self.latency_s = latency_s
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.agent_in_flight = 0
+        self.max_agent_in_flight = 0
+        self.extra: dict[str, Any] = {}  # method -> answer ("d")
+
+    def methods(self, name: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [call for call in self.calls if call[1] == name]
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        method = request.url.path.rsplit("/", 1)[-1]
+        body = json.loads(request.content or b"{}")
+        self.calls.append((host, method, body))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        on_agent = host.startswith("127.0.1.")  # an agent's own address, not DMS_URL
+        self.agent_in_flight += on_agent
+        self.max_agent_in_flight = max(self.max_agent_in_flight, self.agent_in_flight)
+        try:
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)  # simulated network latency, not a wait for a condition
+            if host in self.down:
+                raise httpx.ConnectError("refused", request=request)
+            queued = self.queue.get(method)
+            if queued:
+                item = queued.pop(0)
+                if isinstance(item, Exception):
+                    raise item
+                return item
+            return self.answer(host, method, body)
+        finally:
+            self.in_flight -= 1
+            self.agent_in_flight -= on_agent
+
+    def answer(self, host: str, method: str, body: dict[str, Any]) -> httpx.Response:
+        if method in ("ConnectApp", "ConnectAppAndInfo"):
+            if body.get("password") != PASSWORD:
+                return fault("Connecting failed: invalid username or password")
+            self.sessions += 1
+            connection = f"conn-{self.sessions}"
+            if method == "ConnectApp":
+                return httpx.Response(200, json={"d": connection})
+            info = {"Connection": connection, "DMAVersion": self.versions[host], "User": "admin"}
+            return httpx.Response(200, json={"d": info})
+        if not str(body.get("connection", "")).startswith("conn-"):
+            return fault("No connection available")
+        answers: dict[str, Any] = {
+            "GetDataMinerAgentsInfo": self.agents,
+            "GetDataMinerAgentsStatistics": [
+                {"ID": a["ID"], "AmountElements": 10, "AmountElementsActive": 9, "AmountServices": 1}
+                for a in self.agents
+            ],
+            "GetActiveAlarms": [],
+            "GetActiveAlarmsCount": 0,
+            "IsConnectionAlive": True,
+            "LogOut": None,
+            "ExecuteAutomationScript": 4711,
+            "GetAutomationScripts": [{"Name": "DMUpgrade_Orchestrator"}],
+            **self.extra,
+        }
+        if method not in answers:
+            return fault(f"Unknown web method {method}.", status=500)
+        return httpx.Response(200, json={"d": answers[method]})
+
+
+def make_client(fake: FakeDms, **options: Any) -> tuple[DmsClient, list[float]]:
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    options.setdefault("retries", 2)
+    client = DmsClient(url=URL, user="admin", password=PASSWORD, transport=httpx.MockTransport(fake.handler),
+                       backoff_s=0.1, sleep=record, **options)
+    return client, delays
+
+
+async def test_unwraps_answers_into_models_and_sends_the_session() -> None:
+    fake = FakeDms()
+    client, _ = make_client(fake)
+    async with client:
+        agents = await client.agents_info()
+        stats = await client.agents_statistics()
+        assert await client.active_alarms() == []
+        assert await client.active_alarms_count() == 0
+        assert await client.is_connection_alive() is True
+    assert [a.name for a in agents] == ["DMA1", "DMA2", "DMA3"]
+    assert agents[0].primary_ip == "127.0.1.1"
+    assert stats[1].amount_elements_active == 9
+    connect = fake.methods("ConnectApp")[0][2]
+    assert connect["login"] == "admin" and connect["clientAppName"] == "dm-upgrade"
+    assert fake.methods("GetDataMinerAgentsInfo")[0][2] == {"connection": "conn-1"}
+    assert fake.methods("LogOut"), "close() logs out"
+
+
+async def test_concurrent_first_calls_share_one_session() -> None:
+    fake = FakeDms(latency_s=0.01)
+    client, _ = make_client(fake)
+    async with client:
+        await asyncio.gather(client.agents_info(), client.agents_statistics(), client.active_alarms())
+    assert len(fake.methods("ConnectApp")) == 1
+
+
+async def test_5xx_is_retried_with_exponential_backoff() -> None:
+    fake = FakeDms()
+    fake.queue["GetDataMinerAgentsInfo"] = [httpx.Response(503), httpx.Response(502, text="bad gateway")]
+    client, delays = make_client(fake)
+    async with client:
+        agents = await client.agents_info()
+    assert len(agents) == 3
+    assert delays == [0.1, 0.2]
+    assert len(fake.methods("GetDataMinerAgentsInfo")) == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("reset")],
+)
+async def test_transport_errors_end_in_unreachable_naming_agent_and_method(error: Exception) -> None:
+    fake = FakeDms()
+    fake.queue["GetDataMinerAgentsInfo"] = [error] * 5
+    client, delays = make_client(fake, retries=3)
+    async with client:
+        with pytest.raises(DmsUnreachable) as caught:
+            await client.agents_info()
+    assert "GetDataMinerAgentsInfo" in str(caught.value) and "127.0.0.1" in str(caught.value)
+    assert caught.value.method == "GetDataMinerAgentsInfo"
+    assert len(fake.methods("GetDataMinerAgentsInfo")) == 4
+    assert delays == [0.1, 0.2, 0.4]
+
+
+async def test_expired_session_reconnects_once_and_retries() -> None:
+    fake = FakeDms()
+    fake.queue["GetDataMinerAgentsStatistics"] = [fault("No connection available. Please log in again.")]
+    client, delays = make_client(fake)
+    async with client:
+        stats = await client.agents_statistics()
+    assert len(stats) == 3
+    assert len(fake.methods("ConnectApp")) == 2
+    assert fake.methods("GetDataMinerAgentsStatistics")[-1][2]["connection"] == "conn-2"
+    assert delays == [], "an expired session is not a transport failure"
+
+
+async def test_session_expiring_again_after_reconnect_raises() -> None:
+    fake = FakeDms()
+    fake.queue["GetActiveAlarms"] = [fault("No connection available")] * 2
+    client, _ = make_client(fake)
+    async with client:
+        with pytest.raises(DmsApiError, match="GetActiveAlarms"):
+            await client.active_alarms()
+    assert len(fake.methods("ConnectApp")) == 2
+
+
+async def test_concurrent_expiry_each_call_reconnects_once_with_its_own_session() -> None:
+    fake = FakeDms(latency_s=0.005)
+    client, _ = make_client(fake)
+    async with client:
+        fake.queue["GetActiveAlarms"] = [fault("No connection available")] * 3
+        await asyncio.gather(*(client.active_alarms() for _ in range(3)))
+    assert len(fake.methods("ConnectApp")) == 4
+    retried_with = sorted(body["connection"] for _, _, body in fake.methods("GetActiveAlarms")[3:])
+    assert retried_with == ["conn-2", "conn-3", "conn-4"]
+
+
+async def test_refused_credentials_raise_auth_error_without_retry_or_password() -> None:
+    fake = FakeDms()
+    client = DmsClient(url=URL, user="admin", password="wrong-" + PASSWORD, retries=3,
+                       transport=httpx.MockTransport(fake.handler), sleep=_no_sleep)
+    with pytest.raises(DmsAuthError) as caught:
+        await client.connect()
+    await client.close()
+    assert "ConnectApp" in str(caught.value) and "admin" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+    assert len(fake.methods("ConnectApp")) == 1
+
+
+async def test_http_401_is_an_auth_error() -> None:
+    fake = FakeDms()
+    fake.queue["ConnectApp"] = [httpx.Response(401, text="Unauthorized")]
+    client, _ = make_client(fake)
+    with pytest.raises(DmsAuthError, match="401"):
+        await client.connect()
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="<html>not json</html>"),
+        httpx.Response(200, json={"agents": []}),
+        httpx.Response(200, json={"d": {"not": "a list"}}),
+        httpx.Response(200, json={"d": [{"ID": "x", "Name": "DMA1"}]}),
+        httpx.Response(404, text="no such page"),
+    ],
+)
+async def test_malformed_answers_are_protocol_errors(response: httpx.Response) -> None:
+    fake = FakeDms()
+    fake.queue["GetDataMinerAgentsInfo"] = [response]
+    client, delays = make_client(fake)
+    async with client:
+        with pytest.raises(DmsProtocolError, match="GetDataMinerAgentsInfo"):
+            await client.agents_info()
+    assert delays == []
+
+
+async def test_asmx_fault_with_message_is_not_retried() -> None:
+    fake = FakeDms()
+    client, delays = make_client(fake)
+    async with client:
+        with pytest.raises(DmsApiError, match="Unknown web method GetElementByName") as caught:
+            await client.element_by_name("Core router")
+    assert type(caught.value) is DmsApiError
+    assert delays == [] and len(fake.methods("GetElementByName")) == 1
+
+
+async def test_script_failure_is_a_script_error_with_the_message() -> None:
+    fake = FakeDms()
+    fake.queue["ExecuteAutomationScript"] = [fault("Prerequisite check failed: Verify Cluster Ports")]
+    client, _ = make_client(fake)
+    async with client:
+        with pytest.raises(DmsScriptError, match="Verify Cluster Ports"):
+            await client.execute_automation_script("S", "F", {"Action": "upload"}, wait=True)
+        instance = await client.execute_automation_script("S", "F", {"Action": "upload", "Package": "p"},
+                                                          wait=True)
+    assert instance == 4711
+    body = fake.methods("ExecuteAutomationScript")[-1][2]
+    assert body["script"]["Name"] == "S" and body["script"]["Folder"] == "F"
+    assert {"ParameterId": 2, "Name": "Package", "Value": "p"} in body["script"]["Parameters"]
+    assert body["scriptOptions"] == {"WaitForScript": True}
+
+
+async def test_agent_version_reads_each_agent_on_its_own_address() -> None:
+    fake = FakeDms()
+    fake.versions["127.0.1.2"] = "10.3.0.0-12000-CU22"
+    client, _ = make_client(fake)
+    async with client:
+        agents = await client.agents_info()
+        versions = [await client.agent_version(agent) for agent in agents]
+    assert versions == [Version(10, 4, 0, 3), Version(10, 3, 0, 22), Version(10, 4, 0, 3)]
+    hosts = [host for host, _, _ in fake.methods("ConnectAppAndInfo")]
+    assert hosts == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+    assert {host for host, _, _ in fake.methods("LogOut")} >= set(hosts), "short sessions are logged out"
+
+
+async def test_agent_url_template_is_used() -> None:
+    fake = FakeDms(agents=1)
+    client, _ = make_client(fake, agent_url_template="http://{ip}:9000/")
+    seen: list[str] = []
+
+    async def spy(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return await fake.handler(request)
+
+    client._http._transport = httpx.MockTransport(spy)
+    async with client:
+        await client.agent_version((await client.agents_info())[0])
+    assert "http://127.0.1.1:9000/API/v1/Json.asmx/ConnectAppAndInfo" in seen
+
+
+async def test_unreadable_version_is_a_protocol_error_naming_the_agent() -> None:
+    fake = FakeDms(agents=1)
+    fake.versions["127.0.1.1"] = "banana"
+    client, _ = make_client(fake)
+    async with client:
+        with pytest.raises(DmsProtocolError, match=r"DMA1.*ConnectAppAndInfo"):
+            await client.agent_version((await client.agents_info())[0])
+
+
+async def test_agent_states_marks_unreachable_agents_and_bounds_concurrency() -> None:
+    fake = FakeDms(agents=10, latency_s=0.002)
+    fake.down.add("127.0.1.4")
+    client, _ = make_client(fake, concurrency=3, retries=1)
+    async with client:
+        states = await client.agent_states()
+    assert len(states) == 10
+    bad = [s for s in states if not s.reachable]
+    assert [s.name for s in bad] == ["DMA4"] and bad[0].version is None
+    assert "ConnectAppAndInfo" in bad[0].detail
+    assert all(s.version == Version(10, 4, 0, 3) for s in states if s.reachable)
+    assert fake.max_agent_in_flight == 3, "version reads and their logouts share the bound"
+
+
+async def test_password_never_in_repr_logs_or_exceptions(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake = FakeDms()
+    # A DMS that echoes the password back in its fault must not make us repeat it.
+    fake.queue["ExecuteAutomationScript"] = [fault(f"script failed for password {PASSWORD}")]
+    fake.queue["GetActiveAlarms"] = [httpx.ConnectError("down")] * 3
+    client, _ = make_client(fake, verify=False)
+    assert PASSWORD not in repr(client) and PASSWORD not in str(vars(client))
+    errors: list[BaseException] = []
+    async with client:
+        for call in (client.execute_automation_script("S", "F", {}, wait=True), client.active_alarms()):
+            try:
+                await call
+            except DmsApiError as exc:
+                errors.append(exc)
+    assert len(errors) == 2
+    assert all(PASSWORD not in str(error) and PASSWORD not in repr(error) for error in errors)
+    assert PASSWORD not in caplog.text
+    assert "verification is OFF" in caplog.text
+
+
+def test_urls() -> None:
+    assert api_base("http://h:1/") == "http://h:1/API/v1/Json.asmx"
+    assert api_base("https://h/API/v1/Json.asmx") == "https://h/API/v1/Json.asmx"
+    assert agent_base_url(dms_url="https://dms.example:8443", template="", ip="10.0.0.5") == (
+        "https://10.0.0.5:8443/API/v1/Json.asmx"
+    )
+    assert agent_base_url(dms_url="http://dms", template="", ip="fe80::1") == "http://[fe80::1]/API/v1/Json.asmx"
+    assert agent_base_url(dms_url="http://dms", template="https://{ip}/API/v1/Json.asmx", ip="10.0.0.5") == (
+        "https://10.0.0.5/API/v1/Json.asmx"
+    )
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError):
+        DmsClient(url="", user="u", password="p")
+    with pytest.raises(ValueError):
+        DmsClient(url=URL, user="u", password="p", concurrency=0)
+
+
+def test_agent_info_model_accepts_api_names() -> None:
+    info = AgentInfo.model_validate({"ID": 1, "Name": "A", "PrimaryIP": "1.2.3.4", "Status": "Running",
+                                     "FailoverPartnerID": 2, "IsFailOver": True})
+    assert info.failover_partner_id == 2 and info.is_failover
+
+
+async def _no_sleep(delay: float) -> None:
+    return None
+
+
+# ---------------------------------------------------------------- against the simulated DMS, over real HTTP
+
+SIM_PASSWORD = "sim-Secret-9"
+
+
+def sim_config(**overrides: Any) -> Any:
+    from dms.simulator import SimulatorConfig
+
+    options: dict[str, Any] = {"agents": 4, "failover_pairs": 1, "speed": 6000.0, "user": "admin",
+                               "password": SIM_PASSWORD}
+    options.update(overrides)
+    return SimulatorConfig(**options)
+
+
+def sim_client(url: str, **options: Any) -> DmsClient:
+    options.setdefault("retries", 1)
+    options.setdefault("backoff_s", 0.01)
+    options.setdefault("timeout_s", 5.0)
+    return DmsClient(url=url, user="admin", password=SIM_PASSWORD, **options)
+
+
+async def test_sim_reads_every_agent_version_on_its_own_address() -> None:
+    from dms.simulator import SimulatedDms
+
+    async with SimulatedDms(sim_config(version="10.3.0 CU22")) as sim, sim_client(sim.url) as client:
+        agents = await client.agents_info()
+        states = await client.agent_states(agents=agents)
+        assert await client.active_alarms_count() == len(await client.active_alarms())
+        scripts = await client.automation_scripts()
+    assert [a.primary_ip for a in agents] == ["127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4"]
+    assert agents[0].failover_partner_id == 2 and agents[0].is_failover
+    assert all(s.version == Version(10, 3, 0, 22) and s.reachable for s in states)
+    assert any(script.get("Name") == "DMUpgrade_Orchestrator" for script in scripts)
+
+
+async def test_sim_refuses_bad_credentials() -> None:
+    from dms.simulator import SimulatedDms
+
+    async with SimulatedDms(sim_config()) as sim:
+        client = DmsClient(url=sim.url, user="admin", password="not-it", retries=0)
+        with pytest.raises(DmsAuthError, match="ConnectApp"):
+            await client.agents_info()
+        await client.close()
+
+
+async def test_sim_session_expiry_is_survived() -> None:
+    from dms.simulator import SimulatedDms
+
+    async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
+        await client.agents_info()
+        sim.inject("session_expiry")  # drops every session; each new one serves a single call
+        infos, stats, alarms = await asyncio.gather(client.agents_info(), client.agents_statistics(),
+                                                    client.active_alarms())
+        assert len(infos) == len(stats) == 4 and isinstance(alarms, list)
+        assert await client.is_connection_alive() is False
+
+
+async def test_sim_unreachable_or_slow_agent_is_reported_not_hung() -> None:
+    from dms.simulator import SimulatedDms
+
+    async with SimulatedDms(sim_config()) as sim, sim_client(sim.url, timeout_s=0.3, retries=0) as client:
+        sim.inject("agent_unreachable", agent=3)
+        sim.inject("latency_spike", agent=4, ms=800)
+        states = await asyncio.wait_for(client.agent_states(), timeout=10)
+    by_name = {s.id: s for s in states}
+    assert [s.reachable for s in states] == [True, True, False, False]
+    assert "HTTP 503" in by_name[3].detail and "timed out" in by_name[4].detail
+
+
+async def test_sim_dms_down_is_unreachable_after_retries() -> None:
+    from dms.simulator import SimulatedDms
+
+    async with SimulatedDms(sim_config()) as sim:
+        url = sim.url
+    client = sim_client(url, retries=2)
+    with pytest.raises(DmsUnreachable, match=r"after 3 attempt\(s\).*ConnectApp"):
+        await client.connect()
+    await client.close()
+
+
+def test_tls_contexts(tmp_path: Any) -> None:
+    import ssl
+
+    import certifi
+
+    from dms.wire import ssl_context
+
+    assert ssl_context(True).verify_mode is ssl.CERT_REQUIRED
+    assert ssl_context(certifi.where()).check_hostname is True
+    off = ssl_context(False)
+    assert off.verify_mode is ssl.CERT_NONE and not off.check_hostname
+    with pytest.raises(ValueError, match="CA bundle"):
+        DmsClient(url="https://dms", user="u", password="p", verify=str(tmp_path / "missing.pem"))
