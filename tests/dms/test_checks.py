@@ -17,7 +17,7 @@ from dms.prechecks import check_alarms, check_failover, check_one_version, check
 from dms.upgrade_path import Hop, PackageKind, UpgradePath
 from dms.verification import check_elements, check_new_critical, check_on_target
 from dms.versions import Track, Version
-from tests.dms.test_client import PASSWORD, URL, FakeDms, fault
+from tests.dms.dms_fakes import PASSWORD, URL, FakeDms, fault
 
 V = Version(10, 4, 0, 3)
 T = Version(10, 5, 0, 2)
@@ -174,7 +174,7 @@ async def test_run_verification_against_baseline() -> None:
 # ---------------------------------------------------------------- against the simulated DMS, over real HTTP
 
 async def sim_report(sim: Any, **options: Any) -> Any:
-    from tests.dms.test_client import sim_client
+    from tests.dms.dms_fakes import sim_client
 
     async with sim_client(sim.url, **options) as client:
         return await run_prechecks(client, path=None, blocking_severities=["Critical", "Major"],
@@ -183,7 +183,7 @@ async def sim_report(sim: Any, **options: Any) -> Any:
 
 async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_config
+    from tests.dms.dms_fakes import sim_config
 
     async with SimulatedDms(sim_config()) as sim:
         names = [a["name"] for a in sim.state()["agents"]]
@@ -204,7 +204,7 @@ async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
 async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options: dict[str, Any],
                                                        failing: tuple[str, str]) -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_config
+    from tests.dms.dms_fakes import sim_config
 
     async with SimulatedDms(sim_config()) as sim:
         sim.inject(fault_name, **options)
@@ -215,7 +215,7 @@ async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options:
 
 async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_config
+    from tests.dms.dms_fakes import sim_config
 
     async with SimulatedDms(sim_config()) as sim:
         sim.inject("session_expiry")
@@ -227,7 +227,7 @@ async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
 async def test_sim_verification_after_an_upgrade() -> None:
     from dms.drivers import ScriptDriver
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_client, sim_config
+    from tests.dms.dms_fakes import sim_client, sim_config
 
     hop = Hop(version=Version(10, 4, 0, 5), package=PackageKind.CU, name="DataMiner 10.4.0 CU5.dmupdate",
               rule="r", rule_url="u")

@@ -12,7 +12,7 @@ from dms.exceptions import DmsScriptError, UpgradeTimeout
 from dms.models import AgentState
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
-from tests.dms.test_client import PASSWORD, URL, FakeDms, fault
+from tests.dms.dms_fakes import PASSWORD, URL, FakeDms, fault
 
 V_OLD = Version(10, 4, 0, 3)
 V_NEW = Version(10, 5, 0, 2)
@@ -143,7 +143,7 @@ SIM_HOP = Hop(version=Version(10, 4, 0, 5), package=PackageKind.CU, name="DataMi
 
 async def test_sim_script_driver_uploads_upgrades_and_sees_every_agent_on_the_version() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_client, sim_config
+    from tests.dms.dms_fakes import sim_client, sim_config
 
     changes: list[list[AgentState]] = []
 
@@ -167,7 +167,7 @@ async def test_sim_script_driver_uploads_upgrades_and_sees_every_agent_on_the_ve
 
 async def test_sim_failing_prerequisite_check_stops_the_upload() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_client, sim_config
+    from tests.dms.dms_fakes import sim_client, sim_config
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
         sim.inject("prerequisite_check_fails", check="Verify NATS Cluster")
@@ -179,7 +179,7 @@ async def test_sim_failing_prerequisite_check_stops_the_upload() -> None:
 @pytest.mark.parametrize("fault_name", ["agent_stuck_starting", "agent_fails_to_start"])
 async def test_sim_watch_driver_times_out_on_an_agent_that_does_not_come_back(fault_name: str) -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_client, sim_config
+    from tests.dms.dms_fakes import sim_client, sim_config
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
         sim.inject(fault_name, agent=4)
@@ -195,7 +195,7 @@ async def test_sim_watch_driver_times_out_on_an_agent_that_does_not_come_back(fa
 
 async def test_sim_helper_hop_changes_no_version() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.test_client import sim_client, sim_config
+    from tests.dms.dms_fakes import sim_client, sim_config
 
     helper = Hop(version=Version(10, 4, 0, 3), package=PackageKind.HELPER,
                  name="VerifyClusterPorts.dmupgrade", rule="r", rule_url="u", restarts_agents=False)
