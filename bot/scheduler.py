@@ -1,0 +1,196 @@
+"""Scheduled work per plan (pre-check, reminder, approval request, expiry) in APScheduler 3.x.
+
+Jobs live in the application's own database (``SQLAlchemyJobStore`` on the same engine), so they
+survive restarts. APScheduler pickles a *reference* to each job function, so the functions are plain
+module-level coroutines that take ``(engine_key, plan_id)`` and find the running engine through a small
+registry; the engine holds the logic (``on_precheck_due`` ...), which tests call directly with a fake clock.
+
+Exactly-once: a date-triggered job is removed from the store as soon as it is submitted, ``coalesce``
+folds several missed runs into one, and a job whose time passed while the program was down runs once at
+start within its grace time, or is reported as missed (an audit entry), never twice. The engine's job
+methods are idempotent on top of that: they act only if the plan is still in the state they expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+JOB_KINDS = ("precheck", "reminder", "approval", "expiry")
+JOBS_TABLE = "apscheduler_jobs"
+
+
+class JobTarget(Protocol):
+    """What the scheduled jobs call: the engine implements it."""
+
+    async def on_precheck_due(self, plan_id: int) -> None: ...
+    async def on_reminder_due(self, plan_id: int) -> None: ...
+    async def on_approval_due(self, plan_id: int) -> None: ...
+    async def on_window_closed(self, plan_id: int) -> None: ...
+    async def on_job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None: ...
+
+
+# engine_key -> the engine running in this process. The key is stable across restarts (derived from
+# the database URL), so a job stored before a crash finds the new engine after it.
+_REGISTRY: dict[str, JobTarget] = {}
+
+
+def register(key: str, target: JobTarget) -> None:
+    _REGISTRY[key] = target
+
+
+def unregister(key: str) -> None:
+    _REGISTRY.pop(key, None)
+
+
+def _target(key: str) -> JobTarget | None:
+    target = _REGISTRY.get(key)
+    if target is None:
+        log.warning("scheduled job for engine %r fired but no such engine runs in this process", key)
+    return target
+
+
+async def precheck_job(engine_key: str, plan_id: int) -> None:
+    if (target := _target(engine_key)) is not None:
+        await target.on_precheck_due(plan_id)
+
+
+async def reminder_job(engine_key: str, plan_id: int) -> None:
+    if (target := _target(engine_key)) is not None:
+        await target.on_reminder_due(plan_id)
+
+
+async def approval_job(engine_key: str, plan_id: int) -> None:
+    if (target := _target(engine_key)) is not None:
+        await target.on_approval_due(plan_id)
+
+
+async def expiry_job(engine_key: str, plan_id: int) -> None:
+    if (target := _target(engine_key)) is not None:
+        await target.on_window_closed(plan_id)
+
+
+_FUNCTIONS: dict[str, Callable[[str, int], Awaitable[None]]] = {
+    "precheck": precheck_job,
+    "reminder": reminder_job,
+    "approval": approval_job,
+    "expiry": expiry_job,
+}
+
+
+def job_id(plan_id: int, kind: str) -> str:
+    return f"plan-{plan_id}-{kind}"
+
+
+def _parse_job_id(text: str) -> tuple[int, str] | None:
+    parts = text.split("-")
+    if len(parts) == 3 and parts[0] == "plan" and parts[1].isdigit() and parts[2] in JOB_KINDS:
+        return int(parts[1]), parts[2]
+    return None
+
+
+class PlanScheduler:
+    """The plan jobs of one engine. ``clock`` is the engine's clock: times given to ``schedule`` are in
+    that clock and are translated to the wall clock by their distance from it (a fake clock in tests)."""
+
+    def __init__(
+        self,
+        *,
+        db: Engine,
+        engine_key: str,
+        target: JobTarget,
+        clock: Callable[[], datetime],
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine_key = engine_key
+        self._target = target
+        self._clock = clock
+        self._wall = wall_clock
+        self._scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=db, tablename=JOBS_TABLE)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=UTC,
+        )
+        self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        self._reports: set[asyncio.Task[None]] = set()  # keep references until the reports are written
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        """Start processing; call inside the running event loop. Stored jobs that are due run now."""
+        register(self._engine_key, self._target)
+        if not self._scheduler.running:
+            self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        unregister(self._engine_key)
+
+    def schedule(self, *, plan_id: int, kind: str, at: datetime, grace_s: float | None) -> datetime:
+        """(Re)place the ``kind`` job of a plan to run at ``at`` (engine clock; past = at once).
+
+        ``grace_s`` is how late the job may still run after a restart (None: no limit). Returns the
+        wall-clock time the job was given."""
+        if kind not in _FUNCTIONS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        delay = max(timedelta(0), at - self._clock())
+        run_at = self._wall() + delay
+        self._scheduler.add_job(
+            _FUNCTIONS[kind],
+            trigger="date",
+            run_date=run_at,
+            args=[self._engine_key, plan_id],
+            id=job_id(plan_id, kind),
+            name=f"{kind} of plan #{plan_id}",
+            replace_existing=True,
+            misfire_grace_time=None if grace_s is None else max(1, int(grace_s)),
+            coalesce=True,
+        )
+        return run_at
+
+    def cancel(self, *, plan_id: int, kinds: tuple[str, ...] = JOB_KINDS) -> None:
+        for kind in kinds:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(job_id(plan_id, kind))
+
+    def jobs(self, *, plan_id: int | None = None) -> dict[str, datetime]:
+        """Pending jobs: id -> wall-clock run time (of one plan, or all)."""
+        result: dict[str, datetime] = {}
+        for job in self._scheduler.get_jobs():
+            parsed = _parse_job_id(job.id)
+            if parsed is None or (plan_id is not None and parsed[0] != plan_id):
+                continue
+            # Before start() a job is pending and has no next_run_time yet; its date trigger knows.
+            when = getattr(job, "next_run_time", None) or getattr(job.trigger, "run_date", None)
+            if when is not None:
+                result[job.id] = when
+        return result
+
+    def _on_event(self, event: JobExecutionEvent) -> None:
+        parsed = _parse_job_id(event.job_id)
+        if event.code == EVENT_JOB_ERROR:
+            log.error("scheduled job %s failed: %r", event.job_id, event.exception)
+            return
+        log.warning("scheduled job %s missed its time %s", event.job_id, event.scheduled_run_time)
+        if parsed is not None:
+            plan_id, kind = parsed
+            task = asyncio.get_running_loop().create_task(
+                self._target.on_job_missed(plan_id, kind=kind, scheduled_for=event.scheduled_run_time)
+            )
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)

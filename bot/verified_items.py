@@ -1,0 +1,63 @@
+"""The checklist items the bot verifies itself, ticked (or unticked) from check results.
+
+A later run overrides an earlier one: a health check that failed yesterday and passes today ticks the
+item again, and the other way round. Items a plan does not have (no key elements) are skipped.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot import checklist
+from dms.models import CheckResult, CheckStatus
+
+HEALTH_CHECKS = frozenset({"agents_running", "alarms_blocking", "one_version", "failover_pairs"})
+_KEYS_OK, _KEYS_BAD = "all key elements active", "a key element is not active"
+
+
+def _apply(session: Session, *, plan_id: int, ticks: dict[str, tuple[bool, str]]) -> None:
+    keys = {item.key for item in checklist.items(session, plan_id=plan_id)}
+    for key, (ok, detail) in ticks.items():
+        if key in keys:
+            checklist.auto_tick(session, plan_id=plan_id, key=key, checked=ok, detail=detail)
+
+
+def after_precheck(session: Session, *, plan_id: int, results: list[CheckResult]) -> None:
+    names = {r.name for r in results}
+    failed = {r.name for r in results if r.status is CheckStatus.FAIL}
+    reachable = "dms_reachable" not in failed
+    healthy = reachable and not (failed & HEALTH_CHECKS)
+    uploads = [r for r in results if r.name == "prerequisites"]
+    uploaded = bool(uploads) and all(r.status is CheckStatus.PASS for r in uploads)
+    connect = (reachable, "connected through the Web Services API" if reachable else "the DMS did not answer")
+    health = (healthy, "health checks passed" if healthy else "health checks failed")
+    ticks = {
+        "details.connect": connect,
+        "precheck.connect": connect,
+        "details.no_problems": health,
+        "precheck.health": health,
+        "precheck.upload": (uploaded, "every package uploaded (Upload only)" if uploaded else "not uploaded"),
+    }
+    if "key_element" in names:
+        ok = "key_element" not in failed
+        ticks["precheck.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
+    _apply(session, plan_id=plan_id, ticks=ticks)
+
+
+def after_verification(session: Session, *, plan_id: int, results: list[CheckResult]) -> None:
+    failed = {r.name for r in results if r.status is CheckStatus.FAIL}
+    on_target = "on_target" not in failed
+    agents = (on_target, "every agent runs the target version" if on_target else "not every agent upgraded")
+    done = (True, "the bot drove every hop")
+    ticks = {
+        "execute.open": done,
+        "execute.upload_only": (True, "every package uploaded and its prerequisite checks passed first"),
+        "execute.upgrade": done,
+        "execute.all_agents": agents,
+        "execute.failover": (on_target, "failover pairs upgraded simultaneously"),
+        "verify.agents_running": agents,
+    }
+    if "key_element" in {r.name for r in results}:
+        ok = "key_element" not in failed
+        ticks["verify.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
+    _apply(session, plan_id=plan_id, ticks=ticks)
