@@ -1,0 +1,204 @@
+"""Slash-command ack latency of the real app, against a bare Bolt app that only acks, in the same run.
+
+Both apps are served over HTTP by this process (the same aiohttp wiring, signature verification on); the
+simulated DMS and the fake Slack Web API run in processes of their own (they are other machines in real
+life), and so does the load generator, which fires bursts of 50 concurrent signed ``/dm-upgrade plan``
+commands at one app and then the other, alternating, and reports p50/p99 of the time to the HTTP answer.
+The real app does its work after the ack (reading the DMS, writing the plan, posting to Slack) while the
+rest of the burst is still being acked: the ratio of the p99s must stay <= 1.5.
+
+    python benchmarks/bench_ack.py [--concurrency 50] [--rounds 8] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.app import Runtime, start_http
+from bot.fake_slack import FakeSlack
+from bot.settings import Settings
+from bot.slack_web import make_web_client
+from dms.simulator import SimulatedDms, SimulatorConfig
+from tests.support.slack_requests import slash_command
+
+TARGET_RATIO = 1.5
+WARM_UP_BURSTS = 2
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+
+
+# ---------------------------------------------------------------------------------------- other processes
+
+
+def _serve_until_told(make: str, pipe: Connection) -> None:
+    async def main() -> None:
+        server: Any
+        if make == "dms":
+            config = SimulatorConfig(agents=8, failover_pairs=1, version="10.2.0 CU5", speed=600.0)
+            server = SimulatedDms(config)
+            url = await server.start()
+        else:
+            server = FakeSlack()
+            url = await server.start()
+        pipe.send(url)
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await server.stop()
+
+    asyncio.run(main())
+
+
+def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pipe: Connection) -> None:
+    """Bursts of ``concurrency`` signed commands, alternating between the apps; latencies per app."""
+    async def burst(client: httpx.AsyncClient, url: str, tag: str) -> list[float]:
+        async def one(i: int) -> float:
+            body, headers = slash_command("plan 10.4", signing_secret=SECRET, user_id=f"U{i:04d}",
+                                          trigger_id=f"{tag}.{i}.{time.time_ns()}")
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: HTTP {response.status_code}")
+            return elapsed
+
+        return list(await asyncio.gather(*(one(i) for i in range(concurrency))))
+
+    async def quiet() -> None:
+        # The apps share one event loop: the next burst starts only once the app has finished the work
+        # the previous burst caused, so no burst pays for another's.
+        pipe.send("settle")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+
+    async def main() -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {name: [] for name in urls}
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            for warm in range(WARM_UP_BURSTS):  # connections, auth.test, first calls of every code path
+                for name, url in urls.items():
+                    await burst(client, url, f"warm{warm}-{name}")
+                    await quiet()
+            for number in range(rounds):
+                order = list(urls.items()) if number % 2 == 0 else list(reversed(urls.items()))
+                for name, url in order:
+                    values = await burst(client, url, f"{name}-{number}")
+                    found[name] += values
+                    if verbose:
+                        print(f"  burst {number} {name}: min {min(values) * 1000:.0f} ms, "
+                              f"max {max(values) * 1000:.0f} ms", flush=True)
+                    await quiet()
+        return found
+
+    pipe.send(("done", asyncio.run(main())))
+
+
+def _start_process(target: Any, *args: Any) -> tuple[multiprocessing.Process, Connection]:
+    mine, theirs = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=target, args=(*args, theirs), daemon=True)
+    process.start()
+    return process, mine
+
+
+# ---------------------------------------------------------------------------------------- this process
+
+
+def bare_app(slack_url: str) -> web.Application:
+    """The baseline: a Bolt app with the same client and signature check whose listener only acks."""
+    app = AsyncApp(client=make_web_client(token=TOKEN, base_url=slack_url), signing_secret=SECRET,
+                   process_before_response=False)
+
+    @app.command("/dm-upgrade")
+    async def only_ack(ack: AsyncAck) -> None:
+        await ack()
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events)
+    return web_app
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> int:
+    dms_proc, dms_pipe = _start_process(_serve_until_told, "dms")
+    slack_proc, slack_pipe = _start_process(_serve_until_told, "slack")
+    dms_url, slack_url = dms_pipe.recv(), slack_pipe.recv()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            _env_file=None, dms_url=dms_url, database_url=f"sqlite:///{tmp}/bench.db",
+            slack_api_url=slack_url,
+            slack_bot_token=TOKEN, slack_signing_secret=SECRET, dms_time_scale=600.0, dms_retries=0,
+        )
+        async with Runtime(settings) as runtime:
+            full = await start_http(runtime, host="127.0.0.1", port=0)
+            runner = web.AppRunner(bare_app(slack_url), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            bare_port = runner.addresses[0][1]
+            urls = {"bare": f"http://127.0.0.1:{bare_port}/slack/events",
+                    "app": f"http://127.0.0.1:{full.port}/slack/events"}
+            load_proc, load_pipe = _start_process(_load, urls, args.concurrency, args.rounds, args.verbose)
+            while True:
+                while not load_pipe.poll():
+                    await asyncio.sleep(0.01)
+                message = load_pipe.recv()
+                if message != "settle":
+                    break
+                await runtime.settle(timeout_s=60)
+                load_pipe.send("go")
+            latencies: dict[str, list[float]] = message[1]
+            load_proc.join()
+            await runtime.settle(timeout_s=60)
+            plans = len(runtime.engine.history(limit=100))
+            await full.stop()
+            await runner.cleanup()
+    for pipe in (dms_pipe, slack_pipe):
+        pipe.send("stop")
+    dms_proc.join(5)
+    slack_proc.join(5)
+
+    print(f"{args.rounds} bursts of {args.concurrency} concurrent /dm-upgrade plan commands per app "
+          f"(after {WARM_UP_BURSTS} warm-up bursts each); plans created by the app: {plans}")
+    print(f"{'app':<6} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8}")
+    for name in ("bare", "app"):
+        values = latencies[name]
+        print(f"{name:<6} {len(values):>5} {pct(values, 0.5) * 1000:>8.1f} {pct(values, 0.99) * 1000:>8.1f} "
+              f"{max(values) * 1000:>8.1f} {statistics.fmean(values) * 1000:>8.1f}")
+    p50 = pct(latencies["app"], 0.5) / pct(latencies["bare"], 0.5)
+    p99 = pct(latencies["app"], 0.99) / pct(latencies["bare"], 0.99)
+    verdict = "OK" if max(p50, p99) <= TARGET_RATIO else "ABOVE TARGET"
+    print(f"ratio app/bare: p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {TARGET_RATIO}x): {verdict}")
+    return 0 if verdict == "OK" else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--verbose", action="store_true", help="print every burst's fastest and slowest ack")
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Composition root of the Slack bot: the Bolt app, the runtime that wires everything from ``Settings``, and
+the two ways to serve it (HTTP with ``/slack/events`` and ``/healthz``, or Socket Mode).
+
+Nothing happens on import. Logging is configured by the caller (``bot.cli``), not here.
+
+    async with Runtime(settings) as runtime:
+        await serve_http(runtime, port=settings.port)      # or: await serve_socket_mode(runtime)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine, text
+
+from bot.approvals import ApproverDirectory
+from bot.db import make_engine, migrate
+from bot.dms_access import DmsAccess
+from bot.engine import UpgradeEngine, utc_now
+from bot.errors import BotError, ConfigError
+from bot.events import FanoutNotifier, Notifier
+from bot.settings import Settings
+from bot.slack_web import ChannelPacer, make_web_client
+from dms.catalog import load_catalog
+from dms.exceptions import DmsError
+from dms.simulator import SimulatedDms, SimulatorConfig
+from handlers import actions, commands, views
+from handlers.approvers import SlackApprovers
+from handlers.middleware import ListenerWork
+from handlers.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def build_bolt_app(
+    *,
+    settings: Settings,
+    engine: UpgradeEngine,
+    web_client: AsyncWebClient,
+    approvers: ApproverDirectory,
+    work: ListenerWork | None = None,
+) -> AsyncApp:
+    """The Bolt app with every listener registered. Listeners ack first, then call the engine.
+
+    ``process_before_response=False``: over HTTP the answer goes out as soon as a listener acks, and the
+    rest of the listener runs on after it (the 3-second rule). Signature verification is on whenever a
+    signing secret is configured (HTTP mode requires one, see ``serve_http``). ``work`` counts the
+    listeners still running after their ack (``Runtime.settle`` waits for them).
+    ``approvers`` is the engine's directory too; the listeners leave every rule to the engine.
+    """
+    work = work or ListenerWork()
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = AsyncApp(
+        client=web_client,
+        signing_secret=secret,
+        process_before_response=False,
+        request_verification_enabled=secret is not None,
+    )
+    app.use(work.count_acks)
+    commands.register(app, engine=engine, work=work)
+    actions.register(app, engine=engine, work=work)
+    views.register(app, engine=engine, work=work)
+    return app
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def validate_tokens(settings: Settings) -> None:
+    """Stop early, with one clear line, on tokens of the wrong kind (never printing them)."""
+    bot_token = _secret(settings.slack_bot_token)
+    if not bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-...)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN is not a bot token: it must start with xoxb-")
+    app_token = _secret(settings.slack_app_token)
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
+
+
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
+    return SimulatorConfig(
+        agents=settings.sim_agents,
+        failover_pairs=settings.sim_failover_pairs,
+        version=settings.sim_version,
+        speed=settings.sim_speed,
+        user=settings.dms_user,
+        password=settings.dms_password,
+    )
+
+
+class Runtime:
+    """Everything the Slack bot needs, built from ``Settings`` and started/stopped as one.
+
+    Attributes after ``start()``: ``settings`` (with ``dms_time_scale`` = ``sim_speed`` when the DMS is
+    simulated), ``db``, ``catalog``, ``simulator`` (or None), ``dms_access``, ``web_client``, ``pacer``,
+    ``notifier`` (the ``SlackNotifier``), ``approvers``, ``engine`` and ``app`` (the Bolt app).
+    ``extra_notifiers`` also hear every event (e.g. the console); ``clock`` replaces the engine's clock
+    (tests); ``web_client`` replaces the one built from the settings.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        extra_notifiers: tuple[Notifier, ...] = (),
+        web_client: AsyncWebClient | None = None,
+        pacer_interval_s: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock or utc_now
+        self._extra_notifiers = extra_notifiers
+        self._given_client = web_client
+        self._pacer_interval_s = pacer_interval_s
+        self.simulator: SimulatedDms | None = None
+        self._db: Engine | None = None
+        self._engine: UpgradeEngine | None = None
+        self._app: AsyncApp | None = None
+        self._notifier: SlackNotifier | None = None
+        self.listener_work = ListenerWork()
+        self._started = False
+
+    # Typed accessors: using the runtime before start() is a programming error, said clearly.
+    @property
+    def db(self) -> Engine:
+        return _ready(self._db, "db")
+
+    @property
+    def engine(self) -> UpgradeEngine:
+        return _ready(self._engine, "engine")
+
+    @property
+    def app(self) -> AsyncApp:
+        return _ready(self._app, "app")
+
+    @property
+    def notifier(self) -> SlackNotifier:
+        return _ready(self._notifier, "notifier")
+
+    async def start(self) -> Runtime:
+        if self._started:
+            return self
+        validate_tokens(self.settings)
+        try:
+            await self._build()
+            await self.engine.start()
+        except BaseException:
+            await self._teardown()
+            raise
+        self._started = True
+        return self
+
+    async def _build(self) -> None:
+        settings = self.settings
+        simulated_url: str | None = None
+        if settings.dms_simulated:
+            settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
+            self.settings = settings
+            self.simulator = SimulatedDms(simulator_config(settings))
+            simulated_url = await self.simulator.start()
+        self._db = make_engine(settings.database_url)
+        migrate(self._db)
+        try:
+            self.catalog = load_catalog(settings.release_catalog)
+        except DmsError as exc:
+            raise ConfigError(f"RELEASE_CATALOG cannot be used: {exc}") from None
+        self.dms_access = DmsAccess(settings=settings, simulated_url=simulated_url)
+        await check_dms_reachable(self.dms_access)
+        token = _secret(settings.slack_bot_token) or ""
+        self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
+        self.pacer = ChannelPacer(interval=self._pacer_interval_s)
+        self._notifier = SlackNotifier(web_client=self.web_client, db=self._db, pacer=self.pacer)
+        notifier: Notifier = self._notifier
+        if self._extra_notifiers:
+            notifier = FanoutNotifier((self._notifier, *self._extra_notifiers))
+        self.approvers = SlackApprovers(
+            web_client=self.web_client, user_ids=settings.upgrade_approvers,
+            group_id=settings.upgrade_approver_group,
+        )
+        self._engine = UpgradeEngine(
+            settings=settings, db=self._db, catalog=self.catalog, notifier=notifier,
+            approvers=self.approvers, dms_access=self.dms_access, clock=self._clock,
+        )
+        self._app = build_bolt_app(
+            settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
+            work=self.listener_work,
+        )
+
+    async def stop(self) -> None:
+        await self._teardown()
+        self._started = False
+
+    async def _teardown(self) -> None:
+        try:
+            await self.listener_work.idle(timeout_s=10.0)
+        except TimeoutError:
+            log.warning("stopping with Slack listeners still running")
+        if self._engine is not None:
+            await self._engine.stop()
+        if self._notifier is not None:
+            await self._notifier.aclose()
+        if self.simulator is not None:
+            await self.simulator.stop()
+        if self._db is not None:
+            self._db.dispose()
+
+    async def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait until the listeners, the engine's background work and the Slack calls they caused are done."""
+        while True:
+            await self.listener_work.idle(timeout_s=timeout_s)
+            await self.engine.settle(timeout_s=timeout_s)
+            await self.notifier.drain()
+            if self.listener_work.running == 0:
+                return
+
+    def db_ok(self) -> bool:
+        try:
+            with self.db.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: the database does not answer")
+            return False
+        return True
+
+    async def __aenter__(self) -> Runtime:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def _ready(value: Any, name: str) -> Any:
+    if value is None:
+        raise RuntimeError(f"Runtime.{name} is used before Runtime.start()")
+    return value
+
+
+async def check_dms_reachable(dms_access: DmsAccess) -> None:
+    """Every configured DMS must answer now; otherwise stop with one line naming it (no credentials)."""
+    for name in dms_access.targets:
+        try:
+            async with dms_access.open(name) as conn:
+                await conn.client.agent_states()
+        except (DmsError, BotError, OSError) as exc:
+            raise ConfigError(f"DMS {name!r} is unreachable: {exc}") from None
+
+
+def build_web_app(runtime: Runtime) -> web.Application:
+    """The aiohttp application: ``POST /slack/events`` into Bolt, ``GET /healthz`` with a database check."""
+    if runtime.settings.slack_signing_secret is None:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
+    bolt = runtime.app
+
+    async def events(request: web.Request) -> web.Response:
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(request: web.Request) -> web.Response:
+        ok = await asyncio.get_running_loop().run_in_executor(None, runtime.db_ok)
+        return web.json_response({"ok": ok, "db": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+
+    web_app = web.Application()
+    web_app.router.add_post(EVENTS_PATH, events)
+    web_app.router.add_get(HEALTH_PATH, health)
+    return web_app
+
+
+class HttpServer:
+    """A started aiohttp site; ``port`` is the bound port (useful with port 0)."""
+
+    def __init__(self, runner: web.AppRunner) -> None:
+        self._runner = runner
+
+    @property
+    def port(self) -> int:
+        return int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+async def start_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> HttpServer:
+    """Start serving (returns at once); the caller stops the server. Tests use port 0."""
+    runner = web.AppRunner(build_web_app(runtime), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    server = HttpServer(runner)
+    log.info("serving Slack requests on http://%s:%s%s", host, server.port, EVENTS_PATH)
+    return server
+
+
+async def serve_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> None:
+    """Serve until cancelled."""
+    server = await start_http(runtime, host=host, port=port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+async def serve_socket_mode(runtime: Runtime) -> None:
+    """Serve over Socket Mode (SLACK_APP_TOKEN) until cancelled; no inbound port needed."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    app_token = _secret(runtime.settings.slack_app_token)
+    if not app_token:
+        raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs the app-level token (xapp-...)")
+    handler = AsyncSocketModeHandler(runtime.app, app_token)
+    await handler.connect_async()
+    log.info("connected to Slack over Socket Mode")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()

@@ -1,0 +1,150 @@
+"""Buttons and checkboxes of the plan message and the approval request: ack, parse, call the engine, answer.
+
+Refusals (not an approver, already decided, outside the window, an automatic checklist item unticked by
+hand) are told to the clicker only, ephemerally; the engine records them in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine import UpgradeEngine
+from bot.errors import AlreadyDecided, UserError
+from handlers import blocks
+from handlers.commands import UNEXPECTED, ephemeral
+from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
+from handlers.middleware import ListenerWork
+
+log = logging.getLogger(__name__)
+
+
+class Click:
+    """The parts of a ``block_actions`` payload the listeners use."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.action: dict[str, Any] = (body.get("actions") or [{}])[0]
+        self.user = str(body["user"]["id"])
+        container = body.get("container") or {}
+        self.channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        self.message_ts = str(container.get("message_ts") or "")
+        self.thread_ts: str | None = container.get("thread_ts")
+        self.trigger_id = str(body.get("trigger_id") or "")
+
+    def plan_id(self) -> int:
+        value = str(self.action.get("value") or "")
+        if not value.isdigit():
+            raise UserError("This button does not name a plan; use /dm-upgrade status")
+        return int(value)
+
+
+def already_decided_text(exc: AlreadyDecided) -> str:
+    return (f"Plan #{exc.plan_id} was already {exc.decision} by <@{exc.decided_by}> at "
+            f"{blocks.when(exc.decided_at)}.")
+
+
+async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception) -> None:
+    if isinstance(exc, AlreadyDecided):
+        text = already_decided_text(exc)
+    elif isinstance(exc, UserError):
+        text = exc.message
+    else:
+        log.exception("action %s failed", click.action.get("action_id"), exc_info=exc)
+        text = UNEXPECTED
+    await ephemeral(client, channel=click.channel, user=click.user, message=text, thread_ts=click.thread_ts)
+
+
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
+    async def guarded(client: AsyncWebClient, click: Click, job: Any) -> None:
+        async with work.track():
+            await work.after_acks()
+            try:
+                await job()
+            except Exception as exc:  # every refusal and failure is told to the clicker
+                await _answer_error(client, click, exc)
+
+    @app.action(ActionId.SET_WINDOW.value)
+    async def on_set_window(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            snap = engine.status(plan_id=click.plan_id())
+            view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
+            await client.views_open(trigger_id=click.trigger_id, view=view)
+
+        await guarded(client, click, job)
+
+    @app.action(ActionId.RUN_CHECK.value)
+    async def on_run_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            await engine.run_check(plan_id=click.plan_id(), actor=click.user)
+
+        await guarded(client, click, job)
+
+    @app.action(ActionId.CANCEL.value)
+    async def on_cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            await engine.cancel(plan_id=click.plan_id(), actor=click.user,
+                                reason=f"cancelled from the plan message by <@{click.user}>")
+
+        await guarded(client, click, job)
+
+    @app.action(ActionId.APPROVE.value)
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            await engine.approve(plan_id=click.plan_id(), actor=click.user)
+
+        await guarded(client, click, job)
+
+    @app.action(ActionId.REJECT.value)
+    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            await engine.reject(plan_id=click.plan_id(), actor=click.user,
+                                reason=f"rejected in Slack by <@{click.user}>")
+
+        await guarded(client, click, job)
+
+    @app.action(CHECKLIST_ACTION_PATTERN)
+    async def on_checklist(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
+
+        async def job() -> None:
+            plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
+            snap = engine.status(plan_id=plan_id)
+            items = blocks.checklist_items_for(snap, str(click.action["action_id"]))
+            selected = {str(option["value"]) for option in click.action.get("selected_options") or []}
+            refused: list[str] = []
+            for item in items:
+                wanted = item.key in selected
+                if wanted == item.checked:
+                    continue
+                try:
+                    await engine.tick(plan_id=plan_id, key=item.key, actor=click.user, checked=wanted)
+                except UserError as exc:
+                    refused.append(f"“{item.title}”: {exc.message}")
+            if refused:
+                # Slack already shows the click; draw the plan as it really is, then say why.
+                fresh = blocks.plan_message(engine.status(plan_id=plan_id))
+                await client.chat_update(channel=click.channel, ts=click.message_ts, **fresh.kwargs())
+                await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
+                                message="Not changed:\n" + "\n".join(refused))
+
+        await guarded(client, click, job)

@@ -1,0 +1,359 @@
+"""Block Kit builders for the plan message, the approval request and the window modal: pure functions
+from a ``PlanSnapshot`` to blocks, built with ``slack_sdk.models.blocks`` (which validates Slack's limits).
+
+Long content never breaks a message: lists are folded ("…and N more") to stay under 3000 characters a
+section, checkboxes are split in groups of 10 options, and the whole message under 50 blocks.
+Progress, check results and final results live in ``handlers.blocks_progress``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ConfirmObject,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    TimePickerElement,
+)
+from slack_sdk.models.views import View
+
+from bot.checklist import Phase
+from bot.snapshot import ItemView, PlanSnapshot
+from bot.states import PlanState
+from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+TEXT_BUDGET = 2900  # room for the "…and N more" line
+OPTION_TEXT_LIMIT = 75
+OPTIONS_PER_CHECKBOXES = 10
+HEADER_LIMIT = 150
+FALLBACK_LIMIT = 3000
+# States in which the window can still be (re)set and a pre-check run by hand.
+_WAITING = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED})
+STATE_EMOJI: dict[PlanState, str] = {
+    PlanState.PLANNED: ":calendar:",
+    PlanState.SCHEDULED: ":calendar:",
+    PlanState.PRECHECKED: ":white_check_mark:",
+    PlanState.AWAITING_APPROVAL: ":hourglass:",
+    PlanState.EXECUTING: ":rocket:",
+    PlanState.VERIFYING: ":hourglass_flowing_sand:",
+    PlanState.DONE: ":white_check_mark:",
+    PlanState.CANCELLED: ":no_entry:",
+    PlanState.BLOCKED: ":warning:",
+    PlanState.FAILED: ":x:",
+    PlanState.EXPIRED: ":no_entry:",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """What ``chat.postMessage``/``chat.update`` take: the notification text and the blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def fold_lines(lines: list[str], *, budget: int = TEXT_BUDGET, empty: str = "_none_") -> str:
+    """Join lines until the budget is spent; the rest becomes "…and N more"."""
+    if not lines:
+        return empty
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        line = truncate(line, budget // 2)
+        if used + len(line) + 1 > budget - 40:
+            kept.append(f"…and {len(lines) - index} more")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
+
+
+def when(moment: datetime | None) -> str:
+    return "not set" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def minutes_text(minutes: float) -> str:
+    total = round(minutes)
+    hours, rest = divmod(total, 60)
+    return f"{hours}h{rest:02d}m" if hours else f"{rest}m"
+
+
+def span(low: float, high: float) -> str:
+    return f"{minutes_text(low)} to {minutes_text(high)}"
+
+
+def window_text(snap: PlanSnapshot) -> str:
+    if snap.window_start is None or snap.window_end is None:
+        return "not set"
+    return f"{when(snap.window_start)} to {when(snap.window_end)}"
+
+
+def section(text: str, *, block_id: str | None = None, accessory: Any = None) -> SectionBlock:
+    return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)),
+                        accessory=accessory)
+
+
+def context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=truncate(text, SECTION_LIMIT))])
+
+
+def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in blocks]
+
+
+def title_line(snap: PlanSnapshot) -> str:
+    return (f"Plan #{snap.id}: DMS {snap.dms_name} {snap.current_version} → {snap.target_version} "
+            f"({snap.track}) — {snap.state.label}")
+
+
+# ---------------------------------------------------------------------------------------------- plan message
+
+
+def _hop_lines(snap: PlanSnapshot) -> list[str]:
+    lines = []
+    for hop in snap.hops:
+        rule = f"<{hop.rule_url}|{hop.rule}>" if hop.rule_url else hop.rule
+        minutes = f", ~{minutes_text(hop.minutes)}" if hop.minutes else ""
+        lines.append(f"{hop.position + 1}. *{hop.version}* ({hop.package}{minutes}) — {rule}")
+    return lines
+
+
+def _requirement_lines(snap: PlanSnapshot) -> list[str]:
+    requirements = dict.fromkeys(req for hop in snap.hops for req in hop.requirements)
+    checks = dict.fromkeys(check for hop in snap.hops for check in hop.checks)
+    return [f"• {req}" for req in requirements] + [f"• check: {check}" for check in checks]
+
+
+def _estimate_lines(snap: PlanSnapshot) -> list[str]:
+    if snap.estimate is None:
+        return []
+    phases = snap.estimate.phases
+    lines = [f"• {phase.phase}: {span(phase.low_minutes, phase.high_minutes)}" for phase in phases]
+    lines.append(f"*Total: {span(snap.estimate.low_minutes, snap.estimate.high_minutes)}*")
+    return lines
+
+
+def _option(item: ItemView) -> Option:
+    mark = "(auto) " if item.kind == "auto" else ""
+    optional = "" if item.required else " (optional)"
+    description = None
+    if item.checked and item.checked_by:
+        description = truncate(f"by {item.checked_by}" + (f": {item.detail}" if item.detail else ""),
+                               OPTION_TEXT_LIMIT)
+    elif item.detail:
+        description = truncate(item.detail, OPTION_TEXT_LIMIT)
+    label = truncate(mark + item.title + optional, OPTION_TEXT_LIMIT)
+    return Option(value=item.key, text=PlainTextObject(text=label),
+                  description=PlainTextObject(text=description) if description else None)
+
+
+def checklist_groups(snap: PlanSnapshot) -> list[tuple[str, Phase, tuple[ItemView, ...]]]:
+    """(action_id, phase, items) of every checkboxes element: one per phase, split by 10 options."""
+    groups: list[tuple[str, Phase, tuple[ItemView, ...]]] = []
+    for phase, items in snap.checklist_by_phase.items():
+        for start in range(0, len(items), OPTIONS_PER_CHECKBOXES):
+            part = start // OPTIONS_PER_CHECKBOXES
+            action_id = checklist_action_id(phase.value if part == 0 else f"{phase.value}-{part + 1}")
+            groups.append((action_id, phase, items[start:start + OPTIONS_PER_CHECKBOXES]))
+    return groups
+
+
+def checklist_items_for(snap: PlanSnapshot, action_id: str) -> tuple[ItemView, ...]:
+    """The items behind a checkboxes element, by its action_id; ValueError if there is none."""
+    checklist_phase(action_id)  # raises ValueError for anything that is not a checklist id
+    for group_id, _, items in checklist_groups(snap):
+        if group_id == action_id:
+            return items
+    raise ValueError(f"plan #{snap.id} has no checklist group {action_id!r}")
+
+
+def checklist_block(action_id: str, *, plan_id: int) -> str:
+    """``block_id`` of a checkboxes section: the action id and the plan (checkboxes carry no value)."""
+    return f"{action_id}#{plan_id}"
+
+
+def plan_of_checklist_block(block_id: str) -> int:
+    """The plan id in a checklist ``block_id``; ValueError if it has none."""
+    _, sep, number = block_id.rpartition("#")
+    if not sep or not number.isdigit():
+        raise ValueError(f"not a checklist block id: {block_id!r}")
+    return int(number)
+
+
+def _checklist_blocks(snap: PlanSnapshot, *, room: int) -> list[Block]:
+    groups = checklist_groups(snap)
+    blocks: list[Block] = []
+    for index, (action_id, phase, items) in enumerate(groups):
+        if len(blocks) >= room - 1 and index < len(groups) - 1:
+            rest = sum(len(group[2]) for group in groups[index:])
+            blocks.append(context(f"…and {rest} more checklist items (see `/dm-upgrade status {snap.id}`)"))
+            break
+        checked = [_option(item) for item in items if item.checked]
+        element = CheckboxesElement(action_id=action_id, options=[_option(item) for item in items],
+                                    initial_options=checked or None)
+        first = action_id == checklist_action_id(phase.value)
+        label = f"*{phase.label}*" if first else f"*{phase.label}* (continued)"
+        blocks.append(section(label, block_id=checklist_block(action_id, plan_id=snap.id), accessory=element))
+    return blocks
+
+
+def _plan_buttons(snap: PlanSnapshot) -> ActionsBlock | None:
+    buttons: list[ButtonElement] = []
+    if snap.state in _WAITING:
+        value = str(snap.id)
+        buttons.append(ButtonElement(text="Set window", action_id=ActionId.SET_WINDOW.value, value=value))
+        buttons.append(ButtonElement(text="Run check now", action_id=ActionId.RUN_CHECK.value, value=value))
+    if not snap.terminal:
+        buttons.append(ButtonElement(
+            text="Cancel", action_id=ActionId.CANCEL.value, value=str(snap.id), style="danger",
+            confirm=ConfirmObject(
+                title="Cancel this upgrade?",
+                text=f"Plan #{snap.id} ({snap.current_version} → {snap.target_version}) will be cancelled. "
+                "A running upgrade stops after the current step; agents are not rolled back.",
+                confirm="Cancel the upgrade", deny="Keep it", style="danger",
+            ),
+        ))
+    return ActionsBlock(block_id=BlockId.PLAN_ACTIONS.value, elements=buttons) if buttons else None
+
+
+def plan_message(snap: PlanSnapshot) -> Message:
+    """The interactive plan message, edited in place as the plan changes."""
+    emoji = STATE_EMOJI.get(snap.state, "")
+    head: list[Block] = [
+        HeaderBlock(block_id=BlockId.PLAN_HEADER.value,
+                    text=truncate(f"Upgrade plan #{snap.id}: {snap.dms_name}", HEADER_LIMIT)),
+        section(
+            f"*{snap.current_version}* → *{snap.target_version}* (track: {snap.track})\n"
+            f"{emoji} State: *{snap.state.label}*   ·   Requested by <@{snap.requester}>\n"
+            f"Window: {window_text(snap)}",
+            block_id=BlockId.PLAN_STATUS.value,
+        ),
+        DividerBlock(),
+        section(f"*Upgrade path* ({len(snap.hops)} hop{'s' if len(snap.hops) != 1 else ''})\n"
+                + fold_lines(_hop_lines(snap), budget=TEXT_BUDGET - 40)),
+        section("*Requirements and prerequisite checks*\n"
+                + fold_lines(_requirement_lines(snap), budget=TEXT_BUDGET - 60)),
+        section("*Time estimate per MOP phase*\n" + fold_lines(_estimate_lines(snap), budget=TEXT_BUDGET - 60,
+                                                               empty="_no estimate_")),
+    ]
+    if snap.precheck is not None:
+        verdict = "passed" if snap.precheck.passed else f"failed ({len(snap.precheck.failed)} problem(s))"
+        head.append(context(f"Last pre-upgrade check {verdict}, {when(snap.precheck.finished_at)}"))
+    head.append(DividerBlock())
+    tail: list[Block] = []
+    buttons = _plan_buttons(snap)
+    if buttons is not None:
+        tail.append(buttons)
+    room = MAX_BLOCKS - len(head) - len(tail)
+    blocks = head + _checklist_blocks(snap, room=room) + tail
+    return Message(text=truncate(title_line(snap), FALLBACK_LIMIT), blocks=to_dicts(blocks))
+
+
+# -------------------------------------------------------------------------------------------- approval
+
+
+def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Message:
+    who = ", ".join(f"<@{user}>" for user in approvers[:20]) or "an upgrade approver"
+    if len(approvers) > 20:
+        who += f" …and {len(approvers) - 20} more"
+    detail = ""
+    if snap.precheck is not None and not snap.precheck.passed:
+        detail = "\n:warning: The last pre-upgrade check did not pass: approving needs an override."
+    text = (f":lock: *Approval needed* for plan #{snap.id}: {snap.current_version} → {snap.target_version} "
+            f"on {snap.dms_name}.\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")
+    buttons = ActionsBlock(block_id=BlockId.APPROVAL_ACTIONS.value, elements=[
+        ButtonElement(
+            text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
+            confirm=ConfirmObject(title="Approve the upgrade?",
+                                  text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
+                                  confirm="Approve", deny="Not yet"),
+        ),
+        ButtonElement(
+            text="Reject", action_id=ActionId.REJECT.value, value=str(snap.id), style="danger",
+            confirm=ConfirmObject(title="Reject the upgrade?",
+                                  text=f"Plan #{snap.id} will be cancelled.", confirm="Reject", deny="Back",
+                                  style="danger"),
+        ),
+    ])
+    return Message(text=f"Approval needed for plan #{snap.id}", blocks=to_dicts([section(text), buttons]))
+
+
+def approval_decided(snap: PlanSnapshot) -> Message:
+    """The approval request after the decision: the buttons replaced by who decided, and when."""
+    decision = snap.approval
+    if decision is None:
+        return approval_closed(snap, why=f"the plan is {snap.state.label}")
+    if decision.decision == "approved":
+        line = f":white_check_mark: *Approved* by <@{decision.actor}> at {when(decision.decided_at)}"
+        if decision.override:
+            line += f"\nOverride: {decision.reason}"
+    else:
+        line = f":x: *Rejected* by <@{decision.actor}> at {when(decision.decided_at)}: {decision.reason}"
+    return Message(text=f"Plan #{snap.id} {decision.decision} by {decision.actor}",
+                   blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
+
+
+def approval_closed(snap: PlanSnapshot, *, why: str) -> Message:
+    line = f":no_entry: Approval for plan #{snap.id} is no longer possible: {why}"
+    return Message(text=line, blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
+
+
+# ---------------------------------------------------------------------------------------------- modal
+
+
+def window_modal(snap: PlanSnapshot, *, channel: str, now: datetime) -> dict[str, Any]:
+    """The "Set window" modal: date and time pickers (UTC) and a duration, for one plan."""
+    start = snap.window_start or (now + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    minutes = 240
+    if snap.window_start is not None and snap.window_end is not None:
+        minutes = int((snap.window_end - snap.window_start).total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    duration = (f"{hours}h" if hours else "") + (f"{rest}m" if rest else "")
+    view = View(
+        type="modal",
+        callback_id=CallbackId.WINDOW_MODAL.value,
+        title="Upgrade window",
+        submit="Set window",
+        close="Cancel",
+        private_metadata=json.dumps({"plan_id": snap.id, "channel": channel}),
+        blocks=[
+            section(f"Plan #{snap.id}: {snap.current_version} → {snap.target_version} on {snap.dms_name}. "
+                    "Times are in *UTC*."),
+            InputBlock(block_id=BlockId.WINDOW_DATE.value, label="Start date (UTC)",
+                       element=DatePickerElement(action_id=ActionId.WINDOW_DATE.value,
+                                                 initial_date=start.astimezone(UTC).strftime("%Y-%m-%d"))),
+            InputBlock(block_id=BlockId.WINDOW_TIME.value, label="Start time (UTC)",
+                       element=TimePickerElement(action_id=ActionId.WINDOW_TIME.value,
+                                                 initial_time=start.astimezone(UTC).strftime("%H:%M"))),
+            InputBlock(block_id=BlockId.WINDOW_DURATION.value, label="Duration",
+                       hint="Like 4h, 90m or 2h30m (15 minutes to 7 days)",
+                       element=PlainTextInputElement(action_id=ActionId.WINDOW_DURATION.value,
+                                                     initial_value=duration or "4h", max_length=10)),
+        ],
+    )
+    return view.to_dict()

@@ -1,0 +1,163 @@
+"""Block Kit builders for what goes into a plan's thread: the status message edited in place (hops, each
+agent's state, a progress bar, the ETA), milestones, check results and the final result; plus the
+ephemeral ``status`` and ``history`` answers. Pure functions, inside Block Kit's limits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.snapshot import PlanSnapshot
+from dms.models import AgentState, CheckResult, CheckStatus
+from handlers.blocks import (
+    TEXT_BUDGET,
+    Message,
+    context,
+    fold_lines,
+    plan_message,
+    section,
+    title_line,
+    to_dicts,
+    truncate,
+    when,
+    window_text,
+)
+
+BAR_WIDTH = 20
+_CHECK_MARK = {CheckStatus.PASS: ":white_check_mark:", CheckStatus.WARN: ":warning:", CheckStatus.FAIL: ":x:",
+               CheckStatus.MANUAL: ":bust_in_silhouette:"}
+_RANK = {CheckStatus.FAIL: 0, CheckStatus.WARN: 1}  # problems first; the rest keep their order
+
+
+def agent_dicts(agents: Sequence[AgentState] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for agent in agents:
+        if isinstance(agent, AgentState):
+            out.append({"id": agent.id, "name": agent.name, "status": agent.status, "detail": agent.detail,
+                        "version": str(agent.version) if agent.version is not None else None})
+        else:
+            out.append(dict(agent))
+    return out
+
+
+def progress_fraction(snap: PlanSnapshot, agents: list[dict[str, Any]]) -> float:
+    """Done hops plus the share of agents already running the current hop's version."""
+    if not snap.hops:
+        return 0.0
+    done = sum(1 for hop in snap.hops if hop.status == "done")
+    current = next((hop for hop in snap.hops if hop.status != "done"), None)
+    partial = 0.0
+    if current is not None and agents:
+        there = sum(1 for a in agents if str(a.get("version") or "") == current.version
+                    and str(a.get("status", "")).lower() == "running")
+        partial = there / len(agents)
+    return min(1.0, (done + partial) / len(snap.hops))
+
+
+def progress_bar(fraction: float, *, width: int = BAR_WIDTH) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "▓" * filled + "░" * (width - filled) + f" {round(fraction * 100)}%"
+
+
+def _agent_line(agent: dict[str, Any]) -> str:
+    detail = f" — {agent['detail']}" if agent.get("detail") else ""
+    version = agent.get("version") or "version unknown"
+    return f"• {agent.get('name', agent.get('id'))}: {agent.get('status', '?')} ({version}){detail}"
+
+
+def status_message(snap: PlanSnapshot, *, agents: Sequence[AgentState] | None = None,
+                   eta: datetime | None = None) -> Message:
+    """The one status message of the thread, edited in place while the upgrade runs."""
+    rows = agent_dicts(agents) if agents is not None else agent_dicts(snap.agents)
+    hop_lines = [f"{'✔' if hop.status == 'done' else '▸' if hop.status != 'pending' else '·'} "
+                 f"{hop.position + 1}. {hop.version} ({hop.package}): {hop.status}" for hop in snap.hops]
+    counts = Counter(str(row.get("status", "?")) for row in rows)
+    summary = ", ".join(f"{status} {count}" for status, count in sorted(counts.items())) or "no data yet"
+    # Agents that are not simply running on the target draw the eye first.
+    rows.sort(key=lambda row: (str(row.get("status", "")).lower() == "running", str(row.get("name", ""))))
+    moment = eta or snap.eta
+    blocks: list[Block] = [
+        section(f"*Status of plan #{snap.id}*: {snap.state.label}\n"
+                f"`{progress_bar(progress_fraction(snap, rows))}`\n"
+                f"ETA: {when(moment) if moment else 'unknown'}"),
+        section("*Hops*\n" + fold_lines(hop_lines, budget=TEXT_BUDGET - 20)),
+        section(f"*Agents* ({len(rows)}: {truncate(summary, 200)})\n"
+                + fold_lines([_agent_line(row) for row in rows], budget=TEXT_BUDGET - 300)),
+    ]
+    return Message(text=f"Plan #{snap.id}: {snap.state.label}", blocks=to_dicts(blocks))
+
+
+def note(text: str) -> Message:
+    """A milestone or short notice as a thread reply."""
+    return Message(text=truncate(text, 3000), blocks=to_dicts([section(text)]))
+
+
+def check_result(snap: PlanSnapshot, *, kind: str, results: Sequence[CheckResult], passed: bool) -> Message:
+    name = "Pre-upgrade check" if kind == "pre" else "Verification"
+    head = f"{':white_check_mark:' if passed else ':x:'} *{name} {'passed' if passed else 'failed'}* " \
+           f"for plan #{snap.id}"
+    ordered = sorted(results, key=lambda r: _RANK.get(r.status, len(_RANK)))
+    lines = [f"{_CHECK_MARK.get(r.status, '•')} {r.title}" + (f" ({r.agent})" if r.agent else "")
+             + (f": {r.detail}" if r.detail else "") for r in ordered]
+    return Message(text=f"{name} {'passed' if passed else 'failed'} for plan #{snap.id}",
+                   blocks=to_dicts([section(head), section(fold_lines(lines, empty="_no checks_"))]))
+
+
+def finished(snap: PlanSnapshot, *, results: Sequence[CheckResult]) -> Message:
+    failed = [r for r in results if r.status is CheckStatus.FAIL]
+    text = (f":white_check_mark: *Upgrade done*: {snap.dms_name} runs {snap.target_version} "
+            f"(plan #{snap.id}, from {snap.current_version}).")
+    blocks: list[Block] = [section(text)]
+    if results:
+        verdict = "all checks passed" if not failed else f"{len(failed)} check(s) failed"
+        blocks.append(context(f"Verification: {verdict}"))
+    return Message(text=f"Upgrade done: {snap.dms_name} runs {snap.target_version}", blocks=to_dicts(blocks))
+
+
+def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[AgentState]) -> Message:
+    lines = [_agent_line(row) for row in agent_dicts(agents)]
+    blocks: list[Block] = [
+        section(f":x: *Upgrade failed* (plan #{snap.id}, {snap.dms_name}): {truncate(reason, 1500)}"),
+        section(f"*What to do*\n{truncate(guidance, 2500)}"),
+    ]
+    if lines:
+        blocks.append(section("*Agents*\n" + fold_lines(lines)))
+    return Message(text=f"Upgrade failed (plan #{snap.id}): {truncate(reason, 200)}", blocks=to_dicts(blocks))
+
+
+def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState]) -> Message:
+    lines = [_agent_line(row) for row in agent_dicts(agents)]
+    head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>: {truncate(reason, 1500)}"
+    blocks: list[Block] = [section(head)]
+    if lines:
+        blocks.append(section("*Agents when cancelled* (not rolled back)\n" + fold_lines(lines)))
+    return Message(text=f"Plan #{snap.id} cancelled", blocks=to_dicts(blocks))
+
+
+def status_summary(snap: PlanSnapshot) -> Message:
+    """The ephemeral answer to ``/dm-upgrade status``: the plan message without its buttons."""
+    full = plan_message(snap)
+    blocks = [block for block in full.blocks if block.get("type") not in ("actions",)]
+    # Ephemeral copies must not carry interactive checkboxes: ticking there would not update the plan.
+    for block in blocks:
+        accessory = block.pop("accessory", None)
+        if accessory and accessory.get("type") == "checkboxes":
+            ticked = {option["value"] for option in accessory.get("initial_options", [])}
+            lines = [("☑ " if option["value"] in ticked else "☐ ") + option["text"]["text"]
+                     for option in accessory.get("options", [])]
+            block["text"]["text"] = truncate(block["text"]["text"] + "\n" + "\n".join(lines), 3000)
+    if snap.agents:
+        blocks.append(status_message(snap).blocks[-1])
+    return Message(text=full.text, blocks=blocks[:50])
+
+
+def history(snaps: Sequence[PlanSnapshot]) -> Message:
+    lines = [f"• {title_line(snap)}, window {window_text(snap)}, requested by <@{snap.requester}>"
+             for snap in snaps]
+    text = "*Latest upgrade plans*\n" + fold_lines(lines, empty="_no plans yet_")
+    return Message(text="Latest upgrade plans", blocks=to_dicts([section(text)]))

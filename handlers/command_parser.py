@@ -1,0 +1,180 @@
+"""``/dm-upgrade`` text -> one typed command, or a ``ParseError`` saying what was wrong (with the usage).
+
+Pure: no Slack, no engine, no clock. The engine still checks what only it can know (the version exists,
+no downgrade, the window is not in the past); this module only checks the shape of what was typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from handlers.ids import SLASH_COMMAND, USAGE
+
+TRACKS = ("main", "feature")
+_DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
+_PLAN_ID_RE = re.compile(r"^#?(\d{1,9})$")
+
+HELP_TEXT = (
+    f"*{SLASH_COMMAND}* plans, checks and follows DataMiner upgrades. Times are in *UTC*.\n"
+    f"• `{SLASH_COMMAND} plan <version> [track main|feature] [at <YYYY-MM-DD HH:MM> [for <duration>]]` "
+    "records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
+    "(durations like `4h`, `90m`, `2h30m`)\n"
+    f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
+    f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
+    f"• `{SLASH_COMMAND} cancel <id> [reason]` cancels a plan\n"
+    f"• `{SLASH_COMMAND} history` lists the latest plans\n"
+    f"• `{SLASH_COMMAND} help` shows this"
+)
+
+
+class ParseError(ValueError):
+    """What was wrong with the typed text; ``str()`` is the whole reply (problem, then the usage)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}\nUsage: `{SLASH_COMMAND} {USAGE}` (times in UTC)")
+
+
+@dataclass(frozen=True)
+class PlanCommand:
+    version: str
+    track: str | None = None
+    window_start: datetime | None = None  # aware, UTC
+    window_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    plan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckCommand:
+    plan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CancelCommand:
+    plan_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+Command = PlanCommand | StatusCommand | CheckCommand | CancelCommand | HistoryCommand | HelpCommand
+
+
+def parse_duration(text: str) -> int:
+    """``4h``, ``90m``, ``2h30m``, ``1d`` -> minutes; ``ParseError`` otherwise."""
+    match = _DURATION_RE.match(text.strip().lower())
+    if not text.strip() or match is None or not any(match.groupdict().values()):
+        raise ParseError(f"`{text}` is not a duration: write it like `4h`, `90m` or `2h30m`")
+    parts = {key: int(value or 0) for key, value in match.groupdict().items()}
+    minutes = parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
+    if minutes <= 0:
+        raise ParseError("A window must last longer than 0 minutes")
+    return minutes
+
+
+def parse_start(date_text: str, time_text: str) -> datetime:
+    """``YYYY-MM-DD`` and ``HH:MM`` in UTC -> an aware datetime; ``ParseError`` otherwise."""
+    try:
+        naive = datetime.strptime(f"{date_text} {time_text}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ParseError(
+            f"`{date_text} {time_text}` is not a date and time: write it like `2026-12-01 22:00` (UTC)"
+        ) from None
+    return naive.replace(tzinfo=UTC)
+
+
+def parse_plan_id(text: str) -> int:
+    match = _PLAN_ID_RE.match(text.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise ParseError(f"`{text}` is not a plan id: use the number shown on the plan, e.g. `12`")
+    return int(match.group(1))
+
+
+def _optional_id(args: list[str], command: str) -> int | None:
+    if not args:
+        return None
+    if len(args) > 1:
+        raise ParseError(f"`{command}` takes at most one plan id, not `{' '.join(args)}`")
+    return parse_plan_id(args[0])
+
+
+def _parse_plan(args: list[str]) -> PlanCommand:
+    if not args:
+        raise ParseError("`plan` needs the target version, e.g. `plan 10.4` or `plan 10.4.0 CU5`")
+    keywords = ("track", "at", "for")
+    # The version may contain spaces ("10.4.0 CU5"): it runs up to the first keyword.
+    end = next((i for i, word in enumerate(args) if word.lower() in keywords), len(args))
+    version = " ".join(args[:end])
+    if not version:
+        raise ParseError("`plan` needs the target version before the options, e.g. `plan 10.4 track main`")
+    rest = args[end:]
+    track: str | None = None
+    start: datetime | None = None
+    minutes: int | None = None
+    seen: set[str] = set()
+    i = 0
+    while i < len(rest):
+        word = rest[i].lower()
+        if word in seen:
+            raise ParseError(f"`{word}` is given twice")
+        seen.add(word)
+        if word == "track":
+            if i + 1 >= len(rest) or rest[i + 1].lower() not in TRACKS:
+                given = rest[i + 1] if i + 1 < len(rest) else "nothing"
+                raise ParseError(f"`track` is `main` or `feature`, not `{given}`")
+            track = rest[i + 1].lower()
+            i += 2
+        elif word == "at":
+            if i + 2 >= len(rest):
+                raise ParseError("`at` needs a date and a time: `at 2026-12-01 22:00` (UTC)")
+            start = parse_start(rest[i + 1], rest[i + 2])
+            i += 3
+        elif word == "for":
+            if "at" not in seen:
+                raise ParseError("`for <duration>` comes after `at <YYYY-MM-DD HH:MM>`")
+            if i + 1 >= len(rest):
+                raise ParseError("`for` needs a duration, e.g. `for 4h`")
+            minutes = parse_duration(rest[i + 1])
+            i += 2
+        else:
+            raise ParseError(f"Unexpected `{rest[i]}` after the version: use `track`, `at` or `for`")
+    return PlanCommand(version=version, track=track, window_start=start, window_minutes=minutes)
+
+
+def parse_command(text: str) -> Command:
+    """The command typed after ``/dm-upgrade``; an empty text is ``help``."""
+    words = text.split()
+    if not words:
+        return HelpCommand()
+    name, args = words[0].lower(), words[1:]
+    if name == "plan":
+        return _parse_plan(args)
+    if name == "status":
+        return StatusCommand(plan_id=_optional_id(args, name))
+    if name == "check":
+        return CheckCommand(plan_id=_optional_id(args, name))
+    if name == "cancel":
+        if not args:
+            raise ParseError("`cancel` needs the plan id, e.g. `cancel 12`")
+        return CancelCommand(plan_id=parse_plan_id(args[0]), reason=" ".join(args[1:]))
+    if name == "history":
+        if args:
+            raise ParseError("`history` takes no arguments")
+        return HistoryCommand()
+    if name == "help":
+        return HelpCommand()
+    raise ParseError(f"Unknown subcommand `{words[0]}`")

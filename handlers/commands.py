@@ -1,0 +1,157 @@
+"""The ``/dm-upgrade`` slash command: ack within Slack's 3 seconds, then parse, call the engine, answer.
+
+Bad input is answered in the ack itself (parsing is pure and instant) and creates nothing. A Slack retry
+(``X-Slack-Retry-Num``) of ``plan`` never makes a second plan: the command's ``trigger_id`` is the engine's
+dedupe key, and a retry that arrives while the first copy is still working is only acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine import UpgradeEngine
+from bot.errors import NotFound, UserError
+from bot.snapshot import PlanSnapshot
+from handlers import blocks_progress
+from handlers.blocks import Message
+from handlers.command_parser import (
+    HELP_TEXT,
+    CancelCommand,
+    CheckCommand,
+    Command,
+    HelpCommand,
+    HistoryCommand,
+    ParseError,
+    PlanCommand,
+    StatusCommand,
+    parse_command,
+)
+from handlers.ids import SLASH_COMMAND, USAGE
+from handlers.middleware import ListenerWork
+
+log = logging.getLogger(__name__)
+
+WORKING = "Working on it…"
+# Engine work after the ack runs in a few slots: a burst of commands is acked first, then worked off,
+# instead of every command's database and DMS work competing with the acks still to be sent.
+WORK_SLOTS = 2
+UNEXPECTED = "Something went wrong on the bot's side; the details are in its log."
+
+
+async def ephemeral(client: AsyncWebClient, *, channel: str, user: str, message: Message | str,
+                    thread_ts: str | None = None) -> None:
+    """A message only ``user`` sees (errors, refusals, answers to questions)."""
+    content = message if isinstance(message, Message) else blocks_progress.note(message)
+    extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+    await client.chat_postEphemeral(channel=channel, user=user, **extra, **content.kwargs())
+
+
+def with_usage(problem: str) -> str:
+    return f"{problem}\nUsage: `{SLASH_COMMAND} {USAGE}` (times in UTC)"
+
+
+class CommandRunner:
+    """What the listener does after the ack; separate so it reads as the table of subcommands."""
+
+    def __init__(self, *, engine: UpgradeEngine, work: ListenerWork, slots: int = WORK_SLOTS) -> None:
+        self._engine = engine
+        self._work = work
+        self._in_flight: set[str] = set()
+        self._slots = slots
+        self._semaphore: asyncio.Semaphore | None = None  # made in the running loop, on first use
+
+    def claim(self, key: str) -> bool:
+        """False if a copy of this command is already being worked on (claimed before any await)."""
+        if key in self._in_flight:
+            return False
+        self._in_flight.add(key)
+        return True
+
+    async def run(self, parsed: Command, *, client: AsyncWebClient, user: str, channel: str,
+                  dedupe_key: str | None) -> None:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._slots)
+        await self._work.after_acks()
+        try:
+            async with self._semaphore:
+                answer = await self._dispatch(parsed, user=user, channel=channel, dedupe_key=dedupe_key)
+        except UserError as exc:
+            await ephemeral(client, channel=channel, user=user, message=with_usage(exc.message))
+            return
+        except Exception:
+            log.exception("/dm-upgrade %s failed", type(parsed).__name__)
+            await ephemeral(client, channel=channel, user=user, message=UNEXPECTED)
+            return
+        if answer is not None:
+            await ephemeral(client, channel=channel, user=user, message=answer)
+
+    async def _dispatch(self, parsed: Command, *, user: str, channel: str,
+                        dedupe_key: str | None) -> Message | str | None:
+        engine = self._engine
+        match parsed:
+            case PlanCommand():
+                try:
+                    await engine.create_plan(
+                        target=parsed.version, track=parsed.track, window_start=parsed.window_start,
+                        window_minutes=parsed.window_minutes, requester=user, channel=channel,
+                        dedupe_key=dedupe_key,
+                    )
+                finally:
+                    if dedupe_key is not None:
+                        self._in_flight.discard(dedupe_key)
+                return None  # the plan message itself is the answer (the notifier posts it)
+            case StatusCommand():
+                return blocks_progress.status_summary(self._find(parsed.plan_id, channel=channel))
+            case CheckCommand():
+                plan_id = self._find(parsed.plan_id, channel=channel).id
+                await engine.run_check(plan_id=plan_id, actor=user)
+                return f"Pre-upgrade check of plan #{plan_id} started; see the plan's thread."
+            case CancelCommand():
+                await engine.cancel(plan_id=parsed.plan_id, actor=user, reason=parsed.reason)
+                return None  # the cancellation is broadcast in the plan's thread
+            case HistoryCommand():
+                return blocks_progress.history(engine.history(limit=10))
+            case HelpCommand():
+                return HELP_TEXT
+        raise AssertionError(f"unhandled command {parsed!r}")
+
+    def _find(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
+        """The given plan; without an id the active plan of this channel, else any active plan."""
+        if plan_id is not None:
+            return self._engine.status(plan_id=plan_id)
+        try:
+            return self._engine.status(channel=channel)
+        except NotFound:
+            return self._engine.status()
+
+
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
+    runner = CommandRunner(engine=engine, work=work)
+
+    @app.command(SLASH_COMMAND)
+    async def on_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        async with work.track():
+            await _on_command(ack, command, client)
+
+    async def _on_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            parsed = parse_command(str(command.get("text") or ""))
+        except ParseError as exc:
+            await ack(text=str(exc))
+            return
+        if isinstance(parsed, HelpCommand):
+            await ack(text=HELP_TEXT)
+            return
+        trigger = str(command.get("trigger_id") or "")
+        dedupe_key = f"slash:{trigger}" if trigger else None
+        if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
+            await ack()  # a Slack retry while the first copy still works: that copy answers
+            return
+        await ack(text=WORKING) if isinstance(parsed, PlanCommand | CheckCommand) else await ack()
+        await runner.run(parsed, client=client, user=str(command["user_id"]),
+                         channel=str(command["channel_id"]), dedupe_key=dedupe_key)

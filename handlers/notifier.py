@@ -1,0 +1,244 @@
+"""``SlackNotifier``: the engine's events, drawn in Slack.
+
+- The plan message is posted on ``PlanCreated`` and edited in place on every change.
+- Its thread carries one status message edited in place (hops, agents, progress bar, ETA), milestones as
+  replies, and failures and the final result as replies also broadcast to the channel.
+- The approval request (Approve / Reject) is replaced by who decided, and when.
+
+``notify`` never waits for Slack: it queues the calls on a ``ChannelPacer`` (at most one call per second per
+channel, edits of one message coalesced) and returns, so a slow or rate-limited Slack never slows an
+upgrade. Edits are "upserts" decided when the call runs: the first one posts, the next ones edit, and the
+message references are stored in the database so threads and edits survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
+
+from bot import db as dbm
+from bot.events import (
+    AgentProgress,
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
+    CheckFinished,
+    CheckStarted,
+    EtaChanged,
+    Event,
+    HopFinished,
+    HopStarted,
+    ItemTicked,
+    PlanCreated,
+    ReminderDue,
+    StateChanged,
+    UpgradeCancelled,
+    UpgradeExpired,
+    UpgradeFailed,
+    UpgradeFinished,
+    WindowScheduled,
+)
+from bot.message_refs import get_message_ref, save_message_ref
+from bot.slack_web import ChannelPacer
+from bot.snapshot import PlanSnapshot
+from handlers import blocks, blocks_progress
+
+log = logging.getLogger(__name__)
+
+PLAN, STATUS, APPROVAL = "plan", "status", "approval"
+# Chat.update answers these when the message is gone: post it again rather than lose it.
+_GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found"})
+_PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, ItemTicked, ApprovalRequested,
+                 ApprovalGranted, ApprovalRejected, HopFinished, UpgradeFinished, UpgradeFailed,
+                 UpgradeCancelled, UpgradeExpired)
+
+
+class SlackNotifier:
+    """Implements ``bot.events.Notifier`` on the Slack Web API."""
+
+    def __init__(self, *, web_client: AsyncWebClient, db: Engine, pacer: ChannelPacer) -> None:
+        self._client = web_client
+        self._db = db
+        self._pacer = pacer
+        self._refs: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._requested: set[int] = set()  # plans whose approval request was queued in this process
+        self.failures = 0  # calls that failed for good (after the client's retries)
+
+    # ------------------------------------------------------------------ the Notifier protocol
+
+    async def notify(self, event: Event) -> None:
+        snap = event.snapshot
+        if isinstance(event, _PLAN_CHANGES):
+            self._upsert(snap.id, PLAN, snap.channel, blocks.plan_message(snap), in_thread=False)
+        match event:
+            case WindowScheduled():
+                self._reply(snap.id, snap.channel, blocks_progress.note(
+                    f":calendar: Window set to {blocks.window_text(snap)} by <@{event.actor}>."))
+            case CheckStarted():
+                name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
+                self._reply(snap.id, snap.channel, blocks_progress.note(
+                    f":hourglass_flowing_sand: {name} started (by {_who(event.actor)})."))
+            case CheckFinished():
+                result = blocks_progress.check_result(snap, kind=event.kind, results=event.results,
+                                                      passed=event.passed)
+                self._reply(snap.id, snap.channel, result, broadcast=not event.passed)
+            case ReminderDue():
+                items = "\n".join(f"• {title}" for title in event.open_items)
+                opens = blocks.when(snap.window_start)
+                self._reply(snap.id, snap.channel, blocks_progress.note(
+                    f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
+            case ApprovalRequested():
+                self._requested.add(snap.id)
+                self._upsert(snap.id, APPROVAL, snap.channel,
+                             blocks.approval_request(snap, approvers=event.approvers), in_thread=True)
+            case ApprovalGranted() | ApprovalRejected():
+                self._upsert(snap.id, APPROVAL, snap.channel, blocks.approval_decided(snap), in_thread=True)
+            case HopStarted():
+                text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {event.version} " \
+                       f"({event.package}){' (resumed)' if event.resumed else ''}."
+                if event.instructions:
+                    text += f"\n{event.instructions}"
+                self._reply(snap.id, snap.channel, blocks_progress.note(text))
+                self._status(event)
+            case HopFinished():
+                took = f" in {blocks.minutes_text(event.minutes)}" if event.minutes else ""
+                self._reply(snap.id, snap.channel, blocks_progress.note(
+                    f":heavy_check_mark: Hop {event.hop_index + 1}/{len(snap.hops)} done{took}: "
+                    f"every agent runs {event.version}."))
+                self._status(event)
+            case AgentProgress() | EtaChanged():
+                self._status(event)
+            case UpgradeFinished():
+                self._status(event)
+                self._reply(snap.id, snap.channel, blocks_progress.finished(snap, results=event.results),
+                            broadcast=True)
+            case UpgradeFailed():
+                self._status(event)
+                self._reply(snap.id, snap.channel, blocks_progress.failed(
+                    snap, reason=event.reason, guidance=event.guidance, agents=event.agents), broadcast=True)
+            case UpgradeCancelled():
+                self._close_approval(snap, why=f"the plan was cancelled by <@{event.actor}>")
+                self._reply(snap.id, snap.channel, blocks_progress.cancelled(
+                    snap, actor=event.actor, reason=event.reason, agents=event.agents), broadcast=True)
+            case UpgradeExpired():
+                self._close_approval(snap, why="the window closed")
+                expired = f":no_entry: Plan #{snap.id} expired: the window closed without an approval."
+                self._reply(snap.id, snap.channel, blocks_progress.note(expired), broadcast=True)
+            case _:
+                pass
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def drain(self) -> None:
+        """Wait until every queued Slack call has been made (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._pacer.drain()
+
+    async def aclose(self, *, timeout_s: float = 10.0) -> None:
+        """Flush what is queued (bounded), then stop the pacer."""
+        try:
+            await asyncio.wait_for(self.drain(), timeout=timeout_s)
+        except TimeoutError:
+            log.warning("stopping with Slack calls still queued")
+        await self._pacer.aclose()
+
+    def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
+        """(channel, ts) of a plan's message in ``role`` ("plan", "status", "approval"), from the database."""
+        cached = self._refs.get((plan_id, role))
+        if cached is not None:
+            return cached
+        with dbm.session(self._db) as session:
+            row = get_message_ref(session, plan_id=plan_id, role=role)
+            if row is None:
+                return None
+            found = (row.channel, row.ts)
+        self._refs[(plan_id, role)] = found
+        return found
+
+    # ------------------------------------------------------------------ queueing
+
+    def _spawn(self, coro: Awaitable[Any], *, what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:
+                self.failures += 1
+                log.exception("Slack call failed for good: %s", what)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=f"slack:{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _upsert(
+        self, plan_id: int, role: str, channel: str, message: blocks.Message, *, in_thread: bool
+    ) -> None:
+        """Post the role's message the first time, edit it afterwards; edits waiting their turn coalesce."""
+        async def call() -> None:
+            ref = self.message_ref(plan_id, role)
+            if ref is not None:
+                try:
+                    await self._client.chat_update(channel=ref[0], ts=ref[1], **message.kwargs())
+                    return
+                except SlackApiError as exc:
+                    if exc.response.get("error") not in _GONE:
+                        raise
+                    log.warning("plan #%s: the %s message is gone; posting it again", plan_id, role)
+            thread_ts = None
+            if in_thread:
+                parent = self.message_ref(plan_id, PLAN)
+                thread_ts = parent[1] if parent else None
+            answer = await self._client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, **message.kwargs()
+            )
+            self._save(plan_id, role, channel=str(answer["channel"]), ts=str(answer["ts"]),
+                       thread_ts=thread_ts)
+
+        self._spawn(self._pacer.update(channel, f"{role}:{plan_id}", call), what=f"{role} #{plan_id}")
+
+    def _reply(
+        self, plan_id: int, channel: str, message: blocks.Message, *, broadcast: bool = False
+    ) -> None:
+        """A reply in the plan's thread (in order, never coalesced); ``broadcast``: in the channel too."""
+        async def call() -> None:
+            parent = self.message_ref(plan_id, PLAN)
+            extra: dict[str, Any] = {}
+            if parent is not None:
+                extra["thread_ts"] = parent[1]
+                if broadcast:
+                    extra["reply_broadcast"] = True
+            await self._client.chat_postMessage(channel=channel, **extra, **message.kwargs())
+
+        self._spawn(self._pacer.post(channel, call), what=f"reply #{plan_id}")
+
+    def _status(self, event: Event) -> None:
+        snap = event.snapshot
+        agents = event.agents if isinstance(event, AgentProgress) else None
+        eta = event.eta if isinstance(event, EtaChanged) else None
+        message = blocks_progress.status_message(snap, agents=agents, eta=eta)
+        self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True)
+
+    def _close_approval(self, snap: PlanSnapshot, *, why: str) -> None:
+        """An approval request still showing its buttons says why it is closed (if one was posted)."""
+        if snap.approval is None and (snap.id in self._requested or self.message_ref(snap.id, APPROVAL)):
+            # Not edit-only: this edit may replace a request still waiting to be posted.
+            message = blocks.approval_closed(snap, why=why)
+            self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True)
+
+    def _save(self, plan_id: int, role: str, *, channel: str, ts: str, thread_ts: str | None) -> None:
+        with dbm.session(self._db) as session:
+            save_message_ref(session, plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
+        self._refs[(plan_id, role)] = (channel, ts)
+
+
+def _who(actor: str) -> str:
+    if actor == "bot":
+        return "the bot"
+    return f"<@{actor}>" if actor[:1] in ("U", "W") else actor

@@ -1,0 +1,93 @@
+"""The slash command's grammar, as a table: what parses to what, and what is refused with which message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from handlers.command_parser import (
+    CancelCommand,
+    CheckCommand,
+    HelpCommand,
+    HistoryCommand,
+    ParseError,
+    PlanCommand,
+    StatusCommand,
+    parse_command,
+    parse_duration,
+)
+
+AT = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", HelpCommand()),
+    ("help", HelpCommand()),
+    ("  HELP  ", HelpCommand()),
+    ("plan 10.4", PlanCommand(version="10.4")),
+    ("plan 10.4.0 CU5", PlanCommand(version="10.4.0 CU5")),
+    ("plan 10.4 track feature", PlanCommand(version="10.4", track="feature")),
+    ("plan 10.4 track MAIN", PlanCommand(version="10.4", track="main")),
+    ("plan 10.4 at 2026-12-01 22:00", PlanCommand(version="10.4", window_start=AT)),
+    ("plan 10.4 at 2026-12-01 22:00 for 4h",
+     PlanCommand(version="10.4", window_start=AT, window_minutes=240)),
+    ("plan 10.4.0 CU5 track main at 2026-12-01 22:00 for 2h30m",
+     PlanCommand(version="10.4.0 CU5", track="main", window_start=AT, window_minutes=150)),
+    ("plan 10.4 at 2026-12-01 22:00 track feature",
+     PlanCommand(version="10.4", track="feature", window_start=AT)),
+    ("status", StatusCommand()),
+    ("status 12", StatusCommand(plan_id=12)),
+    ("status #12", StatusCommand(plan_id=12)),
+    ("check", CheckCommand()),
+    ("check 3", CheckCommand(plan_id=3)),
+    ("cancel 7", CancelCommand(plan_id=7)),
+    ("cancel 7 wrong version after all", CancelCommand(plan_id=7, reason="wrong version after all")),
+    ("history", HistoryCommand()),
+])
+def test_parses(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("upgrade 10.4", "Unknown subcommand `upgrade`"),
+    ("plan", "needs the target version"),
+    ("plan track main", "needs the target version before the options"),
+    ("plan 10.4 track beta", "`track` is `main` or `feature`, not `beta`"),
+    ("plan 10.4 track", "not `nothing`"),
+    ("plan 10.4 at 2026-12-01", "`at` needs a date and a time"),
+    ("plan 10.4 at 2026-13-01 22:00", "is not a date and time"),
+    ("plan 10.4 at 01/12/2026 22:00", "is not a date and time"),
+    ("plan 10.4 at 2026-12-01 25:00", "is not a date and time"),
+    ("plan 10.4 for 4h", "comes after `at"),
+    ("plan 10.4 at 2026-12-01 22:00 for", "`for` needs a duration"),
+    ("plan 10.4 at 2026-12-01 22:00 for ever", "is not a duration"),
+    ("plan 10.4 at 2026-12-01 22:00 for 0m", "longer than 0 minutes"),
+    ("plan 10.4 track main track feature", "`track` is given twice"),
+    ("plan 10.4 track main please", "Unexpected `please`"),
+    ("status x", "is not a plan id"),
+    ("status 1 2", "at most one plan id"),
+    ("check 0", "is not a plan id"),
+    ("cancel", "needs the plan id"),
+    ("cancel abc", "is not a plan id"),
+    ("history 5", "takes no arguments"),
+])
+def test_refuses_with_the_problem_and_the_usage(text: str, problem: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_command(text)
+    assert problem in caught.value.problem
+    assert "Usage: `/dm-upgrade plan <version>" in str(caught.value)
+    assert "UTC" in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "minutes"), [
+    ("4h", 240), ("90m", 90), ("2h30m", 150), ("1d", 1440), ("1d2h", 1560), ("15M", 15),
+])
+def test_durations(text: str, minutes: int) -> None:
+    assert parse_duration(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["", "h", "4", "4x", "-1h", "1.5h", "m30"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_duration(text)
