@@ -1,0 +1,168 @@
+"""``dm-upgrade run`` (and bare ``dm-upgrade``): serve Slack, or fall back to the console.
+
+The mode follows from the credentials found in the environment (or ``.env``):
+
+- ``SLACK_APP_TOKEN`` set: Socket Mode (no inbound port; the usual case inside a private network);
+- ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` set: HTTP mode on ``PORT`` at ``/slack/events``;
+- no Slack credential at all: the console on the simulated DMS (the embedded default).
+
+Half a configuration (a bot token without a way to receive requests) is an error rather than a silent
+console, because the person clearly meant to reach Slack. Every configuration error ends the program with
+one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Literal, TextIO
+
+from pydantic import ValidationError
+
+from bot.errors import ConfigError
+from bot.logs import redact, setup_logging
+from bot.settings import Settings
+
+Mode = Literal["socket", "http", "console"]
+ServeFn = Callable[..., Awaitable[None]]
+ConsoleFn = Callable[[Settings], int]
+
+CONFIG_EXIT = 2
+NO_CREDENTIALS = (
+    "No Slack credentials found (SLACK_APP_TOKEN for Socket Mode, or SLACK_BOT_TOKEN and "
+    "SLACK_SIGNING_SECRET for HTTP mode): starting the console on a simulated DMS."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP mode: port (default: PORT, 3000)")
+
+
+def choose_mode(settings: Settings) -> Mode:
+    """Which way to run, from the credentials alone; raises ``ConfigError`` for half a configuration."""
+    has_bot = settings.slack_bot_token is not None and bool(settings.slack_bot_token.get_secret_value())
+    has_secret = settings.slack_signing_secret is not None and bool(
+        settings.slack_signing_secret.get_secret_value()
+    )
+    has_app = settings.slack_app_token is not None and bool(settings.slack_app_token.get_secret_value())
+    if has_app:
+        return "socket"
+    if has_bot and has_secret:
+        return "http"
+    if has_bot:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET "
+            "(HTTP mode) is: set one of them"
+        )
+    if has_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: HTTP mode needs both")
+    return "console"
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad setting as its environment variable; never echoes the value given."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ())).upper() or "settings"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "invalid settings: " + "; ".join(parts)
+
+
+def startup_error(exc: BaseException) -> ConfigError | None:
+    """The configuration error behind an exception raised while starting, or None for a real bug.
+
+    Settings are validated early, but some are only tried at startup: the simulated DMS's parameters and
+    the database URL. Messages pass through ``redact`` and keep to the first line (no traceback, no URL
+    password: SQLAlchemy hides it in its messages, the redaction is a second guard).
+    """
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    if isinstance(exc, ConfigError):
+        return exc
+    if isinstance(exc, ValidationError):
+        what = {"SimulatorConfig": "simulated DMS (SIM_*)"}.get(exc.title, exc.title)
+        return ConfigError(f"invalid {what} settings: " + validation_message(exc).split(": ", 1)[1])
+    if isinstance(exc, OperationalError | ArgumentError):
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return ConfigError(f"the database (DATABASE_URL) cannot be used: {redact(detail)}")
+    return None
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc)) from None
+
+
+def fail(message: str, *, stream: TextIO | None = None) -> int:
+    print(f"dm-upgrade: {message}", file=stream or sys.stderr)
+    return CONFIG_EXIT
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    serve_socket: ServeFn | None = None,
+    serve_http: ServeFn | None = None,
+    console: ConsoleFn | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run in the mode the settings call for. The serve functions and the console are injectable (tests)."""
+    err = stderr or sys.stderr
+    try:
+        settings = load_settings()
+        mode = choose_mode(settings)
+    except ConfigError as exc:
+        return fail(str(exc), stream=err)
+    if mode == "console":
+        print(NO_CREDENTIALS, file=stdout or sys.stdout, flush=True)
+        if console is None:
+            from bot.console import start_console
+
+            return start_console(settings)
+        return console(settings)
+    setup_logging(level=settings.log_level, fmt=settings.log_format)
+    port = getattr(args, "port", None) or settings.port
+    host = getattr(args, "host", None) or "0.0.0.0"
+    try:
+        asyncio.run(_serve(settings, mode=mode, host=host, port=port,
+                           serve_socket=serve_socket, serve_http=serve_http))
+    except OSError as exc:  # the port is taken, or Slack cannot be reached at all
+        return fail(f"cannot start: {exc.strerror or exc}", stream=err)
+    except Exception as exc:
+        config_error = startup_error(exc)
+        if config_error is None:
+            raise
+        return fail(str(config_error), stream=err)
+    return 0
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    mode: Mode,
+    host: str,
+    port: int,
+    serve_socket: ServeFn | None,
+    serve_http: ServeFn | None,
+) -> None:
+    # Imported here so `dm-upgrade path` and the console fallback never pay for the Slack stack twice.
+    from slack_sdk.errors import SlackApiError
+
+    from bot import app
+
+    async with app.Runtime(settings) as runtime:
+        try:
+            if mode == "socket":
+                await (serve_socket or app.serve_socket_mode)(runtime)
+            else:
+                await (serve_http or app.serve_http)(runtime, host=host, port=port)
+        except SlackApiError as exc:
+            # A revoked or wrong token shows up here, at the first call Slack answers.
+            code = exc.response.get("error") if exc.response is not None else None
+            raise ConfigError(f"Slack refused the credentials: {code or 'error'}") from None

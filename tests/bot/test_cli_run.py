@@ -1,0 +1,163 @@
+"""``dm-upgrade run``: the mode follows from the credentials; configuration errors are one line, exit 2.
+
+The Slack modes are checked without connecting: the serve functions are injected and receive the started
+runtime (simulated DMS, SQLite in tmp), so the real startup runs up to the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import cli_run
+from bot.app import Runtime
+from bot.cli_run import NO_CREDENTIALS, choose_mode
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+BOT_TOKEN = "xoxb-111-222-secretvalue"
+APP_TOKEN = "xapp-1-A111-secretvalue"
+SIGNING = "0123456789abcdef-signing"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
+    monkeypatch.setenv("SIM_SPEED", "3000")
+    # run() configures the root logger for the Slack modes; keep pytest's own log capture in place.
+    monkeypatch.setattr(cli_run, "setup_logging", lambda **_: None)
+
+
+def args(**values: Any) -> argparse.Namespace:
+    return argparse.Namespace(command="run", host=values.get("host"), port=values.get("port"))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def socket(self, runtime: Runtime) -> None:
+        assert runtime.engine is not None and runtime.simulator is not None  # started for real
+        self.calls.append(("socket", {}))
+
+    async def http(self, runtime: Runtime, *, host: str, port: int) -> None:
+        assert runtime.app is not None
+        self.calls.append(("http", {"host": host, "port": port}))
+
+    def console(self, settings: Settings) -> int:
+        self.calls.append(("console", {"dms": settings.dms_url}))
+        return 0
+
+
+def run(recorder: Recorder, **kw: Any) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_run.run(args(**kw), serve_socket=recorder.socket, serve_http=recorder.http,
+                       console=recorder.console, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({"slack_app_token": APP_TOKEN, "slack_bot_token": BOT_TOKEN}, "socket"),
+        ({"slack_app_token": APP_TOKEN, "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING},
+         "socket"),
+        ({"slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING}, "http"),
+        ({}, "console"),
+    ],
+)
+def test_the_mode_follows_from_the_credentials(env: dict[str, Any], mode: str) -> None:
+    assert choose_mode(Settings(_env_file=None, **env)) == mode
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"slack_bot_token": BOT_TOKEN}, "neither SLACK_APP_TOKEN"),
+        ({"slack_signing_secret": SIGNING}, "SLACK_BOT_TOKEN is not"),
+    ],
+)
+def test_half_a_slack_configuration_is_an_error(env: dict[str, Any], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        choose_mode(Settings(_env_file=None, **env))
+
+
+def test_socket_mode_when_the_app_token_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    recorder = Recorder()
+    code, _, err = run(recorder)
+    assert (code, err) == (0, "")
+    assert recorder.calls == [("socket", {})]
+
+
+def test_http_mode_on_port_from_settings_or_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("PORT", "3999")
+    recorder = Recorder()
+    assert run(recorder)[0] == 0
+    assert run(recorder, host="127.0.0.1", port=4001)[0] == 0
+    assert recorder.calls == [("http", {"host": "0.0.0.0", "port": 3999}),
+                              ("http", {"host": "127.0.0.1", "port": 4001})]
+
+
+def test_no_credentials_starts_the_console_and_says_so() -> None:
+    recorder = Recorder()
+    code, out, err = run(recorder)
+    assert code == 0 and err == ""
+    assert out.strip() == NO_CREDENTIALS
+    assert recorder.calls == [("console", {"dms": "simulated"})]
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"PORT": "abc"}, "dm-upgrade: invalid settings: PORT: Input should be a valid integer"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xoxb-not-an-app-token"},
+         "dm-upgrade: SLACK_APP_TOKEN is not an app-level token: it must start with xapp-"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token-secretvalue", "SLACK_SIGNING_SECRET": SIGNING},
+         "dm-upgrade: SLACK_BOT_TOKEN is not a bot token: it must start with xoxb-"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "DMS_URL": "http://127.0.0.1:9",
+          "DMS_RETRIES": "0", "DMS_TIMEOUT_SECONDS": "2"},
+         "dm-upgrade: DMS 'default' is unreachable"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "SIM_VERSION": "banana"},
+         "dm-upgrade: invalid simulated DMS (SIM_*) settings: VERSION: Value error, 'banana' is not"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING,
+          "DATABASE_URL": "sqlite:////nonexistent-dir/secretvalue/app.db"},
+         "dm-upgrade: the database (DATABASE_URL) cannot be used: unable to open database file"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "DATABASE_URL": "nosuchdb://x"},
+         "dm-upgrade: the database (DATABASE_URL) cannot be used: Can't load plugin"),
+    ],
+)
+def test_configuration_errors_are_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], line: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    recorder = Recorder()
+    code, _, err = run(recorder)
+    assert code == 2
+    assert err.startswith(line), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "secretvalue" not in err and recorder.calls == []
+
+
+def test_bare_command_falls_back_to_the_console(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env["SIM_SPEED"] = "3000"
+    result = subprocess.run([sys.executable, "-m", "bot.cli"], input="/dm-upgrade history\n",
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(NO_CREDENTIALS)
+    assert "alice> /dm-upgrade history" in result.stdout

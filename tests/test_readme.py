@@ -1,0 +1,72 @@
+"""The README's quick start: two commands, and the second (the tests) is exactly what ``.ci/run`` runs.
+
+Both are compared step by step after normalising spellings that do the same thing
+(``.venv/bin/pip`` = ``.venv/bin/python -m pip``, ``.venv/bin/pytest`` = ``.venv/bin/python -m pytest``,
+``--quiet`` dropped); CI may only add an upgrade of pip itself.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+Step = tuple[str, ...]
+
+
+def quick_start_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Quick start\n(.*?)(?=^## )", text, re.S | re.M)
+    assert section is not None, "README.md has no '## Quick start' section"
+    block = re.search(r"^```[a-z]*\n(.*?)^```", section.group(1), re.S | re.M)
+    assert block is not None, "the quick start has no fenced command block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def normalise(words: list[str]) -> Step:
+    words = [w for w in words if w not in ("--quiet", "-q")]
+    if words[:3] == [".venv/bin/python", "-m", "pip"]:
+        words = [".venv/bin/pip", *words[3:]]
+    if words[:3] == [".venv/bin/python", "-m", "pytest"]:
+        words = [".venv/bin/pytest", *words[3:]]
+    return tuple(words)
+
+
+def steps_of_command(command: str) -> list[Step]:
+    return [normalise(shlex.split(part)) for part in command.split("&&")]
+
+
+def steps_of_script(path: Path) -> list[Step]:
+    steps = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith(("set ", "cd ")):
+            continue
+        steps.extend(steps_of_command(line))
+    return steps
+
+
+def is_pip_self_upgrade(step: Step) -> bool:
+    return step[:3] == (".venv/bin/pip", "install", "--upgrade") and step[3:] == ("pip",)
+
+
+def test_the_quick_start_is_two_commands() -> None:
+    commands = quick_start_commands()
+    assert len(commands) == 2, commands
+    assert commands[0].startswith("python3 -m venv .venv") and "dm-upgrade" in commands[0]
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    readme_steps = steps_of_command(quick_start_commands()[1])
+    assert readme_steps[-1][0] == ".venv/bin/pytest", "the second quick-start command must run the tests"
+    ci_steps = [s for s in steps_of_script(ROOT / ".ci" / "run") if not is_pip_self_upgrade(s)]
+    assert ci_steps == readme_steps
+
+
+def test_the_comparison_can_tell_commands_apart() -> None:
+    # The normalisation must not make different commands equal.
+    base = steps_of_command("python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest")
+    assert steps_of_command(".venv/bin/python -m pip install --quiet -e '.[dev]'") == [base[1]]
+    assert steps_of_command(".venv/bin/pytest tests/bot") != [base[2]]
+    assert steps_of_command(".venv/bin/pip install -e .") != [base[1]]
