@@ -29,6 +29,7 @@ _EMOJI = {
     "stopwatch": "⏱",
     "calendar": "📅",
     "lock": "🔒",
+    "bust_in_silhouette": "👤",
 }
 _EMOJI_RE = re.compile(r":([a-z0-9_+-]+):")
 

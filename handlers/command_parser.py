@@ -16,7 +16,7 @@ TRACKS = ("main", "feature")
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _PLAN_ID_RE = re.compile(r"^#?(\d{1,9})$")
 
-HELP_TEXT = (
+_HELP = (
     f"*{SLASH_COMMAND}* plans, checks and follows DataMiner upgrades. Times are in *UTC*.\n"
     f"• `{SLASH_COMMAND} plan <version> [track main|feature] [at <YYYY-MM-DD HH:MM> [for <duration>]]` "
     "records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
@@ -29,12 +29,25 @@ HELP_TEXT = (
 )
 
 
+def mrkdwn_escape(text: str) -> str:
+    """Slack reads ``<...>`` as links and mentions, even inside backticks: escape what we mean literally."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+HELP_TEXT = mrkdwn_escape(_HELP)
+
+
+def with_usage(problem: str) -> str:
+    """A reply to bad input: what was wrong (it may quote what the user typed), then the usage."""
+    return f"{mrkdwn_escape(problem)}\nUsage: `{SLASH_COMMAND} {mrkdwn_escape(USAGE)}` (times in UTC)"
+
+
 class ParseError(ValueError):
     """What was wrong with the typed text; ``str()`` is the whole reply (problem, then the usage)."""
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
-        super().__init__(f"{problem}\nUsage: `{SLASH_COMMAND} {USAGE}` (times in UTC)")
+        super().__init__(with_usage(problem))
 
 
 @dataclass(frozen=True)

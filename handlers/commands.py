@@ -30,8 +30,9 @@ from handlers.command_parser import (
     PlanCommand,
     StatusCommand,
     parse_command,
+    with_usage,
 )
-from handlers.ids import SLASH_COMMAND, USAGE
+from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ async def ephemeral(client: AsyncWebClient, *, channel: str, user: str, message:
     content = message if isinstance(message, Message) else blocks_progress.note(message)
     extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
     await client.chat_postEphemeral(channel=channel, user=user, **extra, **content.kwargs())
-
-
-def with_usage(problem: str) -> str:
-    return f"{problem}\nUsage: `{SLASH_COMMAND} {USAGE}` (times in UTC)"
 
 
 class CommandRunner:

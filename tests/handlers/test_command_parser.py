@@ -76,8 +76,15 @@ def test_refuses_with_the_problem_and_the_usage(text: str, problem: str) -> None
     with pytest.raises(ParseError) as caught:
         parse_command(text)
     assert problem in caught.value.problem
-    assert "Usage: `/dm-upgrade plan <version>" in str(caught.value)
+    assert "Usage: `/dm-upgrade plan &lt;version&gt;" in str(caught.value)  # escaped for Slack mrkdwn
     assert "UTC" in str(caught.value)
+
+
+def test_echoed_input_cannot_ping_or_link() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_command("<!channel> 10.4")
+    assert "<!channel>" not in str(caught.value)
+    assert "&lt;!channel&gt;" in str(caught.value)
 
 
 @pytest.mark.parametrize(("text", "minutes"), [

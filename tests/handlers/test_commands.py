@@ -21,7 +21,7 @@ async def test_help_answers_in_the_ack(stack: Stack) -> None:
     for text in ("", "help"):
         response = await stack.slash(text)
         assert response.status_code == 200
-        assert "plan <version>" in response.text and "UTC" in response.text and "2h30m" in response.text
+        assert "plan &lt;version&gt;" in response.text and "UTC" in response.text and "2h30m" in response.text
     await stack.settle()
     assert not stack.slack.calls_for("chat.postMessage")
 
