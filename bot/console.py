@@ -17,14 +17,17 @@ import asyncio
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.console_commands import Console, ReadLine
-from bot.console_session import DEFAULT_USERS, ConsoleSession
+from bot.app import Runtime
 from bot.errors import ConfigError
 from bot.settings import SIMULATED, Settings
+from handlers.console_commands import Console, ReadLine
+from handlers.console_session import DEFAULT_USERS, ConsoleSession
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ def console_settings(base: Settings, *, options: ConsoleOptions, work_dir: Path)
     update["sim_failover_pairs"] = min(base.sim_failover_pairs, agents // 2)
     return base.model_copy(update=update)
 
+def make_runtime(settings: Settings, clock: Callable[[], datetime], pacer_interval_s: float) -> Runtime:
+    """The same composition as in Slack, on the console's clock (``window now`` may move it forward)."""
+    return Runtime(settings, clock=clock, pacer_interval_s=pacer_interval_s)
+
+
 async def run_console(
     settings: Settings,
     *,
@@ -79,7 +87,7 @@ async def run_console(
     interactive = stdin.isatty() if interactive is None else interactive
     with tempfile.TemporaryDirectory(prefix="dm-upgrade-console-") as work:
         session = ConsoleSession(console_settings(settings, options=options, work_dir=Path(work)),
-                                 pacer_interval_s=options.pacer_interval_s)
+                                 make_runtime=make_runtime, pacer_interval_s=options.pacer_interval_s)
         session.switch_user(options.user)
         await session.start()
         try:

@@ -1,7 +1,7 @@
 """Every error that ``dms`` raises, so callers can catch by meaning rather than by module.
 
     DmsError
-    ├── VersionError            input that is not a DataMiner version (message quotes it, lists accepted forms)
+    ├── VersionError            not a DataMiner version (the message quotes it, lists accepted forms)
     ├── CatalogError            the release catalog file is missing, unreadable or names a bad entry
     ├── PathError               no upgrade path: downgrade, same version, target not in the catalog
     ├── UpgradeTimeout          agents did not all reach the expected version by the deadline

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.console import ConsoleOptions, console_settings, run_console, start_console
-from bot.console_render import Transcript
 from bot.fake_slack import FakeEvent, FakeMessage
 from bot.settings import Settings
+from handlers.console_render import Transcript
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them).

@@ -1,5 +1,8 @@
 """One console session: the real bot (``bot.app.Runtime``) talking to an in-process fake Slack.
 
+The console is the chat backend beside the Slack one (design.md): it lives in ``handlers/`` and receives
+the composed bot from the composition root ``bot/console.py`` through ``make_runtime``.
+
 Outbound, the bot's Web API client points at ``bot.fake_slack.FakeSlack`` on loopback. Inbound, the console
 builds each slash command, click and form submission exactly as Slack sends it (form-encoded, ``payload=``
 JSON, signed with a signing secret generated for this session) and dispatches it to the same Bolt app the
@@ -17,21 +20,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import Runtime
-from bot.console_render import Transcript
+from bot.engine import UpgradeEngine
 from bot.fake_slack import FakeEvent, FakeSlack
 from bot.settings import Settings
 from handlers.blocks_render import Element
 from handlers.commands import UNEXPECTED
+from handlers.console_render import Transcript
 
 TEAM = {"id": "T0FAKE", "domain": "console"}
 APP_ID = "A0DMUPGRADE"
@@ -92,13 +96,41 @@ class Reply:
     to: str | None
 
 
+class ConsoleRuntime(Protocol):
+    """What the console needs of the composed bot (``bot.app.Runtime``, built by the composition root)."""
+
+    settings: Settings
+
+    @property
+    def app(self) -> AsyncApp: ...
+
+    @property
+    def engine(self) -> UpgradeEngine: ...
+
+    async def start(self) -> Any: ...
+
+    async def stop(self) -> None: ...
+
+    async def settle(self, timeout_s: float = ...) -> None: ...
+
+
+# Builds the runtime from the session's settings, its clock and the Slack pacing interval.
+RuntimeFactory = Callable[[Settings, Callable[[], datetime], float], ConsoleRuntime]
+
+
 class ConsoleSession:
     """Start with ``await session.start()``; every inbound method returns once Bolt acknowledged."""
 
     def __init__(
-        self, settings: Settings, *, pacer_interval_s: float = 1.0, is_error: ErrorTest = looks_like_error
+        self,
+        settings: Settings,
+        *,
+        make_runtime: RuntimeFactory,
+        pacer_interval_s: float = 1.0,
+        is_error: ErrorTest = looks_like_error,
     ) -> None:
         self._base_settings = settings
+        self._make_runtime = make_runtime
         self._pacer_interval_s = pacer_interval_s
         self._is_error = is_error
         self.users: dict[str, str] = dict(DEFAULT_USERS)
@@ -108,7 +140,7 @@ class ConsoleSession:
         self.clock = ConsoleClock()
         self.transcript = Transcript(user_names={v: k for k, v in self.users.items()},
                                      channel_names={CHANNEL_ID: CHANNEL_NAME})
-        self._runtime: Runtime | None = None
+        self._runtime: ConsoleRuntime | None = None
         self._queue: asyncio.Queue[FakeEvent] | None = None
         self._replies: list[Reply] = []
         self._responses: web.AppRunner | None = None
@@ -118,7 +150,7 @@ class ConsoleSession:
         self.kind = "command"  # what the current line sent: "command" or "action" (clicks, forms)
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> ConsoleRuntime:
         if self._runtime is None:
             raise RuntimeError("ConsoleSession.start() was not called")
         return self._runtime
@@ -138,7 +170,7 @@ class ConsoleSession:
             "slack_signing_secret": SecretStr(self.signing_secret),
             "slack_app_token": None,
         })
-        self._runtime = Runtime(settings, clock=self.clock.now, pacer_interval_s=self._pacer_interval_s)
+        self._runtime = self._make_runtime(settings, self.clock.now, self._pacer_interval_s)
         try:
             await self._runtime.start()
         except BaseException:

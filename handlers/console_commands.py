@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from bot.console_session import WINDOW_LEAD_S, ConsoleError, ConsoleSession
+from handlers.console_session import WINDOW_LEAD_S, ConsoleError, ConsoleSession
 from handlers.ids import ActionId
 
 log = logging.getLogger(__name__)
