@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from bot.approvals import ApproverDirectory
 from bot.db import make_engine, migrate
-from bot.dms_access import DmsAccess
+from bot.dms_access import DmsAccess, simulator_config
 from bot.engine import UpgradeEngine, utc_now
 from bot.errors import BotError, ConfigError
 from bot.events import FanoutNotifier, Notifier
@@ -31,7 +31,7 @@ from bot.settings import Settings
 from bot.slack_web import ChannelPacer, make_web_client
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
-from dms.simulator import SimulatedDms, SimulatorConfig
+from dms.simulator import SimulatedDms
 from handlers import actions, commands, views
 from handlers.approvers import SlackApprovers
 from handlers.middleware import ListenerWork
@@ -88,18 +88,6 @@ def validate_tokens(settings: Settings) -> None:
     app_token = _secret(settings.slack_app_token)
     if app_token is not None and not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
-
-
-def simulator_config(settings: Settings) -> SimulatorConfig:
-    """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
-    return SimulatorConfig(
-        agents=settings.sim_agents,
-        failover_pairs=settings.sim_failover_pairs,
-        version=settings.sim_version,
-        speed=settings.sim_speed,
-        user=settings.dms_user,
-        password=settings.dms_password,
-    )
 
 
 class Runtime:

@@ -57,17 +57,10 @@ def make_client(settings: Settings, *, url: str | None = None) -> DmsClient:
 
 async def _start_simulator(stack: AsyncExitStack, settings: Settings) -> str:
     # Imported here: the simulator is only needed when DMS_URL=simulated.
-    from dms.simulator import SimulatedDms, SimulatorConfig
+    from bot.dms_access import simulator_config
+    from dms.simulator import SimulatedDms
 
-    config = SimulatorConfig(
-        agents=settings.sim_agents,
-        failover_pairs=settings.sim_failover_pairs,
-        version=settings.sim_version,
-        speed=settings.sim_speed,
-        user=settings.dms_user,
-        password=settings.dms_password,
-    )
-    simulator = SimulatedDms(config)
+    simulator = SimulatedDms(simulator_config(settings))
     url = await simulator.start()
     stack.push_async_callback(simulator.stop)
     return str(url)

@@ -16,6 +16,19 @@ from bot.settings import Settings
 from bot.targets import DEFAULT_TARGET, TargetConfig, load_targets
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, make_driver
+from dms.simulator import SimulatorConfig
+
+
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
+    return SimulatorConfig(
+        agents=settings.sim_agents,
+        failover_pairs=settings.sim_failover_pairs,
+        version=settings.sim_version,
+        speed=settings.sim_speed,
+        user=settings.dms_user,
+        password=settings.dms_password,
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -224,6 +225,45 @@ def make_baseline(
     )
 
 
+@dataclass(frozen=True)
+class ClusterReading:
+    """One concurrent read of everything the checks look at."""
+
+    infos: list[AgentInfo]
+    states: list[AgentState]
+    statistics: list[AgentStatistics]
+    alarms: list[Alarm]
+    key_elements: list[ElementInfo | DmsApiError]
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {info.id: info.name for info in self.infos}
+
+
+async def read_cluster(client: DmsClient, *, key_elements: list[str]) -> ClusterReading:
+    """Agents (with each one's version), statistics, alarms and key elements, all at once.
+
+    The whole read takes about as long as one agent's chain of calls. A TaskGroup cancels the other
+    reads as soon as one fails: without a DMS there is nothing to report anyway.
+    """
+
+    async def agents() -> tuple[list[AgentInfo], list[AgentState]]:
+        infos = await client.agents_info()
+        return infos, await client.agent_states(agents=infos)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            agents_task = group.create_task(agents())
+            statistics_task = group.create_task(client.agents_statistics())
+            alarms_task = group.create_task(client.active_alarms())
+            keys_task = group.create_task(read_key_elements(client, key_elements))
+    except BaseExceptionGroup as errors:
+        raise first_error(errors) from None
+    infos, states = agents_task.result()
+    return ClusterReading(infos=infos, states=states, statistics=statistics_task.result(),
+                          alarms=alarms_task.result(), key_elements=keys_task.result())
+
+
 async def run_prechecks(
     client: DmsClient,
     *,
@@ -236,31 +276,17 @@ async def run_prechecks(
     ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
     """
     keys = list(key_elements or [])
-
-    async def agents() -> tuple[list[AgentInfo], list[AgentState]]:
-        infos = await client.agents_info()
-        return infos, await client.agent_states(agents=infos)
-
-    try:
-        # A TaskGroup cancels the other reads as soon as one fails: no report without a DMS anyway.
-        async with asyncio.TaskGroup() as group:
-            agents_task = group.create_task(agents())
-            statistics_task = group.create_task(client.agents_statistics())
-            alarms_task = group.create_task(client.active_alarms())
-            keys_task = group.create_task(read_key_elements(client, keys))
-    except BaseExceptionGroup as errors:
-        raise first_error(errors) from None
-    infos, states = agents_task.result()
-    statistics, alarms = statistics_task.result(), alarms_task.result()
-    names = {info.id: info.name for info in infos}
+    reading = await read_cluster(client, key_elements=keys)
+    infos, states, alarms = reading.infos, reading.states, reading.alarms
+    names = reading.names
     results = [
         *check_agents_running(states),
         *check_alarms(alarms, blocking=blocking_severities, names=names),
         *check_failover(infos),
         *check_one_version(states, path=path),
-        *check_key_elements(keys, keys_task.result()),
+        *check_key_elements(keys, reading.key_elements),
         *check_requirements(path),
         backup_check(),
     ]
-    return PrecheckReport(results=results, baseline=make_baseline(states=states, statistics=statistics,
-                                                                  alarms=alarms))
+    baseline = make_baseline(states=states, statistics=reading.statistics, alarms=alarms)
+    return PrecheckReport(results=results, baseline=baseline)

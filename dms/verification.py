@@ -6,11 +6,9 @@ and no unmasked Critical alarm may be new. Reads run concurrently, like the pre-
 
 from __future__ import annotations
 
-import asyncio
-
 from dms.client import DmsClient
 from dms.models import AgentState, AgentStatistics, AgentStatus, Alarm, Baseline, CheckResult, CheckStatus
-from dms.prechecks import check_key_elements, first_error, read_key_elements
+from dms.prechecks import check_key_elements, read_cluster
 from dms.versions import Version
 
 
@@ -75,23 +73,11 @@ async def run_verification(
     client: DmsClient, *, target: Version, baseline: Baseline, key_elements: list[str] | None = None
 ) -> list[CheckResult]:
     keys = list(key_elements or [])
-
-    async def agents() -> tuple[dict[int, str], list[AgentState]]:
-        infos = await client.agents_info()
-        return {info.id: info.name for info in infos}, await client.agent_states(agents=infos)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            agents_task = group.create_task(agents())
-            statistics_task = group.create_task(client.agents_statistics())
-            alarms_task = group.create_task(client.active_alarms())
-            keys_task = group.create_task(read_key_elements(client, keys))
-    except BaseExceptionGroup as errors:
-        raise first_error(errors) from None
-    names, states = agents_task.result()
+    reading = await read_cluster(client, key_elements=keys)
+    names = reading.names
     return [
-        *check_on_target(states, target=target),
-        *check_elements(statistics_task.result(), baseline=baseline, names=names),
-        *check_new_critical(alarms_task.result(), baseline=baseline, names=names),
-        *check_key_elements(keys, keys_task.result()),
+        *check_on_target(reading.states, target=target),
+        *check_elements(reading.statistics, baseline=baseline, names=names),
+        *check_new_critical(reading.alarms, baseline=baseline, names=names),
+        *check_key_elements(keys, reading.key_elements),
     ]

@@ -3,7 +3,7 @@ HTTP, and an ``UpgradeEngine`` with a recording notifier and a clock the test mo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,25 +127,6 @@ class Harness:
 async def tick_manual(engine: UpgradeEngine, plan_id: int) -> None:
     for item in engine.status(plan_id=plan_id).open_required_manual:
         await engine.tick(plan_id=plan_id, key=item.key, actor=REQUESTER, checked=True)
-
-
-async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], *, timeout_s: float = 10.0,
-                     what: str = "condition") -> None:
-    """Poll ``predicate`` until true, failing after ``timeout_s`` (no fixed sleeps in tests)."""
-    import asyncio
-    import inspect
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ posted with httpx exactly as Slack sends them. The engine's clock is moved by th
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from bot.states import PlanState
 from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.ids import ActionId, BlockId, CallbackId
 from tests.support import slack_requests as sr
+from tests.support.polling import wait_until
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -71,22 +70,6 @@ def app_settings(*, dms_url: str, database_url: str, slack_api_url: str, **overr
         "blocking_alarm_severities": ["Critical"], **overrides,
     }
     return Settings(_env_file=None, **values)
-
-
-async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], *, timeout_s: float = 10.0,
-                     what: str = "condition") -> None:
-    """Poll ``predicate`` until true, failing after ``timeout_s`` (no fixed sleeps in tests)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass
