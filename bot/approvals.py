@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import audit, check_runs, checklist
-from bot.errors import AlreadyDecided, NotAuthorized, RuleViolation
+from bot.errors import AlreadyDecided, NotAuthorized, RuleViolation, UserError
 from bot.models import Approval, as_utc, utcnow
 from bot.settings import Settings
 from bot.states import PlanState, get_plan, transition
@@ -136,7 +136,14 @@ def _already(approval: Approval) -> AlreadyDecided:
 
 
 def claim_decision(
-    session: Session, *, plan_id: int, actor: str, decision: Decision, reason: str, override: bool = False
+    session: Session,
+    *,
+    plan_id: int,
+    actor: str,
+    decision: Decision,
+    reason: str,
+    override: bool = False,
+    now: datetime | None = None,
 ) -> Approval:
     """Record the one decision on the plan and move it on (approved: EXECUTING, rejected: CANCELLED),
     in the caller's transaction. A second claim raises AlreadyDecided naming the first."""
@@ -147,7 +154,9 @@ def claim_decision(
     existing = get_decision(session, plan_id=plan_id)
     if existing is not None:
         raise _already(existing)
-    approval = Approval(plan_id=plan_id, decision=decision, actor=actor, reason=reason, override=override)
+    decided_at = now or utcnow()
+    approval = Approval(plan_id=plan_id, decision=decision, actor=actor, reason=reason, override=override,
+                        decided_at=decided_at)
     try:
         with session.begin_nested():  # PostgreSQL: the loser of a race fails here, on the unique plan_id
             session.add(approval)
@@ -160,7 +169,8 @@ def claim_decision(
     to = PlanState.EXECUTING if decision == "approved" else PlanState.CANCELLED
     why = f"{decision} by {actor}" + (f": {reason}" if reason else "")
     transition(
-        session, plan_id=plan_id, to=to, actor=actor, reason=why, expected_from={PlanState.AWAITING_APPROVAL}
+        session, plan_id=plan_id, to=to, actor=actor, reason=why, expected_from={PlanState.AWAITING_APPROVAL},
+        now=decided_at,
     )
     audit.record(
         session,
@@ -169,6 +179,7 @@ def claim_decision(
         plan_id=plan_id,
         reason=reason,
         detail={"override": override},
+        now=decided_at,
     )
     session.flush()
     return approval
@@ -191,15 +202,41 @@ def decide(
     if existing is not None:
         raise _already(existing)
     facts = load_facts(session, plan_id=plan_id)
+    at = now or utcnow()
     override = check_rules(
         facts,
         actor=actor,
         decision=decision,
         is_approver=is_approver,
         allow_self_approval=allow_self_approval,
-        now=now or utcnow(),
+        now=at,
         override_reason=reason if decision == "approved" else None,
     )
     return claim_decision(
-        session, plan_id=plan_id, actor=actor, decision=decision, reason=reason, override=override
+        session, plan_id=plan_id, actor=actor, decision=decision, reason=reason, override=override, now=at
+    )
+
+
+def record_refusal(
+    session: Session,
+    *,
+    plan_id: int,
+    actor: str,
+    decision: Decision,
+    error: UserError,
+    attempted_reason: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Audit a refused approval or rejection (who tried, and every rule that refused), in its own
+    transaction: the refusal changes nothing else, but the attempt belongs in the record."""
+    reasons = error.reasons if isinstance(error, RuleViolation) else [str(error)]
+    action = "approval.refused" if decision == "approved" else "rejection.refused"
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        plan_id=plan_id,
+        reason="; ".join(reasons),
+        detail={"error": type(error).__name__, "reasons": reasons, "attempted_reason": attempted_reason},
+        now=now,
     )

@@ -48,10 +48,12 @@ def record(
     to_state: str | None = None,
     reason: str = "",
     detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> AuditEvent:
-    """Append one audit row in the caller's transaction."""
+    """Append one audit row in the caller's transaction, stamped ``now`` (the caller's clock) or the
+    wall clock."""
     row = AuditEvent(
-        at=utcnow(),
+        at=now or utcnow(),
         plan_id=plan_id,
         actor=actor,
         action=action,

@@ -34,11 +34,14 @@ def store(
     actor: str = "bot",
     passed: bool | None = None,
     started_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> CheckRun:
     """Store a finished run with its results (in order) and audit its outcome.
 
     ``passed`` defaults to "no result failed"; a caller with a stricter verdict may pass its own.
+    ``now`` is the finish time in the caller's clock (the engine's), the wall clock by default.
     """
+    finished = now or utcnow()
     if kind not in ("precheck", "verify"):
         raise ValueError(f"unknown check run kind {kind!r}")
     run = CheckRun(
@@ -46,8 +49,8 @@ def store(
         dms_name=dms_name,
         kind=kind,
         actor=actor,
-        started_at=started_at or utcnow(),
-        finished_at=utcnow(),
+        started_at=started_at or finished,
+        finished_at=finished,
         passed=run_passed(results) if passed is None else passed,
         baseline=dict(baseline or {}),
     )
@@ -74,6 +77,7 @@ def store(
         plan_id=plan_id,
         reason="passed" if run.passed else f"failed: {', '.join(failed)}",
         detail={"run_id": run.id, "dms": dms_name, "failed": failed},
+        now=finished,
     )
     session.flush()
     return run

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
@@ -116,6 +117,12 @@ MOP_STEPS: tuple[Step, ...] = (
 )
 del A, M
 
+# Watch driver only: a person uploads each hop's package in Cube and confirms it here; the execution loop
+# waits for this tick (and clears it at the start of every hop). Not required for the approval.
+UPLOAD_CONFIRMED = Step("execute.upload_confirmed", Phase.EXECUTE, Kind.MANUAL, False,
+                        "(watch driver) Upload verified in Cube, for the current hop",
+                        "When you have selected the upgrade packages, first click Upload only")
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "item"
@@ -171,6 +178,27 @@ def create_items(session: Session, *, plan_id: int, steps: Sequence[Step]) -> li
     return rows
 
 
+def ensure_item(session: Session, *, plan_id: int, step: Step) -> ChecklistItem:
+    """The plan's item for ``step``, added after the last item of its phase when missing (a step that
+    depends on the DMS's driver, or a plan created before the step existed)."""
+    statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id, ChecklistItem.key == step.key)
+    existing = session.exec(statement).first()
+    if existing is not None:
+        return existing
+    rows = items(session, plan_id=plan_id)
+    before = [row for row in rows if Phase(row.phase).order <= step.phase.order]
+    position = max((row.position for row in before), default=-1) + 1
+    for row in rows:
+        if row.position >= position:
+            row.position += 1
+            session.add(row)
+    item = ChecklistItem(plan_id=plan_id, key=step.key, position=position, phase=step.phase.value,
+                         kind=step.kind.value, required=step.required, title=step.title)
+    session.add(item)
+    session.flush()
+    return item
+
+
 def items(session: Session, *, plan_id: int) -> list[ChecklistItem]:
     statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id)
     return list(session.exec(statement.order_by(col(ChecklistItem.position))))
@@ -185,13 +213,21 @@ def _item(session: Session, *, plan_id: int, key: str) -> ChecklistItem:
 
 
 def _set(
-    session: Session, item: ChecklistItem, *, actor: str, checked: bool, detail: str, action: str
+    session: Session,
+    item: ChecklistItem,
+    *,
+    actor: str,
+    checked: bool,
+    detail: str,
+    action: str,
+    now: datetime | None,
 ) -> None:
     if item.checked == checked and (not detail or item.detail == detail):
         return  # idempotent: the engine may tick the same item after every check run
     item.checked = checked
     item.checked_by = actor if checked else None
-    item.checked_at = utcnow() if checked else None
+    when = now or utcnow()
+    item.checked_at = when if checked else None
     if detail:
         item.detail = detail
     session.add(item)
@@ -202,11 +238,14 @@ def _set(
         plan_id=item.plan_id,
         reason=detail,
         detail={"key": item.key, "checked": checked},
+        now=when,
     )
     session.flush()
 
 
-def tick(session: Session, *, plan_id: int, key: str, actor: str, checked: bool) -> ChecklistItem:
+def tick(
+    session: Session, *, plan_id: int, key: str, actor: str, checked: bool, now: datetime | None = None
+) -> ChecklistItem:
     """A person ticks (or unticks) a manual item; automatic items are the bot's alone."""
     plan = session.get(UpgradePlan, plan_id)
     if plan is None:
@@ -216,16 +255,23 @@ def tick(session: Session, *, plan_id: int, key: str, actor: str, checked: bool)
     item = _item(session, plan_id=plan_id, key=key)
     if item.kind == Kind.AUTO:
         raise RuleViolation(f"{item.title!r} is checked by the bot itself; it cannot be ticked by hand")
-    _set(session, item, actor=actor, checked=checked, detail="", action="checklist.tick")
+    _set(session, item, actor=actor, checked=checked, detail="", action="checklist.tick", now=now)
     return item
 
 
 def auto_tick(
-    session: Session, *, plan_id: int, key: str, checked: bool = True, detail: str = "", actor: str = "bot"
+    session: Session,
+    *,
+    plan_id: int,
+    key: str,
+    checked: bool = True,
+    detail: str = "",
+    actor: str = "bot",
+    now: datetime | None = None,
 ) -> ChecklistItem:
     """The engine records what it verified; unknown keys raise NotFound (a programming error)."""
     item = _item(session, plan_id=plan_id, key=key)
-    _set(session, item, actor=actor, checked=checked, detail=detail, action="checklist.auto")
+    _set(session, item, actor=actor, checked=checked, detail=detail, action="checklist.auto", now=now)
     return item
 
 

@@ -22,7 +22,15 @@ from bot import approvals, audit, checklist, planning, plans
 from bot import db as dbm
 from bot.approvals import ApproverDirectory
 from bot.dms_access import DmsAccess
-from bot.errors import ActiveUpgradeExists, NotAuthorized, NotFound, RuleViolation, UserError
+from bot.errors import (
+    ActiveUpgradeExists,
+    AlreadyDecided,
+    IllegalTransition,
+    NotAuthorized,
+    NotFound,
+    RuleViolation,
+    UserError,
+)
 from bot.events import (
     ApprovalGranted,
     ApprovalRejected,
@@ -53,6 +61,8 @@ from dms.upgrade_path import Estimate
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
+# Refusals of an approval or rejection that are audited (NotFound is not: there is no plan to audit).
+REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
 
 
 def utc_now() -> datetime:
@@ -127,7 +137,7 @@ class UpgradeEngine:
             with self.session() as session:
                 before = PlanState(get_plan(session, plan_id=plan_id).state)
                 transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
-                           expected_from=expected_from)
+                           expected_from=expected_from, now=self.now())
         except UserError as exc:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False
@@ -218,12 +228,14 @@ class UpgradeEngine:
             sync_targets(session, targets=[dms_target])
             plan = plans.create_plan(
                 session, dms_name=dms_target.name, path=path, estimate=estimate, requester=requester,
-                channel=channel, window_start=start, window_end=end, dedupe_key=dedupe_key,
+                channel=channel, window_start=start, window_end=end, dedupe_key=dedupe_key, now=self.now(),
             )
             assert plan.id is not None
             plan_id = plan.id
             checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
-                                detail=f"read {len(states)} agent(s), all on {current}")
+                                detail=f"read {len(states)} agent(s), all on {current}", now=self.now())
+            if self.dms_access.driver_kind(dms_target.name) == "watch":
+                checklist.ensure_item(session, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
         await self.emit(PlanCreated, plan_id)
         if start is not None and end is not None:
             await self.emit(WindowScheduled, plan_id, start=start, end=end, actor=requester)
@@ -238,7 +250,7 @@ class UpgradeEngine:
         assert begin is not None and end is not None
         with self.session() as session:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
-            plans.set_window(session, plan_id=plan_id, start=begin, end=end, actor=actor)
+            plans.set_window(session, plan_id=plan_id, start=begin, end=end, actor=actor, now=self.now())
             after = PlanState(get_plan(session, plan_id=plan_id).state)
         if after is not before:
             await self.emit(StateChanged, plan_id, from_state=before.value, to_state=after.value, actor=actor,
@@ -257,15 +269,7 @@ class UpgradeEngine:
 
     async def tick(self, *, plan_id: int, key: str, actor: str, checked: bool) -> PlanSnapshot:
         with self.session() as session:
-            plan = get_plan(session, plan_id=plan_id)
-            if key == UPLOAD_CONFIRM_KEY and self.dms_access.driver_kind(plan.dms_name) == "watch":
-                # With the watch driver a person uploads in Cube and confirms it here, hop by hop.
-                if plan.state != PlanState.EXECUTING.value:
-                    raise RuleViolation("The upload is confirmed during the execution, hop by hop")
-                checklist.auto_tick(session, plan_id=plan_id, key=key, checked=checked, actor=actor,
-                                    detail="upload confirmed in Cube" if checked else "")
-            else:
-                checklist.tick(session, plan_id=plan_id, key=key, actor=actor, checked=checked)
+            checklist.tick(session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now())
         await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
         return self.snapshot(plan_id)
 
@@ -276,7 +280,7 @@ class UpgradeEngine:
                 if get_plan(session, plan_id=plan_id).state != PlanState.EXECUTING.value:
                     return False
                 items = checklist.items(session, plan_id=plan_id)
-                if all(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
+                if any(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
                     return True
             await asyncio.sleep(poll_s)
 
@@ -286,13 +290,18 @@ class UpgradeEngine:
         """Claim the approval (rules in ``bot.approvals``) and start the execution; one wins a race,
         the other gets AlreadyDecided naming the first."""
         is_approver = await self.approvers.is_approver(actor)
-        with self.session() as session:
-            approval = approvals.decide(
-                session, plan_id=plan_id, actor=actor, decision="approved",
-                reason=(override_reason or "").strip(), is_approver=is_approver,
-                allow_self_approval=self.settings.allow_self_approval, now=self.now(),
-            )
-            override = approval.reason if approval.override else None
+        now = self.now()
+        reason = (override_reason or "").strip()
+        try:
+            with self.session() as session:
+                approval = approvals.decide(
+                    session, plan_id=plan_id, actor=actor, decision="approved", reason=reason,
+                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+                )
+                override = approval.reason if approval.override else None
+        except REFUSALS as exc:
+            self._audit_refusal(plan_id, actor=actor, decision="approved", error=exc, reason=reason, now=now)
+            raise
         self.scheduler.cancel(plan_id=plan_id)
         await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
@@ -302,17 +311,35 @@ class UpgradeEngine:
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         is_approver = await self.approvers.is_approver(actor)
-        with self.session() as session:
-            approvals.decide(
-                session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
-                is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval,
-                now=self.now(),
-            )
+        now = self.now()
+        try:
+            with self.session() as session:
+                approvals.decide(
+                    session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
+                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+                )
+        except REFUSALS as exc:
+            self._audit_refusal(plan_id, actor=actor, decision="rejected", error=exc, reason=reason.strip(),
+                                now=now)
+            raise
         self.scheduler.cancel(plan_id=plan_id)
         await self.emit(ApprovalRejected, plan_id, actor=actor, reason=reason.strip())
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
                         to_state=PlanState.CANCELLED.value, actor=actor, reason=f"rejected by {actor}")
         return self.snapshot(plan_id)
+
+    def _audit_refusal(
+        self, plan_id: int, *, actor: str, decision: approvals.Decision, error: UserError, reason: str,
+        now: datetime,
+    ) -> None:
+        """The refused attempt's transaction was rolled back; its audit row gets a transaction of its own."""
+        try:
+            with self.session() as session:
+                approvals.record_refusal(session, plan_id=plan_id, actor=actor, decision=decision,
+                                         error=error, attempted_reason=reason, now=now)
+        except Exception:
+            # The caller must still get the refusal itself, not an error about auditing it.
+            log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
@@ -324,7 +351,8 @@ class UpgradeEngine:
             raise NotAuthorized("Only the requester or an upgrade approver can cancel this plan")
         with self.session() as session:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
-            transition(session, plan_id=plan_id, to=PlanState.CANCELLED, actor=actor, reason=why)
+            transition(session, plan_id=plan_id, to=PlanState.CANCELLED, actor=actor, reason=why,
+                       now=self.now())
         self.scheduler.cancel(plan_id=plan_id)
         agents: list[AgentState] = []
         if before.value in IN_FLIGHT:
@@ -348,9 +376,10 @@ class UpgradeEngine:
             detail = {"agents": [], "error": str(exc)}
         with self.session() as session:
             if agents:
-                plans.update_progress(session, plan_id=plan_id, agents=agents_json(agents))
+                plans.update_progress(session, plan_id=plan_id, agents=agents_json(agents), now=self.now())
             audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id,
-                         reason="the state of every agent when the execution was cancelled", detail=detail)
+                         reason="the state of every agent when the execution was cancelled", detail=detail,
+                         now=self.now())
         return agents
 
     # ------------------------------------------------------------------ execution

@@ -65,8 +65,8 @@ log = logging.getLogger(__name__)
 BOT = "bot"
 # How long (DMS minutes) a resumed loop keeps asking an unreachable DMS before it gives up.
 OBSERVE_PATIENCE_MINUTES = 15.0
-# With the watch driver a person confirms each hop's upload by ticking this item.
-UPLOAD_CONFIRM_KEY = "execute.upload_only"
+# With the watch driver a person confirms each hop's upload by ticking this (manual) item.
+UPLOAD_CONFIRM_KEY = checklist.UPLOAD_CONFIRMED.key
 
 
 class ExecutionHost(Protocol):
@@ -75,6 +75,8 @@ class ExecutionHost(Protocol):
     settings: Settings
 
     def session(self) -> AbstractContextManager[Session]: ...
+
+    def now(self) -> datetime: ...
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None: ...
 
@@ -193,8 +195,10 @@ class Execution:
             if self.driver.needs_person and row.upload_started_at is None:
                 # Each hop needs its own confirmation: clear the previous hop's.
                 with self.host.session() as session:
+                    checklist.ensure_item(session, plan_id=self.plan_id, step=checklist.UPLOAD_CONFIRMED)
                     checklist.auto_tick(session, plan_id=self.plan_id, key=UPLOAD_CONFIRM_KEY, checked=False,
-                                        detail=f"hop {index + 1}: waiting for the upload in Cube")
+                                        detail=f"hop {index + 1}: waiting for the upload in Cube",
+                                        now=self.host.now())
             self._mark(row.id, "upload", "started")
             if self.driver.needs_person:
                 # A person uploads (and starts) in Cube; they confirm the upload on the checklist.
@@ -296,14 +300,17 @@ class Execution:
             if not moved:
                 raise PlanStopped()
         baseline = self._baseline()
+        verify_started = self.host.now()
         results = await run_verification(
             self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
         )
         passed = not any(r.status is CheckStatus.FAIL for r in results)
         with self.host.session() as session:
+            now = self.host.now()
             check_runs.store(session, plan_id=self.plan_id, dms_name=self.dms_name, kind="verify",
-                             results=results, actor=BOT, passed=passed)
-            verified_items.after_verification(session, plan_id=self.plan_id, results=results)
+                             results=results, actor=BOT, passed=passed, started_at=verify_started,
+                             now=now)
+            verified_items.after_verification(session, plan_id=self.plan_id, results=results, now=now)
         await self.host.emit(CheckFinished, self.plan_id, kind="post", results=tuple(results), passed=passed)
         if not passed:
             failed = "; ".join(f"{r.title}: {r.detail}" for r in results if r.status is CheckStatus.FAIL)
@@ -350,7 +357,7 @@ class Execution:
             current_started_at=current_started_at, time_scale=self._scale,
         ))
         with self.host.session() as session:
-            plans.update_progress(session, plan_id=self.plan_id, eta=computed.at)
+            plans.update_progress(session, plan_id=self.plan_id, eta=computed.at, now=self.host.now())
         await self.host.emit(EtaChanged, self.plan_id, eta=computed.at,
                              remaining_minutes=computed.remaining_minutes)
 
@@ -375,11 +382,12 @@ class Execution:
 
     def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> None:
         with self.host.session() as session:
-            plans.mark_step(session, hop_id=hop_id, step=step, event=event)
+            plans.mark_step(session, hop_id=hop_id, step=step, event=event, now=self.host.now())
 
     def _store_agents(self, states: list[AgentState]) -> None:
         with self.host.session() as session:
-            plans.update_progress(session, plan_id=self.plan_id, agents=agents_json(states))
+            plans.update_progress(session, plan_id=self.plan_id, agents=agents_json(states),
+                                  now=self.host.now())
 
     def _record_durations(self, row: PlanHop) -> None:
         """Store what this hop took on this DMS, in DMS minutes, for its future estimates."""

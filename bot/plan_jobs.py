@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot import audit, checklist
+from bot import audit, check_runs, checklist
 from bot.events import ApprovalRequested, ReminderDue, UpgradeExpired
+from bot.models import as_utc
 from bot.states import PlanState, get_plan
 
 if TYPE_CHECKING:
@@ -41,8 +42,23 @@ class PlanJobs:
         scheduler.schedule(plan_id=plan_id, kind="expiry", at=end, grace_s=None)
 
     async def precheck_due(self, plan_id: int) -> None:
-        if self._engine.plan_state(plan_id) in (PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
-            await self._engine.prechecks.run(plan_id, actor=BOT)
+        engine = self._engine
+        if engine.plan_state(plan_id) not in (PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
+            return
+        if not engine.prechecks.is_running(plan_id) and self._prechecked_since_due(plan_id):
+            return  # the approval request already ran it (a window starting within the lead time)
+        await engine.prechecks.run(plan_id, actor=BOT)  # joins a run in progress rather than a second
+
+    def _prechecked_since_due(self, plan_id: int) -> bool:
+        """Whether a pre-check started at or after this window's pre-check time (start - lead)."""
+        engine = self._engine
+        with engine.session() as session:
+            start = as_utc(get_plan(session, plan_id=plan_id).window_start)
+            last = check_runs.last_precheck(session, plan_id=plan_id)
+            started = None if last is None else as_utc(last.started_at)
+        if start is None or started is None:
+            return False
+        return started >= start - timedelta(hours=engine.settings.precheck_lead_hours)
 
     async def reminder_due(self, plan_id: int) -> None:
         engine = self._engine
@@ -57,6 +73,9 @@ class PlanJobs:
 
     async def approval_due(self, plan_id: int) -> None:
         engine = self._engine
+        # A pre-check in progress (its job fired just before, or a person asked) decides the outcome:
+        # wait for it rather than starting another run, which would upload every package again.
+        await engine.prechecks.wait(plan_id)
         state = engine.plan_state(plan_id)
         if state is PlanState.SCHEDULED:
             # The pre-check has not run (no lead time, or its job is late): run it now, then ask.

@@ -25,6 +25,8 @@ from dms.versions import Track, VersionSpec, parse_spec, parse_version
 # What a learned duration is stored as (``bot.plans.record_duration``): wall minutes x time scale.
 STARTUP_KIND = "agent_startup"
 MAX_WINDOW_MINUTES = 7 * 24 * 60
+# A start this far in the past still counts as "now" (minute-resolution time pickers, slow requests).
+START_NOW_TOLERANCE = timedelta(minutes=2)
 
 
 def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | None]:
@@ -43,7 +45,11 @@ def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | 
 def window(
     start: datetime | None, minutes: int | None, *, now: datetime, default_minutes: int
 ) -> tuple[datetime | None, datetime | None]:
-    """(start, end) of a requested window, or (None, None) for none; refuses a start in the past."""
+    """(start, end) of a requested window, or (None, None) for none; refuses a start in the past.
+
+    A start up to ``START_NOW_TOLERANCE`` ago means "now": Slack's time picker has minute resolution,
+    so "now" picked there is always up to a minute old by the time it arrives. It is stored as given.
+    """
     if start is None:
         if minutes is not None:
             raise UserError("A window length needs a window start")
@@ -53,8 +59,11 @@ def window(
     length = default_minutes if minutes is None else minutes
     if not 15 <= length <= MAX_WINDOW_MINUTES:
         raise UserError(f"A window lasts between 15 minutes and 7 days, not {length} minutes")
-    if start < now:
-        raise UserError(f"The window start {start:%Y-%m-%d %H:%M} UTC is in the past")
+    if start < now - START_NOW_TOLERANCE:
+        raise UserError(
+            f"The window start {start:%Y-%m-%d %H:%M} UTC is in the past "
+            f"(it is now {now:%Y-%m-%d %H:%M} UTC); pick the current minute or later"
+        )
     return start, start + timedelta(minutes=length)
 
 

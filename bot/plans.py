@@ -43,6 +43,7 @@ def create_plan(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     dedupe_key: str | None = None,
+    now: datetime | None = None,
 ) -> UpgradePlan:
     """Store a new PLANNED plan with its hops and checklist, taking the DMS's one-active-upgrade lock.
 
@@ -58,6 +59,7 @@ def create_plan(
     if active is not None and active.id is not None:
         raise ActiveUpgradeExists(dms_name=dms_name, plan_id=active.id, state=active.state)
     _check_window(window_start, window_end)
+    at = now or utcnow()  # the caller's clock (the engine's), so every row of the plan agrees
     target = session.get(DmsTarget, dms_name)
     plan = UpgradePlan(
         dms_name=dms_name,
@@ -70,6 +72,8 @@ def create_plan(
         path=path.to_json(),
         estimate=estimate.to_json(),
         dedupe_key=dedupe_key,
+        created_at=at,
+        updated_at=at,
     )
     session.add(plan)
     try:
@@ -114,7 +118,8 @@ def create_plan(
         key_checks=target.key_checks if target else (),
     )
     checklist.create_items(session, plan_id=plan.id, steps=steps)
-    checklist.auto_tick(session, plan_id=plan.id, key="determine.track", detail=f"{path.track.value} track")
+    checklist.auto_tick(session, plan_id=plan.id, key="determine.track", detail=f"{path.track.value} track",
+                        now=at)
     audit.record(
         session,
         actor=requester,
@@ -122,9 +127,10 @@ def create_plan(
         plan_id=plan.id,
         to_state=PlanState.PLANNED.value,
         detail={"dms": dms_name, "from": str(path.current), "to": str(path.target), "channel": channel},
+        now=at,
     )
     if window_start is not None and window_end is not None:
-        set_window(session, plan_id=plan.id, start=window_start, end=window_end, actor=requester)
+        set_window(session, plan_id=plan.id, start=window_start, end=window_end, actor=requester, now=at)
     session.flush()
     return plan
 
@@ -140,7 +146,9 @@ def _check_window(start: datetime | None, end: datetime | None) -> None:
         raise RuleViolation("The window must end after it starts")
 
 
-def set_window(session: Session, *, plan_id: int, start: datetime, end: datetime, actor: str) -> UpgradePlan:
+def set_window(
+    session: Session, *, plan_id: int, start: datetime, end: datetime, actor: str, now: datetime | None = None
+) -> UpgradePlan:
     """Set or move the window. PLANNED becomes SCHEDULED; a PRECHECKED plan goes back to SCHEDULED
     because its pre-check belonged to the old window."""
     _check_window(start, end)
@@ -150,7 +158,8 @@ def set_window(session: Session, *, plan_id: int, start: datetime, end: datetime
         raise RuleViolation(f"Plan #{plan_id} is {state.label}: its window can no longer change")
     old = (plan.window_start, plan.window_end)
     plan.window_start, plan.window_end = start, end
-    plan.updated_at = utcnow()
+    at = now or utcnow()
+    plan.updated_at = at
     session.add(plan)
     audit.record(
         session,
@@ -163,13 +172,16 @@ def set_window(session: Session, *, plan_id: int, start: datetime, end: datetime
             "previous_start": old[0].isoformat() if old[0] else None,
             "previous_end": old[1].isoformat() if old[1] else None,
         },
+        now=at,
     )
     window_text = f"{start:%Y-%m-%d %H:%M} UTC"
-    checklist.auto_tick(session, plan_id=plan_id, key="determine.window", detail=window_text)
+    checklist.auto_tick(session, plan_id=plan_id, key="determine.window", detail=window_text, now=at)
     if state is PlanState.PLANNED:
-        transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window scheduled")
+        transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window scheduled",
+                   now=at)
     elif state is PlanState.PRECHECKED and old != (start, end):
-        transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window moved")
+        transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window moved",
+                   now=at)
     session.flush()
     return plan
 
@@ -203,9 +215,14 @@ def hops(session: Session, *, plan_id: int) -> list[PlanHop]:
     return list(session.exec(statement))
 
 
-def mark_step(session: Session, *, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
+def mark_step(
+    session: Session, *, hop_id: int, step: HopStep, event: StepEvent, now: datetime | None = None
+) -> PlanHop:
     """Record that a hop's step started or finished. Idempotent: the first timestamp stays, so the
-    engine can call it again after a restart and ``*_started_at`` keeps meaning "already triggered"."""
+    engine can call it again after a restart and ``*_started_at`` keeps meaning "already triggered".
+
+    The step's own timestamps are wall-clock measurements of the DMS (durations, ETA, learning); the
+    audit row is stamped ``now``, the engine's clock, like every other audit row of the plan."""
     if step not in HOP_STEPS or event not in ("started", "done"):
         raise ValueError(f"unknown hop step {step!r}/{event!r}")
     hop = session.get(PlanHop, hop_id)
@@ -213,10 +230,10 @@ def mark_step(session: Session, *, hop_id: int, step: HopStep, event: StepEvent)
         raise NotFound(f"There is no hop #{hop_id}")
     attribute = f"{step}_{event}_at"
     if getattr(hop, attribute) is None:
-        now = utcnow()
+        measured = utcnow()
         if event == "done" and getattr(hop, f"{step}_started_at") is None:
-            setattr(hop, f"{step}_started_at", now)  # observed done without our start (resume)
-        setattr(hop, attribute, now)
+            setattr(hop, f"{step}_started_at", measured)  # observed done without our start (resume)
+        setattr(hop, attribute, measured)
         session.add(hop)
         audit.record(
             session,
@@ -224,13 +241,19 @@ def mark_step(session: Session, *, hop_id: int, step: HopStep, event: StepEvent)
             action=f"hop.{step}.{event}",
             plan_id=hop.plan_id,
             detail={"hop": hop.position, "version": hop.version, "package": hop.name},
+            now=now,
         )
         session.flush()
     return hop
 
 
 def update_progress(
-    session: Session, *, plan_id: int, agents: list[dict[str, Any]] | None = None, eta: datetime | None = None
+    session: Session,
+    *,
+    plan_id: int,
+    agents: list[dict[str, Any]] | None = None,
+    eta: datetime | None = None,
+    now: datetime | None = None,
 ) -> UpgradePlan:
     """The engine's latest agent states and ETA (not audited: it changes every poll)."""
     plan = get_plan(session, plan_id=plan_id)
@@ -238,7 +261,7 @@ def update_progress(
         plan.agents = [dict(agent) for agent in agents]
     if eta is not None:
         plan.eta = eta
-    plan.updated_at = utcnow()
+    plan.updated_at = now or utcnow()
     session.add(plan)
     session.flush()
     return plan

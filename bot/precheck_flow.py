@@ -5,6 +5,10 @@ which makes the DMS run the package's prerequisite checks without upgrading anyt
 The outcome is stored as a check run (with the baseline the verification compares against), the items
 the bot verified are ticked on the checklist, and the plan moves to PRECHECKED or BLOCKED when it is in
 a state that allows it (a re-check while awaiting approval only records the new results).
+
+One run per plan at a time (single flight): the scheduled pre-check and the approval request can both
+want one when a window starts within the lead time; the second joins the run in progress instead of
+uploading every package again. A person asking while one runs is told so.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from typing import TYPE_CHECKING
 from bot import check_runs, verified_items
 from bot.errors import NotFound, RuleViolation
 from bot.events import CheckFinished, CheckStarted, StateChanged
-from bot.models import utcnow
 from bot.planning import path_of
 from bot.states import PlanState, get_plan, transition
 from dms.checks import run_prechecks
@@ -44,20 +47,44 @@ class PrecheckRunner:
         self._running: dict[int, asyncio.Task[None]] = {}
 
     def start(self, plan_id: int, *, actor: str) -> None:
-        """Validate, then run in the background; raises UserError (nothing started) when it cannot run."""
+        """Validate, then run in the background; raises UserError (nothing started) when it cannot run,
+        or when a run of this plan is already in progress (its result is posted when it finishes)."""
         state = self._engine.plan_state(plan_id)
         if state not in CHECKABLE:
             raise RuleViolation(f"Plan #{plan_id} is {state.label}: the pre-upgrade check cannot run now")
         if self.is_running(plan_id):
             raise RuleViolation(f"The pre-upgrade check of plan #{plan_id} is already running")
-        task = self._engine.spawn(self.run(plan_id, actor=actor), name=f"precheck-{plan_id}")
-        self._running[plan_id] = task
+        self._launch(plan_id, actor=actor)
 
     def is_running(self, plan_id: int) -> bool:
         task = self._running.get(plan_id)
-        return task is not None and not task.done() and task is not asyncio.current_task()
+        return task is not None and not task.done()
 
     async def run(self, plan_id: int, *, actor: str) -> None:
+        """Run the pre-check and wait for it; if one of this plan is running, wait for that one instead."""
+        task = self._running.get(plan_id)
+        if task is None or task.done():
+            task = self._launch(plan_id, actor=actor)
+        # Shielded: a cancelled waiter (a scheduler job) must not cancel a run others may be waiting for.
+        await asyncio.shield(task)
+
+    async def wait(self, plan_id: int) -> None:
+        """Wait for the plan's running pre-check, if any (its outcome is in the database afterwards)."""
+        task = self._running.get(plan_id)
+        if task is not None and not task.done():
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
+
+    def _launch(self, plan_id: int, *, actor: str) -> asyncio.Task[None]:
+        task = self._engine.spawn(self._run(plan_id, actor=actor), name=f"precheck-{plan_id}")
+        self._running[plan_id] = task
+        task.add_done_callback(lambda done: self._forget(plan_id, done))
+        return task
+
+    def _forget(self, plan_id: int, task: asyncio.Task[None]) -> None:
+        if self._running.get(plan_id) is task:
+            del self._running[plan_id]
+
+    async def _run(self, plan_id: int, *, actor: str) -> None:
         engine = self._engine
         try:
             state = engine.plan_state(plan_id)
@@ -66,7 +93,7 @@ class PrecheckRunner:
         if state not in CHECKABLE:
             return
         await engine.emit(CheckStarted, plan_id, kind="pre", actor=actor)
-        started = utcnow()
+        started = engine.now()
         with engine.session() as session:
             plan = get_plan(session, plan_id=plan_id)
             dms_name = plan.dms_name
@@ -94,14 +121,14 @@ class PrecheckRunner:
         with engine.session() as session:
             check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
                              results=results, baseline=baseline, actor=actor, passed=passed,
-                             started_at=started)
-            verified_items.after_precheck(session, plan_id=plan_id, results=results)
+                             started_at=started, now=engine.now())
+            verified_items.after_precheck(session, plan_id=plan_id, results=results, now=engine.now())
             current = PlanState(get_plan(session, plan_id=plan_id).state)
             target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
             if current in MOVABLE and current is not target:
                 why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
                     sorted({r.name for r in results if r.status is CheckStatus.FAIL}))
-                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why)
+                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=engine.now())
                 moved = (current, target)
         await engine.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
         if moved is not None:

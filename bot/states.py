@@ -12,6 +12,7 @@ committed or neither is. Terminal states release the DMS's one-active-upgrade lo
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete
@@ -93,6 +94,7 @@ def transition(
     actor: str,
     reason: str,
     expected_from: Collection[PlanState] | None = None,
+    now: datetime | None = None,
 ) -> UpgradePlan:
     """Move the plan to ``to`` and append the audit row, in the caller's transaction.
 
@@ -112,7 +114,7 @@ def transition(
         detail = "it is finished" if current.terminal else ""
         raise IllegalTransition(plan_id=plan_id, from_state=current, to_state=target, detail=detail)
     plan.state = target.value
-    plan.updated_at = utcnow()
+    plan.updated_at = now or utcnow()
     session.add(plan)
     if target.terminal:
         session.execute(
@@ -129,6 +131,7 @@ def transition(
         from_state=current.value,
         to_state=target.value,
         reason=reason,
+        now=now,
     )
     session.flush()
     return plan

@@ -6,6 +6,8 @@ item again, and the other way round. Items a plan does not have (no key elements
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from bot import checklist
@@ -15,14 +17,18 @@ HEALTH_CHECKS = frozenset({"agents_running", "alarms_blocking", "one_version", "
 _KEYS_OK, _KEYS_BAD = "all key elements active", "a key element is not active"
 
 
-def _apply(session: Session, *, plan_id: int, ticks: dict[str, tuple[bool, str]]) -> None:
+def _apply(
+    session: Session, *, plan_id: int, ticks: dict[str, tuple[bool, str]], now: datetime | None
+) -> None:
     keys = {item.key for item in checklist.items(session, plan_id=plan_id)}
     for key, (ok, detail) in ticks.items():
         if key in keys:
-            checklist.auto_tick(session, plan_id=plan_id, key=key, checked=ok, detail=detail)
+            checklist.auto_tick(session, plan_id=plan_id, key=key, checked=ok, detail=detail, now=now)
 
 
-def after_precheck(session: Session, *, plan_id: int, results: list[CheckResult]) -> None:
+def after_precheck(
+    session: Session, *, plan_id: int, results: list[CheckResult], now: datetime | None = None
+) -> None:
     names = {r.name for r in results}
     failed = {r.name for r in results if r.status is CheckStatus.FAIL}
     reachable = "dms_reachable" not in failed
@@ -41,10 +47,12 @@ def after_precheck(session: Session, *, plan_id: int, results: list[CheckResult]
     if "key_element" in names:
         ok = "key_element" not in failed
         ticks["precheck.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
-    _apply(session, plan_id=plan_id, ticks=ticks)
+    _apply(session, plan_id=plan_id, ticks=ticks, now=now)
 
 
-def after_verification(session: Session, *, plan_id: int, results: list[CheckResult]) -> None:
+def after_verification(
+    session: Session, *, plan_id: int, results: list[CheckResult], now: datetime | None = None
+) -> None:
     failed = {r.name for r in results if r.status is CheckStatus.FAIL}
     on_target = "on_target" not in failed
     agents = (on_target, "every agent runs the target version" if on_target else "not every agent upgraded")
@@ -60,4 +68,4 @@ def after_verification(session: Session, *, plan_id: int, results: list[CheckRes
     if "key_element" in {r.name for r in results}:
         ok = "key_element" not in failed
         ticks["verify.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
-    _apply(session, plan_id=plan_id, ticks=ticks)
+    _apply(session, plan_id=plan_id, ticks=ticks, now=now)

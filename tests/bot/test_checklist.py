@@ -117,3 +117,21 @@ def test_open_required_manual_by_phase(tmp_path: Path) -> None:
             checklist.tick(s, plan_id=plan_id, key=item.key, actor="U7", checked=True)
         assert checklist.open_required_manual(s, plan_id=plan_id, before_phase=Phase.EXECUTE) == []
         assert checklist.open_required_manual(s, plan_id=plan_id, before_phase=Phase.VERIFY)  # execute's own
+
+
+def test_ensure_item_adds_a_step_once_at_the_end_of_its_phase(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)  # made without the watch driver's item, like a plan from before it existed
+    with session(engine) as s:
+        added = checklist.ensure_item(s, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
+        again = checklist.ensure_item(s, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
+        assert again.id == added.id and added.kind == Kind.MANUAL and not added.required
+        rows = checklist.items(s, plan_id=plan_id)
+    keys = [row.key for row in rows]
+    assert keys.count("execute.upload_confirmed") == 1
+    assert [row.position for row in rows] == list(range(len(rows)))
+    assert keys[keys.index("execute.upload_confirmed") + 1].startswith("verify.")
+    assert keys[keys.index("execute.upload_confirmed") - 1].startswith("execute.")
+    with session(engine) as s:  # a person ticks it like any manual item
+        item = checklist.tick(s, plan_id=plan_id, key="execute.upload_confirmed", actor="U7", checked=True)
+        assert item.checked

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlmodel import Session, col, select
 
-from bot.errors import ActiveUpgradeExists, NotAuthorized, NotFound, RuleViolation, UserError
+from bot.errors import ActiveUpgradeExists, AlreadyDecided, NotAuthorized, NotFound, RuleViolation, UserError
 from bot.events import ApprovalRejected, Event, ItemTicked, PlanCreated, StateChanged, WindowScheduled
+from bot.models import Approval, AuditEvent, ChecklistItem, CheckRun, UpgradePlan, as_utc
 from bot.states import PlanState
 from dms import script_contract as contract
 from dms.client import DmsClient
-from tests.bot.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, wait_until
+from tests.bot.conftest import APPROVER, APPROVER_2, REQUESTER, Harness
+from tests.support.polling import wait_until
 
 
 async def _plan(h: Harness, **overrides: object) -> int:
@@ -56,7 +59,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     harness: Harness, overrides: dict[str, object], message: str
 ) -> None:
     if overrides.get("window_start") == "past":
-        overrides["window_start"] = harness.clock.now - timedelta(minutes=1)
+        overrides["window_start"] = harness.clock.now - timedelta(minutes=3)
     with pytest.raises(UserError, match=message):
         await _plan(harness, **overrides)
     assert harness.engine.history() == []
@@ -212,3 +215,85 @@ async def test_a_simulated_target_uses_the_simulator_the_composition_root_starte
         assert "admin" not in repr(conn.client).replace("user='admin'", "")
     with pytest.raises(NotFound, match="known: default"):
         access.target("prod")
+
+
+def _audit_rows(h: Harness, plan_id: int) -> list[AuditEvent]:
+    with Session(h.engine.db) as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.plan_id == plan_id)
+                                 .order_by(col(AuditEvent.id))))
+
+
+async def test_refused_approvals_and_rejections_are_audited_and_change_nothing(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    snap = await h.ready_plan()
+    before = len(_audit_rows(h, snap.id))
+    with pytest.raises(NotAuthorized, match="not an upgrade approver"):
+        await h.engine.approve(plan_id=snap.id, actor="USTRANGER")
+    with pytest.raises(NotAuthorized):
+        await h.engine.reject(plan_id=snap.id, actor="USTRANGER", reason="no")
+    with pytest.raises(RuleViolation, match="needs a reason"):
+        await h.engine.reject(plan_id=snap.id, actor=APPROVER, reason=" ")
+    h.clock.advance(hours=5)  # the window closed
+    with pytest.raises(RuleViolation, match="window is open"):
+        await h.engine.approve(plan_id=snap.id, actor=APPROVER, override_reason="urgent")
+    assert h.engine.status(plan_id=snap.id).state is PlanState.AWAITING_APPROVAL
+    assert h.engine.status(plan_id=snap.id).approval is None
+    refused = _audit_rows(h, snap.id)[before:]
+    assert [(r.actor, r.action) for r in refused] == [
+        ("USTRANGER", "approval.refused"), ("USTRANGER", "rejection.refused"),
+        (APPROVER, "rejection.refused"), (APPROVER, "approval.refused"),
+    ]
+    assert "not an upgrade approver" in refused[0].reason and refused[0].detail["error"] == "NotAuthorized"
+    assert "window is open" in refused[3].reason and refused[3].detail["attempted_reason"] == "urgent"
+    assert refused[3].detail["reasons"] == ["approval is only possible while the upgrade window is open"]
+    assert all(as_utc(r.at) == h.clock.now for r in refused[3:])  # the engine's clock
+
+
+async def test_a_second_approval_is_refused_with_the_winner_and_audited(harness: Harness) -> None:
+    snap = await harness.ready_plan()
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    with pytest.raises(AlreadyDecided):
+        await harness.engine.approve(plan_id=snap.id, actor=APPROVER_2)
+    await harness.engine.settle(timeout_s=20)
+    rows = [r for r in _audit_rows(harness, snap.id) if r.action == "approval.refused"]
+    assert len(rows) == 1 and rows[0].actor == APPROVER_2 and APPROVER in rows[0].reason
+
+
+async def test_everything_the_engine_records_uses_its_clock(harness: Harness) -> None:
+    """The fake clock runs years ahead of the wall clock, so any wall-clock timestamp stands out."""
+    h = harness
+    created_at = h.clock.now
+    snap = await h.ready_plan()
+    await h.engine.tick(plan_id=snap.id, key="details.hotfixes", actor=REQUESTER, checked=True)
+    approved_at = h.clock.now
+    await h.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await h.engine.settle(timeout_s=20)
+    assert h.engine.status(plan_id=snap.id).state is PlanState.DONE
+    with Session(h.engine.db) as session:
+        approval = session.exec(select(Approval).where(Approval.plan_id == snap.id)).one()
+        runs = list(session.exec(select(CheckRun).where(CheckRun.plan_id == snap.id)))
+        items = list(session.exec(select(ChecklistItem).where(ChecklistItem.plan_id == snap.id)))
+        plan = session.get(UpgradePlan, snap.id)
+        assert plan is not None
+        plan_created = as_utc(plan.created_at)
+    assert as_utc(approval.decided_at) == approved_at
+    assert [r.kind for r in runs] == ["precheck", "verify"]
+    stamps = [as_utc(t) for r in runs for t in (r.started_at, r.finished_at)]
+    stamps += [as_utc(i.checked_at) for i in items if i.checked_at is not None]
+    stamps += [as_utc(r.at) for r in _audit_rows(h, snap.id)]
+    stamps.append(plan_created)
+    assert all(stamp is not None and created_at <= stamp <= approved_at for stamp in stamps), stamps
+
+
+async def test_a_window_start_within_the_current_minute_counts_as_now(harness: Harness) -> None:
+    picked = harness.clock.now.replace(second=0, microsecond=0) - timedelta(seconds=59)
+    harness.clock.now = picked + timedelta(seconds=59, milliseconds=900)  # what a picker gives "now"
+    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=picked,
+                                            window_minutes=60, requester=REQUESTER, channel="C1")
+    assert snap.state is PlanState.SCHEDULED and snap.window_start == picked  # stored as given
+    with pytest.raises(UserError, match=r"is in the past \(it is now"):
+        too_old = harness.clock.now - timedelta(minutes=2, seconds=1)
+        await harness.engine.set_window(plan_id=snap.id, start=too_old, minutes=60, actor=REQUESTER)
+    assert harness.engine.status(plan_id=snap.id).window_start == picked

@@ -6,9 +6,10 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlmodel import Session, select
 
-from bot.errors import AlreadyDecided
+from bot.errors import AlreadyDecided, RuleViolation
 from bot.events import (
     DOWNGRADE_GUIDANCE,
     AgentProgress,
@@ -25,7 +26,8 @@ from bot.states import PlanState
 from dms import script_contract as contract
 from dms.client import DmsClient
 from dms.simulator import SimulatedDms
-from tests.bot.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config, wait_until
+from tests.bot.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
+from tests.support.polling import wait_until
 
 
 async def test_full_multi_hop_upgrade_reaches_done(harness: Harness) -> None:
@@ -191,10 +193,32 @@ async def test_watch_driver_gives_instructions_and_waits_for_the_person(
             await client.execute_automation_script(
                 contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
                 {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: action}, wait=True)
-    await h.engine.tick(plan_id=snap.id, key="execute.upload_only", actor=REQUESTER, checked=True)
+    # The automatic item stays the bot's; the person confirms on the watch driver's manual item.
+    with pytest.raises(RuleViolation, match="checked by the bot"):
+        await h.engine.tick(plan_id=snap.id, key="execute.upload_only", actor=REQUESTER, checked=True)
+    await h.engine.tick(plan_id=snap.id, key="execute.upload_confirmed", actor=REQUESTER, checked=True)
     await h.engine.settle(timeout_s=20)
     assert h.engine.status(plan_id=snap.id).state is PlanState.DONE, h.notifier.types()
     assert h.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
+    final = h.engine.status(plan_id=snap.id)
+    confirmed = next(i for i in final.checklist if i.key == "execute.upload_confirmed")
+    assert confirmed.checked and confirmed.checked_by == REQUESTER
+
+
+async def test_only_watch_plans_have_the_manual_upload_confirmation(
+    make_harness: Callable[..., Harness],
+) -> None:
+    script = make_harness()
+    snap = await script.ready_plan(target="10.3")
+    assert "execute.upload_confirmed" not in {item.key for item in snap.checklist}
+    await script.engine.cancel(plan_id=snap.id, actor=REQUESTER, reason="next")
+    watch = make_harness(dms_driver="watch")
+    snap = await watch.ready_plan(target="10.3")
+    keys = [item.key for item in snap.checklist]
+    item = next(i for i in snap.checklist if i.key == "execute.upload_confirmed")
+    assert item.kind == "manual" and not item.required and item.phase == "execute"
+    assert keys.index("execute.upload_confirmed") < keys.index("verify.agents_running")
+    assert all(i.key != item.key for i in snap.open_required_manual)  # not needed for the approval
 
 
 def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +90,22 @@ async def test_sigkill_mid_upgrade_then_restart_finishes_exactly_once(db: Engine
         harness = Harness(engine=engine, notifier=RecordingNotifier(), clock=clock, sim=None,  # type: ignore[arg-type]
                           settings=settings)
         snap = await harness.ready_plan(target="10.4")
-        now = clock.now.isoformat()
-        common = ["--db", db_url, "--dms", url, "--speed", str(SPEED), "--now", now]
+        common = ["--db", db_url, "--dms", url, "--speed", str(SPEED)]
+        began = time.monotonic()
 
-        first = _spawn("engine", *common, "--approve", str(snap.id))
+        def now() -> list[str]:
+            # Each process's clock starts where the previous one's is now, so the engine's clock (which
+            # stamps the audit rows) keeps running forward across the crash, as the wall clock would.
+            return ["--now", (clock.now + timedelta(seconds=time.monotonic() - began)).isoformat()]
+
+        first = _spawn("engine", *common, *now(), "--approve", str(snap.id))
         children.append(first)
         _poll(lambda: _hop_in_progress(db, snap.id), timeout_s=30, what="a hop in progress")
         os.kill(first.pid, signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
         assert harness.engine.status(plan_id=snap.id).state is PlanState.EXECUTING
 
-        second = _spawn("engine", *common)
+        second = _spawn("engine", *common, *now())
         children.append(second)
         output, _ = second.communicate(timeout=60)
         assert second.returncode == 0, output

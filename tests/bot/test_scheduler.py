@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlmodel import Session, select
 
 from bot.events import ApprovalRequested, ReminderDue, StateChanged, UpgradeExpired
-from bot.models import AuditEvent
+from bot.models import AuditEvent, CheckRun
 from bot.scheduler import job_id
 from bot.states import PlanState
-from tests.bot.conftest import REQUESTER, Harness, tick_manual, wait_until
+from tests.bot.conftest import REQUESTER, Harness, tick_manual
+from tests.support.polling import wait_until
 
 
 async def _scheduled(h: Harness, *, hours_ahead: float = 30, minutes: int = 240) -> int:
@@ -67,6 +69,26 @@ async def test_precheck_runs_at_once_when_the_lead_time_already_passed(harness: 
     await wait_until(lambda: harness.engine.status(plan_id=plan_id).state is PlanState.PRECHECKED,
                      what="the pre-check job to run")
     assert job_id(plan_id, "precheck") not in harness.engine.scheduler.jobs(plan_id=plan_id)
+
+
+async def test_a_window_starting_now_runs_one_precheck_and_uploads_once(harness: Harness) -> None:
+    """The pre-check job and the approval job both fire at once: the approval request waits for the
+    pre-check in progress instead of running (and uploading) a second one."""
+    h = harness
+    await h.engine.start()
+    snap = await h.engine.create_plan(target="10.4", track=None, window_start=h.clock.now, window_minutes=60,
+                                      requester=REQUESTER, channel="C1")
+    await wait_until(lambda: h.engine.status(plan_id=snap.id).state is PlanState.AWAITING_APPROVAL,
+                     what="the approval request")
+    await h.engine.settle(timeout_s=10)
+    with Session(h.engine.db) as session:
+        runs = session.exec(select(CheckRun).where(CheckRun.plan_id == snap.id)).all()
+    assert [run.kind for run in runs] == ["precheck"]
+    async with httpx.AsyncClient(base_url=h.sim.url) as client:
+        uploads = (await client.get("/_sim/state")).json()["uploads"]
+    assert uploads and set(uploads.values()) == {1}, uploads
+    assert len(uploads) == len(snap.hops)
+    assert len(h.notifier.of_type(ApprovalRequested)) == 1
 
 
 async def test_the_scheduler_really_fires_a_job(harness: Harness) -> None:

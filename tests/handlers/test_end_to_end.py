@@ -93,7 +93,6 @@ async def test_unauthorised_approval_is_refused(stack: Stack) -> None:
     assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.AWAITING_APPROVAL
 
 
-@pytest.mark.xfail(strict=True, reason="UpgradeEngine.approve does not audit refused attempts yet (helper F)")
 async def test_a_refused_approval_is_audited(stack: Stack) -> None:
     plan_id, approval = await awaiting_approval(stack)
     await stack.click(ActionId.APPROVE.value, value=str(plan_id), message=approval, user="UINTRUDER")
