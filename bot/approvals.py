@@ -7,7 +7,7 @@ moment give exactly one execution, and the second is told who decided first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -143,10 +143,12 @@ def claim_decision(
     decision: Decision,
     reason: str,
     override: bool = False,
+    overridden: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Approval:
     """Record the one decision on the plan and move it on (approved: EXECUTING, rejected: CANCELLED),
-    in the caller's transaction. A second claim raises AlreadyDecided naming the first."""
+    in the caller's transaction. A second claim raises AlreadyDecided naming the first. ``overridden``
+    names what an override waived, so the audit row says what the approver's reason was about."""
     if decision not in ("approved", "rejected"):
         raise ValueError(f"unknown decision {decision!r}")
     if decision == "rejected" and not reason.strip():
@@ -178,7 +180,7 @@ def claim_decision(
         action=f"approval.{decision}",
         plan_id=plan_id,
         reason=reason,
-        detail={"override": override},
+        detail={"override": override, **({"overridden": list(overridden)} if overridden else {})},
         now=decided_at,
     )
     session.flush()
@@ -198,6 +200,7 @@ def decide(
 ) -> Approval:
     """Check the rules, then claim. ``is_approver`` comes from ``await directory.is_approver(actor)``,
     asked before opening the transaction. For approvals ``reason`` is the override reason, if any."""
+    get_plan(session, plan_id=plan_id)  # NotFound first, for any id (also one too large for the column)
     existing = get_decision(session, plan_id=plan_id)
     if existing is not None:
         raise _already(existing)
@@ -213,8 +216,18 @@ def decide(
         override_reason=reason if decision == "approved" else None,
     )
     return claim_decision(
-        session, plan_id=plan_id, actor=actor, decision=decision, reason=reason, override=override, now=at
+        session, plan_id=plan_id, actor=actor, decision=decision, reason=reason, override=override,
+        overridden=waived(facts) if override else (), now=at,
     )
+
+
+def waived(facts: ApprovalFacts) -> list[str]:
+    """What an approval override sets aside: a pre-check that did not pass, and open required items."""
+    result = []
+    if facts.precheck_passed is not True:
+        result.append("pre-upgrade check " + ("failed" if facts.precheck_passed is False else "not run"))
+    result.extend(f"open item: {title}" for title in facts.open_items)
+    return result
 
 
 def record_refusal(

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 
 from bot import audit
 from bot.errors import NotFound, RuleViolation
-from bot.models import ChecklistItem, UpgradePlan, utcnow
-from bot.states import PlanState
+from bot.models import ChecklistItem, utcnow
+from bot.states import PlanState, get_plan
 
 
 class Phase(StrEnum):
@@ -129,9 +129,14 @@ def _slug(text: str) -> str:
 
 
 def build_steps(
-    *, requirements: Sequence[str] = (), key_elements: Sequence[str] = (), key_checks: Sequence[str] = ()
+    *,
+    requirements: Sequence[str] = (),
+    key_elements: Sequence[str] = (),
+    key_checks: Sequence[str] = (),
+    hotfixes: int = 0,
 ) -> list[Step]:
-    """The plan's checklist: the MOP's steps plus the path's requirements and the target's key items."""
+    """The plan's checklist: the MOP's steps plus the path's requirements, the target's key items and,
+    when hotfixes are expected (``HOTFIXES``), their upload and installation."""
     steps = list(MOP_STEPS)
     keys = {step.key for step in steps}
 
@@ -156,6 +161,14 @@ def build_steps(
                  f"Key elements active: {names}", "target key elements"))
         add(Step("verify.key_elements", Phase.VERIFY, Kind.AUTO, True,
                  f"Key elements active after the upgrade: {names}", "target key elements"))
+    if hotfixes:
+        # The bot drives only the path's packages; hotfixes are uploaded with them (MOP pre-check) and
+        # installed by a person after the last hop, so both are manual and required.
+        add(Step("precheck.hotfixes_uploaded", Phase.PRECHECK, Kind.MANUAL, True,
+                 f"Hotfix package(s) uploaded as well ({hotfixes} expected)",
+                 "If any hotfixes are required, upload these packages as well"))
+        add(Step("verify.hotfixes_installed", Phase.VERIFY, Kind.MANUAL, True,
+                 "Hotfixes installed after the upgrade", "Check if any hotfixes need to be installed"))
     # Keep the phase order for display; items within a phase keep their insertion order.
     return sorted(steps, key=lambda step: step.phase.order)
 
@@ -247,12 +260,13 @@ def tick(
     session: Session, *, plan_id: int, key: str, actor: str, checked: bool, now: datetime | None = None
 ) -> ChecklistItem:
     """A person ticks (or unticks) a manual item; automatic items are the bot's alone."""
-    plan = session.get(UpgradePlan, plan_id)
-    if plan is None:
-        raise NotFound(f"There is no upgrade plan #{plan_id}")
-    if PlanState(plan.state).terminal:
-        raise RuleViolation(f"Plan #{plan_id} is {PlanState(plan.state).label}; its checklist is closed")
+    state = PlanState(get_plan(session, plan_id=plan_id).state)
     item = _item(session, plan_id=plan_id, key=key)
+    # The MOP's last step (key functionalities checked after the upgrade) is a person's, and it can only
+    # happen once the bot's verification moved the plan to DONE: those items stay open to ticking then.
+    after_upgrade = state is PlanState.DONE and item.phase == Phase.VERIFY
+    if state.terminal and not after_upgrade:
+        raise RuleViolation(f"Plan #{plan_id} is {state.label}; its checklist is closed")
     if item.kind == Kind.AUTO:
         raise RuleViolation(f"{item.title!r} is checked by the bot itself; it cannot be ticked by hand")
     _set(session, item, actor=actor, checked=checked, detail="", action="checklist.tick", now=now)

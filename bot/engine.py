@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot import approvals, audit, checklist, planning, plans
+from bot import approvals, checklist, planning, plans
 from bot import db as dbm
 from bot.approvals import ApproverDirectory
 from bot.dms_access import DmsAccess
@@ -42,10 +42,9 @@ from bot.events import (
     UpgradeCancelled,
     WindowScheduled,
 )
-from bot.execution import BOT, UPLOAD_CONFIRM_KEY, Execution, agents_json
+from bot.execution_runner import ExecutionRunner
 from bot.models import UpgradePlan
 from bot.plan_jobs import PlanJobs
-from bot.planning import path_of
 from bot.precheck_flow import PrecheckRunner
 from bot.scheduler import PlanScheduler
 from bot.settings import Settings
@@ -56,7 +55,6 @@ from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.models import AgentState
 from dms.planner import plan_path
-from dms.upgrade_path import Estimate
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +87,12 @@ class UpgradeEngine:
         self.dms_access = dms_access
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
-        self._executions: dict[int, asyncio.Task[None]] = {}
         # Stable across restarts, so jobs stored before a crash find the engine of the next process.
         key = f"engine:{db.url.render_as_string(hide_password=True)}"
         self.scheduler = PlanScheduler(db=db, engine_key=key, target=self, clock=clock)
         self.prechecks = PrecheckRunner(self)
         self.jobs = PlanJobs(self)
+        self.executions = ExecutionRunner(self)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (also for execution)
@@ -167,7 +165,7 @@ class UpgradeEngine:
             in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
         for plan_id in sorted(in_flight):
             log.info("resuming the execution of plan #%s", plan_id)
-            self._start_execution(plan_id)
+            self.executions.start(plan_id)
 
     async def stop(self) -> None:
         self.scheduler.stop()
@@ -228,7 +226,8 @@ class UpgradeEngine:
             sync_targets(session, targets=[dms_target])
             plan = plans.create_plan(
                 session, dms_name=dms_target.name, path=path, estimate=estimate, requester=requester,
-                channel=channel, window_start=start, window_end=end, dedupe_key=dedupe_key, now=self.now(),
+                channel=channel, window_start=start, window_end=end, dedupe_key=dedupe_key,
+                hotfixes=self.settings.hotfixes, now=self.now(),
             )
             assert plan.id is not None
             plan_id = plan.id
@@ -273,17 +272,6 @@ class UpgradeEngine:
         await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
         return self.snapshot(plan_id)
 
-    async def wait_for_confirmation(self, plan_id: int, *, hop_index: int, poll_s: float) -> bool:
-        """Watch driver: poll until a person confirmed the upload; False if the plan left EXECUTING."""
-        while True:
-            with self.session() as session:
-                if get_plan(session, plan_id=plan_id).state != PlanState.EXECUTING.value:
-                    return False
-                items = checklist.items(session, plan_id=plan_id)
-                if any(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
-                    return True
-            await asyncio.sleep(poll_s)
-
     # ------------------------------------------------------------------ approvals and cancel
 
     async def approve(self, *, plan_id: int, actor: str, override_reason: str | None = None) -> PlanSnapshot:
@@ -306,7 +294,7 @@ class UpgradeEngine:
         await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
                         to_state=PlanState.EXECUTING.value, actor=actor, reason=f"approved by {actor}")
-        self._start_execution(plan_id)
+        self.executions.start(plan_id)
         return self.snapshot(plan_id)
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
@@ -356,58 +344,12 @@ class UpgradeEngine:
         self.scheduler.cancel(plan_id=plan_id)
         agents: list[AgentState] = []
         if before.value in IN_FLIGHT:
-            await self._stop_execution(plan_id)
-            agents = await self._agents_at_cancel(plan_id)
+            await self.executions.stop(plan_id)
+            agents = await self.executions.record_agents_at_cancel(plan_id)
         await self.emit(StateChanged, plan_id, from_state=before.value, to_state=PlanState.CANCELLED.value,
                         actor=actor, reason=why)
         await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=why, agents=tuple(agents))
         return self.snapshot(plan_id)
-
-    async def _agents_at_cancel(self, plan_id: int) -> list[AgentState]:
-        with self.session() as session:
-            dms_name = get_plan(session, plan_id=plan_id).dms_name
-        agents: list[AgentState] = []
-        detail: dict[str, Any]
-        try:
-            async with self.dms_access.open(dms_name) as conn:
-                agents = await conn.client.agent_states()
-            detail = {"agents": agents_json(agents)}
-        except Exception as exc:  # the cancel stands even when the DMS cannot be read
-            detail = {"agents": [], "error": str(exc)}
-        with self.session() as session:
-            if agents:
-                plans.update_progress(session, plan_id=plan_id, agents=agents_json(agents), now=self.now())
-            audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id,
-                         reason="the state of every agent when the execution was cancelled", detail=detail,
-                         now=self.now())
-        return agents
-
-    # ------------------------------------------------------------------ execution
-
-    def _start_execution(self, plan_id: int) -> None:
-        running = self._executions.get(plan_id)
-        if running is not None and not running.done():
-            return  # one loop per plan in this process
-        self._executions[plan_id] = self.spawn(self._execute(plan_id), name=f"execute-plan-{plan_id}")
-
-    async def _execute(self, plan_id: int) -> None:
-        with self.session() as session:
-            plan = get_plan(session, plan_id=plan_id)
-            dms_name = plan.dms_name
-            path = path_of(session, plan)
-            estimate = Estimate.model_validate(plan.estimate)
-        async with self.dms_access.open(dms_name) as conn:
-            execution = Execution(
-                host=self, plan_id=plan_id, client=conn.client, driver=conn.driver,
-                key_elements=list(conn.target.key_elements), path=path, estimate=estimate, dms_name=dms_name,
-            )
-            await execution.run()
-
-    async def _stop_execution(self, plan_id: int) -> None:
-        task = self._executions.pop(plan_id, None)
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     # ------------------------------------------------------------------ reading
 

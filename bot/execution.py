@@ -1,10 +1,7 @@
 """The durable execution loop of one approved plan: every hop, then the verification.
 
-Per hop (issue 4 "Execution", MOP "Execute the DataMiner upgrade"):
-
-    upload only (the package's prerequisite checks run) -> upgrade all agents, failover pairs
-    simultaneously -> wait until every agent runs the hop's version
-
+Per hop (MOP "Execute the DataMiner upgrade"): upload only (the package's prerequisite checks run) ->
+upgrade all agents, failover pairs simultaneously -> wait until every agent runs the hop's version.
 Each step is recorded as *started* in the database before it acts and *done* after its result was
 observed. The loop can therefore be killed at any instant and resumed from the database:
 
@@ -25,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -48,7 +44,7 @@ from bot.events import (
     UpgradeFinished,
 )
 from bot.models import PlanHop, UpgradePlan
-from bot.planning import hop_from_row
+from bot.planning import STARTUP_KIND, hop_from_row
 from bot.plans import HopStep, StepEvent
 from bot.settings import Settings
 from bot.states import PlanState
@@ -90,8 +86,6 @@ class ExecutionHost(Protocol):
         expected_from: set[PlanState] | None = None,
     ) -> bool: ...
 
-    async def wait_for_confirmation(self, plan_id: int, *, hop_index: int, poll_s: float) -> bool: ...
-
 
 class PlanStopped(Exception):
     """The plan left EXECUTING under us (cancelled elsewhere): stop without touching anything."""
@@ -109,14 +103,6 @@ def wall_now() -> datetime:
     return datetime.now(UTC)
 
 
-def agents_json(states: list[AgentState]) -> list[dict[str, Any]]:
-    return [
-        {"id": s.id, "name": s.name, "status": s.status, "detail": s.detail,
-         "version": str(s.version) if s.version else None, "reachable": s.reachable}
-        for s in states
-    ]
-
-
 @dataclass
 class Execution:
     """One run (or resumption) of the loop for ``plan_id``; ``run()`` never raises except on cancel."""
@@ -129,7 +115,6 @@ class Execution:
     path: UpgradePath
     estimate: Estimate
     dms_name: str
-    on_finished: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self._scale = self.host.settings.dms_time_scale
@@ -159,11 +144,7 @@ class Execution:
     async def _run(self) -> None:
         rows = self._hops()
         self._touched = any(row.upgrade_started_at is not None for row in rows)
-        self._finished_minutes = [
-            (row.wait_done_at - row.upload_started_at).total_seconds() / 60.0
-            for row in rows
-            if row.wait_done_at is not None and row.upload_started_at is not None
-        ]
+        self._finished_minutes = [m for m in map(_hop_minutes, rows) if m is not None]
         if self._state() is PlanState.VERIFYING:
             # Stopped during the verification: every hop is done; verifying again only reads.
             await self._verify(already_verifying=True)
@@ -183,8 +164,8 @@ class Execution:
         resumed = row.upload_started_at is not None
         instructions = None
         if self.driver.needs_person:
-            steps: tuple[Literal["upload", "upgrade"], ...] = ("upload", "upgrade")
-            lines = [line for step in steps for line in self.driver.instructions(hop=hop, step=step)]
+            lines = [*self.driver.instructions(hop=hop, step="upload"),
+                     *self.driver.instructions(hop=hop, step="upgrade")]
             instructions = "\n".join(lines)
         await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
                              package=hop.name, instructions=instructions, resumed=resumed)
@@ -202,10 +183,7 @@ class Execution:
             self._mark(row.id, "upload", "started")
             if self.driver.needs_person:
                 # A person uploads (and starts) in Cube; they confirm the upload on the checklist.
-                confirmed = await self.host.wait_for_confirmation(self.plan_id, hop_index=index,
-                                                                  poll_s=self._poll_s)
-                if not confirmed:
-                    raise PlanStopped()
+                await self._wait_for_upload_confirmation()
             else:
                 try:
                     await self.driver.upload(hop=hop)
@@ -227,8 +205,7 @@ class Execution:
 
         fresh = self._hop(row.id)
         if fresh.wait_started_at is None:
-            self._mark(row.id, "wait", "started")
-            fresh = self._hop(row.id)
+            fresh = self._mark(row.id, "wait", "started")
         upgrade_started = fresh.upgrade_started_at or wall_now()
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         remaining = budget - (wall_now() - upgrade_started).total_seconds()
@@ -248,16 +225,25 @@ class Execution:
                 f"hop {index + 1} ({hop.version}): {exc}", touched=True, agents=states
             ) from exc
         self._ensure_executing()
-        self._mark(row.id, "wait", "done")
-        done = self._hop(row.id)
-        minutes = None
-        if done.wait_done_at is not None and done.upload_started_at is not None:
-            minutes = (done.wait_done_at - done.upload_started_at).total_seconds() / 60.0
+        done = self._mark(row.id, "wait", "done")
+        minutes = _hop_minutes(done)
+        if minutes is not None:
             self._finished_minutes.append(minutes)
             self._record_durations(done)
         await self.host.emit(HopFinished, self.plan_id, hop_index=index, version=str(hop.version),
                              minutes=minutes)
         await self._emit_eta(current_started_at=None)
+
+    async def _wait_for_upload_confirmation(self) -> None:
+        """Watch driver: poll the checklist until a person confirmed this hop's upload; PlanStopped when
+        the plan leaves EXECUTING meanwhile (a cancel must not leave this loop waiting forever)."""
+        while True:
+            self._ensure_executing()
+            with self.host.session() as session:
+                items = checklist.items(session, plan_id=self.plan_id)
+                if any(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
+                    return
+            await asyncio.sleep(self._poll_s)
 
     async def _observe_interrupted_upgrade(self, hop: Hop, *, previous: Version) -> None:
         """The upgrade step was started before a restart and not recorded done: look, never re-trigger."""
@@ -380,24 +366,24 @@ class Execution:
             assert row is not None
             return row
 
-    def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> None:
+    def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
         with self.host.session() as session:
-            plans.mark_step(session, hop_id=hop_id, step=step, event=event, now=self.host.now())
+            return plans.mark_step(session, hop_id=hop_id, step=step, event=event, now=self.host.now())
 
     def _store_agents(self, states: list[AgentState]) -> None:
         with self.host.session() as session:
-            plans.update_progress(session, plan_id=self.plan_id, agents=agents_json(states),
+            plans.update_progress(session, plan_id=self.plan_id, agents=plans.agents_json(states),
                                   now=self.host.now())
 
     def _record_durations(self, row: PlanHop) -> None:
-        """Store what this hop took on this DMS, in DMS minutes, for its future estimates."""
-        if row.wait_started_at is None or row.wait_done_at is None:
+        """Store how long the agents took to come back on this DMS, in DMS minutes, for its future
+        estimates (``bot.planning.estimate_for``); helpers restart nothing, so they teach nothing."""
+        if not row.restarts_agents or row.wait_started_at is None or row.wait_done_at is None:
             return
         startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
         with self.host.session() as session:
-            if row.restarts_agents:
-                plans.record_duration(session, dms_name=self.dms_name, kind="agent_startup",
-                                      minutes=startup, plan_id=self.plan_id)
+            plans.record_duration(session, dms_name=self.dms_name, kind=STARTUP_KIND,
+                                  minutes=startup, plan_id=self.plan_id)
 
     def _baseline(self) -> Baseline:
         with self.host.session() as session:
@@ -405,3 +391,10 @@ class Execution:
         if run is None or not run.baseline:
             return Baseline(taken_at=wall_now())
         return Baseline.model_validate(run.baseline)
+
+
+def _hop_minutes(row: PlanHop) -> float | None:
+    """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""
+    if row.wait_done_at is None or row.upload_started_at is None:
+        return None
+    return (row.wait_done_at - row.upload_started_at).total_seconds() / 60.0

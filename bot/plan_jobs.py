@@ -103,4 +103,5 @@ class PlanJobs:
         with self._engine.session() as session:
             audit.record(session, actor=BOT, action="job.missed", plan_id=plan_id,
                          reason=f"the {kind} job due {scheduled_for.isoformat()} was missed while down",
-                         detail={"kind": kind, "scheduled_for": scheduled_for.isoformat()})
+                         detail={"kind": kind, "scheduled_for": scheduled_for.isoformat()},
+                         now=self._engine.now())

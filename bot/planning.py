@@ -27,6 +27,8 @@ STARTUP_KIND = "agent_startup"
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 # A start this far in the past still counts as "now" (minute-resolution time pickers, slow requests).
 START_NOW_TOLERANCE = timedelta(minutes=2)
+# A start further ahead is a typo (2062 for 2026), and near datetime's end the window's end overflows.
+MAX_START_AHEAD = timedelta(days=366)
 
 
 def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | None]:
@@ -63,6 +65,11 @@ def window(
         raise UserError(
             f"The window start {start:%Y-%m-%d %H:%M} UTC is in the past "
             f"(it is now {now:%Y-%m-%d %H:%M} UTC); pick the current minute or later"
+        )
+    if start > now + MAX_START_AHEAD:
+        raise UserError(
+            f"The window start {start:%Y-%m-%d %H:%M} UTC is more than a year ahead; "
+            "plan closer to the upgrade"
         )
     return start, start + timedelta(minutes=length)
 

@@ -18,6 +18,7 @@ from bot import audit, checklist
 from bot.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from bot.models import ActiveUpgrade, DmsTarget, ObservedDuration, PlanHop, UpgradePlan, utcnow
 from bot.states import ACTIVE, PlanState, get_plan, transition
+from dms.models import AgentState
 from dms.upgrade_path import Estimate, UpgradePath
 
 HopStep = Literal["upload", "upgrade", "wait"]
@@ -43,6 +44,7 @@ def create_plan(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     dedupe_key: str | None = None,
+    hotfixes: int = 0,
     now: datetime | None = None,
 ) -> UpgradePlan:
     """Store a new PLANNED plan with its hops and checklist, taking the DMS's one-active-upgrade lock.
@@ -116,10 +118,8 @@ def create_plan(
         requirements=requirements,
         key_elements=target.key_elements if target else (),
         key_checks=target.key_checks if target else (),
+        hotfixes=hotfixes,
     )
-    checklist.create_items(session, plan_id=plan.id, steps=steps)
-    checklist.auto_tick(session, plan_id=plan.id, key="determine.track", detail=f"{path.track.value} track",
-                        now=at)
     audit.record(
         session,
         actor=requester,
@@ -129,6 +129,9 @@ def create_plan(
         detail={"dms": dms_name, "from": str(path.current), "to": str(path.target), "channel": channel},
         now=at,
     )
+    checklist.create_items(session, plan_id=plan.id, steps=steps)
+    checklist.auto_tick(session, plan_id=plan.id, key="determine.track", detail=f"{path.track.value} track",
+                        now=at)
     if window_start is not None and window_end is not None:
         set_window(session, plan_id=plan.id, start=window_start, end=window_end, actor=requester, now=at)
     session.flush()
@@ -245,6 +248,15 @@ def mark_step(
         )
         session.flush()
     return hop
+
+
+def agents_json(states: Sequence[AgentState]) -> list[dict[str, Any]]:
+    """Agent states as stored on the plan and in audit rows."""
+    return [
+        {"id": s.id, "name": s.name, "status": s.status, "detail": s.detail,
+         "version": str(s.version) if s.version else None, "reachable": s.reachable}
+        for s in states
+    ]
 
 
 def update_progress(

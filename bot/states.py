@@ -75,8 +75,15 @@ def allowed(from_state: PlanState, to_state: PlanState) -> bool:
     return to_state in ALLOWED[from_state]
 
 
+# The largest id a 64-bit INTEGER column holds: a larger one (a button value, a typed number) would make the
+# database driver raise OverflowError instead of the plan simply not existing.
+MAX_PLAN_ID = 2**63 - 1
+
+
 def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> UpgradePlan:
     """The plan, or NotFound. ``for_update`` locks the row on PostgreSQL (SQLite serializes writers)."""
+    if not 1 <= plan_id <= MAX_PLAN_ID:
+        raise NotFound(f"There is no upgrade plan #{plan_id}")
     statement = select(UpgradePlan).where(UpgradePlan.id == plan_id)
     if for_update:
         statement = statement.with_for_update()

@@ -104,7 +104,9 @@ def test_precheck_not_passed_needs_override(tmp_path: Path, precheck: CheckStatu
     assert approval.override and approval.reason == "alarm is known and harmless"
     with session(engine) as s:
         row = s.exec(select(AuditEvent).where(AuditEvent.action == "approval.approved")).one()
-        assert row.detail == {"override": True} and row.reason == "alarm is known and harmless"
+        assert row.reason == "alarm is known and harmless"
+        waived = "pre-upgrade check " + ("failed" if precheck is CheckStatus.FAIL else "not run")
+        assert row.detail == {"override": True, "overridden": [waived]}
 
 
 def test_open_required_items_need_override(tmp_path: Path) -> None:
@@ -114,6 +116,10 @@ def test_open_required_items_need_override(tmp_path: Path) -> None:
         _decide(engine, plan_id)
     assert any("required items" in reason for reason in info.value.reasons)
     assert _decide(engine, plan_id, reason="backup verified by phone").override
+    with session(engine) as s:  # the audit names the items the override set aside, not just "override"
+        row = s.exec(select(AuditEvent).where(AuditEvent.action == "approval.approved")).one()
+    assert row.reason == "backup verified by phone"
+    assert any("Backup taken" in text for text in row.detail["overridden"])
 
 
 def test_not_awaiting_approval(tmp_path: Path) -> None:

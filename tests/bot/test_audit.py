@@ -95,3 +95,12 @@ def test_cli_uses_database_url_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     assert main(["audit", "--format", "jsonl"]) == 0
     assert "transition" in capsys.readouterr().out
+
+
+def test_a_plans_audit_trail_starts_with_its_creation(tmp_path: Path) -> None:
+    # The track's automatic tick used to be audited before the plan.created row it belongs to.
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    with session(engine) as s:
+        rows = list(s.exec(select(AuditEvent).where(AuditEvent.plan_id == plan_id).order_by(AuditEvent.id)))
+    assert [r.action for r in rows][:2] == ["plan.created", "checklist.auto"]

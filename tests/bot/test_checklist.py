@@ -9,10 +9,11 @@ from bot import checklist
 from bot.checklist import MOP_STEPS, Kind, Phase, build_steps
 from bot.db import session
 from bot.errors import NotFound, RuleViolation
+from bot.plans import create_plan
 from bot.settings import Settings
 from bot.states import PlanState
 from bot.targets import parse_targets, sync_targets
-from tests.bot.store_helpers import force_state, fresh_engine, new_plan
+from tests.bot.store_helpers import force_state, fresh_engine, new_plan, sample_estimate, sample_path
 
 MOP = Path(__file__).resolve().parents[3] / "shared" / "seed" / "MOP_Upgrading_a_DMA_DMS.md"
 
@@ -103,6 +104,24 @@ def test_tick_rules(tmp_path: Path) -> None:
         checklist.tick(s, plan_id=plan_id, key="details.backup", actor="U7", checked=True)
 
 
+@pytest.mark.parametrize("state", [PlanState.DONE, PlanState.FAILED, PlanState.CANCELLED])
+def test_after_the_upgrade_the_verify_items_can_still_be_ticked(tmp_path: Path, state: PlanState) -> None:
+    # The MOP's last step (key functionalities checked) happens after the bot moved the plan to DONE;
+    # it used to be refused there ("checklist is closed"), so it could never be recorded.
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    force_state(engine, plan_id=plan_id, state=state)
+    if state is not PlanState.DONE:
+        with pytest.raises(RuleViolation, match="closed"), session(engine) as s:
+            checklist.tick(s, plan_id=plan_id, key="verify.key_functionalities", actor="U7", checked=True)
+        return
+    with session(engine) as s:
+        item = checklist.tick(s, plan_id=plan_id, key="verify.key_functionalities", actor="U7", checked=True)
+        assert item.checked and item.checked_by == "U7"
+    with pytest.raises(RuleViolation, match="by the bot"), session(engine) as s:
+        checklist.tick(s, plan_id=plan_id, key="verify.agents_running", actor="U7", checked=True)
+
+
 def test_open_required_manual_by_phase(tmp_path: Path) -> None:
     engine = fresh_engine(tmp_path)
     plan_id = new_plan(engine)
@@ -135,3 +154,25 @@ def test_ensure_item_adds_a_step_once_at_the_end_of_its_phase(tmp_path: Path) ->
     with session(engine) as s:  # a person ticks it like any manual item
         item = checklist.tick(s, plan_id=plan_id, key="execute.upload_confirmed", actor="U7", checked=True)
         assert item.checked
+
+
+def test_expected_hotfixes_add_an_upload_item_that_gates_execution_and_an_install_item_after() -> None:
+    # The MOP's hotfixes were only "identified" (optional): nothing recorded their upload or installation.
+    plain = {step.key for step in build_steps()}
+    assert not {"precheck.hotfixes_uploaded", "verify.hotfixes_installed"} & plain
+    steps = {step.key: step for step in build_steps(hotfixes=2)}
+    uploaded, installed = steps["precheck.hotfixes_uploaded"], steps["verify.hotfixes_installed"]
+    assert (uploaded.phase, uploaded.kind, uploaded.required) == (Phase.PRECHECK, Kind.MANUAL, True)
+    assert (installed.phase, installed.kind, installed.required) == (Phase.VERIFY, Kind.MANUAL, True)
+    assert "2 expected" in uploaded.title
+
+
+def test_hotfix_items_reach_the_plan_and_the_approval_gate(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    with session(engine) as s:
+        plan = create_plan(s, dms_name="default", path=sample_path(), estimate=sample_estimate(),
+                           requester="U1", channel="C1", hotfixes=1)
+        assert plan.id is not None
+        gate = checklist.open_required_manual(s, plan_id=plan.id, before_phase=Phase.EXECUTE)
+        assert "precheck.hotfixes_uploaded" in {item.key for item in gate}
+        assert "verify.hotfixes_installed" not in {item.key for item in gate}

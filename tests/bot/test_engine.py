@@ -4,7 +4,7 @@ checks in the background, checklist, approvals' rules, cancel, status and histor
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, col, select
@@ -53,6 +53,8 @@ async def test_create_plan_reads_the_dms_and_stores_path_estimate_and_window(har
         ({"dms": "nowhere"}, "no DMS target named 'nowhere'"),
         ({"window_start": "past"}, "in the past"),
         ({"window_minutes": 5}, "between 15 minutes"),
+        ({"window_start": "next year"}, "more than a year ahead"),
+        ({"window_start": "end of time"}, "more than a year ahead"),  # was an OverflowError
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
@@ -60,6 +62,10 @@ async def test_bad_input_is_refused_and_changes_nothing(
 ) -> None:
     if overrides.get("window_start") == "past":
         overrides["window_start"] = harness.clock.now - timedelta(minutes=3)
+    if overrides.get("window_start") == "next year":
+        overrides["window_start"] = harness.clock.now + timedelta(days=367)
+    if overrides.get("window_start") == "end of time":
+        overrides["window_start"] = datetime.max.replace(tzinfo=UTC) - timedelta(minutes=30)
     with pytest.raises(UserError, match=message):
         await _plan(harness, **overrides)
     assert harness.engine.history() == []
@@ -297,3 +303,26 @@ async def test_a_window_start_within_the_current_minute_counts_as_now(harness: H
         too_old = harness.clock.now - timedelta(minutes=2, seconds=1)
         await harness.engine.set_window(plan_id=snap.id, start=too_old, minutes=60, actor=REQUESTER)
     assert harness.engine.status(plan_id=snap.id).window_start == picked
+
+
+@pytest.mark.parametrize("plan_id", [0, -1, 2**63, 10**30])
+async def test_out_of_range_plan_ids_are_not_found_and_change_nothing(harness: Harness, plan_id: int) -> None:
+    # Ids too large for the INTEGER column used to reach the driver and raise OverflowError.
+    existing = await _plan(harness)
+    calls = [
+        lambda: harness.engine.tick(plan_id=plan_id, key="details.backup", actor=REQUESTER, checked=True),
+        lambda: harness.engine.approve(plan_id=plan_id, actor=APPROVER, override_reason="x"),
+        lambda: harness.engine.reject(plan_id=plan_id, actor=APPROVER, reason="x"),
+        lambda: harness.engine.cancel(plan_id=plan_id, actor=REQUESTER, reason="x"),
+        lambda: harness.engine.run_check(plan_id=plan_id, actor=REQUESTER),
+        lambda: harness.engine.set_window(plan_id=plan_id, start=harness.clock.now + timedelta(days=2),
+                                          minutes=60, actor=REQUESTER),
+    ]
+    before = len(_audit_rows(harness, existing))
+    for call in calls:
+        with pytest.raises(NotFound, match=f"no upgrade plan #{plan_id}"):
+            await call()
+    with pytest.raises(NotFound):
+        harness.engine.status(plan_id=plan_id)
+    assert len(_audit_rows(harness, existing)) == before
+    assert harness.engine.status(plan_id=existing).state is PlanState.SCHEDULED
