@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.cli_path import settings_error
 from bot.settings import Settings
 from dms.client import DmsClient
 from dms.exceptions import DmsApiError
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"dm-upgrade check: invalid settings: {exc.errors()[0].get('msg')}", file=sys.stderr)
+        print(f"dm-upgrade check: {settings_error(exc)}", file=sys.stderr)
         return 2
     try:
         report = asyncio.run(check(settings, key_elements=list(args.key_element)))

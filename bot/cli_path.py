@@ -67,7 +67,7 @@ def render_text(path: UpgradePath, plan_estimate: Estimate) -> str:
     return "\n".join(lines)
 
 
-def _settings_error(error: ValidationError) -> str:
+def settings_error(error: ValidationError) -> str:
     # Name the setting and the problem, never the value: it could be a token.
     problems = (f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
     return "invalid settings: " + "; ".join(problems)
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             hotfixes=settings.hotfixes,
         )
     except (DmsError, ValueError) as error:
-        text = _settings_error(error) if isinstance(error, ValidationError) else str(error)
+        text = settings_error(error) if isinstance(error, ValidationError) else str(error)
         print(f"dm-upgrade path: {text}", file=err)
         return 2
     if args.json:

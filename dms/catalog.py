@@ -282,6 +282,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
             source = f"release catalog {path}"
     except OSError as error:
         raise CatalogError(f"cannot read release catalog {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise CatalogError(f"release catalog {path} is not UTF-8 text (byte {error.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -42,6 +42,7 @@ from dms.wire import (
     agent_base_url,
     api_base,
     asmx_message,
+    check_dms_url,
     first_error,
     is_auth_refusal,
     scrub,
@@ -79,8 +80,7 @@ class DmsClient:
         backoff_s: float = 0.25,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if not url.strip():
-            raise ValueError("DMS URL is empty")
+        check_dms_url(url)
         if retries < 0 or concurrency < 1 or timeout_s <= 0:
             raise ValueError("retries must be >= 0, concurrency >= 1 and timeout_s > 0")
         self.url = url.strip()
@@ -158,10 +158,13 @@ class DmsClient:
         itself rather than riding on a concurrent call's reconnect: a DMS may hand out sessions that expire
         again at once, and a call must not fail because a neighbour used up the session it was waiting for.
         """
+        return await self._call(method, params, once=False)
+
+    async def _call(self, method: str, params: dict[str, Any], *, once: bool) -> Any:
         await self._ensure_connected()
         try:
             return await self._post(self._base, method, {"connection": self._connection, **params},
-                                    label=self._label)
+                                    label=self._label, once=once)
         except _SessionExpired:
             log.info("session on %s expired during %s; reconnecting", self._label, method)
         async with self._connect_lock:
@@ -169,7 +172,7 @@ class DmsClient:
             self._connection = connection
         try:
             return await self._post(self._base, method, {"connection": connection, **params},
-                                    label=self._label)
+                                    label=self._label, once=once)
         except _SessionExpired:
             raise DmsApiError("session expired again right after reconnecting", agent=self._label,
                               method=method) from None
@@ -225,7 +228,10 @@ class DmsClient:
             ],
         }
         options = {"WaitForScript": wait}
-        data = await self.call("ExecuteAutomationScript", script=script, scriptOptions=options)
+        # once: a timeout or 5xx may come after the DMS started the script; sending it again could start
+        # a second upload or upgrade. Only a refused connection (nothing was sent) is retried.
+        data = await self._call("ExecuteAutomationScript", {"script": script, "scriptOptions": options},
+                                once=True)
         if isinstance(data, bool) or not isinstance(data, int | str):
             raise DmsProtocolError(f"expected a script instance id, got {type(data).__name__}",
                                    agent=self._label, method="ExecuteAutomationScript")
@@ -273,8 +279,11 @@ class DmsClient:
             self._logout_later(sessions)
 
     async def _read_version(self, agent: AgentInfo) -> tuple[Version, tuple[str, str, str]]:
-        base = agent_base_url(dms_url=self.url, template=self.agent_url_template, ip=agent.primary_ip)
-        label = f"{agent.name} ({agent.primary_ip})"
+        label = f"{agent.name} ({agent.primary_ip[:64]})"
+        try:
+            base = agent_base_url(dms_url=self.url, template=self.agent_url_template, ip=agent.primary_ip)
+        except ValueError as exc:
+            raise DmsProtocolError(str(exc), agent=agent.name, method="GetDataMinerAgentsInfo") from None
         data = await self._connect_raw(base, label=label, method="ConnectAppAndInfo")
         info = self._model(ConnectInfo, data, "ConnectAppAndInfo", label=label)
         session = (base, info.connection, label)
@@ -282,7 +291,7 @@ class DmsClient:
             return parse_version(info.dma_version), session
         except VersionError as exc:
             self._logout_later([session])
-            raise DmsProtocolError(f"unreadable DMAVersion {info.dma_version!r}", agent=label,
+            raise DmsProtocolError(f"unreadable DMAVersion {info.dma_version[:64]!r}", agent=label,
                                    method="ConnectAppAndInfo") from exc
 
     def _logout_later(self, sessions: list[tuple[str, str, str]]) -> None:
@@ -324,8 +333,10 @@ class DmsClient:
             raise DmsAuthError("the DMS refused the session", agent=label, method=method) from exc
 
     async def _post(
-        self, base: str, method: str, payload: dict[str, Any], *, label: str, retries: int | None = None
+        self, base: str, method: str, payload: dict[str, Any], *, label: str, retries: int | None = None,
+        once: bool = False,
     ) -> Any:
+        """``once``: retry only when the request surely never reached the DMS (connection refused)."""
         attempts = (self.retries if retries is None else retries) + 1
         last = ""
         for attempt in range(attempts):
@@ -333,16 +344,18 @@ class DmsClient:
                 await self._sleep(self._backoff_s * 2 ** (attempt - 1))
             try:
                 response = await self._http.post(f"{base}/{method}", json=payload)
-            except httpx.TimeoutException:
-                last = "timed out"
             except httpx.TransportError as exc:
-                last = f"connection failed: {type(exc).__name__}"
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                last = "timed out" if timed_out else f"connection failed: {type(exc).__name__}"
+                unsent = isinstance(exc, httpx.ConnectError)
             else:
                 fault = asmx_message(response)
-                if response.status_code >= 500 and fault is None:
-                    last = f"HTTP {response.status_code}"
-                else:
+                if response.status_code < 500 or fault is not None:
                     return self._unwrap(response, fault, method=method, label=label)
+                last, unsent = f"HTTP {response.status_code}", False
+            if once and not unsent:
+                raise DmsUnreachable(f"{last}; not retried: the DMS may have started it", agent=label,
+                                     method=method)
             log.info("%s on %s: %s (attempt %d of %d)", method, label, last, attempt + 1, attempts)
         raise DmsUnreachable(f"no answer after {attempts} attempt(s), last: {last}", agent=label,
                              method=method)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dms.versions import Version
 
@@ -60,6 +60,11 @@ class Alarm(_ApiModel):
     severity: str = Field(alias="Severity")
     is_masked: bool = Field(default=False, alias="IsMasked")
     time_of_arrival_utc: datetime | None = Field(default=None, alias="TimeOfArrivalUTC")
+
+    @property
+    def key(self) -> str:
+        """``DataMinerID/ID``: DataMiner numbers alarms per agent, so the ID alone is not unique in a DMS."""
+        return f"{self.dataminer_id}/{self.id}"
 
 
 class ConnectInfo(_ApiModel):
@@ -116,8 +121,19 @@ class Baseline(BaseModel):
     elements: dict[int, int] = {}  # agent id -> elements
     elements_active: dict[int, int] = {}  # agent id -> active elements
     alarms_by_severity: dict[str, int] = {}  # unmasked active alarms
-    critical_alarm_ids: list[int] = []  # unmasked Critical alarms present before the upgrade
+    critical_alarm_ids: list[str] = []  # ``Alarm.key`` of each unmasked Critical alarm before the upgrade
     versions: dict[int, str] = {}  # agent id -> version read from the agent itself
+
+    @field_validator("critical_alarm_ids", mode="before")
+    @classmethod
+    def _bare_ids(cls, value: object) -> object:
+        # Baselines stored before the agent was recorded hold bare alarm IDs; keep reading them.
+        return [str(item) for item in value] if isinstance(value, list) else value
+
+    def had_critical(self, alarm: Alarm) -> bool:
+        """Was ``alarm`` already Critical at the baseline? A bare stored ID matches it on any agent."""
+        known = set(self.critical_alarm_ids)
+        return alarm.key in known or str(alarm.id) in known
 
     @property
     def total_active(self) -> int:

@@ -220,7 +220,7 @@ def make_baseline(
         elements={s.id: s.amount_elements for s in statistics},
         elements_active={s.id: s.amount_elements_active for s in statistics},
         alarms_by_severity=dict(Counter(alarm.severity for alarm in unmasked)),
-        critical_alarm_ids=sorted(a.id for a in unmasked if a.severity.lower() == "critical"),
+        critical_alarm_ids=sorted(a.key for a in unmasked if a.severity.lower() == "critical"),
         versions={s.id: str(s.version) for s in states if s.version is not None},
     )
 

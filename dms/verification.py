@@ -56,8 +56,8 @@ def check_new_critical(
     alarms: list[Alarm], *, baseline: Baseline, names: dict[int, str]
 ) -> list[CheckResult]:
     title = "No new Critical alarms"
-    known = set(baseline.critical_alarm_ids)
-    new = [a for a in alarms if not a.is_masked and a.severity.lower() == "critical" and a.id not in known]
+    new = [a for a in alarms
+           if not a.is_masked and a.severity.lower() == "critical" and not baseline.had_critical(a)]
     if not new:
         return [_result("new_critical", title, CheckStatus.PASS,
                         "no Critical alarm appeared since the baseline")]

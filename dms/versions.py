@@ -27,13 +27,14 @@ MAX_FEATURE_BUILD = 20
 _SHORT = re.compile(
     r"""^\s*(?P<major>\d{1,3})\.(?P<minor>\d{1,3})(?:\.(?P<build>\d{1,3}))?
         \s*(?:\[?\s*CU\s*(?P<cu>\d{1,3})\s*\]?)?\s*$""",
-    re.IGNORECASE | re.VERBOSE,
+    re.IGNORECASE | re.VERBOSE | re.ASCII,  # ASCII: Arabic-Indic or full-width digits are no version
 )
-# Build strings: "10.4.2.0-13691", "10.2.0.0-11897-CU4", "10.4.0.0-14772-20240821-release".
+# Build strings: "10.4.2.0-13691", "10.2.0.0-11897-CU4", "10.4.0.0-14772-20240821-release". No suffix
+# segment may look like a CU: "-release-CU4" or "-CU4-" must be refused, not silently read as CU0.
 _FULL = re.compile(
     r"""^\s*(?P<major>\d{1,3})\.(?P<minor>\d{1,3})\.(?P<build>\d{1,3})\.(?P<rev>\d{1,3})
-        -(?P<number>\d{1,7})(?:-CU(?P<cu>\d{1,3}))?(?:-[A-Za-z0-9._-]+)?\s*$""",
-    re.IGNORECASE | re.VERBOSE,
+        -(?P<number>\d{1,7})(?:-CU(?P<cu>\d{1,3}))?(?:-(?!CU\d)[A-Za-z0-9._]+)*\s*$""",
+    re.IGNORECASE | re.VERBOSE | re.ASCII,
 )
 
 
@@ -114,7 +115,7 @@ def parse_spec(text: str) -> VersionSpec:
         raise _error(str(text)[:64])
     full = _FULL.match(text)
     if full:
-        if int(full["rev"]) != 0:
+        if int(full["rev"]) != 0 or int(full["build"]) > MAX_FEATURE_BUILD:
             raise _error(text)
         return VersionSpec(int(full["major"]), int(full["minor"]), int(full["build"]), int(full["cu"] or 0))
     short = _SHORT.match(text)

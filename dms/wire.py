@@ -5,6 +5,8 @@ Kept apart from ``dms.client`` so the client holds only the calling logic (sessi
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import ssl
 
 import certifi
@@ -14,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 API_PATH = "/API/v1/Json.asmx"
 SESSION_EXPIRED = "no connection available"
 # Words a DMS uses when it refuses a login; real agents phrase it in several ways.
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z0-9_-]{1,63})*", re.ASCII)
 _AUTH_WORDS = ("password", "credential", "login", "logon", "unauthori", "authenticat", "access denied")
 
 
@@ -32,6 +35,17 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def check_dms_url(url: str) -> None:
+    """Refuse what cannot be a DMS address up front, rather than as a puzzling transport error later.
+    The URL is not echoed: it may carry ``user:password@``."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        raise ValueError("DMS URL is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("DMS URL must be http(s)://<host>[:port], e.g. https://dma01.example.com")
+
+
 def api_base(url: str) -> str:
     """``http://host:port`` or a URL already ending in ``Json.asmx`` -> the API's base URL."""
     base = url.strip().rstrip("/")
@@ -40,9 +54,21 @@ def api_base(url: str) -> str:
     return base
 
 
+def agent_host(ip: str) -> str:
+    """PrimaryIP as a URL host. The DMS supplies it and we send the password there, so an answer such as
+    ``x@attacker.example/`` must not steer the connect request elsewhere: only an IP or a host name passes."""
+    try:
+        address = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        if not _HOSTNAME.fullmatch(ip):
+            raise ValueError(f"PrimaryIP {ip[:64]!r} is not an IP address or host name") from None
+        return ip
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
 def agent_base_url(*, dms_url: str, template: str, ip: str) -> str:
     """Where the agent with PrimaryIP ``ip`` answers: the template, or DMS_URL with the host replaced."""
-    host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+    host = agent_host(ip)
     if template:
         return api_base(template.replace("{ip}", host))
     parsed = httpx.URL(dms_url.strip())

@@ -96,7 +96,9 @@ def test_simulated_setting_starts_an_in_process_simulator(monkeypatch: pytest.Mo
 def test_invalid_settings_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DMS_RETRIES", "many")
     assert main(["check"]) == 2
-    assert "invalid settings" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid settings: dms_retries" in err, "the message names the setting"
+    assert "many" not in err
 
 
 def test_missing_ca_bundle_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -105,3 +107,10 @@ def test_missing_ca_bundle_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     monkeypatch.setenv("DMS_CA_BUNDLE", str(tmp_path / "nope.pem"))
     assert main(["check"]) == 2
     assert "CA bundle" in capsys.readouterr().err
+
+
+def test_dms_url_that_is_no_address_exit_2_at_once(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DMS_URL", "http://[::1")
+    assert main(["check"]) == 2
+    assert "invalid settings: DMS URL is not a valid URL" in capsys.readouterr().err

@@ -176,3 +176,10 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("releases = [", encoding="utf-8")
     with pytest.raises(CatalogError, match="not valid TOML"):
         load_catalog(bad)
+
+
+def test_binary_file_is_a_catalog_error_naming_the_file(tmp_path: Path) -> None:
+    binary = tmp_path / "catalog.toml"
+    binary.write_bytes(b"schema = 1\n\xff\xfe\x00")
+    with pytest.raises(CatalogError, match=r"catalog\.toml is not UTF-8"):
+        load_catalog(binary)

@@ -101,6 +101,16 @@ def test_verification_rules() -> None:
     assert statuses(new) == [CheckStatus.FAIL] and new[0].agent == "DMA1"
 
 
+def test_a_new_critical_alarm_with_an_old_id_on_another_agent_is_new() -> None:
+    # DataMiner numbers alarms per agent: agent 2's alarm 7 is not agent 1's alarm 7.
+    before = Baseline(taken_at=datetime.now(UTC), critical_alarm_ids=["1/7"])
+    results = check_new_critical([alarm(7, "Critical", agent=1), alarm(7, "Critical", agent=2)],
+                                 baseline=before, names={2: "DMA2"})
+    assert statuses(results) == [CheckStatus.FAIL] and results[0].agent == "DMA2"
+    stored = Baseline.model_validate({"taken_at": "2026-01-01T00:00:00Z", "critical_alarm_ids": [7]})
+    assert stored.had_critical(alarm(7, "Critical", agent=2)), "a bare stored ID still counts as known"
+
+
 def client_for(fake: FakeDms, **options: Any) -> DmsClient:
     return DmsClient(url=URL, user="admin", password=PASSWORD, transport=httpx.MockTransport(fake.handler),
                      **options)
@@ -139,7 +149,7 @@ async def test_run_prechecks_reports_problems() -> None:
             ("one_version", None)} <= failed
     manual = [r for r in report.results if r.name == "key_element"]
     assert manual[0].status is CheckStatus.MANUAL, "an API without GetElementByName gives a manual check"
-    assert report.baseline.critical_alarm_ids == [1]
+    assert report.baseline.critical_alarm_ids == ["102/1"]
 
 
 @pytest.mark.parametrize(("response", "error"), [

@@ -180,6 +180,28 @@ async def test_script_failure_is_a_script_error_with_the_message() -> None:
     assert body["scriptOptions"] == {"WaitForScript": True}
 
 
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout("slow"), httpx.Response(503), httpx.RemoteProtocolError("reset")]
+)
+async def test_a_script_that_may_have_started_is_never_sent_twice(failure: Any) -> None:
+    fake = FakeDms()
+    fake.queue["ExecuteAutomationScript"] = [failure]
+    client, _ = make_client(fake)
+    async with client:
+        with pytest.raises(DmsUnreachable, match="not retried"):
+            await client.execute_automation_script("S", "F", {"Action": "upgrade"})
+    assert len(fake.methods("ExecuteAutomationScript")) == 1
+
+
+async def test_a_refused_connection_before_a_script_is_retried() -> None:
+    fake = FakeDms()
+    fake.queue["ExecuteAutomationScript"] = [httpx.ConnectError("refused")]
+    client, _ = make_client(fake)
+    async with client:
+        assert await client.execute_automation_script("S", "F", {"Action": "upgrade"}) == 4711
+    assert len(fake.methods("ExecuteAutomationScript")) == 2
+
+
 async def test_agent_version_reads_each_agent_on_its_own_address() -> None:
     fake = FakeDms()
     fake.versions["127.0.1.2"] = "10.3.0.0-12000-CU22"
@@ -215,6 +237,29 @@ async def test_unreadable_version_is_a_protocol_error_naming_the_agent() -> None
     async with client:
         with pytest.raises(DmsProtocolError, match=r"DMA1.*ConnectAppAndInfo"):
             await client.agent_version((await client.agents_info())[0])
+
+
+async def test_huge_unreadable_version_is_cut_in_the_message() -> None:
+    fake = FakeDms(agents=1)
+    fake.versions["127.0.1.1"] = "9" * 100_000
+    client, _ = make_client(fake)
+    async with client:
+        with pytest.raises(DmsProtocolError) as caught:
+            await client.agent_version((await client.agents_info())[0])
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("ip", ["x@attacker.example", "attacker.example/steal#", "1.2.3.4:80@e", "a b", ""])
+async def test_hostile_primary_ip_gets_no_credentials(ip: str) -> None:
+    fake = FakeDms(agents=2)
+    fake.agents[1]["PrimaryIP"] = ip
+    client, _ = make_client(fake)
+    async with client:
+        states = await client.agent_states()
+    assert states[0].reachable and not states[1].reachable
+    assert "is not an IP address or host name" in states[1].detail
+    connect_hosts = {host for host, method, _ in fake.calls if method.startswith("ConnectApp")}
+    assert connect_hosts == {httpx.URL(URL).host, "127.0.1.1"}, "the password went nowhere else"
 
 
 async def test_agent_states_marks_unreachable_agents_and_bounds_concurrency() -> None:
@@ -262,11 +307,21 @@ def test_urls() -> None:
     assert agent_base_url(dms_url="http://dms", template="https://{ip}/API/v1/Json.asmx", ip="10.0.0.5") == (
         "https://10.0.0.5/API/v1/Json.asmx"
     )
+    assert agent_base_url(dms_url="http://dms", template="", ip="dma-2.corp_lan") == (
+        "http://dma-2.corp_lan/API/v1/Json.asmx"
+    )
+    with pytest.raises(ValueError, match="not an IP address or host name"):
+        agent_base_url(dms_url="http://dms", template="", ip="evil@attacker.example")
+
+
+@pytest.mark.parametrize("url", ["", "dms.example", "ftp://dms.example", "http://", "http://u:pw@[::1"])
+def test_a_url_that_is_no_dms_address_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ValueError, match="DMS URL") as caught:
+        DmsClient(url=url, user="u", password="p")
+    assert "pw" not in str(caught.value)
 
 
 def test_bad_options_are_refused() -> None:
-    with pytest.raises(ValueError):
-        DmsClient(url="", user="u", password="p")
     with pytest.raises(ValueError):
         DmsClient(url=URL, user="u", password="p", concurrency=0)
 

@@ -125,3 +125,22 @@ def test_spec_matches() -> None:
     assert parse_spec("10.2").matches(Version(10, 2, 3, 0))
     assert not parse_spec("10.2.0").matches(Version(10, 2, 3, 0))
     assert not parse_spec("10.2.0 CU5").matches(Version(10, 2, 0, 6))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0661\u0660.\u0662",  # Arabic-Indic digits: int() reads them, DataMiner never prints them
+        "10.\uff12",  # full-width digit
+        "10.2.0.0-11897-release-CU4",  # a CU hidden in the suffix must not read as CU0
+        "10.2.0.0-11897-CU4-",
+        "10.2.99.0-11897",  # the same build bound as the short form "10.2.99"
+    ],
+)
+def test_lookalike_input_is_refused_not_misread(text: str) -> None:
+    with pytest.raises(VersionError):
+        parse_version(text)
+
+
+def test_suffix_after_the_cu_is_still_accepted() -> None:
+    assert parse_version("10.2.0.0-11897-CU4-release") == Version(10, 2, 0, 4)
