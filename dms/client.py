@@ -110,7 +110,8 @@ class DmsClient:
         self._connect_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"DmsClient(url={self.url!r}, user={self.user!r}, password='**********')"
+        # A URL may carry user:password@; show the host only.
+        return f"DmsClient(host={httpx.URL(self.url).host!r}, user={self.user!r}, password='**********')"
 
     # ----------------------------------------------------------------- lifecycle
 

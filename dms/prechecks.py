@@ -63,7 +63,7 @@ def first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
     return next((error for error in leaves if isinstance(error, DmsApiError)), fallback)
 
 
-def _result(name: str, title: str, status: CheckStatus, detail: str, agent: str | None = None) -> CheckResult:
+def result(name: str, title: str, status: CheckStatus, detail: str, agent: str | None = None) -> CheckResult:
     return CheckResult(name=name, title=title, status=status, detail=detail, agent=agent)
 
 
@@ -84,16 +84,16 @@ def check_key_elements(names: list[str], found: list[ElementInfo | DmsApiError])
     results = []
     for name, element in zip(names, found, strict=True):
         if isinstance(element, DmsApiError) and "not found" in str(element).lower():
-            results.append(_result("key_element", title, CheckStatus.FAIL,
+            results.append(result("key_element", title, CheckStatus.FAIL,
                                    f"{name}: no element by that name"))
         elif isinstance(element, DmsApiError):
-            results.append(_result("key_element", title, CheckStatus.MANUAL,
+            results.append(result("key_element", title, CheckStatus.MANUAL,
                                    f"{name}: the API could not read it ({element}); "
                                    "confirm it is active in Cube"))
         elif element.state.lower() in ACTIVE_ELEMENT_STATES:
-            results.append(_result("key_element", title, CheckStatus.PASS, f"{name} is {element.state}"))
+            results.append(result("key_element", title, CheckStatus.PASS, f"{name} is {element.state}"))
         else:
-            results.append(_result("key_element", title, CheckStatus.FAIL,
+            results.append(result("key_element", title, CheckStatus.FAIL,
                                    f"{name} is {element.state or 'in an unknown state'}, not Active"))
     return results
 
@@ -101,15 +101,15 @@ def check_key_elements(names: list[str], found: list[ElementInfo | DmsApiError])
 def check_agents_running(states: list[AgentState]) -> list[CheckResult]:
     title = "Every agent is Running"
     bad = [
-        _result("agents_running", title, CheckStatus.FAIL,
+        result("agents_running", title, CheckStatus.FAIL,
                 f"{s.name} is unreachable: {s.detail}" if not s.reachable
                 else f"{s.name} is {s.status}{f' ({s.detail})' if s.detail else ''}", agent=s.name)
         for s in states
         if not s.reachable or s.status != AgentStatus.RUNNING
     ]
     if not states:
-        return [_result("agents_running", title, CheckStatus.FAIL, "the DMS reported no agents")]
-    return bad or [_result("agents_running", title, CheckStatus.PASS,
+        return [result("agents_running", title, CheckStatus.FAIL, "the DMS reported no agents")]
+    return bad or [result("agents_running", title, CheckStatus.PASS,
                            f"all {len(states)} agents are Running")]
 
 
@@ -127,7 +127,7 @@ def check_alarms(alarms: list[Alarm], *, blocking: list[str], names: dict[int, s
         first = agent_alarms[0]
         summary = ", ".join(f"{count} {severity}" for severity, count in sorted(counts.items()))
         agent = names.get(agent_id, f"DMA {agent_id}")
-        results.append(_result("alarms_blocking", title, CheckStatus.FAIL,
+        results.append(result("alarms_blocking", title, CheckStatus.FAIL,
                                f"{summary} unmasked on {agent}, "
                                f"e.g. {first.element_name}: {first.parameter_name}",
                                agent=agent))
@@ -137,10 +137,10 @@ def check_alarms(alarms: list[Alarm], *, blocking: list[str], names: dict[int, s
     )
     if others:
         summary = ", ".join(f"{count} {severity}" for severity, count in sorted(others.items()))
-        results.append(_result("alarms_other", "Other unmasked alarms", CheckStatus.WARN,
+        results.append(result("alarms_other", "Other unmasked alarms", CheckStatus.WARN,
                                f"{summary} active; review them before the window"))
     if not per_agent:
-        results.insert(0, _result("alarms_blocking", title, CheckStatus.PASS,
+        results.insert(0, result("alarms_blocking", title, CheckStatus.PASS,
                                   f"no unmasked {'/'.join(blocking) or 'blocking'} alarms"))
     return results
 
@@ -153,24 +153,24 @@ def check_failover(infos: list[AgentInfo]) -> list[CheckResult]:
     for info in failover:
         partner_id = info.failover_partner_id
         if partner_id is None:
-            results.append(_result("failover_pairs", title, CheckStatus.MANUAL,
+            results.append(result("failover_pairs", title, CheckStatus.MANUAL,
                                    f"{info.name} is in a failover pair but the API does not name its "
                                    "partner; "
                                    "confirm main and backup are both healthy in Cube", agent=info.name))
             continue
         partner = by_id.get(partner_id)
         if partner is None:
-            results.append(_result("failover_pairs", title, CheckStatus.FAIL,
+            results.append(result("failover_pairs", title, CheckStatus.FAIL,
                                    f"{info.name}: failover partner DMA {partner_id} is missing",
                                    agent=info.name))
         elif not partner.is_failover or partner.failover_partner_id not in (None, info.id):
-            results.append(_result("failover_pairs", title, CheckStatus.FAIL,
+            results.append(result("failover_pairs", title, CheckStatus.FAIL,
                                    f"{info.name}: partner {partner.name} is not paired back with it",
                                    agent=info.name))
     if not failover:
-        return [_result("failover_pairs", title, CheckStatus.PASS, "no failover pairs in this DMS")]
+        return [result("failover_pairs", title, CheckStatus.PASS, "no failover pairs in this DMS")]
     if not results:
-        return [_result("failover_pairs", title, CheckStatus.PASS,
+        return [result("failover_pairs", title, CheckStatus.PASS,
                         f"{len(failover) // 2} failover pair(s), each with both agents present")]
     return results
 
@@ -179,15 +179,15 @@ def check_one_version(states: list[AgentState], *, path: UpgradePath | None) -> 
     title = "All agents run one version"
     versions = {s.version for s in states if s.version is not None}
     if not versions:
-        return [_result("one_version", title, CheckStatus.FAIL, "no agent's version could be read")]
+        return [result("one_version", title, CheckStatus.FAIL, "no agent's version could be read")]
     if len(versions) > 1:
         listing = "; ".join(f"{s.name} {s.version}" for s in states if s.version is not None)
-        return [_result("one_version", title, CheckStatus.FAIL, f"mixed versions: {listing}")]
+        return [result("one_version", title, CheckStatus.FAIL, f"mixed versions: {listing}")]
     (version,) = versions
-    results = [_result("one_version", title, CheckStatus.PASS, f"every readable agent runs {version}")]
+    results = [result("one_version", title, CheckStatus.PASS, f"every readable agent runs {version}")]
     if path is not None and path.current != version:
         detail = f"the cluster runs {version} but the plan starts from {path.current}; re-plan"
-        results.append(_result("plan_start_version", "The plan starts from the running version",
+        results.append(result("plan_start_version", "The plan starts from the running version",
                                CheckStatus.FAIL, detail))
     return results
 
@@ -201,13 +201,13 @@ def check_requirements(path: UpgradePath | None) -> list[CheckResult]:
         for requirement in hop.requirements:
             if requirement not in seen:
                 seen.add(requirement)
-                results.append(_result("requirement", "Minimum requirements met", CheckStatus.MANUAL,
+                results.append(result("requirement", "Minimum requirements met", CheckStatus.MANUAL,
                                        f"confirm on every agent: {requirement} (needed for {hop.name})"))
     return results
 
 
 def backup_check() -> CheckResult:
-    return _result("backup", "A backup or snapshot was taken", CheckStatus.MANUAL,
+    return result("backup", "A backup or snapshot was taken", CheckStatus.MANUAL,
                    "confirm a VM snapshot (preferred) or a DataMiner backup of every agent exists")
 
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from dms.client import DmsClient
 from dms.models import AgentState, AgentStatistics, AgentStatus, Alarm, Baseline, CheckResult, CheckStatus
-from dms.prechecks import check_key_elements, read_cluster
+from dms.prechecks import check_key_elements, read_cluster, result
 from dms.versions import Version
-
-
-def _result(name: str, title: str, status: CheckStatus, detail: str, agent: str | None = None) -> CheckResult:
-    return CheckResult(name=name, title=title, status=status, detail=detail, agent=agent)
 
 
 def check_on_target(states: list[AgentState], *, target: Version) -> list[CheckResult]:
@@ -21,15 +17,15 @@ def check_on_target(states: list[AgentState], *, target: Version) -> list[CheckR
     bad = []
     for s in states:
         if not s.reachable:
-            bad.append(_result("on_target", title, CheckStatus.FAIL, f"{s.name} is unreachable: {s.detail}",
+            bad.append(result("on_target", title, CheckStatus.FAIL, f"{s.name} is unreachable: {s.detail}",
                                agent=s.name))
         elif s.status != AgentStatus.RUNNING or s.version != target:
-            bad.append(_result("on_target", title, CheckStatus.FAIL,
+            bad.append(result("on_target", title, CheckStatus.FAIL,
                                f"{s.name} is {s.status} on {s.version or 'an unknown version'}",
                                agent=s.name))
     if not states:
-        return [_result("on_target", title, CheckStatus.FAIL, "the DMS reported no agents")]
-    return bad or [_result("on_target", title, CheckStatus.PASS, f"all {len(states)} agents run {target}")]
+        return [result("on_target", title, CheckStatus.FAIL, "the DMS reported no agents")]
+    return bad or [result("on_target", title, CheckStatus.PASS, f"all {len(states)} agents run {target}")]
 
 
 def check_elements(
@@ -42,12 +38,12 @@ def check_elements(
         after = now.get(agent_id, 0)
         if after < before:
             agent = names.get(agent_id, f"DMA {agent_id}")
-            results.append(_result("elements_active", title, CheckStatus.FAIL,
+            results.append(result("elements_active", title, CheckStatus.FAIL,
                                    f"{agent}: {after} active elements, {before} before the upgrade",
                                    agent=agent))
     total = sum(now.values())
     if not results:
-        results.append(_result("elements_active", title, CheckStatus.PASS,
+        results.append(result("elements_active", title, CheckStatus.PASS,
                                f"{total} active elements (baseline {baseline.total_active})"))
     return results
 
@@ -59,10 +55,10 @@ def check_new_critical(
     new = [a for a in alarms
            if not a.is_masked and a.severity.lower() == "critical" and not baseline.had_critical(a)]
     if not new:
-        return [_result("new_critical", title, CheckStatus.PASS,
+        return [result("new_critical", title, CheckStatus.PASS,
                         "no Critical alarm appeared since the baseline")]
     return [
-        _result("new_critical", title, CheckStatus.FAIL,
+        result("new_critical", title, CheckStatus.FAIL,
                 f"new Critical alarm on {a.element_name or a.element_id}: {a.parameter_name}",
                 agent=names.get(a.dataminer_id, f"DMA {a.dataminer_id}"))
         for a in new
