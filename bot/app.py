@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -43,6 +44,20 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
+class _NoClientTokenWarning(logging.Filter):
+    """Drops Bolt's "`token` will be unused" warning: Bolt reads SLACK_BOT_TOKEN from the environment
+    although the bot hands it a client built with that very token, and the warning alarms operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _quiet_bolt_token_warning() -> None:
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _NoClientTokenWarning) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_NoClientTokenWarning())
+
+
 def build_bolt_app(
     *,
     settings: Settings,
@@ -61,6 +76,7 @@ def build_bolt_app(
     """
     work = work or ListenerWork()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    _quiet_bolt_token_warning()
     app = AsyncApp(
         client=web_client,
         signing_secret=secret,
@@ -80,14 +96,15 @@ def _secret(value: Any) -> str | None:
 
 def validate_tokens(settings: Settings) -> None:
     """Stop early, with one clear line, on tokens of the wrong kind (never printing them)."""
+    # The app token first: an xoxb- token pasted into SLACK_APP_TOKEN is the likelier mistake to name.
+    app_token = _secret(settings.slack_app_token)
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
     bot_token = _secret(settings.slack_bot_token)
     if not bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-...)")
     if not bot_token.startswith("xoxb-"):
         raise ConfigError("SLACK_BOT_TOKEN is not a bot token: it must start with xoxb-")
-    app_token = _secret(settings.slack_app_token)
-    if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
 
 
 class Runtime:
@@ -239,6 +256,12 @@ def _ready(value: Any, name: str) -> Any:
 
 async def check_dms_reachable(dms_access: DmsAccess) -> None:
     """Every configured DMS must answer now; otherwise stop with one line naming it (no credentials)."""
+    for name, target in dms_access.targets.items():
+        # aiohttp refuses a URL with user:password@ (a ValueError, a traceback): say what to do instead.
+        parts = urlsplit(target.url)
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(f"DMS {name!r}: the URL must not contain a user or password; give them as "
+                              "DMS_USER and DMS_PASSWORD (or the variables named in the targets file)")
     for name in dms_access.targets:
         try:
             async with dms_access.open(name) as conn:
@@ -307,7 +330,12 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     app_token = _secret(runtime.settings.slack_app_token)
     if not app_token:
         raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs the app-level token (xapp-...)")
-    handler = AsyncSocketModeHandler(runtime.app, app_token)
+    # slack_sdk's Socket Mode client retries a failed connection forever, logging a traceback each time, so
+    # a refused app token or an unreachable Slack would hang silently: ask once (few retries) first, so
+    # either stops the bot with one line (the caller maps SlackApiError and OSError).
+    probe = make_web_client(token="", base_url=runtime.settings.slack_api_url, max_retries=2)
+    await probe.apps_connections_open(app_token=app_token)
+    handler = AsyncSocketModeHandler(runtime.app, app_token, web_client=runtime.web_client)
     await handler.connect_async()
     log.info("connected to Slack over Socket Mode")
     try:

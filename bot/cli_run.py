@@ -126,6 +126,13 @@ def run(
 
             return start_console(settings)
         return console(settings)
+    # Imported before logging is set up: alembic logs its plugin setup at import time, noise at startup.
+    from bot.app import validate_tokens
+
+    try:
+        validate_tokens(settings)  # a token of the wrong kind: one line, before any log line
+    except ConfigError as exc:
+        return fail(str(exc), stream=err)
     setup_logging(level=settings.log_level, fmt=settings.log_format)
     port = getattr(args, "port", None) or settings.port
     host = getattr(args, "host", None) or "0.0.0.0"

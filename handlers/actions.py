@@ -47,11 +47,12 @@ def already_decided_text(exc: AlreadyDecided) -> str:
             f"{blocks.when(exc.decided_at)}.")
 
 
-async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception) -> None:
+async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception, *, refused: str = "") -> None:
     if isinstance(exc, AlreadyDecided):
         text = already_decided_text(exc)
     elif isinstance(exc, UserError):
-        text = exc.message
+        # The ephemeral shows up in the channel without the button next to it: say what was refused.
+        text = f"{refused}: {exc.message}" if refused else exc.message
     else:
         log.exception("action %s failed", click.action.get("action_id"), exc_info=exc)
         text = UNEXPECTED
@@ -59,13 +60,13 @@ async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception) ->
 
 
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
-    async def guarded(client: AsyncWebClient, click: Click, job: Any) -> None:
+    async def guarded(client: AsyncWebClient, click: Click, job: Any, *, refused: str = "") -> None:
         async with work.track():
             await work.after_acks()
             try:
                 await job()
             except Exception as exc:  # every refusal and failure is told to the clicker
-                await _answer_error(client, click, exc)
+                await _answer_error(client, click, exc, refused=refused)
 
     @app.action(ActionId.SET_WINDOW.value)
     async def on_set_window(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -96,7 +97,7 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
 
         async def job() -> None:
             await engine.cancel(plan_id=click.plan_id(), actor=click.user,
-                                reason=f"cancelled from the plan message by <@{click.user}>")
+                                reason="with the Cancel button of the plan message")
 
         await guarded(client, click, job)
 
@@ -108,7 +109,7 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
         async def job() -> None:
             await engine.approve(plan_id=click.plan_id(), actor=click.user)
 
-        await guarded(client, click, job)
+        await guarded(client, click, job, refused="Not approved")
 
     @app.action(ActionId.REJECT.value)
     async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -117,9 +118,9 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
 
         async def job() -> None:
             await engine.reject(plan_id=click.plan_id(), actor=click.user,
-                                reason=f"rejected in Slack by <@{click.user}>")
+                                reason="no reason given (Reject button)")
 
-        await guarded(client, click, job)
+        await guarded(client, click, job, refused="Not rejected")
 
     @app.action(CHECKLIST_ACTION_PATTERN)
     async def on_checklist(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

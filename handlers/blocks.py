@@ -98,13 +98,16 @@ def when(moment: datetime | None) -> str:
 
 
 def minutes_text(minutes: float) -> str:
+    if 0 < minutes < 0.5:  # a fast hop (simulator) would otherwise read "done in 0m"
+        return "<1m"
     total = round(minutes)
     hours, rest = divmod(total, 60)
     return f"{hours}h{rest:02d}m" if hours else f"{rest}m"
 
 
 def span(low: float, high: float) -> str:
-    return f"{minutes_text(low)} to {minutes_text(high)}"
+    low_text, high_text = minutes_text(low), minutes_text(high)
+    return low_text if low_text == high_text else f"{low_text} to {high_text}"
 
 
 def window_text(snap: PlanSnapshot) -> str:

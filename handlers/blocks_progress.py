@@ -132,7 +132,10 @@ def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[A
 
 def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState]) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
-    head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>: {truncate(reason, 1500)}"
+    head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>"
+    # The engine's stand-in for "no reason given" repeats who cancelled: not "by @bob: cancelled by U0BOB".
+    if reason.strip() and reason.strip() != f"cancelled by {actor}":
+        head += f": {truncate(reason, 1500)}"
     blocks: list[Block] = [section(head)]
     if lines:
         blocks.append(section("*Agents when cancelled* (not rolled back)\n" + fold_lines(lines)))

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from handlers.console_session import WINDOW_LEAD_S, ConsoleError, ConsoleSession
+from handlers.console_session import WINDOW_LEAD_S, ConsoleError, ConsoleSession, quoted
 from handlers.ids import ActionId
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ HELP = """\
   submit | close            submit the open form as shown | close it
   show [mK]                 print a message in full (default: the latest plan message)
   /as NAME                  act as another user: alice (requester), bob (approver), carol (not an approver)
-  help | quit"""
+  help | quit
+  In messages: [N] Label* is the main button, [N] Label! a dangerous one; (N) [x] is a ticked checkbox."""
 
 _WINDOW_RE = re.compile(r"^window\s+(?:(?P<now>now)|(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<time>\d{1,2}:\d{2}))"
                         r"(?:\s+for\s+(?P<dur>\S+))?\s*$", re.IGNORECASE)
@@ -145,7 +146,7 @@ class Console:
         elif lowered.startswith("show"):
             self.show(line[4:].strip())
         else:
-            raise ConsoleError(f"unknown command {line.split()[0]!r}: type help")
+            raise ConsoleError(f"unknown command {quoted(line.split()[0])}: type help")
 
     async def act(self, number: int, *, verb: str, label: str | None) -> None:
         s = self.session
@@ -174,7 +175,9 @@ class Console:
         if not self.interactive or self.read_line is None:
             self.print(f"  (confirm dialog \"{title}\": {text} -> confirmed)")
             return True
-        self.out.write(f"  {title}: {text} [y/N] ")
+        # "Approve the upgrade? The bot ..." rather than "upgrade?: The bot ...".
+        separator = " " if title.endswith(("?", "!", ".")) else ": "
+        self.out.write(f"  {title}{separator}{text} [y/N] ")
         self.out.flush()
         answer = await self.read_line()
         return (answer or "").strip().lower() in ("y", "yes")
@@ -249,7 +252,7 @@ class Console:
         if label:
             state = transcript.by_label(label) if _is_label(label) else None
             if state is None:
-                raise ConsoleError(f"{label!r} is not a message label (m1, m2 ...)")
+                raise ConsoleError(f"{quoted(label)} is not a message label (m1, m2 ...)")
         else:
             top = [m for m in transcript.messages.values() if m.thread_ts is None and not m.deleted]
             state = max(top, key=lambda m: m.order, default=None)

@@ -87,6 +87,11 @@ class ConsoleError(Exception):
     """A console line that cannot be done (unknown element, no form open ...); the message says why."""
 
 
+def quoted(text: str, *, limit: int = 40) -> str:
+    """``text`` quoted for an error, cut short so that a pasted 5000-character line stays one line."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 @dataclass(frozen=True)
 class Reply:
     """An answer only the acting user sees: an ack body, a ``response_url`` post, or an ephemeral."""
@@ -207,7 +212,7 @@ class ConsoleSession:
     def switch_user(self, name: str) -> None:
         name = name.strip().lower().lstrip("@")
         if not name.isalnum() or len(name) > 20:
-            raise ConsoleError(f"{name!r} is not a user name (letters and digits)")
+            raise ConsoleError(f"{quoted(name)} is not a user name (letters and digits)")
         if name not in self.users:
             self.users[name] = "U0" + name.upper()
             self.fake.set_user_name(self.users[name], name)

@@ -21,6 +21,8 @@ USAGE = (
 BOT_SCOPES: dict[str, tuple[str, ...]] = {
     "commands": ("slash command /dm-upgrade",),
     "chat:write": ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete"),
+    # /dm-upgrade works in any public channel without inviting the bot first (else: not_in_channel).
+    "chat:write.public": ("chat.postMessage to public channels the bot is not a member of",),
     "usergroups:read": ("usergroups.users.list",),
     "users:read": ("users.info",),
 }

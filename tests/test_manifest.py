@@ -85,3 +85,8 @@ def test_ids_are_short_unique_and_within_slack_limits() -> None:
             checklist_action_id(bad)
     with pytest.raises(ValueError):
         checklist_phase("plan.window")
+
+
+def test_the_bot_can_post_in_public_channels_it_was_not_invited_to(manifest: dict[str, Any]) -> None:
+    # /dm-upgrade is typed in any channel; without chat:write.public the plan message fails not_in_channel.
+    assert "chat:write.public" in manifest["oauth_config"]["scopes"]["bot"]

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from bot import cli_run
+from bot import app, cli_run
 from bot.app import Runtime
 from bot.cli_run import NO_CREDENTIALS, choose_mode
 from bot.errors import ConfigError
+from bot.fake_slack import FakeSlack
 from bot.settings import Settings
 
 BOT_TOKEN = "xoxb-111-222-secretvalue"
@@ -131,6 +132,9 @@ def test_no_credentials_starts_the_console_and_says_so() -> None:
         ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "DMS_URL": "http://127.0.0.1:9",
           "DMS_RETRIES": "0", "DMS_TIMEOUT_SECONDS": "2"},
          "dm-upgrade: DMS 'default' is unreachable"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING,
+          "DMS_URL": "http://admin:secretvalue@127.0.0.1:9"},
+         "dm-upgrade: DMS 'default': the URL must not contain a user or password; give them as DMS_USER"),
         ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "SIM_VERSION": "banana"},
          "dm-upgrade: invalid simulated DMS (SIM_*) settings: VERSION: Value error, 'banana' is not"),
         ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING,
@@ -161,3 +165,82 @@ def test_bare_command_falls_back_to_the_console(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(NO_CREDENTIALS)
     assert "alice> /dm-upgrade history" in result.stdout
+
+
+def test_a_token_of_the_wrong_kind_is_the_only_line_on_stderr(tmp_path: Path) -> None:
+    # In a real process: no log line (alembic's import-time ones included) may come before the error.
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.update({"SLACK_APP_TOKEN": "xoxb-pasted-in-the-wrong-place-secretvalue",
+                "SLACK_BOT_TOKEN": BOT_TOKEN})
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "dm-upgrade: SLACK_APP_TOKEN is not an app-level token: it must start with xapp-\n"), result.stderr
+
+
+def socket_mode_settings(tmp_path: Path, slack_url: str) -> Settings:
+    return Settings(_env_file=None, slack_app_token=APP_TOKEN, slack_bot_token=BOT_TOKEN,
+                    slack_api_url=slack_url, database_url=f"sqlite:///{tmp_path / 'socket.db'}",
+                    sim_speed=3000)
+
+
+async def test_socket_mode_with_a_refused_app_token_stops_with_one_line(tmp_path: Path) -> None:
+    # slack_sdk's Socket Mode client would retry forever; the bot asks Slack (SLACK_API_URL) once first.
+    slack = FakeSlack()
+    url = await slack.start()
+    try:
+        slack.fail_next("apps.connections.open", status=200, error="invalid_auth")
+        settings = socket_mode_settings(tmp_path, url)
+        with pytest.raises(ConfigError, match=r"^Slack refused the credentials: invalid_auth$"):
+            await cli_run._serve(settings, mode="socket", host="127.0.0.1", port=0, serve_socket=None,
+                                 serve_http=None)
+        assert [call.method for call in slack.calls] == ["apps.connections.open"]
+    finally:
+        await slack.stop()
+
+
+async def test_socket_mode_handler_gets_the_app_the_token_and_the_web_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    seen: list[AsyncSocketModeHandler] = []
+
+    class Connected(Exception):
+        pass
+
+    async def connect(self: AsyncSocketModeHandler) -> None:  # stands in for the WebSocket
+        seen.append(self)
+        raise Connected
+
+    monkeypatch.setattr(AsyncSocketModeHandler, "connect_async", connect)
+    slack = FakeSlack()
+    url = await slack.start()
+    try:
+        async with Runtime(socket_mode_settings(tmp_path, url)) as runtime:
+            with pytest.raises(Connected):
+                await app.serve_socket_mode(runtime)
+            (handler,) = seen
+            assert handler.app is runtime.app and handler.app_token == APP_TOKEN
+            assert handler.client.web_client is runtime.web_client
+            assert runtime.web_client.base_url == url
+        assert [call.method for call in slack.calls] == ["apps.connections.open"]
+    finally:
+        await slack.stop()
+
+
+async def test_no_misleading_bolt_token_warning_at_startup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bolt reads SLACK_BOT_TOKEN itself and warns the token "will be unused" though the client carries it.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    slack = FakeSlack()
+    url = await slack.start()
+    try:
+        with caplog.at_level("WARNING"):
+            async with Runtime(socket_mode_settings(tmp_path, url)):
+                pass
+        assert not [r for r in caplog.records if r.name.startswith("slack_bolt")], caplog.text
+    finally:
+        await slack.stop()

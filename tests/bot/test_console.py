@@ -17,6 +17,7 @@ import pytest
 from bot.console import ConsoleOptions, console_settings, run_console, start_console
 from bot.fake_slack import FakeEvent, FakeMessage
 from bot.settings import Settings
+from handlers.console_commands import HELP, Console
 from handlers.console_render import Transcript
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
@@ -116,6 +117,14 @@ async def test_a_clean_script_exits_0_and_quit_stops_reading() -> None:
     assert "[m1]" not in text  # the line after quit never ran
 
 
+async def test_a_pasted_huge_line_is_echoed_short_in_the_error() -> None:
+    code, text = await session("a" * 5000 + "\n" + "show " + "m" * 5000 + "\n/as " + "b" * 5000 + "\n")
+    assert code == 1
+    errors = [line for line in text.splitlines() if line.startswith("  ! ")]
+    assert len(errors) == 3 and all(len(line) < 120 for line in errors), errors
+    assert errors[0].startswith("  ! unknown command 'aaaa") and errors[0].endswith("…': type help")
+
+
 async def test_clicking_what_does_not_exist_fails_clearly() -> None:
     code, text = await session("click 1\n/dm-upgrade plan 10.5\nclick 99\ntick 26\nwindow 2020-01-01 10:00\n")
     assert code == 1
@@ -165,6 +174,27 @@ def test_transcript_indents_replies_and_keeps_edits_short() -> None:
         "~ m1 updated:", "  State: done by @bob"]
     assert feed("updated", "1.1", "*Plan*\nState: done by <@U0BOB>\nA\nB") == []  # nothing changed
     assert transcript.latest_with_elements() is None
+
+
+async def test_an_interactive_confirm_dialog_reads_as_a_question() -> None:
+    class Session:  # only what Console.confirm uses
+        transcript = Transcript(user_names={}, channel_names={})
+
+    out = io.StringIO()
+    console = Console(Session(), out=out, interactive=True, timeout_s=1)  # type: ignore[arg-type]
+
+    async def answer() -> str:
+        return "y\n"
+
+    console.read_line = answer
+    dialog = {"title": {"type": "plain_text", "text": "Approve the upgrade?"},
+              "text": {"type": "mrkdwn", "text": "The bot upgrades DMS now."}}
+    assert await console.confirm(dialog)
+    assert out.getvalue() == "  Approve the upgrade? The bot upgrades DMS now. [y/N] "
+
+
+def test_help_explains_the_button_markers() -> None:
+    assert "Label*" in HELP and "Label!" in HELP and "[x]" in HELP
 
 
 def test_piped_into_the_installed_command(tmp_path: Path) -> None:

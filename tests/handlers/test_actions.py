@@ -120,6 +120,11 @@ async def test_cancel_button(stack: Stack) -> None:
     await stack.settle()
     assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.CANCELLED
     assert not [b for b in stack.top_messages()[0].blocks if b["type"] == "actions"]
+    # Who cancelled is said once, with how: not "cancelled by @x: cancelled from the plan message by @x".
+    replies = [m.text for m in stack.slack.channel_messages(CHANNEL) if m.thread_ts == message.ts]
+    said = str([m.blocks for m in stack.slack.channel_messages(CHANNEL) if m.thread_ts == message.ts])
+    assert replies and f"cancelled* by <@{REQUESTER}>: with the Cancel button of the plan message" in said
+    assert said.count(f"<@{REQUESTER}>") == 1
 
 
 async def test_reject_cancels_and_shows_who(stack: Stack) -> None:
@@ -129,6 +134,7 @@ async def test_reject_cancels_and_shows_who(stack: Stack) -> None:
     assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.CANCELLED
     decided = stack.slack.message(CHANNEL, approval.ts)
     assert f"*Rejected* by <@{APPROVER}>" in str(decided.blocks)
+    assert "no reason given (Reject button)" in str(decided.blocks)  # not "rejected in Slack by" again
     await stack.click(ActionId.APPROVE.value, value=str(plan_id), message=approval, user=APPROVER)
     await stack.settle()
     assert f"already rejected by <@{APPROVER}>" in stack.ephemerals_for(APPROVER)[-1].text

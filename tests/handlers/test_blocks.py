@@ -175,3 +175,20 @@ def test_check_results_and_final_messages() -> None:
     assert "☐ Backup taken" in "\n".join(texts(summary.blocks))
     history = blocks_progress.history([make_snapshot(plan_id=i, long_text=True) for i in range(1, 101)])
     assert_within_limits(history.blocks)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [(30, 30, "30m"), (30, 90, "30m to 1h30m"), (0.2, 0.2, "<1m"), (0.2, 45, "<1m to 45m"), (0, 0, "0m")],
+)
+def test_durations_read_naturally(low: float, high: float, text: str) -> None:
+    # Not "30m to 30m" in the estimate table, nor "done in 0m" for a hop that took seconds.
+    assert blocks.span(low, high) == text
+
+
+def test_a_cancel_without_a_reason_does_not_repeat_who_cancelled() -> None:
+    snap = make_snapshot(state="cancelled")
+    plain = blocks_progress.cancelled(snap, actor="UBOB", reason="cancelled by UBOB", agents=[])
+    assert texts(plain.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>"
+    given = blocks_progress.cancelled(snap, actor="UBOB", reason="change freeze", agents=[])
+    assert texts(given.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>: change freeze"

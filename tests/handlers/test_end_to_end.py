@@ -84,11 +84,15 @@ async def test_unauthorised_approval_is_refused(stack: Stack) -> None:
                                  user="UINTRUDER")
     assert response.status_code == 200
     await wait_until(lambda: bool(stack.ephemerals_for("UINTRUDER")), what="the refusal")
-    assert "not an upgrade approver" in stack.ephemerals_for("UINTRUDER")[0].text
+    # Said with what was refused: the ephemeral appears in the channel away from the button.
+    refusal = stack.ephemerals_for("UINTRUDER")[0].text
+    assert refusal == "Not approved: <@UINTRUDER> is not an upgrade approver"
     assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.AWAITING_APPROVAL
     # The requester may not approve their own upgrade either.
+    before = len(stack.ephemerals_for(REQUESTER))  # the requester may have had ephemerals already
     await stack.click(ActionId.APPROVE.value, value=str(plan_id), message=approval, user=REQUESTER)
-    await wait_until(lambda: bool(stack.ephemerals_for(REQUESTER)), what="the refusal")
+    await wait_until(lambda: len(stack.ephemerals_for(REQUESTER)) > before, what="the refusal")
+    assert stack.ephemerals_for(REQUESTER)[-1].text.startswith("Not approved: ")
     assert "approver" in stack.ephemerals_for(REQUESTER)[-1].text
     assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.AWAITING_APPROVAL
 
