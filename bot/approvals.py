@@ -111,7 +111,7 @@ def load_facts(session: Session, *, plan_id: int) -> ApprovalFacts:
     plan = get_plan(session, plan_id=plan_id)
     last = check_runs.last_precheck(session, plan_id=plan_id)
     open_items = checklist.open_required_manual(
-        session, plan_id=plan_id, before_phase=checklist.Phase.EXECUTE
+        session, plan_id=plan_id, before_phase=checklist.APPROVAL_GATE
     )
     return ApprovalFacts(
         plan_id=plan_id,

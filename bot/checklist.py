@@ -41,6 +41,11 @@ class Phase(StrEnum):
         return list(Phase).index(self)
 
 
+# Approval starts the execution at once, so the gate covers every phase before the verification: the
+# execute phase's manual items are the MOP's "before you upgrade" prerequisites (agents meet the minimum
+# requirements); items only a running upgrade can satisfy are automatic or not required.
+APPROVAL_GATE = Phase.VERIFY
+
 PHASE_TITLES: dict[Phase, str] = {
     Phase.DETERMINE: "Determine the upgrade version and time slot",
     Phase.DETAILS: "Establish the details for the upgrade",

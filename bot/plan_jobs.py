@@ -66,7 +66,7 @@ class PlanJobs:
             return
         with engine.session() as session:
             items = checklist.open_required_manual(session, plan_id=plan_id,
-                                                   before_phase=checklist.Phase.EXECUTE)
+                                                   before_phase=checklist.APPROVAL_GATE)
             titles = tuple(item.title for item in items)
         if titles:
             await engine.emit(ReminderDue, plan_id, open_items=titles)

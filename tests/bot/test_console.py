@@ -22,7 +22,7 @@ from handlers.console_render import Transcript
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them).
-TICKS = "tick 5 6 7 10 11 12 13 14"
+TICKS = "tick 5 6 7 10 11 12 13 14 19"
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +67,7 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
         "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "10.4.0 CU3 → 10.5.0 CU19",
         "State: planned", "(5) [ ] Key DMS functionalities", "[26] Set window",
-        "alice> tick 5 6 7 10 11 12 13 14", "~ m1 updated:", "(5) [x] Key DMS functionalities",
+        "alice> tick 5 6 7 10 11 12 13 14 19", "~ m1 updated:", "(5) [x] Key DMS functionalities",
         "(14) [x] Requirement met",
         "alice> window now for 2h", "[form] == Upgrade window ==", "(form submitted: window from",
         "State: awaiting approval", "Approval needed for plan #1", "[1] Approve", "[2] Reject",
