@@ -332,7 +332,8 @@ class UpgradeEngine:
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
         stops and every agent's state is recorded: a cancel does not roll the DMS back."""
-        why = reason.strip() or f"cancelled by {actor}"
+        given = reason.strip()
+        why = given or "no reason given"  # the audit row always says why; the event carries what was typed
         with self.session() as session:
             requester = get_plan(session, plan_id=plan_id).requester
         if actor != requester and not await self.approvers.is_approver(actor):
@@ -348,7 +349,7 @@ class UpgradeEngine:
             agents = await self.executions.record_agents_at_cancel(plan_id)
         await self.emit(StateChanged, plan_id, from_state=before.value, to_state=PlanState.CANCELLED.value,
                         actor=actor, reason=why)
-        await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=why, agents=tuple(agents))
+        await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=tuple(agents))
         return self.snapshot(plan_id)
 
     # ------------------------------------------------------------------ reading

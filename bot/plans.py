@@ -138,6 +138,23 @@ def create_plan(
     return plan
 
 
+def window_fits(estimate: dict[str, Any], *, minutes: float) -> tuple[bool, str]:
+    """Does a window of ``minutes`` hold the execution phase's worst case (the MOP's item 4)?"""
+    phases = estimate.get("phases") or []
+    if not phases:
+        return False, "no time estimate to compare the window with"
+    high = float(phases[-1].get("high_minutes", 0.0))
+    window, needed = _hours(minutes), _hours(high)
+    if minutes >= high:
+        return True, f"the {window} window holds the execution estimate of at most {needed}"
+    return False, f"the {window} window is shorter than the execution estimate of up to {needed}: widen it"
+
+
+def _hours(minutes: float) -> str:
+    whole = round(minutes)
+    return f"{whole // 60}h{whole % 60:02d}m" if whole >= 60 else f"{whole}m"
+
+
 def _check_window(start: datetime | None, end: datetime | None) -> None:
     if (start is None) != (end is None):
         raise RuleViolation("A window needs both a start and an end")
@@ -179,6 +196,8 @@ def set_window(
     )
     window_text = f"{start:%Y-%m-%d %H:%M} UTC"
     checklist.auto_tick(session, plan_id=plan_id, key="determine.window", detail=window_text, now=at)
+    fits, why = window_fits(plan.estimate, minutes=(end - start).total_seconds() / 60)
+    checklist.auto_tick(session, plan_id=plan_id, key="details.time_slot", checked=fits, detail=why, now=at)
     if state is PlanState.PLANNED:
         transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window scheduled",
                    now=at)

@@ -133,8 +133,7 @@ def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[A
 def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState]) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
     head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>"
-    # The engine's stand-in for "no reason given" repeats who cancelled: not "by @bob: cancelled by U0BOB".
-    if reason.strip() and reason.strip() != f"cancelled by {actor}":
+    if reason.strip():  # empty when the person gave none
         head += f": {truncate(reason, 1500)}"
     blocks: list[Block] = [section(head)]
     if lines:

@@ -29,6 +29,7 @@ from handlers.command_parser import (
     ParseError,
     PlanCommand,
     StatusCommand,
+    mrkdwn_escape,
     parse_command,
     with_usage,
 )
@@ -78,7 +79,10 @@ class CommandRunner:
             async with self._semaphore:
                 answer = await self._dispatch(parsed, user=user, channel=channel, dedupe_key=dedupe_key)
         except UserError as exc:
-            await ephemeral(client, channel=channel, user=user, message=with_usage(exc.message))
+            # A refused plan is usually a mistyped version: show the usage. Elsewhere the usage is noise
+            # ("plan #1 is already done" needs no syntax lesson).
+            text = with_usage(exc.message) if isinstance(parsed, PlanCommand) else mrkdwn_escape(exc.message)
+            await ephemeral(client, channel=channel, user=user, message=text)
             return
         except Exception:
             log.exception("/dm-upgrade %s failed", type(parsed).__name__)

@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from bot import approvals, check_runs, checklist
 from bot.approvals import AnyApprovers, StaticApprovers
-from bot.checklist import Phase
 from bot.db import session
 from bot.errors import AlreadyDecided, NotAuthorized, RuleViolation
 from bot.models import Approval, AuditEvent
@@ -30,7 +29,8 @@ def _ready_plan(engine: Engine, *, precheck: CheckStatus | None = CheckStatus.PA
             result = CheckResult(name="agents_running", title="Agents run", status=precheck, detail="")
             check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=[result])
         if tick:
-            for item in checklist.open_required_manual(s, plan_id=plan_id, before_phase=checklist.APPROVAL_GATE):
+            gate = checklist.APPROVAL_GATE
+            for item in checklist.open_required_manual(s, plan_id=plan_id, before_phase=gate):
                 checklist.tick(s, plan_id=plan_id, key=item.key, actor="U_REQ", checked=True)
     force_state(engine, plan_id=plan_id, state=PlanState.AWAITING_APPROVAL)
     return plan_id

@@ -83,6 +83,22 @@ def test_window_schedules_and_moves(tmp_path: Path) -> None:
         plans.set_window(s, plan_id=plan_id, start=NOW, end=NOW + timedelta(hours=1), actor="U2")
 
 
+def test_the_time_slot_item_says_whether_the_window_holds_the_execution(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine, window=True)  # 4 h against an execution estimate of 1-2 h
+
+    def slot() -> ChecklistItem:
+        with session(engine) as s:
+            return s.exec(select(ChecklistItem).where(ChecklistItem.plan_id == plan_id,
+                                                      ChecklistItem.key == "details.time_slot")).one()
+
+    assert slot().checked and "holds the execution estimate of at most 2h00m" in slot().detail
+    with session(engine) as s:
+        plans.set_window(s, plan_id=plan_id, start=NOW, end=NOW + timedelta(minutes=90), actor="U2")
+    assert not slot().checked
+    assert "1h30m window is shorter than the execution estimate of up to 2h00m" in slot().detail
+
+
 def test_window_needs_both_ends(tmp_path: Path) -> None:
     engine = fresh_engine(tmp_path)
     with pytest.raises(RuleViolation), session(engine) as s:

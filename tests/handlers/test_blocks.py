@@ -188,7 +188,7 @@ def test_durations_read_naturally(low: float, high: float, text: str) -> None:
 
 def test_a_cancel_without_a_reason_does_not_repeat_who_cancelled() -> None:
     snap = make_snapshot(state="cancelled")
-    plain = blocks_progress.cancelled(snap, actor="UBOB", reason="cancelled by UBOB", agents=[])
+    plain = blocks_progress.cancelled(snap, actor="UBOB", reason="", agents=[])
     assert texts(plain.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>"
     given = blocks_progress.cancelled(snap, actor="UBOB", reason="change freeze", agents=[])
     assert texts(given.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>: change freeze"
