@@ -119,8 +119,12 @@ def plan_path(
 ) -> UpgradePath:
     """Every hop from ``current`` to ``target`` under rules 1-8; ``PathError`` when there is no path."""
     track = track or default_track(target)
-    goal = _resolve_target(target, track, catalog)
     current = current.with_cu(current.cu)  # the build number plays no part in planning
+    if isinstance(target, VersionSpec) and target.line < current.line:
+        # Say "downgrade" before "not in the catalog": 9.0 asked on 10.4 is a downgrade whatever the catalog.
+        _refuse_backwards(current, Version(target.major, target.minor, target.build or 0, target.cu or 0),
+                          catalog)
+    goal = _resolve_target(target, track, catalog)
     _refuse_backwards(current, goal, catalog)
     plan = _Builder(current=current, catalog=catalog)
 

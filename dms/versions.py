@@ -93,6 +93,10 @@ class VersionSpec:
         )
 
     @property
+    def line(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+    @property
     def is_exact(self) -> bool:
         return self.build is not None and self.cu is not None
 

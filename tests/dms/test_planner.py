@@ -116,6 +116,12 @@ def test_downgrade_refused_with_procedure(catalog: Catalog) -> None:
         plan(catalog, "10.4.0 CU3", "10.3")
 
 
+def test_an_older_line_missing_from_the_catalog_is_still_called_a_downgrade(catalog: Catalog) -> None:
+    assert not any(v.line == (9, 0) for v in catalog.versions)
+    with pytest.raises(PathError, match=r"9\.0\.0 is older than the current 10\.4\.0 CU3.*never downgrades"):
+        plan_path(current=parse_version("10.4.0 CU3"), target=parse_spec("9.0"), catalog=catalog)
+
+
 def test_feature_to_own_main_release_is_a_downgrade_with_hint(catalog: Catalog) -> None:
     with pytest.raises(PathError, match=r"reaches the main track at 10\.5\.0"):
         plan(catalog, "10.4.12", "10.4")
