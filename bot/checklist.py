@@ -41,6 +41,8 @@ class Phase(StrEnum):
         return list(Phase).index(self)
 
 
+REQUIREMENT_PREFIX = "Requirement met: "  # then the requirement's text, as the catalog words it
+
 # Approval starts the execution at once, so the gate covers every phase before the verification: the
 # execute phase's manual items are the MOP's "before you upgrade" prerequisites (agents meet the minimum
 # requirements); items only a running upgrade can satisfy are automatic or not required.
@@ -154,7 +156,7 @@ def build_steps(
 
     for text in dict.fromkeys(requirements):
         add(Step(f"details.requirement.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
-                 f"Requirement met: {text}", "path requirement"))
+                 f"{REQUIREMENT_PREFIX}{text}", "path requirement"))
     for text in dict.fromkeys(key_checks):
         add(Step(f"details.key.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
                  f"Key functionality identified: {text}", "target key check"))

@@ -119,6 +119,7 @@ class PrecheckRunner:
         passed = not any(r.status is CheckStatus.FAIL for r in results)
         moved: tuple[PlanState, PlanState] | None = None
         with engine.session() as session:
+            results = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
             check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
                              results=results, baseline=baseline, actor=actor, passed=passed,
                              started_at=started, now=engine.now())

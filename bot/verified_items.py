@@ -50,6 +50,35 @@ def after_precheck(
     _apply(session, plan_id=plan_id, ticks=ticks, now=now)
 
 
+def with_confirmations(session: Session, *, plan_id: int, results: list[CheckResult]) -> list[CheckResult]:
+    """Manual check results that a person already confirmed on the checklist become passes.
+
+    The API cannot see .NET versions or backups, so the check asks a person; once the matching item is
+    ticked, repeating "confirm ..." on every run would only teach people to ignore the check.
+    """
+    ticked = {item.key: item for item in checklist.items(session, plan_id=plan_id) if item.checked}
+    by_requirement = {
+        item.title.removeprefix(checklist.REQUIREMENT_PREFIX): item
+        for item in ticked.values()
+        if item.key.startswith("details.requirement.")
+    }
+    confirmed: list[CheckResult] = []
+    for result in results:
+        item = None
+        if result.status is CheckStatus.MANUAL and result.name == "backup":
+            item = ticked.get("details.backup")
+        elif result.status is CheckStatus.MANUAL and result.name == "requirement":
+            item = next((i for text, i in by_requirement.items() if f": {text} (" in result.detail), None)
+        if item is None:
+            confirmed.append(result)
+            continue
+        who = f"<@{item.checked_by}>" if item.checked_by else "a person"
+        confirmed.append(result.model_copy(update={
+            "status": CheckStatus.PASS, "detail": f"{result.detail.split(' (')[0]}: confirmed by {who}",
+        }))
+    return confirmed
+
+
 def after_verification(
     session: Session, *, plan_id: int, results: list[CheckResult], now: datetime | None = None
 ) -> None:

@@ -15,6 +15,7 @@ from bot.models import Approval, AuditEvent, ChecklistItem, CheckRun, UpgradePla
 from bot.states import PlanState
 from dms import script_contract as contract
 from dms.client import DmsClient
+from dms.models import CheckStatus
 from tests.bot.conftest import APPROVER, APPROVER_2, REQUESTER, Harness
 from tests.support.polling import wait_until
 
@@ -326,3 +327,26 @@ async def test_out_of_range_plan_ids_are_not_found_and_change_nothing(harness: H
         harness.engine.status(plan_id=plan_id)
     assert len(_audit_rows(harness, existing)) == before
     assert harness.engine.status(plan_id=existing).state is PlanState.SCHEDULED
+
+
+async def test_items_confirmed_on_the_checklist_pass_the_pre_check(harness: Harness) -> None:
+    plan_id = await _plan(harness)
+    snap = harness.engine.status(plan_id=plan_id)
+    requirement = next(i for i in snap.checklist if i.key.startswith("details.requirement."))
+    await harness.engine.tick(plan_id=plan_id, key=requirement.key, actor=REQUESTER, checked=True)
+    await harness.engine.run_check(plan_id=plan_id, actor=REQUESTER)
+    await harness.engine.settle(timeout_s=10)
+    results = harness.engine.status(plan_id=plan_id).precheck.results  # type: ignore[union-attr]
+    text = requirement.title.removeprefix("Requirement met: ")
+    confirmed = [r for r in results if r.name == "requirement" and text in r.detail]
+    assert [r.status for r in confirmed] == [CheckStatus.PASS]
+    assert f"confirmed by <@{REQUESTER}>" in confirmed[0].detail
+    others = [r for r in results if r.name == "requirement" and text not in r.detail]
+    assert others and all(r.status is CheckStatus.MANUAL for r in others)  # not ticked: still asked
+    assert next(r for r in results if r.name == "backup").status is CheckStatus.MANUAL
+
+    await harness.engine.tick(plan_id=plan_id, key="details.backup", actor=REQUESTER, checked=True)
+    await harness.engine.run_check(plan_id=plan_id, actor=REQUESTER)
+    await harness.engine.settle(timeout_s=10)
+    results = harness.engine.status(plan_id=plan_id).precheck.results  # type: ignore[union-attr]
+    assert next(r for r in results if r.name == "backup").status is CheckStatus.PASS
