@@ -64,18 +64,18 @@ def with_confirmations(session: Session, *, plan_id: int, results: list[CheckRes
     }
     confirmed: list[CheckResult] = []
     for result in results:
-        item = None
+        item, what = None, ""
         if result.status is CheckStatus.MANUAL and result.name == "backup":
             item = ticked.get("details.backup")
         elif result.status is CheckStatus.MANUAL and result.name == "requirement":
-            item = next((i for text, i in by_requirement.items() if f": {text} (" in result.detail), None)
+            matches = [(text, i) for text, i in by_requirement.items() if f": {text} (" in result.detail]
+            what, item = matches[0] if matches else ("", None)
         if item is None:
             confirmed.append(result)
             continue
         who = f"<@{item.checked_by}>" if item.checked_by else "a person"
-        confirmed.append(result.model_copy(update={
-            "status": CheckStatus.PASS, "detail": f"{result.detail.split(' (')[0]}: confirmed by {who}",
-        }))
+        detail = f"{what}: confirmed by {who}" if what else f"confirmed by {who}"
+        confirmed.append(result.model_copy(update={"status": CheckStatus.PASS, "detail": detail}))
     return confirmed
 
 
