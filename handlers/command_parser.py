@@ -18,8 +18,9 @@ _PLAN_ID_RE = re.compile(r"^#?(\d{1,9})$")
 
 _HELP = (
     f"*{SLASH_COMMAND}* plans, checks and follows DataMiner upgrades. Times are in *UTC*.\n"
-    f"• `{SLASH_COMMAND} plan <version> [track main|feature] [at <YYYY-MM-DD HH:MM> [for <duration>]]` "
-    "records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
+    f"• `{SLASH_COMMAND} plan <version> [on <dms>] [track main|feature] [at <YYYY-MM-DD HH:MM> "
+    "[for <duration>]]` records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
+    "(`on` names a DMS from the targets file; without it, the default DMS) "
     "(durations like `4h`, `90m`, `2h30m`)\n"
     f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
@@ -53,6 +54,7 @@ class ParseError(ValueError):
 @dataclass(frozen=True)
 class PlanCommand:
     version: str
+    dms: str | None = None  # a target's name from DMS_TARGETS_FILE; None: the default DMS
     track: str | None = None
     window_start: datetime | None = None  # aware, UTC
     window_minutes: int | None = None
@@ -128,13 +130,14 @@ def _optional_id(args: list[str], command: str) -> int | None:
 def _parse_plan(args: list[str]) -> PlanCommand:
     if not args:
         raise ParseError("`plan` needs the target version, e.g. `plan 10.4` or `plan 10.4.0 CU5`")
-    keywords = ("track", "at", "for")
+    keywords = ("on", "track", "at", "for")
     # The version may contain spaces ("10.4.0 CU5"): it runs up to the first keyword.
     end = next((i for i, word in enumerate(args) if word.lower() in keywords), len(args))
     version = " ".join(args[:end])
     if not version:
         raise ParseError("`plan` needs the target version before the options, e.g. `plan 10.4 track main`")
     rest = args[end:]
+    dms: str | None = None
     track: str | None = None
     start: datetime | None = None
     minutes: int | None = None
@@ -145,7 +148,12 @@ def _parse_plan(args: list[str]) -> PlanCommand:
         if word in seen:
             raise ParseError(f"`{word}` is given twice")
         seen.add(word)
-        if word == "track":
+        if word == "on":
+            if i + 1 >= len(rest) or rest[i + 1].lower() in keywords:
+                raise ParseError("`on` needs the name of a DMS, e.g. `plan 10.4 on production`")
+            dms = rest[i + 1]
+            i += 2
+        elif word == "track":
             if i + 1 >= len(rest) or rest[i + 1].lower() not in TRACKS:
                 given = rest[i + 1] if i + 1 < len(rest) else "nothing"
                 raise ParseError(f"`track` is `main` or `feature`, not `{given}`")
@@ -164,8 +172,8 @@ def _parse_plan(args: list[str]) -> PlanCommand:
             minutes = parse_duration(rest[i + 1])
             i += 2
         else:
-            raise ParseError(f"Unexpected `{rest[i]}` after the version: use `track`, `at` or `for`")
-    return PlanCommand(version=version, track=track, window_start=start, window_minutes=minutes)
+            raise ParseError(f"Unexpected `{rest[i]}` after the version: use `on`, `track`, `at` or `for`")
+    return PlanCommand(version=version, dms=dms, track=track, window_start=start, window_minutes=minutes)
 
 
 def parse_command(text: str) -> Command:

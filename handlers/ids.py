@@ -13,8 +13,8 @@ from enum import StrEnum
 SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
-    "plan <version> [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check | cancel <id> "
-    "| history | help"
+    "plan <version> [on <dms>] [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check "
+    "| cancel <id> | history | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).

@@ -96,3 +96,13 @@ async def test_the_ack_does_not_wait_for_the_engine(stack: Stack, monkeypatch: A
     assert work.running == 1 and work.awaiting_ack == 0  # acked; the work goes on after the answer
     release.set()
     await wait_until(lambda: bool(stack.top_messages()), what="the plan message")
+
+
+async def test_plan_on_a_named_dms(stack: Stack) -> None:
+    await stack.slash("plan 10.5 on nowhere")
+    await stack.settle()
+    assert "no DMS target named 'nowhere' (known: default)" in stack.ephemerals_for(REQUESTER)[-1].text
+    assert not stack.top_messages()  # nothing was planned
+    await stack.slash("plan 10.5 on default")
+    await stack.settle()
+    assert "Upgrade plan #" in str(stack.top_messages()[-1].blocks)
