@@ -19,11 +19,11 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from bot.fake_slack_faults import FailurePlan
 from bot.fake_slack_state import (
     BlockKitLimitError,
     FakeEvent,
@@ -34,7 +34,6 @@ from bot.fake_slack_state import (
     TsAllocator,
     bearer,
     check_blocks,
-    failure_answer,
     opt_str,
     parse_blocks,
     parse_content,
@@ -47,22 +46,6 @@ __all__ = ["FakeEvent", "FakeMessage", "FakeSlack", "RecordedCall"]
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
-
-
-@dataclass
-class _Failure:
-    status: int
-    retry_after: int | None
-    error: str | None
-    remaining: int
-
-
-@dataclass
-class _Storm:
-    methods: frozenset[str] | None
-    failures_per_success: int
-    retry_after: int
-    counters: dict[str, int] = field(default_factory=dict)
 
 
 class FakeSlack:
@@ -94,8 +77,7 @@ class FakeSlack:
         self._group_members: dict[str, list[str]] = {}
         self._groups_need_paid_plan = False
         self._user_names: dict[str, str] = {}
-        self._failures: dict[str, list[_Failure]] = {}
-        self._storm: _Storm | None = None
+        self._faults = FailurePlan()
         self._ts = TsAllocator()
         self._view_ids = itertools.count(1)
         self._listeners: list[Listener] = []
@@ -162,33 +144,19 @@ class FakeSlack:
         count: int = 1,
         error: str | None = None,
     ) -> None:
-        """Answer the next ``count`` calls of ``method`` (``"*"``: any method) with a failure.
-
-        ``status`` 429 sends ``Retry-After``; 5xx sends an error page; ``status=200`` with ``error`` answers
-        ``{"ok": false, "error": ...}`` like a Slack-side refusal.
-        """
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        if status == 200 and not error:
-            raise ValueError("a 200 failure needs an error code")
-        self._failures.setdefault(method, []).append(
-            _Failure(status=status, retry_after=retry_after, error=error, remaining=count)
-        )
+        """Answer the next ``count`` calls of ``method`` (``"*"``: any method) with a failure (see
+        ``FailurePlan.fail_next``)."""
+        self._faults.fail_next(method, status=status, retry_after=retry_after, count=count, error=error)
 
     def start_storm(
         self, *, methods: list[str] | None = None, failures_per_success: int = 2, retry_after: int = 1
     ) -> None:
         """Rate-limit storm: per method, ``failures_per_success`` calls get 429 before one goes through."""
-        if failures_per_success < 1:
-            raise ValueError("failures_per_success must be at least 1")
-        self._storm = _Storm(
-            methods=frozenset(methods) if methods else None,
-            failures_per_success=failures_per_success,
-            retry_after=retry_after,
-        )
+        self._faults.start_storm(methods=methods, failures_per_success=failures_per_success,
+                                 retry_after=retry_after)
 
     def stop_storm(self) -> None:
-        self._storm = None
+        self._faults.stop_storm()
 
     # ----- observation -----------------------------------------------------------------------------------
 
@@ -260,7 +228,7 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
         if not self._token_ok(method, token):
             return 200, {}, {"ok": False, "error": "invalid_auth" if token else "not_authed"}
-        failure = self._take_failure(method)
+        failure = self._faults.take(method)
         if failure is not None:
             return failure
         handler = self._handlers.get(method)
@@ -279,23 +247,6 @@ class FakeSlack:
         if self._token is not None:
             return token == self._token
         return token.startswith("xoxb-")
-
-    def _take_failure(self, method: str) -> tuple[int, dict[str, str], dict[str, Any] | None] | None:
-        for key in (method, "*"):
-            queue = self._failures.get(key)
-            if queue:
-                failure = queue[0]
-                failure.remaining -= 1
-                if failure.remaining == 0:
-                    queue.pop(0)
-                return failure_answer(failure.status, failure.retry_after, failure.error)
-        storm = self._storm
-        if storm is not None and (storm.methods is None or method in storm.methods):
-            n = storm.counters.get(method, 0)
-            storm.counters[method] = n + 1
-            if n % (storm.failures_per_success + 1) != storm.failures_per_success:
-                return failure_answer(429, storm.retry_after, None)
-        return None
 
     async def _publish(self, event: FakeEvent) -> None:
         for queue in self._queues:
