@@ -15,13 +15,10 @@ from typing import Protocol
 
 
 class SimClock(Protocol):
-    def now(self) -> datetime:
-        """The current simulated time (timezone-aware UTC)."""
-        ...
+    # now(): the current simulated time (timezone-aware UTC); sleep(): wait that many simulated seconds.
+    def now(self) -> datetime: ...
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait for ``seconds`` of simulated time."""
-        ...
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class ScaledClock:

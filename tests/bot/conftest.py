@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from bot.snapshot import PlanSnapshot
 from bot.states import PlanState
 from dms.catalog import load_catalog
 from dms.simulator import SimulatedDms, SimulatorConfig
+from tests.support.clock import FakeClock
 
 # Simulated seconds per real second. With the durations below one hop (upload, stop, install,
 # startup: 4.5 simulated minutes) takes about 0.14 s, so a three-hop upgrade finishes in about a second.
@@ -33,21 +34,6 @@ SIM_TIMES: dict[str, float] = {
 REQUESTER = "UREQ"
 APPROVER = "UAPP1"
 APPROVER_2 = "UAPP2"
-START = datetime(2030, 5, 4, 10, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """The engine's clock: it only moves when the test says so."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def sim_config(**overrides: Any) -> SimulatorConfig:

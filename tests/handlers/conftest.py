@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from bot.states import PlanState
 from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.ids import ActionId, BlockId, CallbackId
 from tests.support import slack_requests as sr
+from tests.support.clock import START, FakeClock
 from tests.support.polling import wait_until
 
 SECRET = "test-signing-secret-0123456789"
@@ -31,27 +32,12 @@ CHANNEL = "C0UPGRADES"
 REQUESTER = "UREQ"
 APPROVER = "UAPP1"
 APPROVER_2 = "UAPP2"
-START = datetime(2030, 5, 4, 10, 0, tzinfo=UTC)
 # Simulated seconds per real second: one hop (upload, stop, install, startup) takes about 0.15 s.
 SPEED = 2000.0
 SIM_TIMES: dict[str, float] = {
     "upload_minutes": 1.0, "stop_minutes": 0.5, "install_minutes": 1.0, "startup_minutes": 2.0,
     "helper_minutes": 1.0,
 }
-
-
-class FakeClock:
-    """The engine's clock: it only moves when the test says so."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def sim_config(**overrides: Any) -> SimulatorConfig:
