@@ -5,7 +5,8 @@ simulated DMS and the fake Slack Web API run in processes of their own (they are
 life), and so does the load generator, which fires bursts of 50 concurrent signed ``/dm-upgrade plan``
 commands at one app and then the other, alternating, and reports p50/p99 of the time to the HTTP answer.
 The real app does its work after the ack (reading the DMS, writing the plan, posting to Slack) while the
-rest of the burst is still being acked: the ratio of the p99s must stay <= 1.5.
+rest of the burst is still being acked; every command names a DMS of its own (a targets file of identical
+simulated clusters), so every one creates a plan. The ratio of the p99s must stay <= 1.5.
 
     python benchmarks/bench_ack.py [--concurrency 50] [--rounds 8] [--verbose]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import statistics
 import sys
@@ -29,9 +31,11 @@ import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlmodel import select
 
 from bot.app import Runtime, start_http
 from bot.fake_slack import FakeSlack
+from bot.models import UpgradePlan
 from bot.settings import Settings
 from bot.slack_web import make_web_client
 from dms.simulator import SimulatedDms, SimulatorConfig
@@ -65,9 +69,15 @@ def _serve_until_told(make: str, pipe: Connection) -> None:
 
 def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pipe: Connection) -> None:
     """Bursts of ``concurrency`` signed commands, alternating between the apps; latencies per app."""
+    targets = itertools.count()  # every command plans on a DMS of its own, so every one creates a plan
+
     async def burst(client: httpx.AsyncClient, url: str, tag: str) -> list[float]:
         async def one(i: int) -> float:
-            body, headers = slash_command("plan 10.4", signing_secret=SECRET, user_id=f"U{i:04d}",
+            n = next(targets)
+            # A channel per plan too: Slack allows about one message per second per channel, and 50 plan
+            # messages in one channel would make the settling between bursts, not the acks, take minutes.
+            body, headers = slash_command(f"plan 10.4 on dms{n}", signing_secret=SECRET, user_id=f"U{i:04d}",
+                                          channel_id=f"C{n:05d}",
                                           trigger_id=f"{tag}.{i}.{time.time_ns()}")
             started = time.perf_counter()
             response = await client.post(url, content=body, headers=headers)
@@ -143,8 +153,15 @@ async def run(args: argparse.Namespace) -> int:
     slack_proc, slack_pipe = _start_process(_serve_until_told, "slack")
     dms_url, slack_url = dms_pipe.recv(), slack_pipe.recv()
     with tempfile.TemporaryDirectory() as tmp:
+        # Named targets (all the same simulated cluster): one active plan per DMS would otherwise refuse
+        # every command but the first, and the app would have almost nothing to do after its acks.
+        commands = args.concurrency * (args.rounds + WARM_UP_BURSTS) * 2
+        targets_file = Path(tmp) / "targets.toml"
+        targets_file.write_text("".join(f'[[targets]]\nname = "dms{n}"\nurl = "{dms_url}"\n\n'
+                                        for n in range(commands)), encoding="utf-8")
         settings = Settings(
-            _env_file=None, dms_url=dms_url, database_url=f"sqlite:///{tmp}/bench.db",
+            _env_file=None, dms_url=dms_url, dms_targets_file=targets_file,
+            database_url=f"sqlite:///{tmp}/bench.db",
             slack_api_url=slack_url,
             slack_bot_token=TOKEN, slack_signing_secret=SECRET, dms_time_scale=600.0, dms_retries=0,
         )
@@ -168,7 +185,8 @@ async def run(args: argparse.Namespace) -> int:
             latencies: dict[str, list[float]] = message[1]
             load_proc.join()
             await runtime.settle(timeout_s=60)
-            plans = len(runtime.engine.history(limit=100))
+            with runtime.engine.session() as session:
+                plans = len(session.exec(select(UpgradePlan.id)).all())
             await full.stop()
             await runner.cleanup()
     for pipe in (dms_pipe, slack_pipe):

@@ -42,10 +42,17 @@ class ListenerWork:
 
     async def count_acks(self, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         """Bolt global middleware: ``next()`` returns once the listener acked (or the request ended)."""
+        async with self.answering():
+            return await next()
+
+    @asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """A request whose answer is not sent yet. The HTTP layer wraps the whole exchange in it too, so
+        that post-ack work waits until the answer is written, not only until Bolt produced it."""
         self._awaiting_ack += 1
         self._acks_done.clear()
         try:
-            return await next()
+            yield
         finally:
             self._awaiting_ack -= 1
             if self._awaiting_ack == 0:
