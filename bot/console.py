@@ -71,7 +71,7 @@ def console_settings(base: Settings, *, options: ConsoleOptions, work_dir: Path)
     return base.model_copy(update=update)
 
 def make_runtime(settings: Settings, clock: Callable[[], datetime], pacer_interval_s: float) -> Runtime:
-    """The same composition as in Slack, on the console's clock (``window now`` may move it forward)."""
+    """The same composition as in Slack, on the clock the console session gives it."""
     return Runtime(settings, clock=clock, pacer_interval_s=pacer_interval_s)
 
 

@@ -12,10 +12,10 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from handlers.console_session import WINDOW_LEAD_S, ConsoleError, ConsoleSession, quoted
+from handlers.console_session import ConsoleError, ConsoleSession, quoted
 from handlers.ids import ActionId
 
 log = logging.getLogger(__name__)
@@ -194,21 +194,10 @@ class Console:
             self.print(*s.drain())
             if s.transcript.view is None:
                 raise ConsoleError("the window form did not open")
-        skipped = timedelta(0)
         if match["now"]:
-            start = s.clock.now().replace(second=0, microsecond=0)
-            try:  # a bot that counts the current minute as "now" takes it as is
-                await s.submit_view(self.form_values(start=start, duration=match["dur"]))
-            except ConsoleError as exc:
-                if "in the past" not in str(exc):
-                    raise
-                s.take_errors()
-                # Minute steps: the next full minute at least WINDOW_LEAD_S ahead, and the console clock
-                # skips to just before it rather than make everyone wait for it.
-                start = (s.clock.now() + timedelta(seconds=WINDOW_LEAD_S + 59.999)).replace(second=0,
-                                                                                           microsecond=0)
-                skipped = s.clock.skip_to(start - timedelta(seconds=WINDOW_LEAD_S))
-                await s.submit_view(self.form_values(start=start, duration=match["dur"]))
+            # Slack's time picker has minute steps; the engine counts the current minute as "now".
+            start = datetime.now(UTC).replace(second=0, microsecond=0)
+            await s.submit_view(self.form_values(start=start, duration=match["dur"]))
         else:
             try:
                 naive = datetime.strptime(f"{match['date']} {match['time']}", "%Y-%m-%d %H:%M")
@@ -216,9 +205,8 @@ class Console:
                 raise ConsoleError(f"{match['date']} {match['time']} is not a date and time") from None
             start = naive.replace(tzinfo=UTC)
             await s.submit_view(self.form_values(start=start, duration=match["dur"]))
-        note = f"; the console clock skipped {skipped.total_seconds():.0f}s ahead to it" if skipped else ""
         self.print(f"  (form submitted: window from {start:%Y-%m-%d %H:%M} UTC"
-                   + (f" for {match['dur']}" if match["dur"] else "") + note + ")")
+                   + (f" for {match['dur']}" if match["dur"] else "") + ")")
 
     def form_values(self, *, start: datetime | None, duration: str | None) -> FormValues:
         """``state.values`` of the open form: the shown values, with the start and duration replaced."""

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -30,7 +30,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot.engine import UpgradeEngine
+from bot.engine import UpgradeEngine, utc_now
 from bot.fake_slack import FakeEvent, FakeSlack
 from bot.settings import Settings
 from handlers.blocks_render import Element
@@ -42,10 +42,8 @@ APP_ID = "A0DMUPGRADE"
 CHANNEL_ID = "C0UPGRADES"
 CHANNEL_NAME = "upgrades"
 DEFAULT_USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}
-# A job due this soon counts as part of the current line's work (``window now`` starts the window
-# WINDOW_LEAD_S ahead of the console clock, see ConsoleClock).
+# A job due this soon counts as part of the current line's work (``window now`` makes jobs due at once).
 JOB_HORIZON_S = 3.0
-WINDOW_LEAD_S = 1.5
 QUIET_S = 0.15  # no Slack traffic for this long (after the engine settled) = the line's work is done
 POLL_S = 0.02
 
@@ -58,29 +56,6 @@ def looks_like_error(text: str, *, kind: str) -> bool:
 
 
 ErrorTest = Callable[..., bool]
-
-
-class ConsoleClock:
-    """The engine's clock in the console: the wall clock, which ``skip_to`` may move ahead (never back).
-
-    Slack's time picker has minute steps and the engine refuses a window that starts in the past, so a
-    window "now" starts at the next full minute; rather than wait up to a minute for it, the console's
-    clock skips to just before it. The scheduler counts from this clock, so every job keeps its order.
-    """
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def skip_to(self, moment: datetime) -> timedelta:
-        """Move ahead to ``moment`` if it is later than now; returns how far the clock moved."""
-        gap = moment - self.now()
-        if gap > timedelta(0):
-            self.offset += gap
-            return gap
-        return timedelta(0)
 
 
 class ConsoleError(Exception):
@@ -142,7 +117,6 @@ class ConsoleSession:
         self.user = "alice"
         self.signing_secret = secrets.token_hex(16)
         self.fake = FakeSlack()
-        self.clock = ConsoleClock()
         self.transcript = Transcript(user_names={v: k for k, v in self.users.items()},
                                      channel_names={CHANNEL_ID: CHANNEL_NAME})
         self._runtime: ConsoleRuntime | None = None
@@ -175,7 +149,7 @@ class ConsoleSession:
             "slack_signing_secret": SecretStr(self.signing_secret),
             "slack_app_token": None,
         })
-        self._runtime = self._make_runtime(settings, self.clock.now, self._pacer_interval_s)
+        self._runtime = self._make_runtime(settings, utc_now, self._pacer_interval_s)
         try:
             await self._runtime.start()
         except BaseException:
