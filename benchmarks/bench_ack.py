@@ -34,12 +34,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlmodel import select
 
 from bot.app import Runtime, start_http
-from bot.fake_slack import FakeSlack
-from bot.models import UpgradePlan
+from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
-from bot.slack_web import make_web_client
 from dms.simulator import SimulatedDms, SimulatorConfig
+from handlers.slack_web import make_web_client
 from tests.support.slack_requests import slash_command
+from workflow.store.tables import UpgradePlan
 
 TARGET_RATIO = 1.5
 WARM_UP_BURSTS = 2

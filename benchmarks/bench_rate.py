@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
 
 from bot.app import Runtime
-from bot.events import RecordingNotifier
-from bot.fake_slack import FakeSlack
+from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
-from bot.states import PlanState
+from workflow.events import RecordingNotifier
+from workflow.store.states import PlanState
 
 CHANNEL = "C0BENCH"
 REQUESTER, APPROVER = "UREQ", "UAPP"

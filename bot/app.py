@@ -22,14 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, text
 
-from bot.approvals import ApproverDirectory
-from bot.db import make_engine, migrate
-from bot.dms_access import DmsAccess, simulator_config
-from bot.engine import UpgradeEngine, utc_now
-from bot.errors import BotError, ConfigError
-from bot.events import FanoutNotifier, Notifier
 from bot.settings import Settings
-from bot.slack_web import ChannelPacer, make_web_client
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
@@ -37,6 +30,13 @@ from handlers import actions, commands, views
 from handlers.approvers import SlackApprovers
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
+from handlers.slack_web import ChannelPacer, make_web_client
+from workflow.approvals import ApproverDirectory
+from workflow.dms_access import DmsAccess, simulator_config
+from workflow.engine import UpgradeEngine, utc_now
+from workflow.events import FanoutNotifier, Notifier
+from workflow.store.database import make_engine, migrate
+from workflow.store.errors import BotError, ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot import audit
-from bot.db import make_engine, migrate, session
 from bot.settings import Settings
+from workflow.store import audit
+from workflow.store.database import make_engine, migrate, session
 
 
 def parse_since(text: str) -> datetime:

@@ -58,8 +58,8 @@ def make_client(settings: Settings, *, url: str | None = None) -> DmsClient:
 
 async def _start_simulator(stack: AsyncExitStack, settings: Settings) -> str:
     # Imported here: the simulator is only needed when DMS_URL=simulated.
-    from bot.dms_access import simulator_config
     from dms.simulator import SimulatedDms
+    from workflow.dms_access import simulator_config
 
     simulator = SimulatedDms(simulator_config(settings))
     url = await simulator.start()

@@ -21,9 +21,9 @@ from typing import Literal, TextIO
 
 from pydantic import ValidationError
 
-from bot.errors import ConfigError
 from bot.logs import redact, setup_logging
 from bot.settings import Settings
+from workflow.store.errors import ConfigError
 
 Mode = Literal["socket", "http", "console"]
 ServeFn = Callable[..., Awaitable[None]]
@@ -122,7 +122,7 @@ def run(
     if mode == "console":
         print(NO_CREDENTIALS, file=stdout or sys.stdout, flush=True)
         if console is None:
-            from bot.console import start_console
+            from bot.console.runner import start_console
 
             return start_console(settings)
         return console(settings)

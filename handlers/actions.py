@@ -12,12 +12,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.engine import UpgradeEngine
-from bot.errors import AlreadyDecided, UserError
 from handlers import blocks
 from handlers.commands import UNEXPECTED, ephemeral
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.middleware import ListenerWork
+from workflow.engine import UpgradeEngine
+from workflow.store.errors import AlreadyDecided, UserError
 
 log = logging.getLogger(__name__)
 

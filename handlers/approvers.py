@@ -18,7 +18,7 @@ DEFAULT_TTL_S = 60.0
 
 
 class SlackApprovers:
-    """Implements ``bot.approvals.ApproverDirectory``."""
+    """Implements ``workflow.approvals.ApproverDirectory``."""
 
     def __init__(
         self,

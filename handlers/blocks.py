@@ -33,10 +33,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.checklist import Phase
-from bot.snapshot import ItemView, PlanSnapshot
-from bot.states import PlanState
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
+from workflow.store.checklist import Phase
+from workflow.store.snapshot import ItemView, PlanSnapshot
+from workflow.store.states import PlanState
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000

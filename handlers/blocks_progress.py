@@ -12,7 +12,6 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.snapshot import PlanSnapshot
 from dms.models import AgentState, CheckResult, CheckStatus
 from handlers.blocks import (
     TEXT_BUDGET,
@@ -27,6 +26,7 @@ from handlers.blocks import (
     when,
     window_text,
 )
+from workflow.store.snapshot import PlanSnapshot
 
 BAR_WIDTH = 20
 _CHECK_MARK = {CheckStatus.PASS: ":white_check_mark:", CheckStatus.WARN: ":warning:", CheckStatus.FAIL: ":x:",

@@ -14,9 +14,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.engine import UpgradeEngine
-from bot.errors import NotFound, UserError
-from bot.snapshot import PlanSnapshot
 from handlers import blocks_progress
 from handlers.blocks import Message
 from handlers.command_parser import (
@@ -35,6 +32,9 @@ from handlers.command_parser import (
 )
 from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
+from workflow.engine import UpgradeEngine
+from workflow.store.errors import NotFound, UserError
+from workflow.store.snapshot import PlanSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
-from bot import db as dbm
-from bot.events import (
+from handlers import blocks, blocks_progress
+from handlers.slack_web import ChannelPacer
+from workflow.events import (
     AgentProgress,
     ApprovalGranted,
     ApprovalRejected,
@@ -44,10 +45,9 @@ from bot.events import (
     UpgradeFinished,
     WindowScheduled,
 )
-from bot.message_refs import get_message_ref, save_message_ref
-from bot.slack_web import ChannelPacer
-from bot.snapshot import PlanSnapshot
-from handlers import blocks, blocks_progress
+from workflow.store import database as dbm
+from workflow.store.message_refs import get_message_ref, save_message_ref
+from workflow.store.snapshot import PlanSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, Item
 
 
 class SlackNotifier:
-    """Implements ``bot.events.Notifier`` on the Slack Web API."""
+    """Implements ``workflow.events.Notifier`` on the Slack Web API."""
 
     def __init__(self, *, web_client: AsyncWebClient, db: Engine, pacer: ChannelPacer) -> None:
         self._client = web_client

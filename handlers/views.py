@@ -12,11 +12,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.engine import UpgradeEngine
-from bot.errors import UserError
 from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
+from workflow.engine import UpgradeEngine
+from workflow.store.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import pytest
 from bot import app, cli_run
 from bot.app import Runtime
 from bot.cli_run import NO_CREDENTIALS, choose_mode
-from bot.errors import ConfigError
-from bot.fake_slack import FakeSlack
 from bot.settings import Settings
+from tests.support.fake_slack_faults import FaultySlack
+from workflow.store.errors import ConfigError
 
 BOT_TOKEN = "xoxb-111-222-secretvalue"
 APP_TOKEN = "xapp-1-A111-secretvalue"
@@ -187,7 +187,7 @@ def socket_mode_settings(tmp_path: Path, slack_url: str) -> Settings:
 
 async def test_socket_mode_with_a_refused_app_token_stops_with_one_line(tmp_path: Path) -> None:
     # slack_sdk's Socket Mode client would retry forever; the bot asks Slack (SLACK_API_URL) once first.
-    slack = FakeSlack()
+    slack = FaultySlack()
     url = await slack.start()
     try:
         slack.fail_next("apps.connections.open", status=200, error="invalid_auth")
@@ -215,7 +215,7 @@ async def test_socket_mode_handler_gets_the_app_the_token_and_the_web_client(
         raise Connected
 
     monkeypatch.setattr(AsyncSocketModeHandler, "connect_async", connect)
-    slack = FakeSlack()
+    slack = FaultySlack()
     url = await slack.start()
     try:
         async with Runtime(socket_mode_settings(tmp_path, url)) as runtime:
@@ -235,7 +235,7 @@ async def test_no_misleading_bolt_token_warning_at_startup(
 ) -> None:
     # Bolt reads SLACK_BOT_TOKEN itself and warns the token "will be unused" though the client carries it.
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    slack = FakeSlack()
+    slack = FaultySlack()
     url = await slack.start()
     try:
         with caplog.at_level("WARNING"):

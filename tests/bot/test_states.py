@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.db import session
-from bot.errors import IllegalTransition, NotFound
-from bot.models import ActiveUpgrade, AuditEvent
-from bot.states import ALLOWED, TERMINAL, PlanState, transition
-from tests.bot.store_helpers import force_state, fresh_engine, get, new_plan
+from tests.support.store_helpers import force_state, fresh_engine, get, new_plan
+from workflow.store.database import session
+from workflow.store.errors import IllegalTransition, NotFound
+from workflow.store.states import ALLOWED, TERMINAL, PlanState, transition
+from workflow.store.tables import ActiveUpgrade, AuditEvent
 
 PAIRS = list(itertools.product(PlanState, PlanState))
 ALLOWED_PAIRS = [(a, b) for a, b in PAIRS if b in ALLOWED[a]]

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import session
-from bot.errors import ConfigError, NotFound
 from bot.settings import Settings
-from bot.targets import DEFAULT_TARGET, get_target, load_targets, parse_targets, sync_targets
-from tests.bot.store_helpers import fresh_engine
+from tests.support.store_helpers import fresh_engine
+from workflow.store.database import session
+from workflow.store.errors import ConfigError, NotFound
+from workflow.targets import DEFAULT_TARGET, get_target, load_targets, parse_targets, sync_targets
 
 GOOD = """
 [[targets]]

@@ -1,5 +1,5 @@
 """The Slack surface under test: the real app (``bot.app.Runtime``) served over HTTP on a free port, a
-simulated DMS running fast, a fake Slack Web API (``bot.fake_slack.FakeSlack``), and signed requests
+simulated DMS running fast, a fake Slack Web API (``bot.console.fake_slack.FakeSlack``), and signed requests
 posted with httpx exactly as Slack sends them. The engine's clock is moved by the test."""
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import httpx
 import pytest
 
 from bot.app import HttpServer, Runtime, start_http
-from bot.fake_slack import FakeMessage, FakeSlack
+from bot.console.fake_slack import FakeMessage
 from bot.settings import Settings
-from bot.slack_web import make_web_client
-from bot.states import PlanState
 from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.slack_web import make_web_client
 from tests.support import slack_requests as sr
 from tests.support.clock import START, FakeClock
+from tests.support.fake_slack_faults import FaultySlack
 from tests.support.polling import wait_until
+from workflow.store.states import PlanState
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -62,7 +63,7 @@ def app_settings(*, dms_url: str, database_url: str, slack_api_url: str, **overr
 class Stack:
     runtime: Runtime
     server: HttpServer
-    slack: FakeSlack
+    slack: FaultySlack
     sim: SimulatedDms
     clock: FakeClock
     http: httpx.AsyncClient
@@ -110,7 +111,7 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    slack = FakeSlack()
+    slack = FaultySlack()
     base_url = await slack.start()
     sim = SimulatedDms(sim_config())
     await sim.start()
@@ -194,10 +195,10 @@ def window_in(clock: FakeClock, *, hours: float) -> tuple[str, str]:
 def make_snapshot(*, hops: int = 2, agents: int = 4, state: str = "scheduled", plan_id: int = 1,
                   extra_items: int = 0, long_text: bool = False) -> Any:
     """A PlanSnapshot built in memory (no database): for the pure Block Kit builders."""
-    from bot.checklist import MOP_STEPS
-    from bot.snapshot import HopView, ItemView, PlanSnapshot
-    from bot.states import PlanState
     from dms.upgrade_path import Estimate, PhaseEstimate
+    from workflow.store.checklist import MOP_STEPS
+    from workflow.store.snapshot import HopView, ItemView, PlanSnapshot
+    from workflow.store.states import PlanState
 
     filler = " with a very long explanation that goes on" * 8 if long_text else ""
     hop_views = tuple(

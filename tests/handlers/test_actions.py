@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from bot.snapshot import ItemView
-from bot.states import PlanState
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId, BlockId
 from tests.handlers.conftest import (
@@ -19,6 +17,8 @@ from tests.handlers.conftest import (
     window_in,
 )
 from tests.support import slack_requests as sr
+from workflow.store.snapshot import ItemView
+from workflow.store.states import PlanState
 
 
 async def planned(stack: Stack) -> int:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.fake_slack import FakeSlack
-from bot.slack_web import make_web_client
+from bot.console.fake_slack import FakeSlack
 from handlers.approvers import SlackApprovers
+from handlers.slack_web import make_web_client
 from tests.handlers.conftest import TOKEN
 
 

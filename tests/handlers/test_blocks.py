@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.fake_slack_state import check_blocks
-from bot.snapshot import DecisionView
-from bot.states import PlanState
+from bot.console.fake_slack_state import check_blocks
 from handlers import blocks, blocks_progress
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_phase
 from tests.handlers.conftest import APPROVER, START, make_snapshot
+from workflow.store.snapshot import DecisionView
+from workflow.store.states import PlanState
 
 
 def texts(message_blocks: list[dict[str, Any]]) -> list[str]:

@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-from bot.states import PlanState
 from handlers.blocks_render import render_message
 from tests.handlers.conftest import APPROVER, CHANNEL, REQUESTER, Stack, wait_until
+from workflow.store.states import PlanState
 
 
 async def new_plan(stack: Stack) -> int:

@@ -10,12 +10,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot import db as dbm
 from bot.app import Runtime
-from bot.errors import ConfigError
-from bot.models import AuditEvent
 from bot.settings import Settings
-from bot.states import PlanState
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId
 from tests.handlers.conftest import (
@@ -29,6 +25,10 @@ from tests.handlers.conftest import (
     wait_until,
 )
 from tests.support import slack_requests as sr
+from workflow.store import database as dbm
+from workflow.store.errors import ConfigError
+from workflow.store.states import PlanState
+from workflow.store.tables import AuditEvent
 
 
 async def test_the_whole_story(stack: Stack) -> None:

@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot import db as dbm
-from bot.db import make_engine, migrate
-from bot.events import (
+from bot.console.fake_slack import FakeSlack
+from dms.models import AgentState
+from dms.versions import parse_version
+from handlers.notifier import SlackNotifier
+from handlers.slack_web import ChannelPacer, make_web_client
+from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
+from workflow.events import (
     AgentProgress,
     ApprovalGranted,
     ApprovalRequested,
@@ -26,16 +30,12 @@ from bot.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
-from bot.fake_slack import FakeSlack
-from bot.message_refs import get_message_ref
-from bot.models import UpgradePlan
-from bot.slack_web import ChannelPacer, make_web_client
-from bot.snapshot import DecisionView
-from bot.states import PlanState
-from dms.models import AgentState
-from dms.versions import parse_version
-from handlers.notifier import SlackNotifier
-from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
+from workflow.store import database as dbm
+from workflow.store.database import make_engine, migrate
+from workflow.store.message_refs import get_message_ref
+from workflow.store.snapshot import DecisionView
+from workflow.store.states import PlanState
+from workflow.store.tables import UpgradePlan
 
 
 @pytest.fixture

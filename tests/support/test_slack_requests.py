@@ -14,7 +14,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_slack import FakeSlack
 from tests.support.slack_requests import block_actions, slash_command, view_submission
 
 SECRET = "test-signing-secret"

@@ -1,0 +1,90 @@
+"""The same schema and rules on PostgreSQL. Runs when DMU_TEST_POSTGRES_URL names a server where the
+user may create databases (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); skipped otherwise."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.support.store_helpers import NOW, force_state, new_plan
+from workflow import approvals
+from workflow.store import audit
+from workflow.store.database import include_object, make_engine, migrate, session
+from workflow.store.errors import ActiveUpgradeExists, AlreadyDecided, IllegalTransition
+from workflow.store.snapshot import load_snapshot
+from workflow.store.states import PlanState, transition
+from workflow.store.tables import Approval, metadata
+
+SERVER = os.environ.get("DMU_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not SERVER, reason="DMU_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture
+def pg() -> Iterator[Engine]:
+    assert SERVER is not None
+    name = f"dmu_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(SERVER).set(database=name).render_as_string(hide_password=False))
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migration_matches_models(pg: Engine) -> None:
+    migrate(pg)  # twice is a no-op
+    with pg.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def test_rules_hold_on_postgresql(pg: Engine) -> None:
+    plan_id = new_plan(pg, window=True, dedupe_key="k1")
+    assert new_plan(pg, window=True, dedupe_key="k1") == plan_id
+    with pytest.raises(ActiveUpgradeExists):
+        new_plan(pg)
+    with pytest.raises(IllegalTransition), session(pg) as s:
+        transition(s, plan_id=plan_id, to=PlanState.DONE, actor="U1", reason="x")
+    force_state(pg, plan_id=plan_id, state=PlanState.AWAITING_APPROVAL)
+    outcomes: dict[str, Any] = {}
+    barrier = threading.Barrier(4)
+
+    def claim(actor: str) -> None:
+        barrier.wait()
+        try:
+            with session(pg) as s:
+                outcomes[actor] = approvals.claim_decision(
+                    s, plan_id=plan_id, actor=actor, decision="approved", reason="override"
+                )
+        except AlreadyDecided as exc:
+            outcomes[actor] = exc
+
+    threads = [threading.Thread(target=claim, args=(f"U{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [actor for actor, outcome in outcomes.items() if isinstance(outcome, Approval)]
+    assert len(winners) == 1, outcomes
+    assert all(o.decided_by == winners[0] for o in outcomes.values() if isinstance(o, AlreadyDecided))
+    with session(pg) as s:
+        snap = load_snapshot(s, plan_id=plan_id)
+        assert snap.state is PlanState.EXECUTING and snap.window_start == NOW
+        assert '"to_state": "executing"' in audit.export(s, fmt="jsonl")

@@ -1,0 +1,248 @@
+"""Full upgrades against the simulated DMS at high speed: happy paths, faults, cancel, ETA, learning."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from sqlmodel import Session, select
+
+from dms import script_contract as contract
+from dms.client import DmsClient
+from dms.simulator import SimulatedDms
+from tests.support.polling import wait_until
+from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
+from workflow.events import (
+    DOWNGRADE_GUIDANCE,
+    AgentProgress,
+    CheckFinished,
+    EtaChanged,
+    HopFinished,
+    HopStarted,
+    UpgradeCancelled,
+    UpgradeFailed,
+    UpgradeFinished,
+)
+from workflow.store.errors import AlreadyDecided, RuleViolation
+from workflow.store.states import PlanState
+from workflow.store.tables import AuditEvent, ObservedDuration
+
+
+async def test_full_multi_hop_upgrade_reaches_done(harness: Harness) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    assert [hop.version for hop in snap.hops] == ["10.3.0 CU22", "10.4.0 CU21"]
+    assert snap.precheck is not None and snap.precheck.passed
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    final = harness.engine.status(plan_id=snap.id)
+    assert final.state is PlanState.DONE, harness.notifier.types()
+    state = harness.sim.state()
+    assert {agent["version"] for agent in state["agents"]} == {"10.4.0 CU21"}
+    assert state["upgrades_triggered"] == {"10.3.0 CU22": 1, "10.4.0 CU21": 1}
+    n = harness.notifier
+    assert [e.hop_index for e in n.of_type(HopStarted)] == [0, 1]
+    assert all(e.instructions is None and not e.resumed for e in n.of_type(HopStarted))
+    assert [e.hop_index for e in n.of_type(HopFinished)] == [0, 1]
+    progress = n.of_type(AgentProgress)
+    assert progress and all(len(e.agents) == 4 for e in progress)
+    post = [e for e in n.of_type(CheckFinished) if e.kind == "post"]
+    assert len(post) == 1 and post[0].passed
+    assert Counter(n.types())["UpgradeFinished"] == 1
+    assert all(hop.wait_done_at is not None for hop in final.hops)
+    assert final.verification is not None and final.verification.passed
+    checked = {item.key for item in final.checklist if item.checked}
+    assert checked >= {"verify.agents_running", "execute.all_agents"}
+    # Every step was recorded started before done, in order, in the audit log.
+    with Session(harness.engine.db) as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.plan_id == snap.id))
+        actions = [row.action for row in rows]
+    steps = [a for a in actions if a.startswith("hop.")]
+    assert steps == [f"hop.{s}.{e}" for _ in range(2) for s in ("upload", "upgrade", "wait")
+                     for e in ("started", "done")]
+
+
+async def test_eta_follows_progress_and_durations_feed_the_next_estimate(harness: Harness) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    first_estimate = snap.estimate
+    assert first_estimate is not None
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    etas = harness.notifier.of_type(EtaChanged)
+    assert len(etas) >= 3
+    assert etas[-1].remaining_minutes < etas[0].remaining_minutes
+    assert harness.engine.status(plan_id=snap.id).eta is not None
+    with Session(harness.engine.db) as session:
+        learned = session.exec(select(ObservedDuration).where(ObservedDuration.kind == "agent_startup")).all()
+    assert len(learned) == 2 and all(row.minutes > 0 for row in learned)
+    # The next plan on this DMS uses what was observed, not the setting.
+    nxt = await harness.engine.create_plan(target="10.5", track=None, window_start=None, window_minutes=None,
+                                           requester=REQUESTER, channel="C1")
+    assert nxt.estimate is not None
+    assert any("learned" in factor for factor in nxt.estimate.execution.factors)
+
+
+async def test_helper_hop_runs_without_restart(make_harness: Callable[..., Harness]) -> None:
+    async with SimulatedDms(sim_config(version="10.0.0 CU19")) as sim:
+        h = make_harness(simulator=sim)
+        snap = await h.ready_plan(target="10.2")
+        assert [hop.package for hop in snap.hops] == ["helper", "full"]
+        await h.engine.approve(plan_id=snap.id, actor=APPROVER)
+        await h.engine.settle(timeout_s=20)
+        assert h.engine.status(plan_id=snap.id).state is PlanState.DONE, h.notifier.types()
+        assert sim.state()["upgrades_triggered"] == {"VerifyClusterPorts.dmupgrade": 1, "10.2.0 CU21": 1}
+        await h.engine.stop()
+
+
+async def test_failing_prerequisite_check_blocks_the_plan(harness: Harness) -> None:
+    snap = await harness.engine.create_plan(
+        target="10.4", track="main", window_start=harness.clock.now.replace(year=2031), window_minutes=120,
+        requester=REQUESTER, channel="C1")
+    harness.sim.inject("prerequisite_check_fails")
+    await harness.engine.run_check(plan_id=snap.id, actor=REQUESTER)
+    await harness.engine.settle(timeout_s=10)
+    blocked = harness.engine.status(plan_id=snap.id)
+    assert blocked.state is PlanState.BLOCKED
+    assert blocked.precheck is not None and not blocked.precheck.passed
+    failed = blocked.precheck.failed
+    assert any(r.name == "prerequisites" and "Verify Cluster Ports" in r.detail for r in failed)
+    assert harness.sim.state()["upgrades_triggered"] == {}
+    # Fixed: the check passes again and the plan moves on.
+    harness.sim.clear()
+    await harness.engine.run_check(plan_id=snap.id, actor=REQUESTER)
+    await harness.engine.settle(timeout_s=10)
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.PRECHECKED
+
+
+async def test_agent_that_fails_to_start_fails_the_plan_with_guidance(harness: Harness) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    harness.sim.inject("agent_fails_to_start", agent=4)
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    final = harness.engine.status(plan_id=snap.id)
+    assert final.state is PlanState.FAILED
+    failed = harness.notifier.of_type(UpgradeFailed)
+    assert len(failed) == 1
+    assert failed[0].guidance == DOWNGRADE_GUIDANCE and "snapshot" in failed[0].guidance
+    assert "hop 1" in failed[0].reason and "10.3.0 CU22" in failed[0].reason
+    assert any(a.id == 4 and a.status != "Running" for a in failed[0].agents)
+    # The second hop was never triggered.
+    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
+
+
+async def test_cancel_mid_execution_records_every_agent(harness: Harness) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    harness.sim.inject("agent_stuck_starting", agent=2)  # keeps the first hop in progress
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+
+    def upgrading() -> bool:
+        hops = harness.engine.status(plan_id=snap.id).hops
+        return hops[0].wait_started_at is not None
+
+    await wait_until(upgrading, what="the first hop to be upgrading")
+    cancelled = await harness.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
+    assert cancelled.state is PlanState.CANCELLED
+    await harness.engine.settle(timeout_s=10)
+    events = harness.notifier.of_type(UpgradeCancelled)
+    assert len(events) == 1 and events[0].reason == "change freeze"
+    assert sorted(a.id for a in events[0].agents) == [1, 2, 3, 4]
+    assert any(a.id == 2 and a.status != "Running" for a in events[0].agents)
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.CANCELLED
+    assert not harness.notifier.of_type(UpgradeFailed)
+    with Session(harness.engine.db) as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.action == "cancel.agents")).all()
+    assert len(rows) == 1 and len(rows[0].detail["agents"]) == 4
+    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
+
+
+async def test_two_approvals_at_once_give_one_execution(harness: Harness) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    results = await asyncio.gather(
+        harness.engine.approve(plan_id=snap.id, actor=APPROVER),
+        harness.engine.approve(plan_id=snap.id, actor=APPROVER_2),
+        return_exceptions=True,
+    )
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(losers) == 1 and isinstance(losers[0], AlreadyDecided)
+    winner = next(r for r in results if not isinstance(r, BaseException))
+    assert losers[0].decided_by in (APPROVER, APPROVER_2)
+    assert winner.approval is not None and winner.approval.actor == losers[0].decided_by
+    await harness.engine.settle(timeout_s=20)
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.DONE
+    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1, "10.4.0 CU21": 1}
+    assert len(harness.notifier.of_type(UpgradeFinished)) == 1
+
+
+async def test_watch_driver_gives_instructions_and_waits_for_the_person(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(dms_driver="watch")
+    snap = await h.ready_plan(target="10.3")
+    assert snap.precheck is not None and snap.precheck.passed
+    assert all(r.status.value == "manual" for r in snap.precheck.results if r.name == "prerequisites")
+    await h.engine.approve(plan_id=snap.id, actor=APPROVER)
+    started = await h.notifier.wait_for(HopStarted, plan_id=snap.id)
+    assert started.instructions is not None and "Upload only" in started.instructions
+    assert "Upgrade main and backup Agent simultaneously" in started.instructions
+    assert h.sim.state()["upgrades_triggered"] == {}  # the bot triggers nothing itself
+    # The person does it in "Cube" (here: the same script a person's clicks would run) and confirms.
+    package = snap.hops[0].name
+    async with DmsClient(url=h.sim.url, user="admin", password="admin") as client:
+        for action in (contract.ACTION_UPLOAD, contract.ACTION_UPGRADE):
+            await client.execute_automation_script(
+                contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
+                {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: action}, wait=True)
+    # The automatic item stays the bot's; the person confirms on the watch driver's manual item.
+    with pytest.raises(RuleViolation, match="checked by the bot"):
+        await h.engine.tick(plan_id=snap.id, key="execute.upload_only", actor=REQUESTER, checked=True)
+    await h.engine.tick(plan_id=snap.id, key="execute.upload_confirmed", actor=REQUESTER, checked=True)
+    await h.engine.settle(timeout_s=20)
+    assert h.engine.status(plan_id=snap.id).state is PlanState.DONE, h.notifier.types()
+    assert h.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
+    final = h.engine.status(plan_id=snap.id)
+    confirmed = next(i for i in final.checklist if i.key == "execute.upload_confirmed")
+    assert confirmed.checked and confirmed.checked_by == REQUESTER
+
+
+async def test_only_watch_plans_have_the_manual_upload_confirmation(
+    make_harness: Callable[..., Harness],
+) -> None:
+    script = make_harness()
+    snap = await script.ready_plan(target="10.3")
+    assert "execute.upload_confirmed" not in {item.key for item in snap.checklist}
+    await script.engine.cancel(plan_id=snap.id, actor=REQUESTER, reason="next")
+    watch = make_harness(dms_driver="watch")
+    snap = await watch.ready_plan(target="10.3")
+    keys = [item.key for item in snap.checklist]
+    item = next(i for i in snap.checklist if i.key == "execute.upload_confirmed")
+    assert item.kind == "manual" and not item.required and item.phase == "execute"
+    assert keys.index("execute.upload_confirmed") < keys.index("verify.agents_running")
+    assert all(i.key != item.key for i in snap.open_required_manual)  # not needed for the approval
+
+
+def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from workflow.eta import EtaInput, HopExpectation, compute_eta, hop_deadline_seconds
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    hops = [HopExpectation(low=20, high=40)] * 3  # 30 DMS minutes likely per hop
+    fresh = compute_eta(EtaInput(now=now, expectations=hops, finished_wall_minutes=[],
+                                 current_started_at=None))
+    assert fresh.remaining_minutes == 3 * 30 + 2
+    # The first hop took twice as long as expected: the two left are expected twice as long too.
+    slow = compute_eta(EtaInput(now=now, expectations=hops, finished_wall_minutes=[60.0],
+                                current_started_at=None))
+    assert slow.remaining_minutes == 2 * 60 + 2
+    assert slow.at == now + timedelta(minutes=122)
+    # Ten minutes into the second hop at that pace: fifty of its sixty minutes are left.
+    running = compute_eta(EtaInput(now=now, expectations=hops, finished_wall_minutes=[60.0],
+                                   current_started_at=now - timedelta(minutes=10)))
+    assert running.remaining_minutes == 50 + 60 + 2
+    # The simulator runs 600 times faster: wall minutes shrink accordingly.
+    fast = compute_eta(EtaInput(now=now, expectations=hops, finished_wall_minutes=[], current_started_at=None,
+                                time_scale=600))
+    assert abs(fast.remaining_minutes - 92 / 600) < 1e-9
+    assert hop_deadline_seconds(HopExpectation(low=20, high=40), time_scale=1) == 80 * 60
+    assert hop_deadline_seconds(HopExpectation(low=1, high=2), time_scale=10) == 10 * 60 / 10

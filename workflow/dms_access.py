@@ -1,0 +1,113 @@
+"""From a DMS target's name to a connected ``DmsClient`` and its ``UpgradeDriver``.
+
+The targets come from ``workflow.targets`` (DMS_URL as ``default``, or the targets file). A target whose URL
+is ``simulated`` needs the address of a running simulator: the composition root starts one in-process
+and passes its URL here as ``simulated_url``; this module never starts anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from dms.client import DmsClient
+from dms.drivers import UpgradeDriver, make_driver
+from dms.simulator import SimulatorConfig
+from workflow.store.errors import ConfigError, NotFound, UserError
+from workflow.targets import DEFAULT_TARGET, TargetConfig, load_targets
+
+
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
+    return SimulatorConfig(
+        agents=settings.sim_agents,
+        failover_pairs=settings.sim_failover_pairs,
+        version=settings.sim_version,
+        speed=settings.sim_speed,
+        user=settings.dms_user,
+        password=settings.dms_password,
+    )
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A client and the driver that uses it, for one target."""
+
+    target: TargetConfig
+    client: DmsClient
+    driver: UpgradeDriver
+
+
+class DmsAccess:
+    """Knows every configured target and opens clients to them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        targets: Mapping[str, TargetConfig] | None = None,
+        simulated_url: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._targets = dict(targets) if targets is not None else load_targets(settings)
+        if not self._targets:
+            raise ConfigError("no DMS target is configured")
+        self._simulated_url = simulated_url
+
+    @property
+    def targets(self) -> dict[str, TargetConfig]:
+        return dict(self._targets)
+
+    @property
+    def default_name(self) -> str:
+        return DEFAULT_TARGET if DEFAULT_TARGET in self._targets else next(iter(self._targets))
+
+    def target(self, name: str | None) -> TargetConfig:
+        """The named target (None: the default); NotFound lists the known names."""
+        key = name.strip() if name else self.default_name
+        target = self._targets.get(key)
+        if target is None:
+            known = ", ".join(sorted(self._targets))
+            raise NotFound(f"There is no DMS target named {key!r} (known: {known})")
+        return target
+
+    def url_of(self, target: TargetConfig) -> str:
+        if target.simulated:
+            if not self._simulated_url:
+                raise UserError(f"DMS target {target.name!r} is simulated, but no simulator is running")
+            return self._simulated_url
+        return target.url
+
+    def client(self, name: str | None) -> DmsClient:
+        """A new client for the target; the caller closes it (``async with`` or ``await close()``)."""
+        settings = self._settings
+        target = self.target(name)
+        verify: bool | str = settings.dms_tls_verify
+        if verify and settings.dms_ca_bundle is not None:
+            verify = str(settings.dms_ca_bundle)
+        return DmsClient(
+            url=self.url_of(target),
+            user=target.user,
+            password=target.password,
+            agent_url_template="" if target.simulated else settings.dms_agent_url_template,
+            verify=verify,
+            timeout_s=settings.dms_timeout_seconds,
+            retries=settings.dms_retries,
+            concurrency=settings.dms_concurrency,
+        )
+
+    def driver_kind(self, name: str | None) -> str:
+        return self.target(name).driver or self._settings.dms_driver
+
+    @asynccontextmanager
+    async def open(self, name: str | None) -> AsyncIterator[Connection]:
+        """A client and driver for the target, closed on exit."""
+        target = self.target(name)
+        client = self.client(target.name)
+        try:
+            yield Connection(target=target, client=client,
+                             driver=make_driver(self.driver_kind(target.name), client=client))
+        finally:
+            await client.close()

@@ -1,0 +1,401 @@
+"""The upgrade engine: the one facade the Slack handlers and the console call.
+
+Every public method checks its input, changes the database in short transactions (or raises a
+``UserError`` and changes nothing), emits events, and returns quickly. Long work (pre-checks, the
+execution loop) runs in tasks the engine owns; ``settle()`` waits for them (the console and tests).
+After a restart ``start()`` resumes every execution that was in flight, from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.settings import Settings
+from dms.catalog import Catalog
+from dms.exceptions import PathError
+from dms.models import AgentState
+from dms.planner import plan_path
+from workflow import approvals
+from workflow import plan_requests as planning
+from workflow.approvals import ApproverDirectory
+from workflow.dms_access import DmsAccess
+from workflow.events import (
+    ApprovalGranted,
+    ApprovalRejected,
+    Event,
+    ItemTicked,
+    Notifier,
+    PlanCreated,
+    StateChanged,
+    UpgradeCancelled,
+    WindowScheduled,
+)
+from workflow.execution_runner import ExecutionRunner
+from workflow.precheck_runner import PrecheckRunner
+from workflow.scheduled_jobs import PlanJobs
+from workflow.scheduler import PlanScheduler
+from workflow.store import checklist, plans
+from workflow.store import database as dbm
+from workflow.store.errors import (
+    ActiveUpgradeExists,
+    AlreadyDecided,
+    IllegalTransition,
+    NotAuthorized,
+    NotFound,
+    RuleViolation,
+    UserError,
+)
+from workflow.store.snapshot import PlanSnapshot, load_snapshot
+from workflow.store.states import PlanState, get_plan, transition
+from workflow.store.tables import UpgradePlan
+from workflow.targets import sync_targets
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
+# Refusals of an approval or rejection that are audited (NotFound is not: there is no plan to audit).
+REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UpgradeEngine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Engine,
+        catalog: Catalog,
+        notifier: Notifier,
+        approvers: ApproverDirectory,
+        dms_access: DmsAccess,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.catalog = catalog
+        self.notifier = notifier
+        self.approvers = approvers
+        self.dms_access = dms_access
+        self.clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Stable across restarts, so jobs stored before a crash find the engine of the next process.
+        key = f"engine:{db.url.render_as_string(hide_password=True)}"
+        self.scheduler = PlanScheduler(db=db, engine_key=key, target=self, clock=clock)
+        self.prechecks = PrecheckRunner(self)
+        self.jobs = PlanJobs(self)
+        self.executions = ExecutionRunner(self)
+        self._started = False
+
+    # ------------------------------------------------------------------ plumbing (also for execution)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with dbm.session(self.db) as session:
+            yield session
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def snapshot(self, plan_id: int) -> PlanSnapshot:
+        with self.session() as session:
+            return load_snapshot(session, plan_id=plan_id)
+
+    def plan_state(self, plan_id: int) -> PlanState:
+        with self.session() as session:
+            return PlanState(get_plan(session, plan_id=plan_id).state)
+
+    async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
+        try:
+            event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
+            await self.notifier.notify(event)
+        except Exception:
+            # A broken chat must never break the workflow: the database is the record.
+            log.exception("notifying %s for plan #%s failed", event_type.__name__, plan_id)
+
+    async def move(
+        self,
+        plan_id: int,
+        *,
+        to: PlanState,
+        actor: str,
+        reason: str,
+        expected_from: set[PlanState] | None = None,
+    ) -> bool:
+        """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere."""
+        try:
+            with self.session() as session:
+                before = PlanState(get_plan(session, plan_id=plan_id).state)
+                transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
+                           expected_from=expected_from, now=self.now())
+        except UserError as exc:
+            log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
+            return False
+        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
+                        reason=reason)
+        if to.terminal:
+            self.scheduler.cancel(plan_id=plan_id)
+        return True
+
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_crash)
+        return task
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the scheduler and resume every execution that was in flight when the program stopped."""
+        if self._started:
+            return
+        self._started = True
+        self.scheduler.start()
+        with self.session() as session:
+            active = plans.active_plans(session)
+            in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
+        for plan_id in sorted(in_flight):
+            log.info("resuming the execution of plan #%s", plan_id)
+            self.executions.start(plan_id)
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._started = False
+
+    async def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait until every background task (checks, executions) has finished."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self._tasks)} background task(s) still running after {timeout_s}s")
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+
+    # ------------------------------------------------------------------ planning
+
+    async def create_plan(
+        self,
+        *,
+        target: str,
+        track: str | None,
+        window_start: datetime | None,
+        window_minutes: int | None,
+        requester: str,
+        channel: str,
+        dms: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> PlanSnapshot:
+        """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window)."""
+        spec, chosen_track = planning.parse_request(target, track)
+        start, end = planning.window(window_start, window_minutes, now=self.now(),
+                                     default_minutes=self.settings.default_window_minutes)
+        dms_target = self.dms_access.target(dms)
+        with self.session() as session:
+            if dedupe_key is not None:
+                statement = select(UpgradePlan).where(UpgradePlan.dedupe_key == dedupe_key)
+                existing = session.exec(statement).first()
+                if existing is not None and existing.id is not None:
+                    return load_snapshot(session, plan_id=existing.id)
+            active = plans.active_plan(session, dms_name=dms_target.name)
+            if active is not None and active.id is not None:
+                raise ActiveUpgradeExists(dms_name=dms_target.name, plan_id=active.id, state=active.state)
+        states = await planning.read_agents(self.dms_access, dms_target.name)
+        current = states[0].version
+        assert current is not None  # read_agents refuses unknown versions
+        try:
+            path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog)
+        except PathError as exc:
+            raise UserError(str(exc)) from None
+        with self.session() as session:
+            estimate = planning.estimate_for(session, path=path, dms_name=dms_target.name, agents=len(states),
+                                             settings=self.settings)
+            sync_targets(session, targets=[dms_target])
+            plan = plans.create_plan(
+                session, dms_name=dms_target.name, path=path, estimate=estimate, requester=requester,
+                channel=channel, window_start=start, window_end=end, dedupe_key=dedupe_key,
+                hotfixes=self.settings.hotfixes, now=self.now(),
+            )
+            assert plan.id is not None
+            plan_id = plan.id
+            checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
+                                detail=f"read {len(states)} agent(s), all on {current}", now=self.now())
+            if self.dms_access.driver_kind(dms_target.name) == "watch":
+                checklist.ensure_item(session, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
+        await self.emit(PlanCreated, plan_id)
+        if start is not None and end is not None:
+            await self.emit(WindowScheduled, plan_id, start=start, end=end, actor=requester)
+            self.jobs.schedule(plan_id, start=start, end=end)
+        return self.snapshot(plan_id)
+
+    async def set_window(
+        self, *, plan_id: int, start: datetime, minutes: int | None, actor: str
+    ) -> PlanSnapshot:
+        begin, end = planning.window(start, minutes, now=self.now(),
+                                     default_minutes=self.settings.default_window_minutes)
+        assert begin is not None and end is not None
+        with self.session() as session:
+            before = PlanState(get_plan(session, plan_id=plan_id).state)
+            plans.set_window(session, plan_id=plan_id, start=begin, end=end, actor=actor, now=self.now())
+            after = PlanState(get_plan(session, plan_id=plan_id).state)
+        if after is not before:
+            await self.emit(StateChanged, plan_id, from_state=before.value, to_state=after.value, actor=actor,
+                            reason="window scheduled" if before is PlanState.PLANNED else "window moved")
+        await self.emit(WindowScheduled, plan_id, start=begin, end=end, actor=actor)
+        self.jobs.schedule(plan_id, start=begin, end=end)
+        return self.snapshot(plan_id)
+
+    # ------------------------------------------------------------------ checks and checklist
+
+    async def run_check(self, *, plan_id: int | None, actor: str) -> None:
+        """Start the pre-upgrade check in the background (health, then upload only of each package).
+        ``None``: the latest active plan; NotFound when there is none."""
+        resolved = plan_id if plan_id is not None else self.status().id
+        self.prechecks.start(resolved, actor=actor)
+
+    async def tick(self, *, plan_id: int, key: str, actor: str, checked: bool) -> PlanSnapshot:
+        with self.session() as session:
+            checklist.tick(session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now())
+        await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
+        return self.snapshot(plan_id)
+
+    # ------------------------------------------------------------------ approvals and cancel
+
+    async def approve(self, *, plan_id: int, actor: str, override_reason: str | None = None) -> PlanSnapshot:
+        """Claim the approval (rules in ``workflow.approvals``) and start the execution; one wins a race,
+        the other gets AlreadyDecided naming the first."""
+        is_approver = await self.approvers.is_approver(actor)
+        now = self.now()
+        reason = (override_reason or "").strip()
+        try:
+            with self.session() as session:
+                approval = approvals.decide(
+                    session, plan_id=plan_id, actor=actor, decision="approved", reason=reason,
+                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+                )
+                override = approval.reason if approval.override else None
+        except REFUSALS as exc:
+            self._audit_refusal(plan_id, actor=actor, decision="approved", error=exc, reason=reason, now=now)
+            raise
+        self.scheduler.cancel(plan_id=plan_id)
+        await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
+        await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
+                        to_state=PlanState.EXECUTING.value, actor=actor, reason=f"approved by {actor}")
+        self.executions.start(plan_id)
+        return self.snapshot(plan_id)
+
+    async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
+        is_approver = await self.approvers.is_approver(actor)
+        now = self.now()
+        try:
+            with self.session() as session:
+                approvals.decide(
+                    session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
+                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+                )
+        except REFUSALS as exc:
+            self._audit_refusal(plan_id, actor=actor, decision="rejected", error=exc, reason=reason.strip(),
+                                now=now)
+            raise
+        self.scheduler.cancel(plan_id=plan_id)
+        await self.emit(ApprovalRejected, plan_id, actor=actor, reason=reason.strip())
+        await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
+                        to_state=PlanState.CANCELLED.value, actor=actor, reason=f"rejected by {actor}")
+        return self.snapshot(plan_id)
+
+    def _audit_refusal(
+        self, plan_id: int, *, actor: str, decision: approvals.Decision, error: UserError, reason: str,
+        now: datetime,
+    ) -> None:
+        """The refused attempt's transaction was rolled back; its audit row gets a transaction of its own."""
+        try:
+            with self.session() as session:
+                approvals.record_refusal(session, plan_id=plan_id, actor=actor, decision=decision,
+                                         error=error, attempted_reason=reason, now=now)
+        except Exception:
+            # The caller must still get the refusal itself, not an error about auditing it.
+            log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
+
+    async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
+        """Cancel from any active state (the requester or an approver). During the execution the loop
+        stops and every agent's state is recorded: a cancel does not roll the DMS back."""
+        given = reason.strip()
+        why = given or "no reason given"  # the audit row always says why; the event carries what was typed
+        with self.session() as session:
+            requester = get_plan(session, plan_id=plan_id).requester
+        if actor != requester and not await self.approvers.is_approver(actor):
+            raise NotAuthorized("Only the requester or an upgrade approver can cancel this plan")
+        with self.session() as session:
+            before = PlanState(get_plan(session, plan_id=plan_id).state)
+            transition(session, plan_id=plan_id, to=PlanState.CANCELLED, actor=actor, reason=why,
+                       now=self.now())
+        self.scheduler.cancel(plan_id=plan_id)
+        agents: list[AgentState] = []
+        if before.value in IN_FLIGHT:
+            await self.executions.stop(plan_id)
+            agents = await self.executions.record_agents_at_cancel(plan_id)
+        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=PlanState.CANCELLED.value,
+                        actor=actor, reason=why)
+        await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=tuple(agents))
+        return self.snapshot(plan_id)
+
+    # ------------------------------------------------------------------ reading
+
+    def status(
+        self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None
+    ) -> PlanSnapshot:
+        """One plan, or (None) the latest active plan on that DMS / in that channel / anywhere."""
+        if plan_id is not None:
+            return self.snapshot(plan_id)
+        dms_name = self.dms_access.target(dms).name if dms else None
+        with self.session() as session:
+            for plan in plans.active_plans(session):
+                if plan.id is None or (dms_name is not None and plan.dms_name != dms_name):
+                    continue
+                if channel is None or plan.channel == channel:
+                    return load_snapshot(session, plan_id=plan.id)
+        raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
+
+    def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
+        if not 1 <= limit <= 100:
+            raise UserError("History shows between 1 and 100 plans")
+        with self.session() as session:
+            return [load_snapshot(session, plan_id=row.id) for row in plans.history(session, limit=limit)
+                    if row.id is not None]
+
+    # ------------------------------------------------------------------ scheduled jobs (workflow.scheduler)
+
+    async def on_precheck_due(self, plan_id: int) -> None:
+        await self.jobs.precheck_due(plan_id)
+
+    async def on_reminder_due(self, plan_id: int) -> None:
+        await self.jobs.reminder_due(plan_id)
+
+    async def on_approval_due(self, plan_id: int) -> None:
+        await self.jobs.approval_due(plan_id)
+
+    async def on_window_closed(self, plan_id: int) -> None:
+        await self.jobs.window_closed(plan_id)
+
+    async def on_job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None:
+        await self.jobs.job_missed(plan_id, kind=kind, scheduled_for=scheduled_for)
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,220 @@
+"""What the engine tells the outside world, as typed events, and the ``Notifier`` protocol that hears them.
+
+Every event carries the plan id and a fresh ``PlanSnapshot`` taken right after the change, so a
+renderer (Slack, console) never has to query the database to draw it. No Slack code lives here.
+
+    Event
+    ├── PlanCreated, WindowScheduled, StateChanged
+    ├── CheckStarted, CheckFinished            (kind "pre" or "post")
+    ├── ItemTicked, ReminderDue
+    ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
+    ├── HopStarted, HopFinished, AgentProgress, EtaChanged
+    └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
+
+from dms.models import AgentState, CheckResult
+
+if TYPE_CHECKING:
+    from workflow.store.snapshot import PlanSnapshot
+
+log = logging.getLogger(__name__)
+
+CheckKind = Literal["pre", "post"]
+
+# Shown with every failure after agents were touched: the downgrade MOP is a snapshot restore.
+DOWNGRADE_GUIDANCE = (
+    "Do not retry blindly. Check every agent in Cube (System Center > Agents). If the DMS cannot be "
+    "brought to the target version, follow the downgrade procedure: restore the VM snapshot (or the "
+    "DataMiner backup) taken before the upgrade, databases included, on every agent of the cluster."
+)
+# Shown when the failure happened before any agent was asked to upgrade.
+UNTOUCHED_GUIDANCE = "No agent was asked to upgrade: the DMS still runs its original version."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    plan_id: int
+    snapshot: PlanSnapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanCreated(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowScheduled(Event):
+    start: datetime
+    end: datetime
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateChanged(Event):
+    from_state: str
+    to_state: str
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckStarted(Event):
+    kind: CheckKind
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFinished(Event):
+    kind: CheckKind
+    results: tuple[CheckResult, ...]
+    passed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemTicked(Event):
+    key: str
+    actor: str
+    checked: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderDue(Event):
+    open_items: tuple[str, ...]  # titles of the required manual items still open
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(Event):
+    approvers: tuple[str, ...]  # Slack user ids configured (the group, if any, is in the settings)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalGranted(Event):
+    actor: str
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRejected(Event):
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HopStarted(Event):
+    hop_index: int
+    version: str
+    package: str
+    # Set when the watch driver is used: what a person must do in Cube for this hop.
+    instructions: str | None = None
+    resumed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class HopFinished(Event):
+    hop_index: int
+    version: str
+    minutes: float | None = None  # wall-clock minutes the hop took, when known
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentProgress(Event):
+    hop_index: int
+    agents: tuple[AgentState, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtaChanged(Event):
+    eta: datetime
+    remaining_minutes: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeFinished(Event):
+    results: tuple[CheckResult, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeFailed(Event):
+    reason: str
+    guidance: str
+    agents: tuple[AgentState, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeCancelled(Event):
+    actor: str
+    reason: str
+    agents: tuple[AgentState, ...] = ()  # every agent's state at the moment of the cancel (execution only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeExpired(Event):
+    pass
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    async def notify(self, event: Event) -> None: ...
+
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every event in order; tests read ``events`` or wait for one with a deadline."""
+
+    events: list[Event] = field(default_factory=list)
+    _changed: asyncio.Event | None = field(default=None, repr=False)
+
+    async def notify(self, event: Event) -> None:
+        self.events.append(event)
+        if self._changed is not None:
+            self._changed.set()
+
+    def of_type(self, kind: type[E], *, plan_id: int | None = None) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind) and (plan_id is None or e.plan_id == plan_id)]
+
+    def types(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+    async def wait_for(self, kind: type[E], *, plan_id: int | None = None, timeout_s: float = 10.0) -> E:
+        """The first event of ``kind`` (for ``plan_id``), waiting for it up to ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self.of_type(kind, plan_id=plan_id)
+            if found:
+                return found[0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {kind.__name__} within {timeout_s}s; got {self.types()}")
+            self._changed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=remaining)
+            except TimeoutError:
+                continue
+
+
+class FanoutNotifier:
+    """Sends each event to every notifier; one that fails is logged and does not stop the others."""
+
+    def __init__(self, notifiers: Iterable[Notifier]) -> None:
+        self._notifiers: Sequence[Notifier] = tuple(notifiers)
+
+    async def notify(self, event: Event) -> None:
+        for notifier in self._notifiers:
+            try:
+                await notifier.notify(event)
+            except Exception:
+                # A broken chat must never stop an upgrade that is running.
+                log.exception("notifier %s failed on %s", type(notifier).__name__, type(event).__name__)

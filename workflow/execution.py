@@ -1,0 +1,402 @@
+"""The durable execution loop of one approved plan: every hop, then the verification.
+
+Per hop (MOP "Execute the DataMiner upgrade"): upload only (the package's prerequisite checks run) ->
+upgrade all agents, failover pairs simultaneously -> wait until every agent runs the hop's version.
+Each step is recorded as *started* in the database before it acts and *done* after its result was
+observed. The loop can therefore be killed at any instant and resumed from the database:
+
+* a step not started is performed;
+* a step started but not done is **observed**, never performed again. For the upgrade step: if the
+  agents are no longer all Running on the previous version, the upgrade was triggered, so we go on
+  waiting. If they still all run the previous version we cannot tell "not triggered" from "triggered
+  but not begun yet", and triggering again could upgrade a cluster twice; so the plan fails safe
+  (FAILED) and asks a person to look at Cube. Upload only is re-run: it never restarts an agent, and
+  a package's prerequisite checks are meant to be repeatable.
+
+A hop whose agents are not all back on the expected version by its deadline (from the estimate) fails
+the plan with the downgrade guidance (restore the snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from dms.checks import Baseline, run_verification
+from dms.client import DmsClient
+from dms.drivers import UpgradeDriver, all_running_on
+from dms.exceptions import DmsError, DmsScriptError, DmsUnreachable, UpgradeTimeout
+from dms.models import AgentState, AgentStatus, CheckStatus
+from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
+from dms.versions import Version
+from workflow import eta as eta_mod
+from workflow import verified_items
+from workflow.events import (
+    DOWNGRADE_GUIDANCE,
+    UNTOUCHED_GUIDANCE,
+    AgentProgress,
+    CheckFinished,
+    EtaChanged,
+    Event,
+    HopFinished,
+    HopStarted,
+    UpgradeFailed,
+    UpgradeFinished,
+)
+from workflow.plan_requests import STARTUP_KIND, hop_from_row
+from workflow.store import check_runs, checklist, plans
+from workflow.store.plans import HopStep, StepEvent
+from workflow.store.states import PlanState
+from workflow.store.tables import PlanHop, UpgradePlan
+
+log = logging.getLogger(__name__)
+
+BOT = "bot"
+# How long (DMS minutes) a resumed loop keeps asking an unreachable DMS before it gives up.
+OBSERVE_PATIENCE_MINUTES = 15.0
+# With the watch driver a person confirms each hop's upload by ticking this (manual) item.
+UPLOAD_CONFIRM_KEY = checklist.UPLOAD_CONFIRMED.key
+
+
+class ExecutionHost(Protocol):
+    """What the loop needs from the engine: the database, events and audited state moves."""
+
+    settings: Settings
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def now(self) -> datetime: ...
+
+    async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None: ...
+
+    async def move(
+        self,
+        plan_id: int,
+        *,
+        to: PlanState,
+        actor: str,
+        reason: str,
+        expected_from: set[PlanState] | None = None,
+    ) -> bool: ...
+
+
+class PlanStopped(Exception):
+    """The plan left EXECUTING under us (cancelled elsewhere): stop without touching anything."""
+
+
+class ExecutionFailed(Exception):
+    def __init__(self, reason: str, *, touched: bool, agents: list[AgentState] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.touched = touched
+        self.agents = list(agents or [])
+
+
+def wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Execution:
+    """One run (or resumption) of the loop for ``plan_id``; ``run()`` never raises except on cancel."""
+
+    host: ExecutionHost
+    plan_id: int
+    client: DmsClient
+    driver: UpgradeDriver
+    key_elements: list[str]
+    path: UpgradePath
+    estimate: Estimate
+    dms_name: str
+
+    def __post_init__(self) -> None:
+        self._scale = self.host.settings.dms_time_scale
+        self._poll_s = self.host.settings.dms_poll_seconds / self._scale
+        self._expectations = eta_mod.hop_expectations(path=self.path, estimate=self.estimate)
+        self._finished_minutes: list[float] = []
+        self._touched = False  # some agent was asked to upgrade (the snapshot matters from then on)
+        self._last_on_target = -1
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except PlanStopped:
+            log.info("plan #%s left EXECUTING; the loop stops", self.plan_id)
+        except ExecutionFailed as failure:
+            await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
+        except DmsError as exc:
+            await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not leave a plan EXECUTING forever without a word
+            log.exception("execution of plan #%s crashed", self.plan_id)
+            await self._fail(f"internal error: {type(exc).__name__}: {exc}", touched=self._touched, agents=[])
+
+    async def _run(self) -> None:
+        rows = self._hops()
+        self._touched = any(row.upgrade_started_at is not None for row in rows)
+        self._finished_minutes = [m for m in map(_hop_minutes, rows) if m is not None]
+        if self._state() is PlanState.VERIFYING:
+            # Stopped during the verification: every hop is done; verifying again only reads.
+            await self._verify(already_verifying=True)
+            return
+        previous = self.path.current
+        for index, row in enumerate(rows):
+            hop = hop_from_row(row)
+            if row.wait_done_at is None:
+                await self._run_hop(index, row, hop, previous=previous)
+            if hop.package is not PackageKind.HELPER:
+                previous = hop.version
+        await self._verify(already_verifying=False)
+
+    async def _run_hop(self, index: int, row: PlanHop, hop: Hop, *, previous: Version) -> None:
+        assert row.id is not None
+        self._ensure_executing()
+        resumed = row.upload_started_at is not None
+        instructions = None
+        if self.driver.needs_person:
+            lines = [*self.driver.instructions(hop=hop, step="upload"),
+                     *self.driver.instructions(hop=hop, step="upgrade")]
+            instructions = "\n".join(lines)
+        await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
+                             package=hop.name, instructions=instructions, resumed=resumed)
+        started_at = row.upload_started_at or wall_now()
+        await self._emit_eta(current_started_at=started_at)
+
+        if row.upload_done_at is None:
+            if self.driver.needs_person and row.upload_started_at is None:
+                # Each hop needs its own confirmation: clear the previous hop's.
+                with self.host.session() as session:
+                    checklist.ensure_item(session, plan_id=self.plan_id, step=checklist.UPLOAD_CONFIRMED)
+                    checklist.auto_tick(session, plan_id=self.plan_id, key=UPLOAD_CONFIRM_KEY, checked=False,
+                                        detail=f"hop {index + 1}: waiting for the upload in Cube",
+                                        now=self.host.now())
+            self._mark(row.id, "upload", "started")
+            if self.driver.needs_person:
+                # A person uploads (and starts) in Cube; they confirm the upload on the checklist.
+                await self._wait_for_upload_confirmation()
+            else:
+                try:
+                    await self.driver.upload(hop=hop)
+                except DmsScriptError as exc:
+                    raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
+                                          touched=self._touched) from exc
+            self._ensure_executing()
+            self._mark(row.id, "upload", "done")
+
+        if row.upgrade_done_at is None:
+            if row.upgrade_started_at is not None:
+                await self._observe_interrupted_upgrade(hop, previous=previous)
+            else:
+                self._mark(row.id, "upgrade", "started")
+                self._touched = True
+                await self.driver.start_upgrade(hop=hop)
+            self._touched = True
+            self._mark(row.id, "upgrade", "done")
+
+        fresh = self._hop(row.id)
+        if fresh.wait_started_at is None:
+            fresh = self._mark(row.id, "wait", "started")
+        upgrade_started = fresh.upgrade_started_at or wall_now()
+        budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
+        remaining = budget - (wall_now() - upgrade_started).total_seconds()
+
+        async def progress(states: list[AgentState]) -> None:
+            self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
+            await self._progress(index, states, target=hop.version, current_started_at=started_at)
+
+        try:
+            await self.driver.wait_for_version(
+                version=hop.version, timeout_s=max(remaining, self._poll_s), poll_s=self._poll_s,
+                on_change=progress,
+            )
+        except UpgradeTimeout as exc:
+            states = [a for a in exc.agents if isinstance(a, AgentState)]
+            raise ExecutionFailed(
+                f"hop {index + 1} ({hop.version}): {exc}", touched=True, agents=states
+            ) from exc
+        self._ensure_executing()
+        done = self._mark(row.id, "wait", "done")
+        minutes = _hop_minutes(done)
+        if minutes is not None:
+            self._finished_minutes.append(minutes)
+            self._record_durations(done)
+        await self.host.emit(HopFinished, self.plan_id, hop_index=index, version=str(hop.version),
+                             minutes=minutes)
+        await self._emit_eta(current_started_at=None)
+
+    async def _wait_for_upload_confirmation(self) -> None:
+        """Watch driver: poll the checklist until a person confirmed this hop's upload; PlanStopped when
+        the plan leaves EXECUTING meanwhile (a cancel must not leave this loop waiting forever)."""
+        while True:
+            self._ensure_executing()
+            with self.host.session() as session:
+                items = checklist.items(session, plan_id=self.plan_id)
+                if any(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
+                    return
+            await asyncio.sleep(self._poll_s)
+
+    async def _observe_interrupted_upgrade(self, hop: Hop, *, previous: Version) -> None:
+        """The upgrade step was started before a restart and not recorded done: look, never re-trigger."""
+        if self.driver.needs_person:
+            return  # the bot never triggers anything with the watch driver: keep watching
+        if not hop.restarts_agents:
+            # Helpers do not restart agents, so there is nothing to see; the next hop's upload runs the
+            # prerequisite checks that would catch a helper that did not run.
+            log.info("plan #%s: helper %s was started before a restart; continuing", self.plan_id, hop.name)
+            return
+        states = await self._observe_patiently()
+        if all_running_on(states, previous):
+            raise ExecutionFailed(
+                f"the bot restarted while starting the upgrade to {hop.version}, and every agent still "
+                f"runs {previous}: it cannot tell whether the upgrade was triggered. It will not trigger "
+                "it a second time. Check the upgrade in DataMiner Cube (System Center > Agents), then "
+                "plan again.",
+                touched=False,
+                agents=states,
+            )
+        log.info("plan #%s: upgrade to %s was triggered before a restart; watching",
+                 self.plan_id, hop.version)
+
+    async def _observe_patiently(self) -> list[AgentState]:
+        """Every agent's state; the DMS_URL agent may itself be restarting, so retry for a while."""
+        deadline = time.monotonic() + OBSERVE_PATIENCE_MINUTES * 60.0 / self._scale
+        while True:
+            try:
+                return await self.driver.observe()
+            except DmsUnreachable:
+                if time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(self._poll_s)
+
+    async def _verify(self, *, already_verifying: bool) -> None:
+        if not already_verifying:
+            self._ensure_executing()
+            moved = await self.host.move(self.plan_id, to=PlanState.VERIFYING, actor=BOT,
+                                         reason="every hop is installed", expected_from={PlanState.EXECUTING})
+            if not moved:
+                raise PlanStopped()
+        baseline = self._baseline()
+        verify_started = self.host.now()
+        results = await run_verification(
+            self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
+        )
+        passed = not any(r.status is CheckStatus.FAIL for r in results)
+        with self.host.session() as session:
+            now = self.host.now()
+            check_runs.store(session, plan_id=self.plan_id, dms_name=self.dms_name, kind="verify",
+                             results=results, actor=BOT, passed=passed, started_at=verify_started,
+                             now=now)
+            verified_items.after_verification(session, plan_id=self.plan_id, results=results, now=now)
+        await self.host.emit(CheckFinished, self.plan_id, kind="post", results=tuple(results), passed=passed)
+        if not passed:
+            failed = "; ".join(f"{r.title}: {r.detail}" for r in results if r.status is CheckStatus.FAIL)
+            raise ExecutionFailed(f"post-upgrade verification failed: {failed}", touched=True)
+        moved = await self.host.move(self.plan_id, to=PlanState.DONE, actor=BOT,
+                                     reason=f"every agent runs {self.path.target}; verification passed",
+                                     expected_from={PlanState.VERIFYING})
+        if moved:
+            await self.host.emit(UpgradeFinished, self.plan_id, results=tuple(results))
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _fail(self, reason: str, *, touched: bool, agents: list[AgentState]) -> None:
+        if not agents:
+            try:
+                agents = await self.driver.observe()
+            except DmsError:
+                agents = []
+        if agents:
+            self._store_agents(agents)
+        if self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
+            return  # cancelled meanwhile: the cancel recorded the agents
+        moved = await self.host.move(self.plan_id, to=PlanState.FAILED, actor=BOT, reason=reason,
+                                     expected_from={PlanState.EXECUTING, PlanState.VERIFYING})
+        if moved:
+            guidance = DOWNGRADE_GUIDANCE if touched else UNTOUCHED_GUIDANCE
+            await self.host.emit(UpgradeFailed, self.plan_id, reason=reason, guidance=guidance,
+                                 agents=tuple(agents))
+
+    async def _progress(
+        self, index: int, states: list[AgentState], *, target: Version, current_started_at: datetime
+    ) -> None:
+        self._store_agents(states)
+        await self.host.emit(AgentProgress, self.plan_id, hop_index=index, agents=tuple(states))
+        on_target = sum(1 for s in states if s.status == AgentStatus.RUNNING and s.version == target)
+        if on_target != self._last_on_target:
+            self._last_on_target = on_target
+            await self._emit_eta(current_started_at=current_started_at)
+
+    async def _emit_eta(self, *, current_started_at: datetime | None) -> None:
+        now = wall_now()
+        computed = eta_mod.compute_eta(eta_mod.EtaInput(
+            now=now, expectations=self._expectations, finished_wall_minutes=list(self._finished_minutes),
+            current_started_at=current_started_at, time_scale=self._scale,
+        ))
+        with self.host.session() as session:
+            plans.update_progress(session, plan_id=self.plan_id, eta=computed.at, now=self.host.now())
+        await self.host.emit(EtaChanged, self.plan_id, eta=computed.at,
+                             remaining_minutes=computed.remaining_minutes)
+
+    def _state(self) -> PlanState | None:
+        with self.host.session() as session:
+            plan = session.get(UpgradePlan, self.plan_id)
+            return None if plan is None else PlanState(plan.state)
+
+    def _ensure_executing(self) -> None:
+        if self._state() is not PlanState.EXECUTING:
+            raise PlanStopped()
+
+    def _hops(self) -> list[PlanHop]:
+        with self.host.session() as session:
+            return plans.hops(session, plan_id=self.plan_id)
+
+    def _hop(self, hop_id: int) -> PlanHop:
+        with self.host.session() as session:
+            row = session.get(PlanHop, hop_id)
+            assert row is not None
+            return row
+
+    def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
+        with self.host.session() as session:
+            return plans.mark_step(session, hop_id=hop_id, step=step, event=event, now=self.host.now())
+
+    def _store_agents(self, states: list[AgentState]) -> None:
+        with self.host.session() as session:
+            plans.update_progress(session, plan_id=self.plan_id, agents=plans.agents_json(states),
+                                  now=self.host.now())
+
+    def _record_durations(self, row: PlanHop) -> None:
+        """Store how long the agents took to come back on this DMS, in DMS minutes, for its future
+        estimates (``workflow.plan_requests.estimate_for``); helpers restart nothing, so they teach
+        nothing."""
+        if not row.restarts_agents or row.wait_started_at is None or row.wait_done_at is None:
+            return
+        startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
+        with self.host.session() as session:
+            plans.record_duration(session, dms_name=self.dms_name, kind=STARTUP_KIND,
+                                  minutes=startup, plan_id=self.plan_id)
+
+    def _baseline(self) -> Baseline:
+        with self.host.session() as session:
+            run = check_runs.last_precheck(session, plan_id=self.plan_id)
+        if run is None or not run.baseline:
+            return Baseline(taken_at=wall_now())
+        return Baseline.model_validate(run.baseline)
+
+
+def _hop_minutes(row: PlanHop) -> float | None:
+    """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""
+    if row.wait_done_at is None or row.upload_started_at is None:
+        return None
+    return (row.wait_done_at - row.upload_started_at).total_seconds() / 60.0

@@ -1,0 +1,145 @@
+"""What a plan request must pass before anything is stored: the version and track asked for, the window,
+a DMS whose agents all run one version, and the estimate (with what this DMS taught us before).
+
+Every refusal is a ``UserError`` whose message tells the person what was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from dms.estimate import estimate as make_estimate
+from dms.exceptions import DmsApiError, VersionError
+from dms.models import AgentState
+from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
+from dms.versions import Track, VersionSpec, parse_spec, parse_version
+from workflow.dms_access import DmsAccess
+from workflow.store import plans
+from workflow.store.errors import UserError
+from workflow.store.tables import PlanHop, UpgradePlan
+
+# What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
+STARTUP_KIND = "agent_startup"
+MAX_WINDOW_MINUTES = 7 * 24 * 60
+# A start this far in the past still counts as "now" (minute-resolution time pickers, slow requests).
+START_NOW_TOLERANCE = timedelta(minutes=2)
+# A start further ahead is a typo (2062 for 2026), and near datetime's end the window's end overflows.
+MAX_START_AHEAD = timedelta(days=366)
+
+
+def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | None]:
+    try:
+        spec = parse_spec(target)
+    except VersionError as exc:
+        raise UserError(str(exc)) from None
+    if not track:
+        return spec, None
+    try:
+        return spec, Track(track.strip().lower())
+    except ValueError:
+        raise UserError(f"Track must be 'main' or 'feature', not {track!r}") from None
+
+
+def window(
+    start: datetime | None, minutes: int | None, *, now: datetime, default_minutes: int
+) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of a requested window, or (None, None) for none; refuses a start in the past.
+
+    A start up to ``START_NOW_TOLERANCE`` ago means "now": Slack's time picker has minute resolution,
+    so "now" picked there is always up to a minute old by the time it arrives. It is stored as given.
+    """
+    if start is None:
+        if minutes is not None:
+            raise UserError("A window length needs a window start")
+        return None, None
+    if start.tzinfo is None:
+        raise UserError("The window start needs a time zone (UTC)")
+    length = default_minutes if minutes is None else minutes
+    if not 15 <= length <= MAX_WINDOW_MINUTES:
+        raise UserError(f"A window lasts between 15 minutes and 7 days, not {length} minutes")
+    if start < now - START_NOW_TOLERANCE:
+        raise UserError(
+            f"The window start {start:%Y-%m-%d %H:%M} UTC is in the past "
+            f"(it is now {now:%Y-%m-%d %H:%M} UTC); pick the current minute or later"
+        )
+    if start > now + MAX_START_AHEAD:
+        raise UserError(
+            f"The window start {start:%Y-%m-%d %H:%M} UTC is more than a year ahead; "
+            "plan closer to the upgrade"
+        )
+    return start, start + timedelta(minutes=length)
+
+
+def mixed_versions(states: Sequence[AgentState]) -> str | None:
+    """None when every agent reports the same version, else each agent with its version."""
+    versions = {state.version for state in states}
+    if len(versions) == 1 and None not in versions:
+        return None
+    return ", ".join(
+        f"{s.name}: {s.version}" if s.version else f"{s.name}: unknown ({s.detail or s.status})"
+        for s in states
+    )
+
+
+async def read_agents(access: DmsAccess, dms_name: str) -> list[AgentState]:
+    """Every agent with its version; refuses a DMS that cannot be read or runs mixed versions."""
+    try:
+        async with access.open(dms_name) as conn:
+            states = await conn.client.agent_states()
+    except DmsApiError as exc:
+        raise UserError(f"Cannot read DMS {dms_name!r}: {exc}") from None
+    if not states:
+        raise UserError(f"DMS {dms_name!r} reports no agents")
+    mixed = mixed_versions(states)
+    if mixed is not None:
+        raise UserError(
+            f"The agents of DMS {dms_name!r} do not all run one version ({mixed}). "
+            "A mixed cluster can corrupt data: bring every agent to the same version first."
+        )
+    return states
+
+
+def estimate_for(
+    session: Session, *, path: UpgradePath, dms_name: str, agents: int, settings: Settings
+) -> Estimate:
+    """The MOP's time estimate, with the startup time this DMS showed in past upgrades when known."""
+    learned = plans.learned_minutes(session, dms_name=dms_name, kind=STARTUP_KIND)
+    return make_estimate(
+        path=path,
+        agents=agents,
+        package_size_mb=settings.package_size_mb,
+        upload_bandwidth_mbps=settings.upload_bandwidth_mbps,
+        prerequisite_check_minutes=settings.prerequisite_check_minutes,
+        agent_startup_minutes=settings.agent_startup_minutes,
+        hotfixes=settings.hotfixes,
+        learned_startup_minutes=learned if learned and learned > 0 else None,
+    )
+
+
+def hop_from_row(row: PlanHop) -> Hop:
+    return Hop(
+        version=parse_version(row.version),
+        package=PackageKind(row.package),
+        name=row.name,
+        rule=row.rule,
+        rule_url=row.rule_url,
+        checks=tuple(row.checks),
+        requirements=tuple(row.requirements),
+        restarts_agents=row.restarts_agents,
+        minutes=row.minutes,
+    )
+
+
+def path_of(session: Session, plan: UpgradePlan) -> UpgradePath:
+    """The plan's path, rebuilt from its stored hops (the JSON copy is for display)."""
+    assert plan.id is not None
+    return UpgradePath(
+        current=parse_version(plan.current_version),
+        target=parse_version(plan.target_version),
+        track=Track(plan.track),
+        hops=tuple(hop_from_row(row) for row in plans.hops(session, plan_id=plan.id)),
+    )

@@ -1,0 +1,158 @@
+"""The pre-upgrade check of one plan, as the engine runs it (MOP: "Perform a pre-upgrade check on the
+day before the upgrade"): the health checks of ``dms.checks``, then *Upload only* of every hop's package,
+which makes the DMS run the package's prerequisite checks without upgrading anything.
+
+The outcome is stored as a check run (with the baseline the verification compares against), the items
+the bot verified are ticked on the checklist, and the plan moves to PRECHECKED or BLOCKED when it is in
+a state that allows it (a re-check while awaiting approval only records the new results).
+
+One run per plan at a time (single flight): the scheduled pre-check and the approval request can both
+want one when a window starts within the lead time; the second joins the run in progress instead of
+uploading every package again. A person asking while one runs is told so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from dms.checks import run_prechecks
+from dms.drivers import UpgradeDriver
+from dms.exceptions import DmsApiError, DmsScriptError
+from dms.models import CheckResult, CheckStatus
+from dms.upgrade_path import Hop
+from workflow import verified_items
+from workflow.events import CheckFinished, CheckStarted, StateChanged
+from workflow.plan_requests import path_of
+from workflow.store import check_runs
+from workflow.store.errors import NotFound, RuleViolation
+from workflow.store.states import PlanState, get_plan, transition
+
+if TYPE_CHECKING:
+    from workflow.engine import UpgradeEngine
+
+log = logging.getLogger(__name__)
+
+CHECKABLE = frozenset({
+    PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED,
+    PlanState.AWAITING_APPROVAL,
+})
+# States the outcome moves on from; a pre-check never moves a plan backwards out of AWAITING_APPROVAL.
+MOVABLE = frozenset({PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED})
+
+
+class PrecheckRunner:
+    def __init__(self, engine: UpgradeEngine) -> None:
+        self._engine = engine
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, plan_id: int, *, actor: str) -> None:
+        """Validate, then run in the background; raises UserError (nothing started) when it cannot run,
+        or when a run of this plan is already in progress (its result is posted when it finishes)."""
+        state = self._engine.plan_state(plan_id)
+        if state not in CHECKABLE:
+            raise RuleViolation(f"Plan #{plan_id} is {state.label}: the pre-upgrade check cannot run now")
+        if self.is_running(plan_id):
+            raise RuleViolation(f"The pre-upgrade check of plan #{plan_id} is already running")
+        self._launch(plan_id, actor=actor)
+
+    def is_running(self, plan_id: int) -> bool:
+        task = self._running.get(plan_id)
+        return task is not None and not task.done()
+
+    async def run(self, plan_id: int, *, actor: str) -> None:
+        """Run the pre-check and wait for it; if one of this plan is running, wait for that one instead."""
+        task = self._running.get(plan_id)
+        if task is None or task.done():
+            task = self._launch(plan_id, actor=actor)
+        # Shielded: a cancelled waiter (a scheduler job) must not cancel a run others may be waiting for.
+        await asyncio.shield(task)
+
+    async def wait(self, plan_id: int) -> None:
+        """Wait for the plan's running pre-check, if any (its outcome is in the database afterwards)."""
+        task = self._running.get(plan_id)
+        if task is not None and not task.done():
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
+
+    def _launch(self, plan_id: int, *, actor: str) -> asyncio.Task[None]:
+        task = self._engine.spawn(self._run(plan_id, actor=actor), name=f"precheck-{plan_id}")
+        self._running[plan_id] = task
+        task.add_done_callback(lambda done: self._forget(plan_id, done))
+        return task
+
+    def _forget(self, plan_id: int, task: asyncio.Task[None]) -> None:
+        if self._running.get(plan_id) is task:
+            del self._running[plan_id]
+
+    async def _run(self, plan_id: int, *, actor: str) -> None:
+        engine = self._engine
+        try:
+            state = engine.plan_state(plan_id)
+        except NotFound:
+            return
+        if state not in CHECKABLE:
+            return
+        await engine.emit(CheckStarted, plan_id, kind="pre", actor=actor)
+        started = engine.now()
+        with engine.session() as session:
+            plan = get_plan(session, plan_id=plan_id)
+            dms_name = plan.dms_name
+            path = path_of(session, plan)
+        baseline: dict[str, object] | None = None
+        try:
+            async with engine.dms_access.open(dms_name) as conn:
+                report = await run_prechecks(
+                    conn.client, path=path, key_elements=list(conn.target.key_elements),
+                    blocking_severities=list(engine.settings.blocking_alarm_severities),
+                )
+                results = list(report.results)
+                baseline = report.baseline.model_dump(mode="json")
+                if report.passed:
+                    results += await self._uploads(conn.driver, path.hops)
+                else:
+                    results.append(CheckResult(
+                        name="prerequisites", title="Packages uploaded (Upload only)",
+                        status=CheckStatus.WARN, detail="not uploaded: fix the failed health checks first"))
+        except DmsApiError as exc:
+            results = [CheckResult(name="dms_reachable", title="The DMS answers", status=CheckStatus.FAIL,
+                                   detail=str(exc))]
+        passed = not any(r.status is CheckStatus.FAIL for r in results)
+        moved: tuple[PlanState, PlanState] | None = None
+        with engine.session() as session:
+            results = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
+            check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
+                             results=results, baseline=baseline, actor=actor, passed=passed,
+                             started_at=started, now=engine.now())
+            verified_items.after_precheck(session, plan_id=plan_id, results=results, now=engine.now())
+            current = PlanState(get_plan(session, plan_id=plan_id).state)
+            target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
+            if current in MOVABLE and current is not target:
+                why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
+                    sorted({r.name for r in results if r.status is CheckStatus.FAIL}))
+                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=engine.now())
+                moved = (current, target)
+        await engine.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
+        if moved is not None:
+            await engine.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
+                              actor=actor, reason="pre-upgrade check " + ("passed" if passed else "failed"))
+
+    async def _uploads(self, upgrade_driver: UpgradeDriver, hops: tuple[Hop, ...]) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        for index, hop in enumerate(hops, start=1):
+            title = f"Hop {index}: {hop.name} uploaded, prerequisite checks passed"
+            if upgrade_driver.needs_person:
+                results.append(CheckResult(
+                    name="prerequisites", title=title, status=CheckStatus.MANUAL,
+                    detail="in Cube: select the package, All Agents in cluster, then Upload only"))
+                continue
+            try:
+                await upgrade_driver.upload(hop=hop)
+            except DmsScriptError as exc:
+                results.append(CheckResult(name="prerequisites", title=title, status=CheckStatus.FAIL,
+                                           detail=str(exc)))
+            else:
+                checks = ", ".join(hop.checks) or "none"
+                results.append(CheckResult(name="prerequisites", title=title, status=CheckStatus.PASS,
+                                           detail=f"uploaded to every agent; checks: {checks}"))
+        return results

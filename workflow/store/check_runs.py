@@ -1,0 +1,114 @@
+"""Check runs (the pre-upgrade check and the post-upgrade verification) and their results.
+
+A run passes when no result failed: warnings and manual confirmations are shown, not blocking. The
+pre-check's ``baseline`` (element counts, key elements, ...) is what the verification compares against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from dms.models import CheckResult, CheckStatus
+from workflow.store import audit
+from workflow.store.tables import CheckResultRow, CheckRun, utcnow
+
+RunKind = Literal["precheck", "verify"]
+
+
+def run_passed(results: Sequence[CheckResult]) -> bool:
+    return not any(result.status is CheckStatus.FAIL for result in results)
+
+
+def store(
+    session: Session,
+    *,
+    plan_id: int | None,
+    dms_name: str,
+    kind: RunKind,
+    results: Sequence[CheckResult],
+    baseline: dict[str, Any] | None = None,
+    actor: str = "bot",
+    passed: bool | None = None,
+    started_at: datetime | None = None,
+    now: datetime | None = None,
+) -> CheckRun:
+    """Store a finished run with its results (in order) and audit its outcome.
+
+    ``passed`` defaults to "no result failed"; a caller with a stricter verdict may pass its own.
+    ``now`` is the finish time in the caller's clock (the engine's), the wall clock by default.
+    """
+    finished = now or utcnow()
+    if kind not in ("precheck", "verify"):
+        raise ValueError(f"unknown check run kind {kind!r}")
+    run = CheckRun(
+        plan_id=plan_id,
+        dms_name=dms_name,
+        kind=kind,
+        actor=actor,
+        started_at=started_at or finished,
+        finished_at=finished,
+        passed=run_passed(results) if passed is None else passed,
+        baseline=dict(baseline or {}),
+    )
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    session.add_all(
+        CheckResultRow(
+            run_id=run.id,
+            position=position,
+            name=result.name,
+            title=result.title,
+            status=result.status.value,
+            detail=result.detail,
+            agent=result.agent,
+        )
+        for position, result in enumerate(results)
+    )
+    failed = [result.name for result in results if result.status is CheckStatus.FAIL]
+    audit.record(
+        session,
+        actor=actor,
+        action=f"check.{kind}",
+        plan_id=plan_id,
+        reason="passed" if run.passed else f"failed: {', '.join(failed)}",
+        detail={"run_id": run.id, "dms": dms_name, "failed": failed},
+        now=finished,
+    )
+    session.flush()
+    return run
+
+
+record_run = store
+
+
+def _last(session: Session, *, plan_id: int, kind: RunKind) -> CheckRun | None:
+    statement = (
+        select(CheckRun)
+        .where(CheckRun.plan_id == plan_id, CheckRun.kind == kind)
+        .order_by(col(CheckRun.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def last_precheck(session: Session, *, plan_id: int) -> CheckRun | None:
+    return _last(session, plan_id=plan_id, kind="precheck")
+
+
+def last_verification(session: Session, *, plan_id: int) -> CheckRun | None:
+    return _last(session, plan_id=plan_id, kind="verify")
+
+
+def results(session: Session, *, run_id: int) -> list[CheckResult]:
+    statement = select(CheckResultRow).where(CheckResultRow.run_id == run_id)
+    return [
+        CheckResult(
+            name=row.name, title=row.title, status=CheckStatus(row.status), detail=row.detail, agent=row.agent
+        )
+        for row in session.exec(statement.order_by(col(CheckResultRow.position)))
+    ]

@@ -1,0 +1,43 @@
+"""Where each plan's Slack messages live (channel, ts, thread_ts), so threads survive restarts.
+
+A plan has one message per role ("plan": the interactive plan message whose thread carries progress,
+"status": the status message edited in place, ...). Saving a role again replaces its reference.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from workflow.store.tables import SlackMessageRef, utcnow
+
+
+def save_message_ref(
+    session: Session, *, plan_id: int, role: str, channel: str, ts: str, thread_ts: str | None = None
+) -> SlackMessageRef:
+    row = get_message_ref(session, plan_id=plan_id, role=role)
+    if row is None:
+        row = SlackMessageRef(plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
+    else:
+        row.channel, row.ts, row.thread_ts = channel, ts, thread_ts
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_message_ref(session: Session, *, plan_id: int, role: str) -> SlackMessageRef | None:
+    statement = select(SlackMessageRef).where(
+        SlackMessageRef.plan_id == plan_id, SlackMessageRef.role == role
+    )
+    return session.exec(statement).first()
+
+
+def message_refs(session: Session, *, plan_id: int) -> list[SlackMessageRef]:
+    return list(session.exec(select(SlackMessageRef).where(SlackMessageRef.plan_id == plan_id)))
+
+
+def plan_for_message(session: Session, *, channel: str, ts: str) -> int | None:
+    """The plan a message (or a thread root) belongs to; for interactions on an old message."""
+    statement = select(SlackMessageRef).where(SlackMessageRef.channel == channel, SlackMessageRef.ts == ts)
+    row = session.exec(statement).first()
+    return None if row is None else row.plan_id

@@ -1,0 +1,244 @@
+"""Every database table, in one module (SQLModel), dialect-neutral so SQLite and PostgreSQL both work.
+
+Times are stored as timezone-aware UTC. SQLite forgets the offset, so ``UTCDateTime`` puts it back on
+read and refuses naive datetimes on write (a naive time is a bug: we cannot know its zone).
+Enumerations are stored as plain strings (``PlanState`` values and so on) rather than database enums,
+so adding a state never needs an ``ALTER TYPE``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+# Deterministic constraint names: Alembic needs them to alter constraints (SQLite batch mode, PostgreSQL).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Normalize a datetime read back from the database (SQLite returns it naive, meaning UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        # SQLite stores text: keep it naive UTC so string order equals time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return as_utc(value)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+def _json(*, default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+class DmsTarget(SQLModel, table=True):
+    """A named DMS the bot knows (synced from DMS_URL or the targets file at start; no secrets)."""
+
+    __tablename__ = "dms_target"
+
+    name: str = Field(primary_key=True, max_length=100)
+    url: str = Field(max_length=500)
+    driver: str | None = Field(default=None, max_length=20)
+    key_elements: list[str] = _json(default=list)
+    key_checks: list[str] = _json(default=list)
+    updated_at: datetime = _created()
+
+
+class UpgradePlan(SQLModel, table=True):
+    __tablename__ = "upgrade_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dms_name: str = Field(max_length=100, index=True)
+    state: str = Field(max_length=32, index=True)  # a workflow.store.states.PlanState value
+    requester: str = Field(max_length=100)
+    channel: str = Field(default="", max_length=100)
+    current_version: str = Field(max_length=64)
+    target_version: str = Field(max_length=64)
+    track: str = Field(max_length=16)
+    window_start: datetime | None = _time()
+    window_end: datetime | None = _time()
+    path: dict[str, Any] = _json(default=dict)  # UpgradePath.to_json()
+    estimate: dict[str, Any] = _json(default=dict)  # Estimate.to_json()
+    # The engine's latest view of every agent: [{id, name, status, detail, version}, ...]
+    agents: list[dict[str, Any]] = _json(default=list)
+    eta: datetime | None = _time()
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class PlanHop(SQLModel, table=True):
+    __tablename__ = "plan_hop"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "position", name="uq_plan_hop_plan_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
+    position: int
+    version: str = Field(max_length=64)
+    package: str = Field(max_length=16)  # dms.upgrade_path.PackageKind value
+    name: str = Field(max_length=300)
+    rule: str = Field(default="")
+    rule_url: str = Field(default="", max_length=500)
+    checks: list[str] = _json(default=list)
+    requirements: list[str] = _json(default=list)
+    restarts_agents: bool = True
+    minutes: float | None = None
+    upload_started_at: datetime | None = _time()
+    upload_done_at: datetime | None = _time()
+    upgrade_started_at: datetime | None = _time()
+    upgrade_done_at: datetime | None = _time()
+    wait_started_at: datetime | None = _time()
+    wait_done_at: datetime | None = _time()
+
+
+class ChecklistItem(SQLModel, table=True):
+    __tablename__ = "checklist_item"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "key", name="uq_checklist_item_plan_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
+    key: str = Field(max_length=120)
+    position: int
+    phase: str = Field(max_length=20)  # workflow.store.checklist.Phase value
+    kind: str = Field(max_length=10)  # "auto" | "manual"
+    required: bool = False
+    title: str
+    checked: bool = False
+    checked_by: str | None = Field(default=None, max_length=100)
+    checked_at: datetime | None = _time()
+    detail: str = Field(default="")
+
+
+class CheckRun(SQLModel, table=True):
+    __tablename__ = "check_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int | None = Field(default=None, foreign_key="upgrade_plan.id", index=True)
+    dms_name: str = Field(max_length=100)
+    kind: str = Field(max_length=20)  # "precheck" | "verify"
+    actor: str = Field(default="bot", max_length=100)
+    started_at: datetime = _created()
+    finished_at: datetime | None = _time()
+    passed: bool = False
+    baseline: dict[str, Any] = _json(default=dict)
+
+
+class CheckResultRow(SQLModel, table=True):
+    __tablename__ = "check_result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="check_run.id", index=True)
+    position: int
+    name: str = Field(max_length=100)
+    title: str
+    status: str = Field(max_length=10)  # dms.models.CheckStatus value
+    detail: str = Field(default="")
+    agent: str | None = Field(default=None, max_length=100)
+
+
+class Approval(SQLModel, table=True):
+    """At most one decision per plan: the unique plan_id is what makes concurrent claims safe."""
+
+    __tablename__ = "approval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", unique=True)
+    decision: str = Field(max_length=10)  # "approved" | "rejected"
+    actor: str = Field(max_length=100)
+    reason: str = Field(default="")
+    override: bool = False  # approved despite a failed pre-check or open required items
+    decided_at: datetime = _created()
+
+
+class SlackMessageRef(SQLModel, table=True):
+    __tablename__ = "slack_message_ref"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "role", name="uq_slack_message_ref_plan_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
+    role: str = Field(max_length=40)  # "plan", "status", ...
+    channel: str = Field(max_length=100)
+    ts: str = Field(max_length=40)
+    thread_ts: str | None = Field(default=None, max_length=40)
+    updated_at: datetime = _created()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: rows are never updated or deleted (enforced in workflow.store.audit)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
+    )
+    # No foreign key: audit rows must outlive anything they mention.
+    plan_id: int | None = Field(default=None, index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60)  # "transition", "plan.created", "checklist.tick", ...
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="")
+    detail: dict[str, Any] = _json(default=dict)
+
+
+class ActiveUpgrade(SQLModel, table=True):
+    """The one-active-upgrade-per-DMS lock: the primary key is the DMS name."""
+
+    __tablename__ = "active_upgrade"
+
+    dms_name: str = Field(primary_key=True, max_length=100)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", unique=True)
+    since: datetime = _created()
+
+
+class ObservedDuration(SQLModel, table=True):
+    """How long something really took on a DMS; feeds that DMS's future estimates."""
+
+    __tablename__ = "observed_duration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dms_name: str = Field(max_length=100, index=True)
+    kind: str = Field(max_length=40)  # "upload", "upgrade", "agent_startup", "hop", ...
+    minutes: float
+    plan_id: int | None = Field(default=None, foreign_key="upgrade_plan.id")
+    observed_at: datetime = _created()
