@@ -33,8 +33,9 @@ from handlers.notifier import SlackNotifier
 from handlers.slack_web import ChannelPacer, make_web_client
 from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess, simulator_config
-from workflow.engine import UpgradeEngine, utc_now
+from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
+from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.errors import BotError, ConfigError
 

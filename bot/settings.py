@@ -1,30 +1,22 @@
 """Configuration from the environment (or a ``.env`` file); nothing is read at import time.
 
 Every setting has a default that runs on a fresh machine: the console chat, the simulated DMS and an
-SQLite file. Secrets are ``SecretStr`` so they never reach a log line, an exception or a Slack message.
+SQLite file. The workflow's own settings are in ``workflow.settings``; this adds Slack, the HTTP port,
+the database and logging. Secrets are ``SecretStr`` so they never reach a log line, an exception or a
+Slack message.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
 
-SIMULATED = "simulated"
+from workflow.settings import WorkflowSettings
 
 
-def _split_commas(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class Settings(BaseSettings):
+class Settings(WorkflowSettings):
     """All settings; build one with ``Settings()`` in a composition root, pass it down explicitly."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -36,58 +28,6 @@ class Settings(BaseSettings):
     # Database
     database_url: str = "sqlite:///dm-upgrade.db"
 
-    # The DataMiner System
-    dms_url: str = SIMULATED
-    dms_user: str = "admin"
-    dms_password: SecretStr = SecretStr("admin")
-    dms_targets_file: Path | None = None
-    # Where each agent answers; {ip} is its PrimaryIP. Empty: DMS_URL with the host replaced by {ip}.
-    dms_agent_url_template: str = ""
-    dms_tls_verify: bool = True
-    dms_ca_bundle: Path | None = None
-    dms_timeout_seconds: float = Field(default=10.0, gt=0)
-    dms_retries: int = Field(default=3, ge=0, le=10)
-    dms_concurrency: int = Field(default=64, ge=1, le=256)
-    dms_driver: Literal["script", "watch"] = "script"
-    release_catalog: Path | None = None
-    # How often the bot polls agents while they upgrade (real seconds, before dms_time_scale).
-    dms_poll_seconds: float = Field(default=10.0, gt=0)
-    # Divides every DMS-side duration (deadlines, polls). 1 for a real DMS; the simulator's speed otherwise.
-    dms_time_scale: float = Field(default=1.0, gt=0)
-
-    # Checks
-    blocking_alarm_severities: Annotated[list[str], NoDecode] = ["Critical", "Major"]
-
-    # Approvals
-    upgrade_approvers: Annotated[list[str], NoDecode] = []
-    upgrade_approver_group: str | None = None
-    allow_self_approval: bool = False
-
-    # Scheduling and estimates
-    precheck_lead_hours: float = Field(default=24.0, ge=0)
-    reminder_lead_hours: float = Field(default=2.0, ge=0)
-    default_window_minutes: int = Field(default=240, ge=15)
-    package_size_mb: float = Field(default=700.0, gt=0)
-    upload_bandwidth_mbps: float = Field(default=50.0, gt=0)
-    prerequisite_check_minutes: float = Field(default=5.0, ge=0)
-    agent_startup_minutes: float = Field(default=15.0, gt=0)
-    hotfixes: int = Field(default=0, ge=0)
-
-    # Simulated DMS used when DMS_URL=simulated (console and the embedded default)
-    sim_agents: int = Field(default=4, ge=1, le=250)
-    sim_failover_pairs: int = Field(default=1, ge=0)
-    sim_version: str = "10.4.0 CU3"
-    sim_speed: float = Field(default=600.0, gt=0)
-
     # Logging
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
-
-    @field_validator("upgrade_approvers", "blocking_alarm_severities", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        return _split_commas(value)
-
-    @property
-    def dms_simulated(self) -> bool:
-        return self.dms_url.strip().lower() == SIMULATED

@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from dms.exceptions import VersionError
 
@@ -74,6 +78,23 @@ class Version:
     def __str__(self) -> str:
         base = f"{self.major}.{self.minor}.{self.build}"
         return f"{base} CU{self.cu}" if self.cu else base
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """In pydantic models a version is read from any accepted spelling (or a Version) and written
+        as its display form, so a stored hop reads ``"version": "10.3.0 CU22"``."""
+        return core_schema.no_info_plain_validator_function(
+            _coerce_version,
+            serialization=core_schema.plain_serializer_function_ser_schema(str, when_used="json"),
+        )
+
+
+def _coerce_version(value: object) -> Version:
+    if isinstance(value, Version):
+        return value
+    if isinstance(value, str):
+        return parse_version(value)
+    raise ValueError(f"a version must be text such as '10.2.0 CU5', not {type(value).__name__}")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def progress_fraction(snap: PlanSnapshot, agents: list[dict[str, Any]]) -> float
     current = next((hop for hop in snap.hops if hop.status != "done"), None)
     partial = 0.0
     if current is not None and agents:
-        there = sum(1 for a in agents if str(a.get("version") or "") == current.version
+        there = sum(1 for a in agents if str(a.get("version") or "") == str(current.version)
                     and str(a.get("status", "")).lower() == "running")
         partial = there / len(agents)
     return min(1.0, (done + partial) / len(snap.hops))

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.settings import Settings
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, make_driver
 from dms.simulator import SimulatorConfig
+from workflow.settings import WorkflowSettings
 from workflow.store.errors import ConfigError, NotFound, UserError
 from workflow.targets import DEFAULT_TARGET, TargetConfig, load_targets
 
 
-def simulator_config(settings: Settings) -> SimulatorConfig:
+def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
     """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
     return SimulatorConfig(
         agents=settings.sim_agents,
@@ -46,7 +46,7 @@ class DmsAccess:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: WorkflowSettings,
         targets: Mapping[str, TargetConfig] | None = None,
         simulated_url: str | None = None,
     ) -> None:

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot.settings import Settings
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.models import AgentState
 from dms.planner import plan_path
-from workflow import approvals
-from workflow import plan_requests as planning
+from workflow import approvals, plan_requests
 from workflow.approvals import ApproverDirectory
+from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.events import (
     ApprovalGranted,
@@ -42,8 +40,10 @@ from workflow.execution_runner import ExecutionRunner
 from workflow.precheck_runner import PrecheckRunner
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
+from workflow.settings import WorkflowSettings
+from workflow.store import approvals as approval_store
 from workflow.store import checklist, plans
-from workflow.store import database as dbm
+from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
     ActiveUpgradeExists,
     AlreadyDecided,
@@ -55,7 +55,6 @@ from workflow.store.errors import (
 )
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
-from workflow.store.tables import UpgradePlan
 from workflow.targets import sync_targets
 
 log = logging.getLogger(__name__)
@@ -65,94 +64,49 @@ IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
 REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class UpgradeEngine:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: WorkflowSettings,
         db: Engine,
         catalog: Catalog,
         notifier: Notifier,
         approvers: ApproverDirectory,
         dms_access: DmsAccess,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self.db = db
         self.catalog = catalog
-        self.notifier = notifier
         self.approvers = approvers
         self.dms_access = dms_access
-        self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
         # Stable across restarts, so jobs stored before a crash find the engine of the next process.
         key = f"engine:{db.url.render_as_string(hide_password=True)}"
         self.scheduler = PlanScheduler(db=db, engine_key=key, target=self, clock=clock)
-        self.prechecks = PrecheckRunner(self)
-        self.jobs = PlanJobs(self)
-        self.executions = ExecutionRunner(self)
+        self.context = WorkflowContext(settings=settings, db=db, clock=clock, notifier=notifier,
+                                       dms_access=dms_access, scheduler=self.scheduler)
+        self.prechecks = PrecheckRunner(self.context)
+        self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
+        self.executions = ExecutionRunner(self.context)
         self._started = False
 
-    # ------------------------------------------------------------------ plumbing (also for execution)
+    # ------------------------------------------------------------------ plumbing (the shared context)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with dbm.session(self.db) as session:
-            yield session
+    def session(self) -> AbstractContextManager[Session]:
+        return self.context.session()
 
     def now(self) -> datetime:
-        return self.clock()
+        return self.context.now()
 
     def snapshot(self, plan_id: int) -> PlanSnapshot:
-        with self.session() as session:
-            return load_snapshot(session, plan_id=plan_id)
+        return self.context.snapshot(plan_id)
 
     def plan_state(self, plan_id: int) -> PlanState:
-        with self.session() as session:
-            return PlanState(get_plan(session, plan_id=plan_id).state)
+        return self.context.plan_state(plan_id)
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
-        try:
-            event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
-            await self.notifier.notify(event)
-        except Exception:
-            # A broken chat must never break the workflow: the database is the record.
-            log.exception("notifying %s for plan #%s failed", event_type.__name__, plan_id)
-
-    async def move(
-        self,
-        plan_id: int,
-        *,
-        to: PlanState,
-        actor: str,
-        reason: str,
-        expected_from: set[PlanState] | None = None,
-    ) -> bool:
-        """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere."""
-        try:
-            with self.session() as session:
-                before = PlanState(get_plan(session, plan_id=plan_id).state)
-                transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
-                           expected_from=expected_from, now=self.now())
-        except UserError as exc:
-            log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
-            return False
-        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
-                        reason=reason)
-        if to.terminal:
-            self.scheduler.cancel(plan_id=plan_id)
-        return True
-
-    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_log_crash)
-        return task
+        await self.context.emit(event_type, plan_id, **fields)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -171,21 +125,22 @@ class UpgradeEngine:
 
     async def stop(self) -> None:
         self.scheduler.stop()
-        for task in list(self._tasks):
+        for task in list(self.context.tasks):
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.context.tasks:
+            await asyncio.gather(*self.context.tasks, return_exceptions=True)
         self._started = False
 
     async def settle(self, timeout_s: float = 30.0) -> None:
         """Wait until every background task (checks, executions) has finished."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self._tasks:
+        while self.context.tasks:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"{len(self._tasks)} background task(s) still running after {timeout_s}s")
-            await asyncio.wait(set(self._tasks), timeout=remaining)
+                running = len(self.context.tasks)
+                raise TimeoutError(f"{running} background task(s) still running after {timeout_s}s")
+            await asyncio.wait(set(self.context.tasks), timeout=remaining)
 
     # ------------------------------------------------------------------ planning
 
@@ -202,20 +157,18 @@ class UpgradeEngine:
         dedupe_key: str | None = None,
     ) -> PlanSnapshot:
         """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window)."""
-        spec, chosen_track = planning.parse_request(target, track)
-        start, end = planning.window(window_start, window_minutes, now=self.now(),
+        spec, chosen_track = plan_requests.parse_request(target, track)
+        start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)
         with self.session() as session:
-            if dedupe_key is not None:
-                statement = select(UpgradePlan).where(UpgradePlan.dedupe_key == dedupe_key)
-                existing = session.exec(statement).first()
-                if existing is not None and existing.id is not None:
-                    return load_snapshot(session, plan_id=existing.id)
+            existing = plans.by_dedupe_key(session, dedupe_key)
+            if existing is not None and existing.id is not None:
+                return load_snapshot(session, plan_id=existing.id)
             active = plans.active_plan(session, dms_name=dms_target.name)
             if active is not None and active.id is not None:
                 raise ActiveUpgradeExists(dms_name=dms_target.name, plan_id=active.id, state=active.state)
-        states = await planning.read_agents(self.dms_access, dms_target.name)
+        states = await plan_requests.read_agents(self.dms_access, dms_target.name)
         current = states[0].version
         assert current is not None  # read_agents refuses unknown versions
         try:
@@ -223,8 +176,8 @@ class UpgradeEngine:
         except PathError as exc:
             raise UserError(str(exc)) from None
         with self.session() as session:
-            estimate = planning.estimate_for(session, path=path, dms_name=dms_target.name, agents=len(states),
-                                             settings=self.settings)
+            estimate = plan_requests.estimate_for(session, path=path, dms_name=dms_target.name,
+                                                  agents=len(states), settings=self.settings)
             sync_targets(session, targets=[dms_target])
             plan = plans.create_plan(
                 session, dms_name=dms_target.name, path=path, estimate=estimate, requester=requester,
@@ -246,7 +199,7 @@ class UpgradeEngine:
     async def set_window(
         self, *, plan_id: int, start: datetime, minutes: int | None, actor: str
     ) -> PlanSnapshot:
-        begin, end = planning.window(start, minutes, now=self.now(),
+        begin, end = plan_requests.window(start, minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         assert begin is not None and end is not None
         with self.session() as session:
@@ -319,13 +272,13 @@ class UpgradeEngine:
         return self.snapshot(plan_id)
 
     def _audit_refusal(
-        self, plan_id: int, *, actor: str, decision: approvals.Decision, error: UserError, reason: str,
+        self, plan_id: int, *, actor: str, decision: approval_store.Decision, error: UserError, reason: str,
         now: datetime,
     ) -> None:
         """The refused attempt's transaction was rolled back; its audit row gets a transaction of its own."""
         try:
             with self.session() as session:
-                approvals.record_refusal(session, plan_id=plan_id, actor=actor, decision=decision,
+                approval_store.record_refusal(session, plan_id=plan_id, actor=actor, decision=decision,
                                          error=error, attempted_reason=reason, now=now)
         except Exception:
             # The caller must still get the refusal itself, not an error about auditing it.
@@ -395,7 +348,3 @@ class UpgradeEngine:
     async def on_job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None:
         await self.jobs.job_missed(plan_id, kind=kind, scheduled_for=scheduled_for)
 
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())

@@ -24,12 +24,11 @@ import logging
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from bot.settings import Settings
 from dms.checks import Baseline, run_verification
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, all_running_on
@@ -51,8 +50,10 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
-from workflow.plan_requests import STARTUP_KIND, hop_from_row
+from workflow.plan_requests import STARTUP_KIND
+from workflow.settings import WorkflowSettings
 from workflow.store import check_runs, checklist, plans
+from workflow.store.clock import utc_now
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
 from workflow.store.tables import PlanHop, UpgradePlan
@@ -69,7 +70,7 @@ UPLOAD_CONFIRM_KEY = checklist.UPLOAD_CONFIRMED.key
 class ExecutionHost(Protocol):
     """What the loop needs from the engine: the database, events and audited state moves."""
 
-    settings: Settings
+    settings: WorkflowSettings
 
     def session(self) -> AbstractContextManager[Session]: ...
 
@@ -98,10 +99,6 @@ class ExecutionFailed(Exception):
         self.reason = reason
         self.touched = touched
         self.agents = list(agents or [])
-
-
-def wall_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -152,7 +149,7 @@ class Execution:
             return
         previous = self.path.current
         for index, row in enumerate(rows):
-            hop = hop_from_row(row)
+            hop = row.to_hop()
             if row.wait_done_at is None:
                 await self._run_hop(index, row, hop, previous=previous)
             if hop.package is not PackageKind.HELPER:
@@ -170,7 +167,7 @@ class Execution:
             instructions = "\n".join(lines)
         await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
                              package=hop.name, instructions=instructions, resumed=resumed)
-        started_at = row.upload_started_at or wall_now()
+        started_at = row.upload_started_at or utc_now()
         await self._emit_eta(current_started_at=started_at)
 
         if row.upload_done_at is None:
@@ -207,9 +204,9 @@ class Execution:
         fresh = self._hop(row.id)
         if fresh.wait_started_at is None:
             fresh = self._mark(row.id, "wait", "started")
-        upgrade_started = fresh.upgrade_started_at or wall_now()
+        upgrade_started = fresh.upgrade_started_at or utc_now()
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
-        remaining = budget - (wall_now() - upgrade_started).total_seconds()
+        remaining = budget - (utc_now() - upgrade_started).total_seconds()
 
         async def progress(states: list[AgentState]) -> None:
             self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
@@ -338,7 +335,7 @@ class Execution:
             await self._emit_eta(current_started_at=current_started_at)
 
     async def _emit_eta(self, *, current_started_at: datetime | None) -> None:
-        now = wall_now()
+        now = utc_now()
         computed = eta_mod.compute_eta(eta_mod.EtaInput(
             now=now, expectations=self._expectations, finished_wall_minutes=list(self._finished_minutes),
             current_started_at=current_started_at, time_scale=self._scale,
@@ -380,7 +377,7 @@ class Execution:
         """Store how long the agents took to come back on this DMS, in DMS minutes, for its future
         estimates (``workflow.plan_requests.estimate_for``); helpers restart nothing, so they teach
         nothing."""
-        if not row.restarts_agents or row.wait_started_at is None or row.wait_done_at is None:
+        if not row.to_hop().restarts_agents or row.wait_started_at is None or row.wait_done_at is None:
             return
         startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
         with self.host.session() as session:
@@ -391,7 +388,7 @@ class Execution:
         with self.host.session() as session:
             run = check_runs.last_precheck(session, plan_id=self.plan_id)
         if run is None or not run.baseline:
-            return Baseline(taken_at=wall_now())
+            return Baseline(taken_at=utc_now())
         return Baseline.model_validate(run.baseline)
 
 

@@ -5,29 +5,26 @@ after a restart, stopped on cancel; and the record of every agent's state when a
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dms.models import AgentState
 from dms.upgrade_path import Estimate
+from workflow.context import WorkflowContext
 from workflow.execution import BOT, Execution
-from workflow.plan_requests import path_of
 from workflow.store import audit, plans
 from workflow.store.states import get_plan
 
-if TYPE_CHECKING:
-    from workflow.engine import UpgradeEngine
-
 
 class ExecutionRunner:
-    def __init__(self, engine: UpgradeEngine) -> None:
-        self._engine = engine
+    def __init__(self, context: WorkflowContext) -> None:
+        self._context = context
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def start(self, plan_id: int) -> None:
         running = self._tasks.get(plan_id)
         if running is not None and not running.done():
             return  # an approval racing a resume must not start a second loop on the same cluster
-        self._tasks[plan_id] = self._engine.spawn(self._execute(plan_id), name=f"execute-plan-{plan_id}")
+        self._tasks[plan_id] = self._context.spawn(self._execute(plan_id), name=f"execute-plan-{plan_id}")
 
     async def stop(self, plan_id: int) -> None:
         task = self._tasks.pop(plan_id, None)
@@ -36,15 +33,15 @@ class ExecutionRunner:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _execute(self, plan_id: int) -> None:
-        engine = self._engine
-        with engine.session() as session:
+        context = self._context
+        with context.session() as session:
             plan = get_plan(session, plan_id=plan_id)
             dms_name = plan.dms_name
-            path = path_of(session, plan)
+            path = plans.stored_path(session, plan)
             estimate = Estimate.model_validate(plan.estimate)
-        async with engine.dms_access.open(dms_name) as conn:
+        async with context.dms_access.open(dms_name) as conn:
             execution = Execution(
-                host=engine, plan_id=plan_id, client=conn.client, driver=conn.driver,
+                host=context, plan_id=plan_id, client=conn.client, driver=conn.driver,
                 key_elements=list(conn.target.key_elements), path=path, estimate=estimate, dms_name=dms_name,
             )
             await execution.run()
@@ -52,21 +49,21 @@ class ExecutionRunner:
     async def record_agents_at_cancel(self, plan_id: int) -> list[AgentState]:
         """Read and audit every agent's state: a cancel does not roll the DMS back, so the person
         taking over needs to know where each agent was left."""
-        engine = self._engine
-        with engine.session() as session:
+        context = self._context
+        with context.session() as session:
             dms_name = get_plan(session, plan_id=plan_id).dms_name
         agents: list[AgentState] = []
         detail: dict[str, Any]
         try:
-            async with engine.dms_access.open(dms_name) as conn:
+            async with context.dms_access.open(dms_name) as conn:
                 agents = await conn.client.agent_states()
             detail = {"agents": plans.agents_json(agents)}
         except Exception as exc:  # the cancel stands even when the DMS cannot be read
             detail = {"agents": [], "error": str(exc)}
-        with engine.session() as session:
+        with context.session() as session:
             if agents:
-                plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=engine.now())
+                plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
             audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id,
                          reason="the state of every agent when the execution was cancelled", detail=detail,
-                         now=engine.now())
+                         now=context.now())
         return agents

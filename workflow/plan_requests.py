@@ -11,16 +11,15 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.settings import Settings
 from dms.estimate import estimate as make_estimate
 from dms.exceptions import DmsApiError, VersionError
 from dms.models import AgentState
-from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
-from dms.versions import Track, VersionSpec, parse_spec, parse_version
+from dms.upgrade_path import Estimate, UpgradePath
+from dms.versions import Track, VersionSpec, parse_spec
 from workflow.dms_access import DmsAccess
+from workflow.settings import WorkflowSettings
 from workflow.store import plans
 from workflow.store.errors import UserError
-from workflow.store.tables import PlanHop, UpgradePlan
 
 # What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
 STARTUP_KIND = "agent_startup"
@@ -104,7 +103,7 @@ async def read_agents(access: DmsAccess, dms_name: str) -> list[AgentState]:
 
 
 def estimate_for(
-    session: Session, *, path: UpgradePath, dms_name: str, agents: int, settings: Settings
+    session: Session, *, path: UpgradePath, dms_name: str, agents: int, settings: WorkflowSettings
 ) -> Estimate:
     """The MOP's time estimate, with the startup time this DMS showed in past upgrades when known."""
     learned = plans.learned_minutes(session, dms_name=dms_name, kind=STARTUP_KIND)
@@ -117,29 +116,4 @@ def estimate_for(
         agent_startup_minutes=settings.agent_startup_minutes,
         hotfixes=settings.hotfixes,
         learned_startup_minutes=learned if learned and learned > 0 else None,
-    )
-
-
-def hop_from_row(row: PlanHop) -> Hop:
-    return Hop(
-        version=parse_version(row.version),
-        package=PackageKind(row.package),
-        name=row.name,
-        rule=row.rule,
-        rule_url=row.rule_url,
-        checks=tuple(row.checks),
-        requirements=tuple(row.requirements),
-        restarts_agents=row.restarts_agents,
-        minutes=row.minutes,
-    )
-
-
-def path_of(session: Session, plan: UpgradePlan) -> UpgradePath:
-    """The plan's path, rebuilt from its stored hops (the JSON copy is for display)."""
-    assert plan.id is not None
-    return UpgradePath(
-        current=parse_version(plan.current_version),
-        target=parse_version(plan.target_version),
-        track=Track(plan.track),
-        hops=tuple(hop_from_row(row) for row in plans.hops(session, plan_id=plan.id)),
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from dms.checks import run_prechecks
 from dms.drivers import UpgradeDriver
@@ -23,14 +22,11 @@ from dms.exceptions import DmsApiError, DmsScriptError
 from dms.models import CheckResult, CheckStatus
 from dms.upgrade_path import Hop
 from workflow import verified_items
+from workflow.context import WorkflowContext
 from workflow.events import CheckFinished, CheckStarted, StateChanged
-from workflow.plan_requests import path_of
-from workflow.store import check_runs
+from workflow.store import check_runs, plans
 from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan, transition
-
-if TYPE_CHECKING:
-    from workflow.engine import UpgradeEngine
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +39,14 @@ MOVABLE = frozenset({PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKE
 
 
 class PrecheckRunner:
-    def __init__(self, engine: UpgradeEngine) -> None:
-        self._engine = engine
+    def __init__(self, context: WorkflowContext) -> None:
+        self._context = context
         self._running: dict[int, asyncio.Task[None]] = {}
 
     def start(self, plan_id: int, *, actor: str) -> None:
         """Validate, then run in the background; raises UserError (nothing started) when it cannot run,
         or when a run of this plan is already in progress (its result is posted when it finishes)."""
-        state = self._engine.plan_state(plan_id)
+        state = self._context.plan_state(plan_id)
         if state not in CHECKABLE:
             raise RuleViolation(f"Plan #{plan_id} is {state.label}: the pre-upgrade check cannot run now")
         if self.is_running(plan_id):
@@ -76,7 +72,7 @@ class PrecheckRunner:
             await asyncio.gather(asyncio.shield(task), return_exceptions=True)
 
     def _launch(self, plan_id: int, *, actor: str) -> asyncio.Task[None]:
-        task = self._engine.spawn(self._run(plan_id, actor=actor), name=f"precheck-{plan_id}")
+        task = self._context.spawn(self._run(plan_id, actor=actor), name=f"precheck-{plan_id}")
         self._running[plan_id] = task
         task.add_done_callback(lambda done: self._forget(plan_id, done))
         return task
@@ -86,25 +82,25 @@ class PrecheckRunner:
             del self._running[plan_id]
 
     async def _run(self, plan_id: int, *, actor: str) -> None:
-        engine = self._engine
+        context = self._context
         try:
-            state = engine.plan_state(plan_id)
+            state = context.plan_state(plan_id)
         except NotFound:
             return
         if state not in CHECKABLE:
             return
-        await engine.emit(CheckStarted, plan_id, kind="pre", actor=actor)
-        started = engine.now()
-        with engine.session() as session:
+        await context.emit(CheckStarted, plan_id, kind="pre", actor=actor)
+        started = context.now()
+        with context.session() as session:
             plan = get_plan(session, plan_id=plan_id)
             dms_name = plan.dms_name
-            path = path_of(session, plan)
+            path = plans.stored_path(session, plan)
         baseline: dict[str, object] | None = None
         try:
-            async with engine.dms_access.open(dms_name) as conn:
+            async with context.dms_access.open(dms_name) as conn:
                 report = await run_prechecks(
                     conn.client, path=path, key_elements=list(conn.target.key_elements),
-                    blocking_severities=list(engine.settings.blocking_alarm_severities),
+                    blocking_severities=list(context.settings.blocking_alarm_severities),
                 )
                 results = list(report.results)
                 baseline = report.baseline.model_dump(mode="json")
@@ -119,22 +115,22 @@ class PrecheckRunner:
                                    detail=str(exc))]
         passed = not any(r.status is CheckStatus.FAIL for r in results)
         moved: tuple[PlanState, PlanState] | None = None
-        with engine.session() as session:
+        with context.session() as session:
             results = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
             check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
                              results=results, baseline=baseline, actor=actor, passed=passed,
-                             started_at=started, now=engine.now())
-            verified_items.after_precheck(session, plan_id=plan_id, results=results, now=engine.now())
+                             started_at=started, now=context.now())
+            verified_items.after_precheck(session, plan_id=plan_id, results=results, now=context.now())
             current = PlanState(get_plan(session, plan_id=plan_id).state)
             target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
             if current in MOVABLE and current is not target:
                 why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
                     sorted({r.name for r in results if r.status is CheckStatus.FAIL}))
-                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=engine.now())
+                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=context.now())
                 moved = (current, target)
-        await engine.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
+        await context.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
         if moved is not None:
-            await engine.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
+            await context.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
                               actor=actor, reason="pre-upgrade check " + ("passed" if passed else "failed"))
 
     async def _uploads(self, upgrade_driver: UpgradeDriver, hops: tuple[Hop, ...]) -> list[CheckResult]:

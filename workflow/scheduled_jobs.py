@@ -6,15 +6,13 @@ job that runs late, or after the plan moved on, does nothing harmful.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from workflow.context import WorkflowContext
 from workflow.events import ApprovalRequested, ReminderDue, UpgradeExpired
+from workflow.precheck_runner import PrecheckRunner
 from workflow.store import audit, check_runs, checklist
+from workflow.store.clock import as_utc
 from workflow.store.states import PlanState, get_plan
-from workflow.store.tables import as_utc
-
-if TYPE_CHECKING:
-    from workflow.engine import UpgradeEngine
 
 BOT = "bot"
 WAITING = frozenset(
@@ -23,12 +21,13 @@ WAITING = frozenset(
 
 
 class PlanJobs:
-    def __init__(self, engine: UpgradeEngine) -> None:
-        self._engine = engine
+    def __init__(self, context: WorkflowContext, *, prechecks: PrecheckRunner) -> None:
+        self._context = context
+        self._prechecks = prechecks
 
     def schedule(self, plan_id: int, *, start: datetime, end: datetime) -> None:
         """(Re)place the four jobs of a plan for its window."""
-        settings, scheduler = self._engine.settings, self._engine.scheduler
+        settings, scheduler = self._context.settings, self._context.scheduler
         window_s = (end - start).total_seconds()
         # Late is fine for the pre-check (better late than never before the window), for the approval
         # request while the window is still open, and always for the expiry; a reminder arriving after
@@ -42,66 +41,67 @@ class PlanJobs:
         scheduler.schedule(plan_id=plan_id, kind="expiry", at=end, grace_s=None)
 
     async def precheck_due(self, plan_id: int) -> None:
-        engine = self._engine
-        if engine.plan_state(plan_id) not in (PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
+        context = self._context
+        if context.plan_state(plan_id) not in (PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
             return
-        if not engine.prechecks.is_running(plan_id) and self._prechecked_since_due(plan_id):
+        if not self._prechecks.is_running(plan_id) and self._prechecked_since_due(plan_id):
             return  # the approval request already ran it (a window starting within the lead time)
-        await engine.prechecks.run(plan_id, actor=BOT)  # joins a run in progress rather than a second
+        await self._prechecks.run(plan_id, actor=BOT)  # joins a run in progress rather than a second
 
     def _prechecked_since_due(self, plan_id: int) -> bool:
         """Whether a pre-check started at or after this window's pre-check time (start - lead)."""
-        engine = self._engine
-        with engine.session() as session:
+        context = self._context
+        with context.session() as session:
             start = as_utc(get_plan(session, plan_id=plan_id).window_start)
             last = check_runs.last_precheck(session, plan_id=plan_id)
             started = None if last is None else as_utc(last.started_at)
         if start is None or started is None:
             return False
-        return started >= start - timedelta(hours=engine.settings.precheck_lead_hours)
+        return started >= start - timedelta(hours=context.settings.precheck_lead_hours)
 
     async def reminder_due(self, plan_id: int) -> None:
-        engine = self._engine
-        if engine.plan_state(plan_id) not in WAITING:
+        context = self._context
+        if context.plan_state(plan_id) not in WAITING:
             return
-        with engine.session() as session:
+        with context.session() as session:
             items = checklist.open_required_manual(session, plan_id=plan_id,
                                                    before_phase=checklist.APPROVAL_GATE)
             titles = tuple(item.title for item in items)
         if titles:
-            await engine.emit(ReminderDue, plan_id, open_items=titles)
+            await context.emit(ReminderDue, plan_id, open_items=titles)
 
     async def approval_due(self, plan_id: int) -> None:
-        engine = self._engine
+        context = self._context
         # A pre-check in progress (its job fired just before, or a person asked) decides the outcome:
         # wait for it rather than starting another run, which would upload every package again.
-        await engine.prechecks.wait(plan_id)
-        state = engine.plan_state(plan_id)
+        await self._prechecks.wait(plan_id)
+        state = context.plan_state(plan_id)
         if state is PlanState.SCHEDULED:
             # The pre-check has not run (no lead time, or its job is late): run it now, then ask.
-            await engine.prechecks.run(plan_id, actor=BOT)
-            state = engine.plan_state(plan_id)
+            await self._prechecks.run(plan_id, actor=BOT)
+            state = context.plan_state(plan_id)
         if state not in (PlanState.PRECHECKED, PlanState.BLOCKED):
             return
-        with engine.session() as session:
+        with context.session() as session:
             end = get_plan(session, plan_id=plan_id).window_end
-        if end is not None and end <= engine.now():
+        if end is not None and end <= context.now():
             return  # the window already closed: the expiry job takes it from here
-        moved = await engine.move(plan_id, to=PlanState.AWAITING_APPROVAL, actor=BOT,
-                                  reason="the window opened",
-                                  expected_from={PlanState.PRECHECKED, PlanState.BLOCKED})
+        moved = await context.move(plan_id, to=PlanState.AWAITING_APPROVAL, actor=BOT,
+                                   reason="the window opened",
+                                   expected_from={PlanState.PRECHECKED, PlanState.BLOCKED})
         if moved:
-            await engine.emit(ApprovalRequested, plan_id, approvers=tuple(engine.settings.upgrade_approvers))
+            approvers = tuple(context.settings.upgrade_approvers)
+            await context.emit(ApprovalRequested, plan_id, approvers=approvers)
 
     async def window_closed(self, plan_id: int) -> None:
-        moved = await self._engine.move(plan_id, to=PlanState.EXPIRED, actor=BOT,
+        moved = await self._context.move(plan_id, to=PlanState.EXPIRED, actor=BOT,
                                         reason="the window closed unapproved", expected_from=set(WAITING))
         if moved:
-            await self._engine.emit(UpgradeExpired, plan_id)
+            await self._context.emit(UpgradeExpired, plan_id)
 
     async def job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None:
-        with self._engine.session() as session:
+        with self._context.session() as session:
             audit.record(session, actor=BOT, action="job.missed", plan_id=plan_id,
                          reason=f"the {kind} job due {scheduled_for.isoformat()} was missed while down",
                          detail={"kind": kind, "scheduled_for": scheduled_for.isoformat()},
-                         now=self._engine.now())
+                         now=self._context.now())

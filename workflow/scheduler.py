@@ -26,6 +26,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
+from workflow.store.clock import Clock, utc_now
+
 log = logging.getLogger(__name__)
 
 JOB_KINDS = ("precheck", "reminder", "approval", "expiry")
@@ -111,8 +113,8 @@ class PlanScheduler:
         db: Engine,
         engine_key: str,
         target: JobTarget,
-        clock: Callable[[], datetime],
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock,
+        wall_clock: Clock = utc_now,
     ) -> None:
         self._engine_key = engine_key
         self._target = target

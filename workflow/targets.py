@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlmodel import Session, select
 
-from bot.settings import SIMULATED, Settings
+from workflow.settings import SIMULATED, WorkflowSettings
+from workflow.store.clock import utc_now
 from workflow.store.errors import ConfigError, NotFound
-from workflow.store.tables import DmsTarget, utcnow
+from workflow.store.tables import DmsTarget
 
 DEFAULT_TARGET = "default"
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -98,7 +99,7 @@ def _env(environ: Mapping[str, str], variable: str, *, target: str, what: str) -
 
 
 def parse_targets(
-    text: str, *, settings: Settings, environ: Mapping[str, str] | None = None, source: str = "<text>"
+    text: str, *, settings: WorkflowSettings, environ: Mapping[str, str] | None = None, source: str = "<text>"
 ) -> list[TargetConfig]:
     """Read and validate a targets file's text; every problem is a ConfigError naming ``source``."""
     env = os.environ if environ is None else environ
@@ -143,7 +144,9 @@ def parse_targets(
     return targets
 
 
-def load_targets(settings: Settings, *, environ: Mapping[str, str] | None = None) -> dict[str, TargetConfig]:
+def load_targets(
+    settings: WorkflowSettings, *, environ: Mapping[str, str] | None = None
+) -> dict[str, TargetConfig]:
     """The configured targets by name: the file's when DMS_TARGETS_FILE is set, else ``default``."""
     path: Path | None = settings.dms_targets_file
     if path is None:
@@ -171,7 +174,7 @@ def sync_targets(session: Session, *, targets: Sequence[TargetConfig]) -> None:
         row.driver = target.driver
         row.key_elements = list(target.key_elements)
         row.key_checks = list(target.key_checks)
-        row.updated_at = utcnow()
+        row.updated_at = utc_now()
         session.add(row)
     session.flush()
 

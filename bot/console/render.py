@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.console.fake_slack_state import FakeEvent, FakeMessage
-from handlers.blocks_render import RenderedMessage, render_message, render_view, text_of
+from handlers.blocks_render import RenderedMessage, render_message, render_view
 
 REPLY_INDENT = "      "
 MAX_EDIT_LINES = 8
@@ -169,7 +169,3 @@ class Transcript:
 
     def _indent(self, thread_ts: str | None) -> str:
         return REPLY_INDENT if thread_ts is not None else ""
-
-
-def view_title(view: dict[str, Any]) -> str:
-    return text_of(view.get("title")) or "form"

@@ -26,7 +26,8 @@ from typing import Any, TextIO
 from bot.app import Runtime
 from bot.console.commands import Console, ReadLine
 from bot.console.session import DEFAULT_USERS, ConsoleSession
-from bot.settings import SIMULATED, Settings
+from bot.settings import Settings
+from workflow.settings import SIMULATED
 from workflow.store.errors import ConfigError
 
 

@@ -34,7 +34,8 @@ from bot.console.render import Transcript
 from bot.settings import Settings
 from handlers.blocks_render import Element
 from handlers.commands import UNEXPECTED
-from workflow.engine import UpgradeEngine, utc_now
+from workflow.engine import UpgradeEngine
+from workflow.store.clock import utc_now
 
 TEAM = {"id": "T0FAKE", "domain": "console"}
 APP_ID = "A0DMUPGRADE"

@@ -226,7 +226,8 @@ def make_snapshot(*, hops: int = 2, agents: int = 4, state: str = "scheduled", p
                                                    high_minutes=20.0 * i) for i in range(1, 6)))
     return PlanSnapshot(
         id=plan_id, dms_name="DMS", state=PlanState(state), requester=REQUESTER, channel=CHANNEL,
-        current_version="9.6.0 CU13", target_version=hop_views[-1].version if hop_views else "9.6.0 CU13",
+        current_version="9.6.0 CU13",
+        target_version=str(hop_views[-1].version) if hop_views else "9.6.0 CU13",
         track="main", window_start=START + timedelta(days=1), window_end=START + timedelta(days=1, hours=4),
         hops=hop_views, estimate=estimate, checklist=tuple(items), precheck=None, verification=None,
         approval=None, agents=agent_rows, eta=None, created_at=START, updated_at=START,

@@ -119,7 +119,7 @@ def test_progress_bar_counts_done_hops_and_agents_on_the_current_hop() -> None:
     snap = make_snapshot(hops=2, agents=4, state="executing")
     agents = [dict(a) for a in snap.agents]
     for agent in agents[:2]:
-        agent["version"] = snap.hops[0].version
+        agent["version"] = str(snap.hops[0].version)
     assert blocks_progress.progress_fraction(snap, agents) == pytest.approx(0.25)
     assert blocks_progress.progress_bar(0.25, width=4) == "▓░░░ 25%"
 

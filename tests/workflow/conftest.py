@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.simulator import SimulatedDms, SimulatorConfig
+from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock
-from workflow.approvals import StaticApprovers
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import RecordingNotifier

@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from bot.settings import Settings
 from dms.models import CheckResult, CheckStatus
+from tests.support.approvers import AnyApprovers, StaticApprovers
 from tests.support.store_helpers import NOW, force_state, fresh_engine, get, new_plan
 from workflow import approvals
-from workflow.approvals import AnyApprovers, StaticApprovers
 from workflow.store import check_runs, checklist
 from workflow.store.database import session
 from workflow.store.errors import AlreadyDecided, NotAuthorized, RuleViolation
@@ -49,7 +49,7 @@ def _decide(engine: Engine, plan_id: int, **overrides: Any) -> Approval:
 
 async def test_directories() -> None:
     settings = Settings(_env_file=None, upgrade_approvers="U1, U2")
-    static = StaticApprovers.from_settings(settings)
+    static = StaticApprovers(settings.upgrade_approvers)
     assert await static.is_approver("U2") and not await static.is_approver("U3")
     combined = AnyApprovers(StaticApprovers([]), StaticApprovers(["U3"]))
     assert await combined.is_approver("U3") and not await combined.is_approver("U1")

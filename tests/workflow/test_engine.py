@@ -15,6 +15,7 @@ from dms.models import CheckStatus
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness
 from workflow.events import ApprovalRejected, Event, ItemTicked, PlanCreated, StateChanged, WindowScheduled
+from workflow.store.clock import as_utc
 from workflow.store.errors import (
     ActiveUpgradeExists,
     AlreadyDecided,
@@ -24,7 +25,7 @@ from workflow.store.errors import (
     UserError,
 )
 from workflow.store.states import PlanState
-from workflow.store.tables import Approval, AuditEvent, ChecklistItem, CheckRun, UpgradePlan, as_utc
+from workflow.store.tables import Approval, AuditEvent, ChecklistItem, CheckRun, UpgradePlan
 
 
 async def _plan(h: Harness, **overrides: object) -> int:
@@ -207,7 +208,7 @@ async def test_a_failing_notifier_does_not_break_the_engine(make_harness: Callab
         async def notify(self, event: Event) -> None:
             raise RuntimeError("slack is down")
 
-    h.engine.notifier = Broken()
+    h.engine.context.notifier = Broken()
     plan_id = await _plan(h)
     assert h.engine.status(plan_id=plan_id).state is PlanState.SCHEDULED
 

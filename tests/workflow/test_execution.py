@@ -32,7 +32,7 @@ from workflow.store.tables import AuditEvent, ObservedDuration
 
 async def test_full_multi_hop_upgrade_reaches_done(harness: Harness) -> None:
     snap = await harness.ready_plan(target="10.4")
-    assert [hop.version for hop in snap.hops] == ["10.3.0 CU22", "10.4.0 CU21"]
+    assert [str(hop.version) for hop in snap.hops] == ["10.3.0 CU22", "10.4.0 CU21"]
     assert snap.precheck is not None and snap.precheck.passed
     await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
     await harness.engine.settle(timeout_s=20)

@@ -22,9 +22,9 @@ from sqlmodel import Session, col
 from sqlmodel import select as sql_select
 
 from dms.catalog import load_catalog
+from tests.support.approvers import StaticApprovers
 from tests.workflow.conftest import APPROVER, FakeClock, Harness, engine_settings
 from workflow import approvals
-from workflow.approvals import StaticApprovers
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import RecordingNotifier, UpgradeFailed

@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Session, col, select
 
-from workflow.store.tables import AuditEvent, as_utc, utcnow
+from workflow.store.clock import as_utc, utc_now
+from workflow.store.tables import AuditEvent
 
 ExportFormat = Literal["jsonl", "csv"]
 CSV_COLUMNS = ("id", "at", "plan_id", "actor", "action", "from_state", "to_state", "reason", "detail")
@@ -53,7 +54,7 @@ def record(
     """Append one audit row in the caller's transaction, stamped ``now`` (the caller's clock) or the
     wall clock."""
     row = AuditEvent(
-        at=now or utcnow(),
+        at=now or utc_now(),
         plan_id=plan_id,
         actor=actor,
         action=action,

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from dms.models import CheckResult, CheckStatus
 from workflow.store import audit
-from workflow.store.tables import CheckResultRow, CheckRun, utcnow
+from workflow.store.clock import utc_now
+from workflow.store.tables import CheckResultRow, CheckRun
 
 RunKind = Literal["precheck", "verify"]
 
@@ -41,7 +42,7 @@ def store(
     ``passed`` defaults to "no result failed"; a caller with a stricter verdict may pass its own.
     ``now`` is the finish time in the caller's clock (the engine's), the wall clock by default.
     """
-    finished = now or utcnow()
+    finished = now or utc_now()
     if kind not in ("precheck", "verify"):
         raise ValueError(f"unknown check run kind {kind!r}")
     run = CheckRun(

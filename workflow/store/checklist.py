@@ -18,9 +18,10 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from workflow.store import audit
+from workflow.store.clock import utc_now
 from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan
-from workflow.store.tables import ChecklistItem, utcnow
+from workflow.store.tables import ChecklistItem
 
 
 class Phase(StrEnum):
@@ -246,7 +247,7 @@ def _set(
         return  # idempotent: the engine may tick the same item after every check run
     item.checked = checked
     item.checked_by = actor if checked else None
-    when = now or utcnow()
+    when = now or utc_now()
     item.checked_at = when if checked else None
     if detail:
         item.detail = detail

@@ -22,8 +22,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from bot.settings import Settings
-
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -74,11 +72,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def engine_from_settings(settings: Settings) -> Engine:
-    """The engine for DATABASE_URL."""
-    return make_engine(settings.database_url)
 
 
 @contextmanager

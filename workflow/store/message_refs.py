@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from workflow.store.tables import SlackMessageRef, utcnow
+from workflow.store.clock import utc_now
+from workflow.store.tables import SlackMessageRef
 
 
 def save_message_ref(
@@ -19,7 +20,7 @@ def save_message_ref(
         row = SlackMessageRef(plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
     else:
         row.channel, row.ts, row.thread_ts = channel, ts, thread_ts
-    row.updated_at = utcnow()
+    row.updated_at = utc_now()
     session.add(row)
     session.flush()
     return row

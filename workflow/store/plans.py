@@ -16,10 +16,12 @@ from sqlmodel import Session, col, select
 
 from dms.models import AgentState
 from dms.upgrade_path import Estimate, UpgradePath
+from dms.versions import Track, parse_version
 from workflow.store import audit, checklist
+from workflow.store.clock import utc_now
 from workflow.store.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store.states import ACTIVE, PlanState, get_plan, transition
-from workflow.store.tables import ActiveUpgrade, DmsTarget, ObservedDuration, PlanHop, UpgradePlan, utcnow
+from workflow.store.tables import ActiveUpgrade, DmsTarget, ObservedDuration, PlanHop, UpgradePlan
 
 HopStep = Literal["upload", "upgrade", "wait"]
 StepEvent = Literal["started", "done"]
@@ -31,6 +33,13 @@ _WINDOW_STATES = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PR
 def active_plan(session: Session, *, dms_name: str) -> UpgradePlan | None:
     lock = session.get(ActiveUpgrade, dms_name)
     return None if lock is None else session.get(UpgradePlan, lock.plan_id)
+
+
+def by_dedupe_key(session: Session, dedupe_key: str | None) -> UpgradePlan | None:
+    """The plan a repeated request (Slack retries a slash command it thinks was lost) already created."""
+    if dedupe_key is None:
+        return None
+    return session.exec(select(UpgradePlan).where(UpgradePlan.dedupe_key == dedupe_key)).first()
 
 
 def create_plan(
@@ -53,15 +62,14 @@ def create_plan(
     key already created. Another active plan on the DMS raises ActiveUpgradeExists naming it. With a
     window, the plan moves on to SCHEDULED in the same transaction.
     """
-    if dedupe_key is not None:
-        existing = session.exec(select(UpgradePlan).where(UpgradePlan.dedupe_key == dedupe_key)).first()
-        if existing is not None:
-            return existing
+    existing = by_dedupe_key(session, dedupe_key)
+    if existing is not None:
+        return existing
     active = active_plan(session, dms_name=dms_name)
     if active is not None and active.id is not None:
         raise ActiveUpgradeExists(dms_name=dms_name, plan_id=active.id, state=active.state)
     _check_window(window_start, window_end)
-    at = now or utcnow()  # the caller's clock (the engine's), so every row of the plan agrees
+    at = now or utc_now()  # the caller's clock (the engine's), so every row of the plan agrees
     target = session.get(DmsTarget, dms_name)
     plan = UpgradePlan(
         dms_name=dms_name,
@@ -71,7 +79,6 @@ def create_plan(
         current_version=str(path.current),
         target_version=str(path.target),
         track=path.track.value,
-        path=path.to_json(),
         estimate=estimate.to_json(),
         dedupe_key=dedupe_key,
         created_at=at,
@@ -87,32 +94,16 @@ def create_plan(
             session.add(ActiveUpgrade(dms_name=dms_name, plan_id=plan.id))
             session.flush()
     except IntegrityError:
-        if dedupe_key is not None:
-            statement = select(UpgradePlan).where(UpgradePlan.dedupe_key == dedupe_key)
-            existing = session.exec(statement).first()
-            if existing is not None:
-                return existing
+        existing = by_dedupe_key(session, dedupe_key)
+        if existing is not None:
+            return existing
         winner = active_plan(session, dms_name=dms_name)
         if winner is not None and winner.id is not None:
             raise ActiveUpgradeExists(dms_name=dms_name, plan_id=winner.id, state=winner.state) from None
         raise
     assert plan.id is not None
     for position, hop in enumerate(path.hops):
-        session.add(
-            PlanHop(
-                plan_id=plan.id,
-                position=position,
-                version=str(hop.version),
-                package=hop.package.value,
-                name=hop.name,
-                rule=hop.rule,
-                rule_url=hop.rule_url,
-                checks=list(hop.checks),
-                requirements=list(hop.requirements),
-                restarts_agents=hop.restarts_agents,
-                minutes=hop.minutes,
-            )
-        )
+        session.add(PlanHop.of(hop, plan_id=plan.id, position=position))
     requirements = [text for hop in path.hops for text in hop.requirements]
     steps = checklist.build_steps(
         requirements=requirements,
@@ -178,7 +169,7 @@ def set_window(
         raise RuleViolation(f"Plan #{plan_id} is {state.label}: its window can no longer change")
     old = (plan.window_start, plan.window_end)
     plan.window_start, plan.window_end = start, end
-    at = now or utcnow()
+    at = now or utc_now()
     plan.updated_at = at
     session.add(plan)
     audit.record(
@@ -252,7 +243,7 @@ def mark_step(
         raise NotFound(f"There is no hop #{hop_id}")
     attribute = f"{step}_{event}_at"
     if getattr(hop, attribute) is None:
-        measured = utcnow()
+        measured = utc_now()
         if event == "done" and getattr(hop, f"{step}_started_at") is None:
             setattr(hop, f"{step}_started_at", measured)  # observed done without our start (resume)
         setattr(hop, attribute, measured)
@@ -262,7 +253,7 @@ def mark_step(
             actor="bot",
             action=f"hop.{step}.{event}",
             plan_id=hop.plan_id,
-            detail={"hop": hop.position, "version": hop.version, "package": hop.name},
+            detail={"hop": hop.position, "version": str(hop.to_hop().version), "package": hop.to_hop().name},
             now=now,
         )
         session.flush()
@@ -292,7 +283,7 @@ def update_progress(
         plan.agents = [dict(agent) for agent in agents]
     if eta is not None:
         plan.eta = eta
-    plan.updated_at = now or utcnow()
+    plan.updated_at = now or utc_now()
     session.add(plan)
     session.flush()
     return plan
@@ -320,3 +311,14 @@ def learned_minutes(session: Session, *, dms_name: str, kind: str, last: int = 5
     )
     values = list(session.exec(statement))
     return float(statistics.median(values)) if values else None
+
+
+def stored_path(session: Session, plan: UpgradePlan) -> UpgradePath:
+    """The plan's path, rebuilt from its stored hops."""
+    assert plan.id is not None
+    return UpgradePath(
+        current=parse_version(plan.current_version),
+        target=parse_version(plan.target_version),
+        track=Track(plan.track),
+        hops=tuple(row.to_hop() for row in hops(session, plan_id=plan.id)),
+    )

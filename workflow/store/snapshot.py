@@ -13,30 +13,23 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from dms.models import CheckResult, CheckStatus
-from dms.upgrade_path import Estimate, PhaseEstimate
-from workflow import approvals
-from workflow.store import check_runs, checklist, plans
+from dms.upgrade_path import Estimate, Hop, PhaseEstimate
+from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
+from workflow.store.clock import as_utc
 from workflow.store.states import PlanState, get_plan
-from workflow.store.tables import CheckRun, PlanHop, as_utc
+from workflow.store.tables import CheckRun, PlanHop
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class HopView(_Frozen):
+class HopView(Hop):
+    """A hop as the plan shows it: the path's hop plus its row id, position and step times."""
+
     id: int
     position: int
-    version: str
-    package: str  # PackageKind value: full | cu | helper
-    name: str
-    rule: str
-    rule_url: str
-    checks: tuple[str, ...]
-    requirements: tuple[str, ...]
-    restarts_agents: bool
-    minutes: float | None
     upload_started_at: datetime | None
     upload_done_at: datetime | None
     upgrade_started_at: datetime | None
@@ -156,26 +149,7 @@ def _estimate(data: dict[str, Any]) -> Estimate | None:
 
 
 def _hop(row: PlanHop) -> HopView:
-    assert row.id is not None
-    return HopView(
-        id=row.id,
-        position=row.position,
-        version=row.version,
-        package=row.package,
-        name=row.name,
-        rule=row.rule,
-        rule_url=row.rule_url,
-        checks=tuple(row.checks),
-        requirements=tuple(row.requirements),
-        restarts_agents=row.restarts_agents,
-        minutes=row.minutes,
-        upload_started_at=as_utc(row.upload_started_at),
-        upload_done_at=as_utc(row.upload_done_at),
-        upgrade_started_at=as_utc(row.upgrade_started_at),
-        upgrade_done_at=as_utc(row.upgrade_done_at),
-        wait_started_at=as_utc(row.wait_started_at),
-        wait_done_at=as_utc(row.wait_done_at),
-    )
+    return HopView.model_validate({**row.hop, "id": row.id, "position": row.position, **row.step_times()})
 
 
 def _run(session: Session, run: CheckRun | None) -> CheckRunView | None:

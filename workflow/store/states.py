@@ -19,8 +19,9 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from workflow.store import audit
+from workflow.store.clock import utc_now
 from workflow.store.errors import IllegalTransition, NotFound
-from workflow.store.tables import ActiveUpgrade, UpgradePlan, utcnow
+from workflow.store.tables import ActiveUpgrade, UpgradePlan
 
 
 class PlanState(StrEnum):
@@ -121,7 +122,7 @@ def transition(
         detail = "it is finished" if current.terminal else ""
         raise IllegalTransition(plan_id=plan_id, from_state=current, to_state=target, detail=detail)
     plan.state = target.value
-    plan.updated_at = now or utcnow()
+    plan.updated_at = now or utc_now()
     session.add(plan)
     if target.terminal:
         session.execute(

@@ -15,6 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from dms.upgrade_path import Hop
+from workflow.store.clock import as_utc, utc_now
+
 # Deterministic constraint names: Alembic needs them to alter constraints (SQLite batch mode, PostgreSQL).
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -24,19 +27,6 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Normalize a datetime read back from the database (SQLite returns it naive, meaning UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -63,7 +53,7 @@ def _time(*, nullable: bool = True, index: bool = False) -> Any:
 
 
 def _created() -> Any:
-    return Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False))
+    return Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
 def _json(*, default: Any) -> Any:
@@ -96,7 +86,6 @@ class UpgradePlan(SQLModel, table=True):
     track: str = Field(max_length=16)
     window_start: datetime | None = _time()
     window_end: datetime | None = _time()
-    path: dict[str, Any] = _json(default=dict)  # UpgradePath.to_json()
     estimate: dict[str, Any] = _json(default=dict)  # Estimate.to_json()
     # The engine's latest view of every agent: [{id, name, status, detail, version}, ...]
     agents: list[dict[str, Any]] = _json(default=list)
@@ -107,27 +96,39 @@ class UpgradePlan(SQLModel, table=True):
 
 
 class PlanHop(SQLModel, table=True):
+    """One hop of a plan: the path's ``dms.upgrade_path.Hop`` as a JSON document (its one definition),
+    plus when each execution step started and was observed done."""
+
     __tablename__ = "plan_hop"
     __table_args__ = (sa.UniqueConstraint("plan_id", "position", name="uq_plan_hop_plan_position"),)
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
     position: int
-    version: str = Field(max_length=64)
-    package: str = Field(max_length=16)  # dms.upgrade_path.PackageKind value
-    name: str = Field(max_length=300)
-    rule: str = Field(default="")
-    rule_url: str = Field(default="", max_length=500)
-    checks: list[str] = _json(default=list)
-    requirements: list[str] = _json(default=list)
-    restarts_agents: bool = True
-    minutes: float | None = None
+    hop: dict[str, Any] = _json(default=dict)  # Hop.model_dump(mode="json")
     upload_started_at: datetime | None = _time()
     upload_done_at: datetime | None = _time()
     upgrade_started_at: datetime | None = _time()
     upgrade_done_at: datetime | None = _time()
     wait_started_at: datetime | None = _time()
     wait_done_at: datetime | None = _time()
+
+    @classmethod
+    def of(cls, hop: Hop, *, plan_id: int, position: int) -> PlanHop:
+        return cls(plan_id=plan_id, position=position, hop=hop.model_dump(mode="json"))
+
+    def to_hop(self) -> Hop:
+        return Hop.model_validate(self.hop)
+
+    def step_times(self) -> dict[str, datetime | None]:
+        """Every step's start and end, in UTC, by column name."""
+        return {name: as_utc(getattr(self, name)) for name in STEP_COLUMNS}
+
+
+STEP_COLUMNS = (
+    "upload_started_at", "upload_done_at", "upgrade_started_at", "upgrade_done_at", "wait_started_at",
+    "wait_done_at",
+)
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -209,7 +210,7 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
+        default_factory=utc_now, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
     )
     # No foreign key: audit rows must outlive anything they mention.
     plan_id: int | None = Field(default=None, index=True)

@@ -16,7 +16,7 @@ from workflow.store.tables import AuditEvent, metadata
 def test_migration_on_empty_db_matches_models(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     migrate(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
     with engine.connect() as connection:
         context = MigrationContext.configure(
@@ -94,3 +94,43 @@ def test_schema_compiles_for_postgresql() -> None:
         assert "TIMESTAMP WITH TIME ZONE" in ddl or "_at" not in ddl, table.name
         for index in table.indexes:
             str(CreateIndex(index).compile(dialect=dialect))
+
+
+def test_0002_turns_old_hop_columns_into_the_hop_document_and_back(tmp_path: Path) -> None:
+    """Plans stored before 0002 keep their hops: the columns become one Hop document, and a downgrade
+    gives the columns back."""
+    from alembic import command
+
+    from dms.upgrade_path import Hop, PackageKind
+    from dms.versions import parse_version
+    from workflow.store.database import alembic_config
+    from workflow.store.tables import PlanHop
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    migrate(engine, revision="0001")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO upgrade_plan (id, dms_name, state, requester, channel, current_version,"
+            " target_version, track, path, estimate, agents, created_at, updated_at)"
+            " VALUES (1, 'd', 'planned', 'U1', 'C1',"
+            " '10.2.0 CU5', '10.4.0', 'main', '{}', '{}', '[]',"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        connection.execute(text(
+            "INSERT INTO plan_hop (id, plan_id, position, version, package, name, rule, rule_url,"
+            " checks, requirements, restarts_agents, minutes)"
+            " VALUES (1, 1, 0, '10.3.0 CU22', 'full', 'p.dmupgrade',"
+            " 'rule 1', 'https://x', '[\"Verify Cluster Ports\"]', '[\".NET 4.8\"]', 1, NULL)"))
+    migrate(engine)
+    with session(engine) as s:
+        row = s.get(PlanHop, 1)
+        assert row is not None
+        assert row.to_hop() == Hop(version=parse_version("10.3.0 CU22"), package=PackageKind.FULL,
+                                   name="p.dmupgrade", rule="rule 1", rule_url="https://x",
+                                   checks=("Verify Cluster Ports",), requirements=(".NET 4.8",))
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    with engine.connect() as connection:
+        version, checks = connection.execute(text("SELECT version, checks FROM plan_hop")).one()
+    assert version == "10.3.0 CU22" and "Verify Cluster Ports" in checks

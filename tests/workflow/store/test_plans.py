@@ -29,11 +29,11 @@ def test_create_plan_stores_hops_checklist_lock_and_audit(tmp_path: Path) -> Non
         plan = get(s, plan_id)
         assert plan.state == PlanState.PLANNED
         assert (plan.current_version, plan.target_version, plan.track) == ("10.3.0 CU2", "10.5.0 CU1", "main")
-        assert plan.path["hops"][0]["name"] == "DataMiner 10.4.0.dmupgrade"
+        assert plans.stored_path(s, plan).hops[0].name == "DataMiner 10.4.0.dmupgrade"
         assert plan.estimate["total_high_minutes"] == 150
         hops = plans.hops(s, plan_id=plan_id)
-        assert [(h.position, h.version, h.checks) for h in hops] == [
-            (0, "10.4.0", ["VerifyClusterPorts"]), (1, "10.5.0 CU1", [])
+        assert [(h.position, str(h.to_hop().version), h.to_hop().checks) for h in hops] == [
+            (0, "10.4.0", ("VerifyClusterPorts",)), (1, "10.5.0 CU1", ())
         ]
         items = list(s.exec(select(ChecklistItem).where(ChecklistItem.plan_id == plan_id)))
         assert any(i.key.startswith("details.requirement.") and ".NET" in i.title for i in items)

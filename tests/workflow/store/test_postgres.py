@@ -16,8 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.store_helpers import NOW, force_state, new_plan
-from workflow import approvals
-from workflow.store import audit
+from workflow.store import approvals, audit
 from workflow.store.database import include_object, make_engine, migrate, session
 from workflow.store.errors import ActiveUpgradeExists, AlreadyDecided, IllegalTransition
 from workflow.store.snapshot import load_snapshot

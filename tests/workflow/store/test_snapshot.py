@@ -7,8 +7,7 @@ from pydantic import ValidationError
 
 from dms.models import CheckResult, CheckStatus
 from tests.support.store_helpers import NOW, force_state, fresh_engine, new_plan
-from workflow import approvals
-from workflow.store import check_runs, checklist, plans
+from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
 from workflow.store.database import session
 from workflow.store.errors import NotFound

@@ -1,0 +1,112 @@
+"""What the engine shares with its runners (pre-check, execution, scheduled jobs): one small object.
+
+The runners used to take the whole engine and reach its session, clock, events, moves, task set and even
+sibling runners through it, so engine and runners imported each other. They now take this context and,
+where one runner needs another, that runner explicitly; the engine builds all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from workflow.dms_access import DmsAccess
+from workflow.events import Event, Notifier, StateChanged
+from workflow.scheduler import PlanScheduler
+from workflow.settings import WorkflowSettings
+from workflow.store import database
+from workflow.store.clock import Clock
+from workflow.store.errors import UserError
+from workflow.store.snapshot import PlanSnapshot, load_snapshot
+from workflow.store.states import PlanState, get_plan, transition
+
+log = logging.getLogger(__name__)
+
+
+class WorkflowContext:
+    """Settings, database, clock, events, audited state moves and the background tasks of one engine."""
+
+    def __init__(
+        self,
+        *,
+        settings: WorkflowSettings,
+        db: Engine,
+        clock: Clock,
+        notifier: Notifier,
+        dms_access: DmsAccess,
+        scheduler: PlanScheduler,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.notifier = notifier
+        self.dms_access = dms_access
+        self.scheduler = scheduler
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with database.session(self.db) as session:
+            yield session
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def snapshot(self, plan_id: int) -> PlanSnapshot:
+        with self.session() as session:
+            return load_snapshot(session, plan_id=plan_id)
+
+    def plan_state(self, plan_id: int) -> PlanState:
+        with self.session() as session:
+            return PlanState(get_plan(session, plan_id=plan_id).state)
+
+    async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
+        try:
+            event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
+            await self.notifier.notify(event)
+        except Exception:
+            # A broken chat must never break the workflow: the database is the record.
+            log.exception("notifying %s for plan #%s failed", event_type.__name__, plan_id)
+
+    async def move(
+        self,
+        plan_id: int,
+        *,
+        to: PlanState,
+        actor: str,
+        reason: str,
+        expected_from: set[PlanState] | None = None,
+    ) -> bool:
+        """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere."""
+        try:
+            with self.session() as session:
+                before = PlanState(get_plan(session, plan_id=plan_id).state)
+                transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
+                           expected_from=expected_from, now=self.now())
+        except UserError as exc:
+            log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
+            return False
+        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
+                        reason=reason)
+        if to.terminal:
+            self.scheduler.cancel(plan_id=plan_id)
+        return True
+
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_log_crash)
+        return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
