@@ -38,6 +38,7 @@ from workflow.events import FanoutNotifier, Notifier
 from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.errors import BotError, ConfigError
+from workflow.store.message_refs import MessageRefs
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,8 @@ class Runtime:
         token = _secret(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
-        self._notifier = SlackNotifier(web_client=self.web_client, db=self._db, pacer=self.pacer)
+        self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
+                                       pacer=self.pacer)
         notifier: Notifier = self._notifier
         if self._extra_notifiers:
             notifier = FanoutNotifier((self._notifier, *self._extra_notifiers))

@@ -20,7 +20,6 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine
 
 from handlers import blocks, blocks_progress
 from handlers.slack_web import ChannelPacer
@@ -45,8 +44,7 @@ from workflow.events import (
     UpgradeFinished,
     WindowScheduled,
 )
-from workflow.store import database as dbm
-from workflow.store.message_refs import get_message_ref, save_message_ref
+from workflow.store.message_refs import MessageRefs
 from workflow.store.snapshot import PlanSnapshot
 
 log = logging.getLogger(__name__)
@@ -62,9 +60,9 @@ _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, Item
 class SlackNotifier:
     """Implements ``workflow.events.Notifier`` on the Slack Web API."""
 
-    def __init__(self, *, web_client: AsyncWebClient, db: Engine, pacer: ChannelPacer) -> None:
+    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, pacer: ChannelPacer) -> None:
         self._client = web_client
-        self._db = db
+        self._store = refs
         self._pacer = pacer
         self._refs: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -155,11 +153,9 @@ class SlackNotifier:
         cached = self._refs.get((plan_id, role))
         if cached is not None:
             return cached
-        with dbm.session(self._db) as session:
-            row = get_message_ref(session, plan_id=plan_id, role=role)
-            if row is None:
-                return None
-            found = (row.channel, row.ts)
+        found = self._store.get(plan_id=plan_id, role=role)
+        if found is None:
+            return None
         self._refs[(plan_id, role)] = found
         return found
 
@@ -233,8 +229,7 @@ class SlackNotifier:
             self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True)
 
     def _save(self, plan_id: int, role: str, *, channel: str, ts: str, thread_ts: str | None) -> None:
-        with dbm.session(self._db) as session:
-            save_message_ref(session, plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
+        self._store.save(plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
         self._refs[(plan_id, role)] = (channel, ts)
 
 

@@ -20,7 +20,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -126,11 +134,27 @@ class PlanScheduler:
             timezone=UTC,
         )
         self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        # Which jobs run right now, from APScheduler's own events (a due coroutine job runs as a task
+        # of this loop that nothing else tracks): the console waits for them before its next line.
+        self._in_progress: set[str] = set()
+        progress = EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        self._scheduler.add_listener(self._on_progress, progress)
         self._reports: set[asyncio.Task[None]] = set()  # keep references until the reports are written
 
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+    @property
+    def jobs_in_progress(self) -> int:
+        """Jobs submitted to the executor and not finished yet."""
+        return len(self._in_progress)
+
+    def _on_progress(self, event: JobEvent) -> None:
+        if isinstance(event, JobSubmissionEvent):
+            self._in_progress.add(event.job_id)
+        else:
+            self._in_progress.discard(event.job_id)
 
     def start(self) -> None:
         """Start processing; call inside the running event loop. Stored jobs that are due run now."""

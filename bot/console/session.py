@@ -34,6 +34,7 @@ from bot.console.render import Transcript
 from bot.settings import Settings
 from handlers.blocks_render import Element
 from handlers.commands import UNEXPECTED
+from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.store.clock import utc_now
 
@@ -87,6 +88,9 @@ class ConsoleRuntime(Protocol):
     @property
     def engine(self) -> UpgradeEngine: ...
 
+    @property
+    def listener_work(self) -> ListenerWork: ...
+
     async def start(self) -> Any: ...
 
     async def stop(self) -> None: ...
@@ -124,7 +128,6 @@ class ConsoleSession:
         self._replies: list[Reply] = []
         self._responses: web.AppRunner | None = None
         self._response_base = ""
-        self._bolt_tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []  # error replies seen since the last take_errors()
         self.kind = "command"  # what the current line sent: "command" or "action" (clicks, forms)
 
@@ -273,10 +276,9 @@ class ConsoleSession:
             "x-slack-request-timestamp": timestamp,
             "x-slack-signature": signature or "",
         }
-        before = asyncio.all_tasks()
+        # The listener goes on after its ack (process_before_response=False), inside the listener tracker
+        # (``handlers.middleware.ListenerWork``) that ``settle`` waits on.
         response = await self.runtime.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
-        # The listener goes on after its ack (process_before_response=False); remember its task to await it.
-        self._bolt_tasks |= {t for t in asyncio.all_tasks() - before if _is_bolt_task(t)}
         if response.status != 200:
             self.errors.append(f"HTTP {response.status}")
             raise ConsoleError(f"the bot answered HTTP {response.status} ({response.body or 'no body'})")
@@ -306,10 +308,10 @@ class ConsoleSession:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise ConsoleError(f"the bot was still busy after {timeout_s:g}s")
-            pending = {t for t in self._bolt_tasks if not t.done()}
-            self._bolt_tasks = pending
-            if pending:
-                await asyncio.wait(pending, timeout=remaining)
+            listeners = self.runtime.listener_work
+            if listeners.running:
+                with contextlib.suppress(TimeoutError):
+                    await listeners.idle(timeout_s=remaining)
                 continue
             try:
                 await self.runtime.settle(timeout_s=remaining)
@@ -320,11 +322,9 @@ class ConsoleSession:
                 continue
             calls = len(self.fake.calls)
             await asyncio.sleep(QUIET_S)
-            if len(self.fake.calls) == calls and not self._jobs_busy() and not self._bolt_tasks_running():
+            quiet = len(self.fake.calls) == calls and not self.runtime.listener_work.running
+            if quiet and not self._jobs_busy():
                 return
-
-    def _bolt_tasks_running(self) -> bool:
-        return any(not t.done() for t in self._bolt_tasks)
 
     def _jobs_busy(self) -> bool:
         """A scheduled job (pre-check, approval request ...) is due (about) now or running."""
@@ -332,9 +332,7 @@ class ConsoleSession:
         soon = time.time() + JOB_HORIZON_S
         if any(when is not None and when.timestamp() <= soon for when in scheduler.jobs().values()):
             return True
-        # APScheduler runs a due coroutine job as a task of this loop that the engine does not track.
-        executor = getattr(getattr(scheduler, "_scheduler", None), "_executors", {}).get("default")
-        return any(not f.done() for f in getattr(executor, "_pending_futures", ()))
+        return scheduler.jobs_in_progress > 0
 
     def drain(self) -> list[str]:
         """Lines for everything that happened since the last call: direct replies first, then events."""
@@ -353,12 +351,6 @@ class ConsoleSession:
     def take_errors(self) -> list[str]:
         errors, self.errors = self.errors, []
         return errors
-
-
-def _is_bolt_task(task: asyncio.Task[Any]) -> bool:
-    coro = task.get_coro()
-    code = getattr(coro, "cr_code", None)
-    return code is not None and "slack_bolt" in code.co_filename
 
 
 def _json(body: str | None) -> dict[str, Any]:

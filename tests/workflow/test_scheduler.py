@@ -3,9 +3,11 @@ restart and running a late job once (or reporting it missed), never twice."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlmodel import Session, select
@@ -13,7 +15,8 @@ from sqlmodel import Session, select
 from tests.support.polling import wait_until
 from tests.workflow.conftest import REQUESTER, Harness, tick_manual
 from workflow.events import ApprovalRequested, ReminderDue, StateChanged, UpgradeExpired
-from workflow.scheduler import job_id
+from workflow.scheduler import PlanScheduler, job_id
+from workflow.store.database import make_engine
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent, CheckRun
 
@@ -149,3 +152,34 @@ async def test_a_job_past_its_grace_is_reported_missed(make_harness: Callable[..
     await wait_until(missed, timeout_s=5, what="the missed job to be reported")
     assert not second.notifier.of_type(ReminderDue)
     await second.engine.stop()
+
+
+async def test_jobs_in_progress_follows_apschedulers_own_events(tmp_path: Path) -> None:
+    """The console's "is the bot busy" comes from EVENT_JOB_SUBMITTED / EVENT_JOB_EXECUTED, not from
+    APScheduler's private attributes."""
+    release = asyncio.Event()
+    started: list[int] = []
+
+    class Target:
+        async def on_precheck_due(self, plan_id: int) -> None: ...
+        async def on_reminder_due(self, plan_id: int) -> None: ...
+        async def on_approval_due(self, plan_id: int) -> None: ...
+        async def on_job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None: ...
+
+        async def on_window_closed(self, plan_id: int) -> None:
+            started.append(plan_id)
+            await release.wait()
+
+    now = datetime.now(UTC)
+    scheduler = PlanScheduler(db=make_engine(f"sqlite:///{tmp_path / 'jobs.db'}"), engine_key="test-progress",
+                              target=Target(), clock=lambda: now)
+    scheduler.start()
+    try:
+        assert scheduler.jobs_in_progress == 0
+        scheduler.schedule(plan_id=7, kind="expiry", at=now, grace_s=None)
+        await wait_until(lambda: scheduler.jobs_in_progress == 1 and started == [7], timeout_s=5,
+                         what="the job to be submitted")
+        release.set()
+        await wait_until(lambda: scheduler.jobs_in_progress == 0, timeout_s=5, what="the job to finish")
+    finally:
+        scheduler.stop()

@@ -6,8 +6,10 @@ A plan has one message per role ("plan": the interactive plan message whose thre
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from workflow.store import database
 from workflow.store.clock import utc_now
 from workflow.store.tables import SlackMessageRef
 
@@ -42,3 +44,21 @@ def plan_for_message(session: Session, *, channel: str, ts: str) -> int | None:
     statement = select(SlackMessageRef).where(SlackMessageRef.channel == channel, SlackMessageRef.ts == ts)
     row = session.exec(statement).first()
     return None if row is None else row.plan_id
+
+
+class MessageRefs:
+    """The message references as an object, for the Slack notifier: it asks and records where a plan's
+    messages are without opening database sessions itself."""
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+
+    def get(self, *, plan_id: int, role: str) -> tuple[str, str] | None:
+        """(channel, ts) of the plan's message in ``role``, or None."""
+        with database.session(self._db) as session:
+            row = get_message_ref(session, plan_id=plan_id, role=role)
+            return None if row is None else (row.channel, row.ts)
+
+    def save(self, *, plan_id: int, role: str, channel: str, ts: str, thread_ts: str | None = None) -> None:
+        with database.session(self._db) as session:
+            save_message_ref(session, plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
