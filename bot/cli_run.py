@@ -19,17 +19,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Literal, TextIO
 
-from pydantic import ValidationError
-
-from bot.logs import redact, setup_logging
+from bot.logs import setup_logging
 from bot.settings import Settings
+from bot.startup import fail, load_settings, startup_error
 from workflow.store.errors import ConfigError
 
 Mode = Literal["socket", "http", "console"]
 ServeFn = Callable[..., Awaitable[None]]
 ConsoleFn = Callable[[Settings], int]
 
-CONFIG_EXIT = 2
 NO_CREDENTIALS = (
     "No Slack credentials found (SLACK_APP_TOKEN for Socket Mode, or SLACK_BOT_TOKEN and "
     "SLACK_SIGNING_SECRET for HTTP mode): starting the console on a simulated DMS."
@@ -60,47 +58,6 @@ def choose_mode(settings: Settings) -> Mode:
     if has_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: HTTP mode needs both")
     return "console"
-
-
-def validation_message(exc: ValidationError) -> str:
-    """One line naming each bad setting as its environment variable; never echoes the value given."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error.get("loc", ())).upper() or "settings"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "invalid settings: " + "; ".join(parts)
-
-
-def startup_error(exc: BaseException) -> ConfigError | None:
-    """The configuration error behind an exception raised while starting, or None for a real bug.
-
-    Settings are validated early, but some are only tried at startup: the simulated DMS's parameters and
-    the database URL. Messages pass through ``redact`` and keep to the first line (no traceback, no URL
-    password: SQLAlchemy hides it in its messages, the redaction is a second guard).
-    """
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    if isinstance(exc, ConfigError):
-        return exc
-    if isinstance(exc, ValidationError):
-        what = {"SimulatorConfig": "simulated DMS (SIM_*)"}.get(exc.title, exc.title)
-        return ConfigError(f"invalid {what} settings: " + validation_message(exc).split(": ", 1)[1])
-    if isinstance(exc, OperationalError | ArgumentError):
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return ConfigError(f"the database (DATABASE_URL) cannot be used: {redact(detail)}")
-    return None
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc)) from None
-
-
-def fail(message: str, *, stream: TextIO | None = None) -> int:
-    print(f"dm-upgrade: {message}", file=stream or sys.stderr)
-    return CONFIG_EXIT
 
 
 def run(

@@ -27,6 +27,7 @@ from bot.app import Runtime
 from bot.console.commands import Console, ReadLine
 from bot.console.session import DEFAULT_USERS, ConsoleSession
 from bot.settings import Settings
+from bot.startup import fail, load_settings, startup_error
 from workflow.settings import SIMULATED
 from workflow.store.errors import ConfigError
 
@@ -148,7 +149,6 @@ def _line_reader(stdin: TextIO, *, interactive: bool) -> ReadLine:
 
 def start_console(settings: Settings, *, options: ConsoleOptions | None = None) -> int:
     """The console from the command line: logs quiet (WARNING, stderr) unless LOG_LEVEL is set."""
-    from bot.cli_run import fail, startup_error
     from bot.logs import setup_logging
 
     level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
@@ -164,8 +164,6 @@ def start_console(settings: Settings, *, options: ConsoleOptions | None = None) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli_run import fail, load_settings
-
     try:
         settings = load_settings()
     except ConfigError as exc:
