@@ -33,12 +33,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlmodel import select
 
+from benchmarks.helpers import signed_slash_command
 from bot.app import Runtime, start_http
 from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
 from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.slack_web import make_web_client
-from tests.support.slack_requests import slash_command
 from workflow.store.tables import UpgradePlan
 
 TARGET_RATIO = 1.5
@@ -76,9 +76,8 @@ def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pi
             n = next(targets)
             # A channel per plan too: Slack allows about one message per second per channel, and 50 plan
             # messages in one channel would make the settling between bursts, not the acks, take minutes.
-            body, headers = slash_command(f"plan 10.4 on dms{n}", signing_secret=SECRET, user_id=f"U{i:04d}",
-                                          channel_id=f"C{n:05d}",
-                                          trigger_id=f"{tag}.{i}.{time.time_ns()}")
+            body, headers = signed_slash_command(f"plan 10.4 on dms{n}", signing_secret=SECRET,
+                                                 user_id=f"U{i:04d}", channel_id=f"C{n:05d}")
             started = time.perf_counter()
             response = await client.post(url, content=body, headers=headers)
             elapsed = time.perf_counter() - started

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
 
+from benchmarks.helpers import EventCounter
 from bot.app import Runtime
 from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
-from workflow.events import RecordingNotifier
 from workflow.store.states import PlanState
 
 CHANNEL = "C0BENCH"
@@ -58,7 +58,7 @@ async def run(args: argparse.Namespace) -> int:
     slack = FakeSlack()
     slack_url = await slack.start()
     clock = Clock()
-    events = RecordingNotifier()
+    events = EventCounter()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None, dms_url="simulated", database_url=f"sqlite:///{tmp}/bench.db",
@@ -72,8 +72,9 @@ async def run(args: argparse.Namespace) -> int:
                 target="10.4", track=None, window_start=clock.now + timedelta(hours=30), window_minutes=240,
                 requester=REQUESTER, channel=CHANNEL,
             )
+            hops = ", ".join(str(h.version) for h in snap.hops)
             print(f"plan #{snap.id}: {snap.current_version} -> {snap.target_version}, "
-                  f"{len(snap.hops)} hops ({', '.join(h.version for h in snap.hops)}), {args.agents} agents")
+                  f"{len(snap.hops)} hops ({hops}), {args.agents} agents")
             for item in snap.open_required_manual:
                 await engine.tick(plan_id=snap.id, key=item.key, actor=REQUESTER, checked=True)
             clock.now += timedelta(hours=6)
@@ -90,13 +91,21 @@ async def run(args: argparse.Namespace) -> int:
             coalesced = runtime.pacer.coalesced
     await slack.stop()
 
+    return report(slack, kinds=events.kinds, state=state, upgrade_s=upgrade_s, drained_s=drained_s,
+                  coalesced=coalesced)
+
+
+def report(
+    slack: FakeSlack, *, kinds: Counter[str], state: PlanState, upgrade_s: float, drained_s: float,
+    coalesced: int
+) -> int:
+    """Print the calls per channel and per second; 0 when within the target and the upgrade is done."""
     per_channel: dict[str, list[float]] = defaultdict(list)
     for call in slack.calls:
         channel = call.params.get("channel")
         if channel:
             per_channel[str(channel)].append(call.at)
     methods = Counter(call.method for call in slack.calls)
-    kinds = Counter(type(event).__name__ for event in events.events)
     print(f"final state: {state.value}; upgrade took {upgrade_s:.1f} s, the last Slack call went out after "
           f"{drained_s:.1f} s")
     top_kinds = ", ".join(f"{k} {v}" for k, v in kinds.most_common(6))

@@ -7,6 +7,8 @@ hand) are told to the clicker only, ephemerally; the engine records them in the 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -59,93 +61,81 @@ async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception, *,
     await ephemeral(client, channel=click.channel, user=click.user, message=text, thread_ts=click.thread_ts)
 
 
+Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
+
+
+async def _open_window_form(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    snap = engine.status(plan_id=click.plan_id())
+    view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
+    await client.views_open(trigger_id=click.trigger_id, view=view)
+
+
+async def _run_check(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.run_check(plan_id=click.plan_id(), actor=click.user)
+
+
+async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.cancel(plan_id=click.plan_id(), actor=click.user,
+                        reason="with the Cancel button of the plan message")
+
+
+async def _approve(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.approve(plan_id=click.plan_id(), actor=click.user)
+
+
+async def _reject(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.reject(plan_id=click.plan_id(), actor=click.user, reason="no reason given (Reject button)")
+
+
+async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
+    snap = engine.status(plan_id=plan_id)
+    items = blocks.checklist_items_for(snap, str(click.action["action_id"]))
+    selected = {str(option["value"]) for option in click.action.get("selected_options") or []}
+    refused: list[str] = []
+    for item in items:
+        wanted = item.key in selected
+        if wanted == item.checked:
+            continue
+        try:
+            await engine.tick(plan_id=plan_id, key=item.key, actor=click.user, checked=wanted)
+        except UserError as exc:
+            refused.append(f"“{item.title}”: {exc.message}")
+    if refused:
+        # Slack already shows the click; draw the plan as it really is, then say why.
+        fresh = blocks.plan_message(engine.status(plan_id=plan_id))
+        await client.chat_update(channel=click.channel, ts=click.message_ts, **fresh.kwargs())
+        await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
+                        message="Not changed:\n" + "\n".join(refused))
+
+
+# Every button and checkbox: the action id (or pattern), what it does, and how a refusal is introduced.
+ACTIONS: tuple[tuple[str | re.Pattern[str], Job, str], ...] = (
+    (ActionId.SET_WINDOW.value, _open_window_form, ""),
+    (ActionId.RUN_CHECK.value, _run_check, ""),
+    (ActionId.CANCEL.value, _cancel, ""),
+    (ActionId.APPROVE.value, _approve, "Not approved"),
+    (ActionId.REJECT.value, _reject, "Not rejected"),
+    (CHECKLIST_ACTION_PATTERN, _tick_checklist, ""),
+)
+
+
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
-    async def guarded(client: AsyncWebClient, click: Click, job: Any, *, refused: str = "") -> None:
+    for action, job, refused in ACTIONS:
+        app.action(action)(_listener(engine=engine, work=work, job=job, refused=refused))
+
+
+def _listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str) -> Any:
+    """Ack, then run the job after the pending acks; every refusal and failure is told to the clicker."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click(body)
         async with work.track():
             await work.after_acks()
             try:
-                await job()
-            except Exception as exc:  # every refusal and failure is told to the clicker
+                await job(engine, client, click)
+            except Exception as exc:
                 await _answer_error(client, click, exc, refused=refused)
 
-    @app.action(ActionId.SET_WINDOW.value)
-    async def on_set_window(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            snap = engine.status(plan_id=click.plan_id())
-            view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
-            await client.views_open(trigger_id=click.trigger_id, view=view)
-
-        await guarded(client, click, job)
-
-    @app.action(ActionId.RUN_CHECK.value)
-    async def on_run_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            await engine.run_check(plan_id=click.plan_id(), actor=click.user)
-
-        await guarded(client, click, job)
-
-    @app.action(ActionId.CANCEL.value)
-    async def on_cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            await engine.cancel(plan_id=click.plan_id(), actor=click.user,
-                                reason="with the Cancel button of the plan message")
-
-        await guarded(client, click, job)
-
-    @app.action(ActionId.APPROVE.value)
-    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            await engine.approve(plan_id=click.plan_id(), actor=click.user)
-
-        await guarded(client, click, job, refused="Not approved")
-
-    @app.action(ActionId.REJECT.value)
-    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            await engine.reject(plan_id=click.plan_id(), actor=click.user,
-                                reason="no reason given (Reject button)")
-
-        await guarded(client, click, job, refused="Not rejected")
-
-    @app.action(CHECKLIST_ACTION_PATTERN)
-    async def on_checklist(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = Click(body)
-
-        async def job() -> None:
-            plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
-            snap = engine.status(plan_id=plan_id)
-            items = blocks.checklist_items_for(snap, str(click.action["action_id"]))
-            selected = {str(option["value"]) for option in click.action.get("selected_options") or []}
-            refused: list[str] = []
-            for item in items:
-                wanted = item.key in selected
-                if wanted == item.checked:
-                    continue
-                try:
-                    await engine.tick(plan_id=plan_id, key=item.key, actor=click.user, checked=wanted)
-                except UserError as exc:
-                    refused.append(f"“{item.title}”: {exc.message}")
-            if refused:
-                # Slack already shows the click; draw the plan as it really is, then say why.
-                fresh = blocks.plan_message(engine.status(plan_id=plan_id))
-                await client.chat_update(channel=click.channel, ts=click.message_ts, **fresh.kwargs())
-                await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
-                                message="Not changed:\n" + "\n".join(refused))
-
-        await guarded(client, click, job)
+    return listener

@@ -16,12 +16,11 @@ from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
+from workflow.plan_requests import window_length_problem
 from workflow.store.errors import UserError
 
 log = logging.getLogger(__name__)
 
-MIN_MINUTES = 15
-MAX_MINUTES = 7 * 24 * 60
 
 
 def _value(values: dict[str, Any], block: BlockId, action: ActionId, field: str) -> str:
@@ -48,8 +47,9 @@ def read_window(values: dict[str, Any]) -> tuple[Any, int | None, dict[str, str]
             errors[BlockId.WINDOW_DATE.value] = exc.problem
     try:
         minutes = parse_duration(duration or "")
-        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-            errors[BlockId.WINDOW_DURATION.value] = "A window lasts between 15 minutes and 7 days"
+        problem = window_length_problem(minutes)
+        if problem is not None:
+            errors[BlockId.WINDOW_DURATION.value] = problem
     except ParseError as exc:
         errors[BlockId.WINDOW_DURATION.value] = exc.problem
     return start, minutes, errors

@@ -22,36 +22,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
-from sqlmodel import Session
-
-from dms.checks import Baseline, run_verification
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, all_running_on
 from dms.exceptions import DmsError, DmsScriptError, DmsUnreachable, UpgradeTimeout
-from dms.models import AgentState, AgentStatus, CheckStatus
+from dms.models import AgentState, AgentStatus, Baseline, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
+from dms.verification import run_verification
 from dms.versions import Version
 from workflow import eta as eta_mod
 from workflow import verified_items
+from workflow.context import WorkflowContext
 from workflow.events import (
     DOWNGRADE_GUIDANCE,
     UNTOUCHED_GUIDANCE,
     AgentProgress,
     CheckFinished,
     EtaChanged,
-    Event,
     HopFinished,
     HopStarted,
     UpgradeFailed,
     UpgradeFinished,
 )
 from workflow.plan_requests import STARTUP_KIND
-from workflow.settings import WorkflowSettings
 from workflow.store import check_runs, checklist, plans
 from workflow.store.clock import utc_now
 from workflow.store.plans import HopStep, StepEvent
@@ -65,28 +60,6 @@ BOT = "bot"
 OBSERVE_PATIENCE_MINUTES = 15.0
 # With the watch driver a person confirms each hop's upload by ticking this (manual) item.
 UPLOAD_CONFIRM_KEY = checklist.UPLOAD_CONFIRMED.key
-
-
-class ExecutionHost(Protocol):
-    """What the loop needs from the engine: the database, events and audited state moves."""
-
-    settings: WorkflowSettings
-
-    def session(self) -> AbstractContextManager[Session]: ...
-
-    def now(self) -> datetime: ...
-
-    async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None: ...
-
-    async def move(
-        self,
-        plan_id: int,
-        *,
-        to: PlanState,
-        actor: str,
-        reason: str,
-        expected_from: set[PlanState] | None = None,
-    ) -> bool: ...
 
 
 class PlanStopped(Exception):
@@ -105,7 +78,7 @@ class ExecutionFailed(Exception):
 class Execution:
     """One run (or resumption) of the loop for ``plan_id``; ``run()`` never raises except on cancel."""
 
-    host: ExecutionHost
+    host: WorkflowContext  # the database, events and audited state moves
     plan_id: int
     client: DmsClient
     driver: UpgradeDriver
@@ -159,38 +132,9 @@ class Execution:
     async def _run_hop(self, index: int, row: PlanHop, hop: Hop, *, previous: Version) -> None:
         assert row.id is not None
         self._ensure_executing()
-        resumed = row.upload_started_at is not None
-        instructions = None
-        if self.driver.needs_person:
-            lines = [*self.driver.instructions(hop=hop, step="upload"),
-                     *self.driver.instructions(hop=hop, step="upgrade")]
-            instructions = "\n".join(lines)
-        await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
-                             package=hop.name, instructions=instructions, resumed=resumed)
-        started_at = row.upload_started_at or utc_now()
-        await self._emit_eta(current_started_at=started_at)
-
+        started_at = await self._announce_hop(index, row, hop)
         if row.upload_done_at is None:
-            if self.driver.needs_person and row.upload_started_at is None:
-                # Each hop needs its own confirmation: clear the previous hop's.
-                with self.host.session() as session:
-                    checklist.ensure_item(session, plan_id=self.plan_id, step=checklist.UPLOAD_CONFIRMED)
-                    checklist.auto_tick(session, plan_id=self.plan_id, key=UPLOAD_CONFIRM_KEY, checked=False,
-                                        detail=f"hop {index + 1}: waiting for the upload in Cube",
-                                        now=self.host.now())
-            self._mark(row.id, "upload", "started")
-            if self.driver.needs_person:
-                # A person uploads (and starts) in Cube; they confirm the upload on the checklist.
-                await self._wait_for_upload_confirmation()
-            else:
-                try:
-                    await self.driver.upload(hop=hop)
-                except DmsScriptError as exc:
-                    raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
-                                          touched=self._touched) from exc
-            self._ensure_executing()
-            self._mark(row.id, "upload", "done")
-
+            await self._upload(index, row.id, hop, started=row.upload_started_at is not None)
         if row.upgrade_done_at is None:
             if row.upgrade_started_at is not None:
                 await self._observe_interrupted_upgrade(hop, previous=previous)
@@ -200,10 +144,49 @@ class Execution:
                 await self.driver.start_upgrade(hop=hop)
             self._touched = True
             self._mark(row.id, "upgrade", "done")
+        await self._wait_for_hop(index, row.id, hop, started_at=started_at)
 
-        fresh = self._hop(row.id)
+    async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
+        """HopStarted (with Cube instructions for the watch driver) and the ETA; when the hop started."""
+        instructions = None
+        if self.driver.needs_person:
+            lines = [*self.driver.instructions(hop=hop, step="upload"),
+                     *self.driver.instructions(hop=hop, step="upgrade")]
+            instructions = "\n".join(lines)
+        await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
+                             package=hop.name, instructions=instructions,
+                             resumed=row.upload_started_at is not None)
+        started_at = row.upload_started_at or utc_now()
+        await self._emit_eta(current_started_at=started_at)
+        return started_at
+
+    async def _upload(self, index: int, row_id: int, hop: Hop, *, started: bool) -> None:
+        """Upload only: the script driver uploads; with the watch driver a person uploads in Cube and
+        confirms on the checklist. Re-run after a restart: it never restarts an agent."""
+        if self.driver.needs_person and not started:
+            # Each hop needs its own confirmation: clear the previous hop's.
+            with self.host.session() as session:
+                checklist.ensure_item(session, plan_id=self.plan_id, step=checklist.UPLOAD_CONFIRMED)
+                checklist.auto_tick(session, plan_id=self.plan_id, key=UPLOAD_CONFIRM_KEY, checked=False,
+                                    detail=f"hop {index + 1}: waiting for the upload in Cube",
+                                    now=self.host.now())
+        self._mark(row_id, "upload", "started")
+        if self.driver.needs_person:
+            await self._wait_for_upload_confirmation()
+        else:
+            try:
+                await self.driver.upload(hop=hop)
+            except DmsScriptError as exc:
+                raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
+                                      touched=self._touched) from exc
+        self._ensure_executing()
+        self._mark(row_id, "upload", "done")
+
+    async def _wait_for_hop(self, index: int, row_id: int, hop: Hop, *, started_at: datetime) -> None:
+        """Until every agent runs the hop's version, within the hop's deadline from the estimate."""
+        fresh = self._hop(row_id)
         if fresh.wait_started_at is None:
-            fresh = self._mark(row.id, "wait", "started")
+            fresh = self._mark(row_id, "wait", "started")
         upgrade_started = fresh.upgrade_started_at or utc_now()
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         remaining = budget - (utc_now() - upgrade_started).total_seconds()
@@ -223,7 +206,7 @@ class Execution:
                 f"hop {index + 1} ({hop.version}): {exc}", touched=True, agents=states
             ) from exc
         self._ensure_executing()
-        done = self._mark(row.id, "wait", "done")
+        done = self._mark(row_id, "wait", "done")
         minutes = _hop_minutes(done)
         if minutes is not None:
             self._finished_minutes.append(minutes)

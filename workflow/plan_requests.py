@@ -23,6 +23,7 @@ from workflow.store.errors import UserError
 
 # What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
 STARTUP_KIND = "agent_startup"
+MIN_WINDOW_MINUTES = 15
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 # A start this far in the past still counts as "now" (minute-resolution time pickers, slow requests).
 START_NOW_TOLERANCE = timedelta(minutes=2)
@@ -58,8 +59,9 @@ def window(
     if start.tzinfo is None:
         raise UserError("The window start needs a time zone (UTC)")
     length = default_minutes if minutes is None else minutes
-    if not 15 <= length <= MAX_WINDOW_MINUTES:
-        raise UserError(f"A window lasts between 15 minutes and 7 days, not {length} minutes")
+    problem = window_length_problem(length)
+    if problem is not None:
+        raise UserError(problem)
     if start < now - START_NOW_TOLERANCE:
         raise UserError(
             f"The window start {start:%Y-%m-%d %H:%M} UTC is in the past "
@@ -71,6 +73,13 @@ def window(
             "plan closer to the upgrade"
         )
     return start, start + timedelta(minutes=length)
+
+
+def window_length_problem(minutes: int) -> str | None:
+    """The one window-length rule (the slash command and the window form both ask it)."""
+    if MIN_WINDOW_MINUTES <= minutes <= MAX_WINDOW_MINUTES:
+        return None
+    return f"A window lasts between 15 minutes and 7 days, not {minutes} minutes"
 
 
 def mixed_versions(states: Sequence[AgentState]) -> str | None:

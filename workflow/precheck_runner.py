@@ -1,5 +1,5 @@
 """The pre-upgrade check of one plan, as the engine runs it (MOP: "Perform a pre-upgrade check on the
-day before the upgrade"): the health checks of ``dms.checks``, then *Upload only* of every hop's package,
+day before the upgrade"): the health checks of ``dms.prechecks``, then *Upload only* of every hop's package,
 which makes the DMS run the package's prerequisite checks without upgrading anything.
 
 The outcome is stored as a check run (with the baseline the verification compares against), the items
@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dms.checks import run_prechecks
 from dms.drivers import UpgradeDriver
 from dms.exceptions import DmsApiError, DmsScriptError
 from dms.models import CheckResult, CheckStatus
+from dms.prechecks import run_prechecks
 from dms.upgrade_path import Hop
 from workflow import verified_items
 from workflow.context import WorkflowContext

@@ -19,7 +19,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from bot.console.fake_slack_state import (
     BlockKitLimitError,
     FakeEvent,
     FakeMessage,
+    FaultSource,
     Listener,
     RecordedCall,
     SlackMethodError,
@@ -47,11 +48,6 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 
-
-class FaultSource(Protocol):
-    """Decides, call by call, whether the fake answers with a failure instead (``None``: answer normally)."""
-
-    def take(self, method: str) -> tuple[int, dict[str, str], dict[str, Any] | None] | None: ...
 
 class FakeSlack:
     """The fake server. ``base_url = await fake.start()``; point ``AsyncWebClient(base_url=...)`` at it."""

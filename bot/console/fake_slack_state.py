@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
@@ -186,3 +186,8 @@ def parse_content(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         raise SlackMethodError("no_text")
     return text, blocks
 
+
+class FaultSource(Protocol):
+    """Decides, call by call, whether the fake answers with a failure instead (``None``: answer normally)."""
+
+    def take(self, method: str) -> tuple[int, dict[str, str], dict[str, Any] | None] | None: ...

@@ -3,7 +3,7 @@
 Typed lines are what a person would do in Slack: ``/dm-upgrade plan 10.5`` is the slash command, ``click 2``
 and ``tick 5`` act on the numbered buttons and checkboxes of the latest message that has any (or ``click 2
 in m1``), ``window now for 2h`` fills the window form, ``/as bob`` switches the acting user. The messages
-the bot posts and edits are printed as text (see ``bot.console_render``).
+the bot posts and edits are printed as text (see ``bot.console.render``).
 
 When standard input is not a terminal the lines run in order, each one after the work of the previous one
 settled, and the exit code is 1 if any line failed (the bot answered with an error or a refusal, or the

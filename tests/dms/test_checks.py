@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from dms.checks import run_prechecks, run_verification
 from dms.client import DmsClient
 from dms.exceptions import DmsAuthError, DmsUnreachable
 from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, Baseline, CheckStatus
-from dms.prechecks import check_alarms, check_failover, check_one_version, check_requirements
+from dms.prechecks import check_alarms, check_failover, check_one_version, check_requirements, run_prechecks
 from dms.upgrade_path import Hop, PackageKind, UpgradePath
-from dms.verification import check_elements, check_new_critical, check_on_target
+from dms.verification import check_elements, check_new_critical, check_on_target, run_verification
 from dms.versions import Track, Version
 from tests.dms.dms_fakes import PASSWORD, URL, FakeDms, fault
 

@@ -17,9 +17,9 @@ from dms.catalog import load_catalog
 from dms.simulator import SimulatedDms, SimulatorConfig
 from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock
+from tests.support.notifier import RecordingNotifier
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.events import RecordingNotifier
 from workflow.store.database import make_engine, migrate
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState

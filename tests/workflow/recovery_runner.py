@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from dms.catalog import load_catalog
 from dms.simulator import SimulatedDms
 from tests.support.approvers import StaticApprovers
+from tests.support.notifier import RecordingNotifier
 from tests.workflow.conftest import APPROVER, engine_settings, sim_config
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.events import RecordingNotifier
 from workflow.store.database import make_engine
 
 

@@ -23,11 +23,12 @@ from sqlmodel import select as sql_select
 
 from dms.catalog import load_catalog
 from tests.support.approvers import StaticApprovers
+from tests.support.notifier import RecordingNotifier
 from tests.workflow.conftest import APPROVER, FakeClock, Harness, engine_settings
 from workflow import approvals
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.events import RecordingNotifier, UpgradeFailed
+from workflow.events import UpgradeFailed
 from workflow.store import plans
 from workflow.store.database import session as db_session
 from workflow.store.states import PlanState

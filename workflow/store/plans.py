@@ -70,7 +70,6 @@ def create_plan(
         raise ActiveUpgradeExists(dms_name=dms_name, plan_id=active.id, state=active.state)
     _check_window(window_start, window_end)
     at = now or utc_now()  # the caller's clock (the engine's), so every row of the plan agrees
-    target = session.get(DmsTarget, dms_name)
     plan = UpgradePlan(
         dms_name=dms_name,
         state=PlanState.PLANNED.value,
@@ -84,6 +83,26 @@ def create_plan(
         created_at=at,
         updated_at=at,
     )
+    locked = _take_lock(session, plan=plan, dms_name=dms_name, dedupe_key=dedupe_key)
+    if locked is not plan:
+        return locked
+    assert plan.id is not None
+    for position, hop in enumerate(path.hops):
+        session.add(PlanHop.of(hop, plan_id=plan.id, position=position))
+    detail = {"dms": dms_name, "from": str(path.current), "to": str(path.target), "channel": channel}
+    audit.record(session, actor=requester, action="plan.created", plan_id=plan.id,
+                 to_state=PlanState.PLANNED.value, detail=detail, now=at)
+    _create_checklist(session, plan_id=plan.id, path=path, target=session.get(DmsTarget, dms_name),
+                      hotfixes=hotfixes, now=at)
+    if window_start is not None and window_end is not None:
+        set_window(session, plan_id=plan.id, start=window_start, end=window_end, actor=requester, now=at)
+    session.flush()
+    return plan
+
+
+def _take_lock(session: Session, *, plan: UpgradePlan, dms_name: str, dedupe_key: str | None) -> UpgradePlan:
+    """Insert the plan and the DMS's one-active-upgrade lock; a lost race gives the plan its dedupe key
+    already created, or ActiveUpgradeExists naming the winner."""
     session.add(plan)
     try:
         # A savepoint, so a lost race (PostgreSQL: another replica took the lock) leaves the caller's
@@ -101,9 +120,14 @@ def create_plan(
         if winner is not None and winner.id is not None:
             raise ActiveUpgradeExists(dms_name=dms_name, plan_id=winner.id, state=winner.state) from None
         raise
-    assert plan.id is not None
-    for position, hop in enumerate(path.hops):
-        session.add(PlanHop.of(hop, plan_id=plan.id, position=position))
+    return plan
+
+
+def _create_checklist(
+    session: Session, *, plan_id: int, path: UpgradePath, target: DmsTarget | None, hotfixes: int,
+    now: datetime,
+) -> None:
+    """The MOP's checklist for this path and DMS, with the track already decided by the request."""
     requirements = [text for hop in path.hops for text in hop.requirements]
     steps = checklist.build_steps(
         requirements=requirements,
@@ -111,22 +135,9 @@ def create_plan(
         key_checks=target.key_checks if target else (),
         hotfixes=hotfixes,
     )
-    audit.record(
-        session,
-        actor=requester,
-        action="plan.created",
-        plan_id=plan.id,
-        to_state=PlanState.PLANNED.value,
-        detail={"dms": dms_name, "from": str(path.current), "to": str(path.target), "channel": channel},
-        now=at,
-    )
-    checklist.create_items(session, plan_id=plan.id, steps=steps)
-    checklist.auto_tick(session, plan_id=plan.id, key="determine.track", detail=f"{path.track.value} track",
-                        now=at)
-    if window_start is not None and window_end is not None:
-        set_window(session, plan_id=plan.id, start=window_start, end=window_end, actor=requester, now=at)
-    session.flush()
-    return plan
+    checklist.create_items(session, plan_id=plan_id, steps=steps)
+    checklist.auto_tick(session, plan_id=plan_id, key="determine.track", detail=f"{path.track.value} track",
+                        now=now)
 
 
 def window_fits(estimate: dict[str, Any], *, minutes: float) -> tuple[bool, str]:
