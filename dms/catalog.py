@@ -263,12 +263,35 @@ class Catalog(BaseModel):
         return None
 
 
+Location = tuple[str | int, ...]
+
+
+def location_text(loc: Location) -> str:
+    """``("releases", 3, "version")`` -> ``releases[3].version``."""
+    text = ""
+    for piece in loc:
+        text += f"[{piece}]" if isinstance(piece, int) else (f".{piece}" if text else str(piece))
+    return text
+
+
+def validation_errors(data: dict[str, Any]) -> list[tuple[Location, str]]:
+    """Every problem of a catalog document as (location, message); empty when it is valid.
+
+    The same pydantic validation as ``parse_catalog``, so ``dm-upgrade catalog check`` and the bot agree.
+    """
+    try:
+        Catalog.model_validate(data)
+    except ValidationError as error:
+        return [
+            (tuple(item["loc"]), str(item["msg"]).removeprefix("Value error, ")) for item in error.errors()
+        ]
+    return []
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        loc = ""
-        for piece in item["loc"]:
-            loc += f"[{piece}]" if isinstance(piece, int) else (f".{piece}" if loc else str(piece))
+        loc = location_text(tuple(item["loc"]))
         message = str(item["msg"]).removeprefix("Value error, ")
         parts.append(f"{loc}: {message}" if loc else message)
     return "; ".join(parts[:5]) + (f" (and {len(parts) - 5} more)" if len(parts) > 5 else "")
