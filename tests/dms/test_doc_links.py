@@ -68,3 +68,14 @@ def test_every_hop_and_warning_links_a_verified_page(catalog: Catalog, current: 
         assert URL.match(url), url
         page = url.removeprefix("https://docs.dataminer.services/").replace(".html", "")
         assert page in VERIFIED, page
+
+
+def test_every_check_and_requirement_names_its_page(catalog: Catalog) -> None:
+    for threshold in [*catalog.checks, *catalog.requirements]:
+        assert threshold.source, threshold.name
+        assert catalog.docs[threshold.source] in VERIFIED
+
+
+def test_every_known_issue_links_its_own_page(catalog: Catalog) -> None:
+    for issue in catalog.known_issues:
+        assert "/Known_issues/KI_" in catalog.doc_url(issue.doc), issue.key
