@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.cli_run", "run the bot: Slack if tokens are set, else the console on a simulated DMS"),
     "console": ("bot.console.runner", "the whole bot in this terminal, on the simulated DMS"),
     "path": ("bot.cli_path", "compute the upgrade path and time estimate between two versions"),
+    "catalog": ("bot.cli_catalog", "check a release catalog file before pointing RELEASE_CATALOG at it"),
     "check": ("bot.cli_check", "run the pre-upgrade checks against DMS_URL"),
     "simulator": ("bot.cli_simulator", "serve a simulated DataMiner System over the Web Services API"),
     "audit": ("bot.cli_audit", "export the audit log"),

@@ -1,7 +1,8 @@
-"""``dm-upgrade path FROM TO [--track main|feature] [--json]``: the upgrade path and its time estimate.
+"""``dm-upgrade path FROM TO [--track main|feature|preview] [--allow-preview] [--json]``: the upgrade path,
+its warnings (preview, known issues, support life cycle, catalog age) and its time estimate.
 
 Needs no network and no database: the release catalog (``RELEASE_CATALOG`` or the packaged one) and the
-estimate settings are all it reads.
+estimate settings are all it reads. "Today" (for support dates and catalog age) is a parameter of ``run``.
 """
 
 from __future__ import annotations
@@ -9,28 +10,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from datetime import UTC, date, datetime
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from dms.catalog import load_catalog
+from dms.catalog import Catalog, load_catalog
 from dms.estimate import estimate
 from dms.exceptions import DmsError
 from dms.planner import plan_path
-from dms.upgrade_path import Estimate, UpgradePath
+from dms.upgrade_path import Estimate, Hop, UpgradePath
 from dms.versions import Track, parse_spec, parse_version
+
+PREVIEW = "preview"  # `--track preview`: the Slack wording of the explicit opt-in for a preview target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("current", metavar="FROM", help="the version the agents run now, e.g. 9.6.0.0-8538")
-    parser.add_argument("target", metavar="TO", help="the version to reach, e.g. 10.3 or '10.2.0 CU5'")
+    parser.add_argument("target", metavar="TO",
+                        help="the version to reach, e.g. 10.3, '10.2.0 CU5' or '10.2 CU5'")
     parser.add_argument(
         "--track",
-        choices=[track.value for track in Track],
+        choices=[*(track.value for track in Track), PREVIEW],
         default=None,
-        help="release track of the target (default: feature when TO names a feature release, else main)",
+        help="release track of the target (default: feature when TO names a feature release, else main); "
+             "'preview' allows a preview release, as --allow-preview does",
     )
+    parser.add_argument("--allow-preview", action="store_true",
+                        help="plan a preview release (not for production): the path then carries a warning")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -39,32 +47,74 @@ def _fmt(minutes: float) -> str:
     return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
 
 
-def render_text(path: UpgradePath, plan_estimate: Estimate) -> str:
-    """The readable table: hops with rule, checks and requirements, then the estimate."""
-    lines = [f"Upgrade path {path.current} -> {path.target} ({path.track.value} track)", ""]
-    width = max(len(str(hop.version)) for hop in path.hops)
-    lines.append(f" #  {'version'.ljust(width)}  package  name")
-    for number, hop in enumerate(path.hops, start=1):
-        lines.append(f"{number:>2}  {str(hop.version).ljust(width)}  {hop.package.value:<7}  {hop.name}")
-        lines.append(f"      why:          {hop.rule}")
-        lines.append(f"      docs:         {hop.rule_url}")
-        if hop.requirements:
-            lines.append(f"      requirements: {'; '.join(hop.requirements)}")
-        if hop.checks:
-            lines.append(f"      checks:       {', '.join(hop.checks)}")
-    lines += ["", "Time estimate"]
+def _hop_lines(number: int, hop: Hop, width: int) -> list[str]:
+    lines = [f"{number:>2}  {str(hop.version).ljust(width)}  {hop.package.value:<7}  {hop.name}",
+             f"      why:          {hop.rule}",
+             f"      docs:         {hop.rule_url}"]
+    if hop.requirements:
+        lines.append(f"      requirements: {'; '.join(hop.requirements)}")
+    if hop.checks:
+        lines.append(f"      checks:       {', '.join(hop.checks)}")
+    if not hop.restarts_agents:
+        lines.append("      restart:      none (DataMiner keeps running)")
+    lines += [f"      before:       {text}" for text in hop.prerequisites]
+    lines += [f"      after:        {text}" for text in hop.post_steps]
+    return lines
+
+
+def _estimate_lines(plan_estimate: Estimate) -> list[str]:
+    lines = ["", "Time estimate"]
     name_width = max(len(phase.phase) for phase in plan_estimate.phases)
     for phase in plan_estimate.phases:
         span = f"{_fmt(phase.low_minutes)} - {_fmt(phase.high_minutes)}"
         lines.append(f"  {phase.phase.ljust(name_width)}  {span}")
-        for factor in phase.factors:
-            lines.append(f"  {'':{name_width}}    - {factor}")
+        lines += [f"  {'':{name_width}}    - {factor}" for factor in phase.factors]
     total = f"{_fmt(plan_estimate.low_minutes)} - {_fmt(plan_estimate.high_minutes)}"
     lines.append(f"  {'Total'.ljust(name_width)}  {total}")
     window = plan_estimate.execution
     span = f"{_fmt(window.low_minutes)} - {_fmt(window.high_minutes)}"
     lines.append(f"  {'Upgrade window (execution)'.ljust(name_width)}  {span}")
-    return "\n".join(lines)
+    return lines
+
+
+def render_text(
+    path: UpgradePath, plan_estimate: Estimate, *, catalog: Catalog | None = None, today: date | None = None
+) -> str:
+    """The readable table: warnings, support, hops with rule, link, checks and requirements, the estimate."""
+    lines = [f"Upgrade path {path.current} -> {path.target} ({path.track.value} track)", ""]
+    if path.warnings:
+        lines.append("Warnings")
+        for warning in path.warnings:
+            lines.append(f"  ! [{warning.kind.value}] {warning.text}")
+            if warning.url:
+                lines.append(f"      {warning.url}")
+        lines.append("")
+    if catalog is not None and today is not None:
+        lines.append("Support (Software support lifecycles)")
+        for role, version in (("current", path.current), ("target", path.target)):
+            lines.append(f"  {role + ':':8} {catalog.support_status(version, today=today).text}")
+        age = catalog.age_days(today=today)
+        checked = f"{catalog.checked} ({age} days ago)" if catalog.checked is not None else "unknown"
+        lines += [f"  release catalog last checked: {checked}", ""]
+    width = max(len(str(hop.version)) for hop in path.hops)
+    lines.append(f" #  {'version'.ljust(width)}  package  name")
+    for number, hop in enumerate(path.hops, start=1):
+        lines += _hop_lines(number, hop, width)
+    return "\n".join(lines + _estimate_lines(plan_estimate))
+
+
+def to_json(path: UpgradePath, plan_estimate: Estimate, *, catalog: Catalog, today: date) -> dict[str, Any]:
+    data = path.to_json(estimate=plan_estimate)
+    data["support"] = {
+        role: {"supported": status.supported, "text": status.text}
+        for role, status in (("current", catalog.support_status(path.current, today=today)),
+                             ("target", catalog.support_status(path.target, today=today)))
+    }
+    data["catalog"] = {
+        "checked": str(catalog.checked) if catalog.checked is not None else None,
+        "age_days": catalog.age_days(today=today),
+    }
+    return data
 
 
 def settings_error(error: ValidationError) -> str:
@@ -73,16 +123,25 @@ def settings_error(error: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
-def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    now: datetime | None = None,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    today = (now or datetime.now(UTC)).date()
     try:
         settings = Settings()
         current = parse_version(args.current)
         target = parse_spec(args.target)
-        track = Track(args.track) if args.track else None
+        preview = args.track == PREVIEW or bool(getattr(args, "allow_preview", False))
+        track = Track(args.track) if args.track and args.track != PREVIEW else None
         catalog = load_catalog(settings.release_catalog)
-        path = plan_path(current=current, target=target, track=track, catalog=catalog)
+        path = plan_path(current=current, target=target, track=track, catalog=catalog, allow_preview=preview,
+                         today=today)
         plan_estimate = estimate(
             path=path,
             agents=1,
@@ -97,7 +156,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         print(f"dm-upgrade path: {text}", file=err)
         return 2
     if args.json:
-        print(json.dumps(path.to_json(estimate=plan_estimate), indent=2), file=out)
+        print(json.dumps(to_json(path, plan_estimate, catalog=catalog, today=today), indent=2), file=out)
     else:
-        print(render_text(path, plan_estimate), file=out)
+        print(render_text(path, plan_estimate, catalog=catalog, today=today), file=out)
     return 0

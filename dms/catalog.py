@@ -9,49 +9,33 @@ from __future__ import annotations
 
 import bisect
 import tomllib
+from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from dms.exceptions import CatalogError, PathError, VersionError
-from dms.versions import Track, Version, VersionSpec, parse_version
+from dms.catalog_types import CatalogVersion, Entry, Threshold
+from dms.exceptions import CatalogError, PathError
+from dms.known_issues import KnownIssue
+from dms.support import SupportEntry, SupportStatus, support_status
+from dms.versions import Track, Version, VersionSpec
 
 Line = tuple[int, int]
 
-
-def _to_version(value: object) -> Version:
-    if isinstance(value, Version):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a DataMiner version (expected a string such as \"10.2.0 CU5\")")
-    try:
-        return parse_version(value)
-    except VersionError:
-        raise ValueError(f'"{value}" is not a DataMiner version') from None
+# Beyond this many days since `checked`, plans say the catalog may be stale: DataMiner ships a feature
+# release and main-release CUs every month, so three months means several releases may be missing.
+FRESH_DAYS = 90
 
 
-CatalogVersion = Annotated[Version, PlainValidator(_to_version)]
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReleaseEntry(_Entry):
+class ReleaseEntry(Entry):
     version: CatalogVersion
     cus: int = Field(default=0, ge=0, le=99)
     through: CatalogVersion | None = None
     preview: bool = False
+    # CUs from this number on are still previews (10.5.0 CU19 ships with 10.6.0 CU7 / 10.6.10).
+    preview_from_cu: int | None = Field(default=None, ge=1, le=99)
 
     @model_validator(mode="after")
     def _coherent(self) -> ReleaseEntry:
@@ -66,7 +50,12 @@ class ReleaseEntry(_Entry):
                 )
             if self.through.cu or self.cus:
                 raise ValueError("a `through` range cannot carry CUs: list that release on its own")
+        if self.preview_from_cu is not None and self.preview_from_cu > self.cus:
+            raise ValueError(f"`preview_from_cu` {self.preview_from_cu} is above `cus` {self.cus}")
         return self
+
+    def is_preview(self, version: Version) -> bool:
+        return self.preview or (self.preview_from_cu is not None and version.cu >= self.preview_from_cu)
 
     def expand(self) -> list[Version]:
         last = self.through.build if self.through is not None else self.version.build
@@ -77,7 +66,7 @@ class ReleaseEntry(_Entry):
         ]
 
 
-class HelperEntry(_Entry):
+class HelperEntry(Entry):
     key: str = Field(min_length=1)
     name: str = Field(min_length=1)
     description: str = ""
@@ -85,35 +74,9 @@ class HelperEntry(_Entry):
     restarts_agents: bool = True
     valid_days: int | None = Field(default=None, ge=1)
     doc: str
-
-
-class Threshold(_Entry):
-    """Something that holds from a main-release version and a feature-release version on."""
-
-    name: str = Field(min_length=1)
-    main: CatalogVersion | None = None
-    feature: CatalogVersion | None = None
-
-    @model_validator(mode="after")
-    def _tracks(self) -> Threshold:
-        if self.main is not None and self.main.track is not Track.MAIN:
-            raise ValueError(f'`main` "{self.main}" is a feature release')
-        if self.feature is not None and self.feature.track is not Track.FEATURE:
-            raise ValueError(f'`feature` "{self.feature}" is not a feature release')
-        if self.feature is not None and self.main is None:
-            raise ValueError("`feature` without `main`")
-        return self
-
-    @property
-    def always(self) -> bool:
-        return self.main is None
-
-    def applies_to(self, version: Version) -> bool:
-        if self.main is None:
-            return True
-        if version.track is Track.FEATURE and self.feature is not None:
-            return version >= self.feature
-        return version >= self.main
+    # Checklist data: what must hold before the helper runs, and what to do after it.
+    prerequisites: list[str] = []
+    post_steps: list[str] = []
 
 
 class Catalog(BaseModel):
@@ -124,11 +87,14 @@ class Catalog(BaseModel):
     schema_: int = Field(alias="schema", ge=1, le=1)
     docs_base: str = Field(pattern=r"^https?://")
     updated: str = ""
+    checked: date | None = None  # when someone last checked every entry against the documentation
     docs: dict[str, str]
     releases: list[ReleaseEntry] = Field(min_length=1)
     helpers: list[HelperEntry] = []
     checks: list[Threshold] = []
     requirements: list[Threshold] = []
+    known_issues: list[KnownIssue] = []
+    support: list[SupportEntry] = []
 
     _versions: list[Version] = PrivateAttr(default_factory=list)
     _preview: frozenset[Version] = PrivateAttr(default_factory=frozenset)
@@ -144,13 +110,22 @@ class Catalog(BaseModel):
                         f"releases[{index}]: {version} is already listed by releases[{seen[version]}]"
                     )
                 seen[version] = index
-                if entry.preview:
+                if entry.is_preview(version):
                     preview.add(version)
-        for index, helper in enumerate(self.helpers):
-            if helper.doc not in self.docs:
-                raise ValueError(f'helpers[{index}].doc: "{helper.doc}" is not a key of [docs]')
-        if len({helper.key for helper in self.helpers}) != len(self.helpers):
-            raise ValueError("helpers: duplicate key")
+        for name, items in (
+            ("helpers", [(item.key, item.doc) for item in self.helpers]),
+            ("known_issues", [(item.key, item.doc) for item in self.known_issues]),
+        ):
+            for index, (_, doc) in enumerate(items):
+                if doc not in self.docs:
+                    raise ValueError(f'{name}[{index}].doc: "{doc}" is not a key of [docs]')
+            if len({key for key, _ in items}) != len(items):
+                raise ValueError(f"{name}: duplicate key")
+        for index, threshold in enumerate([*self.checks, *self.requirements]):
+            if threshold.source and threshold.source not in self.docs:
+                raise ValueError(
+                    f'checks/requirements[{index}].source: "{threshold.source}" is not a key of [docs]'
+                )
         self._versions = sorted(seen)
         self._preview = frozenset(preview)
         return self
@@ -246,19 +221,77 @@ class Catalog(BaseModel):
         raise CatalogError(f'the release catalog has no helper "{key}"')
 
     def doc_url(self, key: str) -> str:
+        """The page behind a [docs] key; a ``#anchor`` in the path points at a section of the page."""
         try:
             path = self.docs[key]
         except KeyError:
             raise CatalogError(f'the release catalog has no [docs] entry "{key}"') from None
-        return f"{self.docs_base.rstrip('/')}/{path.strip('/')}.html"
+        page, _, anchor = path.partition("#")
+        return f"{self.docs_base.rstrip('/')}/{page.strip('/')}.html" + (f"#{anchor}" if anchor else "")
+
+    def issues_hit(self, *, start: Version, landing: Version, package: str) -> tuple[KnownIssue, ...]:
+        """Known issues an upgrade from ``start`` to ``landing`` with ``package`` ("cu"/"full") runs into."""
+        return tuple(
+            issue
+            for issue in self.known_issues
+            if issue.hit_by(start=start, landing=landing, package=package)
+        )
+
+    def support_status(self, version: Version, *, today: date) -> SupportStatus:
+        """Whether ``version`` is supported on ``today`` (Software support lifecycles)."""
+        features = [v for v in self._released() if v.track is Track.FEATURE]
+        return support_status(
+            version, entries=self.support, latest_feature=features[-1] if features else None, today=today
+        )
+
+    def age_days(self, *, today: date) -> int | None:
+        """Days since the catalog was last checked against the documentation (None: it does not say)."""
+        return None if self.checked is None else (today - self.checked).days
+
+    def freshness_warning(self, *, today: date) -> str | None:
+        """A sentence for plans when the catalog is older than ``FRESH_DAYS`` or does not say its age."""
+        age = self.age_days(today=today)
+        if age is None:
+            return "The release catalog does not say when it was last checked: releases may be missing."
+        if age > FRESH_DAYS:
+            return (
+                f"The release catalog was last checked {self.checked} ({age} days ago, more than "
+                f"{FRESH_DAYS}): "
+                "newer releases, known issues or support dates may be missing. Point RELEASE_CATALOG at a "
+                "newer file after `dm-upgrade catalog check FILE`."
+            )
+        return None
+
+
+Location = tuple[str | int, ...]
+
+
+def location_text(loc: Location) -> str:
+    """``("releases", 3, "version")`` -> ``releases[3].version``."""
+    text = ""
+    for piece in loc:
+        text += f"[{piece}]" if isinstance(piece, int) else (f".{piece}" if text else str(piece))
+    return text
+
+
+def validation_errors(data: dict[str, Any]) -> list[tuple[Location, str]]:
+    """Every problem of a catalog document as (location, message); empty when it is valid.
+
+    The same pydantic validation as ``parse_catalog``, so ``dm-upgrade catalog check`` and the bot agree.
+    """
+    try:
+        Catalog.model_validate(data)
+    except ValidationError as error:
+        return [
+            (tuple(item["loc"]), str(item["msg"]).removeprefix("Value error, ")) for item in error.errors()
+        ]
+    return []
 
 
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        loc = ""
-        for piece in item["loc"]:
-            loc += f"[{piece}]" if isinstance(piece, int) else (f".{piece}" if loc else str(piece))
+        loc = location_text(tuple(item["loc"]))
         message = str(item["msg"]).removeprefix("Value error, ")
         parts.append(f"{loc}: {message}" if loc else message)
     return "; ".join(parts[:5]) + (f" (and {len(parts) - 5} more)" if len(parts) > 5 else "")

@@ -2,12 +2,13 @@
 
 The MOP gives only rough durations ("approx. 30 min", "30 min. to 2 hours", "varies"); the figures here
 turn the factors it names (version difference, packages, upload time, agent startup, hotfixes) into a
-low-high range. Every phase lists the factors that drove it, so a reader can see why it is long.
+low-high range. Every phase lists the factors that drove it, and every factor starts with where its figure
+comes from (``SOURCES``), so a reader can tell the MOP's figures from our assumptions and settings.
 """
 
 from __future__ import annotations
 
-from dms.upgrade_path import Estimate, PackageKind, PhaseEstimate, UpgradePath
+from dms.upgrade_path import Estimate, Hop, PackageKind, PhaseEstimate, UpgradePath
 
 PHASE_DETERMINE = "Determine the upgrade version and time slot"
 PHASE_DETAILS = "Establish the details for the upgrade"
@@ -30,6 +31,15 @@ STARTUP_SPREAD = 1.5  # high end of a startup relative to the typical one
 REBOOT = (5.0, 10.0)  # a replaced VC++ runtime may reboot the agent
 HOTFIX = (10.0, 20.0)
 
+# Where a factor's figure comes from; each factor text starts with one of these tags.
+MOP = "[MOP]"  # stated by the MOP's time-estimate table
+DOCS = "[docs]"  # stated by a DataMiner documentation page (helper durations)
+ASSUMPTION = "[assumption]"  # our working figure: correct it with experience
+SETTING = "[setting]"  # an operator setting (package size, bandwidth, startup, hotfixes)
+LEARNED = "[learned]"  # measured on this DMS in past upgrades
+PATH = "[path]"  # counted from the upgrade path itself
+SOURCES = (MOP, DOCS, ASSUMPTION, SETTING, LEARNED, PATH)
+
 
 def _minutes(value: float) -> str:
     return f"{value:.0f} min" if value < 90 else f"{value / 60:.1f} h"
@@ -38,6 +48,20 @@ def _minutes(value: float) -> str:
 def upload_minutes(*, package_size_mb: float, upload_bandwidth_mbps: float) -> float:
     """Minutes to upload one package of ``package_size_mb`` megabytes at ``upload_bandwidth_mbps`` Mbit/s."""
     return package_size_mb * 8.0 / upload_bandwidth_mbps / 60.0
+
+
+def _validate(
+    *, agents: int, package_size_mb: float, upload_bandwidth_mbps: float, prerequisite_check_minutes: float,
+    agent_startup_minutes: float, hotfixes: int, learned_startup_minutes: float | None,
+) -> None:
+    if agents < 1:
+        raise ValueError(f"agents must be at least 1, got {agents}")
+    if package_size_mb <= 0 or upload_bandwidth_mbps <= 0:
+        raise ValueError("package size and upload bandwidth must be positive")
+    if prerequisite_check_minutes < 0 or agent_startup_minutes <= 0 or hotfixes < 0:
+        raise ValueError("check minutes and hotfixes cannot be negative; startup minutes must be positive")
+    if learned_startup_minutes is not None and learned_startup_minutes <= 0:
+        raise ValueError("a learned startup time must be positive")
 
 
 def estimate(
@@ -52,90 +76,105 @@ def estimate(
     learned_startup_minutes: float | None = None,
 ) -> Estimate:
     """The four phases of the MOP's time-estimate table for ``path``."""
-    if agents < 1:
-        raise ValueError(f"agents must be at least 1, got {agents}")
-    if package_size_mb <= 0 or upload_bandwidth_mbps <= 0:
-        raise ValueError("package size and upload bandwidth must be positive")
-    if prerequisite_check_minutes < 0 or agent_startup_minutes <= 0 or hotfixes < 0:
-        raise ValueError("check minutes and hotfixes cannot be negative; startup minutes must be positive")
-    if learned_startup_minutes is not None and learned_startup_minutes <= 0:
-        raise ValueError("a learned startup time must be positive")
-
-    upgrades = path.upgrade_hops
-    helpers = [hop for hop in path.hops if hop.package is PackageKind.HELPER]
-    requirements = [req for hop in path.hops for req in hop.requirements]
-
+    _validate(agents=agents, package_size_mb=package_size_mb, upload_bandwidth_mbps=upload_bandwidth_mbps,
+              prerequisite_check_minutes=prerequisite_check_minutes,
+              agent_startup_minutes=agent_startup_minutes, hotfixes=hotfixes,
+              learned_startup_minutes=learned_startup_minutes)
     determine = PhaseEstimate(
         phase=PHASE_DETERMINE,
         low_minutes=DETERMINE[0],
         high_minutes=DETERMINE[1],
-        factors=("the MOP: approx. 30 min",),
+        factors=(f"{MOP} approx. 30 min",),
     )
+    precheck = _precheck(path, package_size_mb=package_size_mb, upload_bandwidth_mbps=upload_bandwidth_mbps,
+                         prerequisite_check_minutes=prerequisite_check_minutes)
+    execute = _execute(path, agents=agents, agent_startup_minutes=agent_startup_minutes, hotfixes=hotfixes,
+                       learned_startup_minutes=learned_startup_minutes)
+    return Estimate(phases=(determine, _details(path), precheck, execute))
 
-    details_factors = [f"{len(upgrades)} version(s) to review (release notes, known issues)"]
-    details_low = DETAILS_BASE[0] + DETAILS_PER_HOP[0] * len(upgrades)
-    details_high = DETAILS_BASE[1] + DETAILS_PER_HOP[1] * len(upgrades)
+
+def _details(path: UpgradePath) -> PhaseEstimate:
+    upgrades = path.upgrade_hops
+    helpers = [hop for hop in path.hops if hop.package is PackageKind.HELPER]
+    requirements = [req for hop in path.hops for req in hop.requirements]
+    factors = [
+        f"{PATH} {len(upgrades)} version(s) to review (release notes, known issues)",
+        f"{ASSUMPTION} {DETAILS_BASE[0]:g}-{DETAILS_BASE[1]:g} min, plus {DETAILS_PER_HOP[0]:g}-"
+        f"{DETAILS_PER_HOP[1]:g} min per version (the MOP says only \"varies\")",
+    ]
+    low = DETAILS_BASE[0] + DETAILS_PER_HOP[0] * len(upgrades)
+    high = DETAILS_BASE[1] + DETAILS_PER_HOP[1] * len(upgrades)
     if requirements:
-        details_low += DETAILS_PER_REQUIREMENT[0] * len(requirements)
-        details_high += DETAILS_PER_REQUIREMENT[1] * len(requirements)
-        details_factors.append(f"{len(requirements)} requirement(s) to verify or install first")
+        low += DETAILS_PER_REQUIREMENT[0] * len(requirements)
+        high += DETAILS_PER_REQUIREMENT[1] * len(requirements)
+        factors.append(
+            f"{ASSUMPTION} {len(requirements)} requirement(s) to verify or install first, "
+            f"{DETAILS_PER_REQUIREMENT[0]:g}-{DETAILS_PER_REQUIREMENT[1]:g} min each"
+        )
     if helpers:
         names = ", ".join(helper.name for helper in helpers)
-        details_factors.append(f"{len(helpers)} helper package(s) to obtain: {names}")
-    details = PhaseEstimate(
-        phase=PHASE_DETAILS,
-        low_minutes=details_low,
-        high_minutes=details_high,
-        factors=tuple(details_factors),
-    )
+        factors.append(f"{PATH} {len(helpers)} helper package(s) to obtain: {names}")
+    return PhaseEstimate(phase=PHASE_DETAILS, low_minutes=low, high_minutes=high, factors=tuple(factors))
 
+
+def _precheck(
+    path: UpgradePath, *, package_size_mb: float, upload_bandwidth_mbps: float,
+    prerequisite_check_minutes: float,
+) -> PhaseEstimate:
+    upgrades = path.upgrade_hops
     per_upload = upload_minutes(package_size_mb=package_size_mb, upload_bandwidth_mbps=upload_bandwidth_mbps)
     work = len(upgrades) * (per_upload + prerequisite_check_minutes)
-    precheck_low = max(PRECHECK_MIN, PRECHECK_BASE + work)
-    precheck_high = max(PRECHECK_MAX_TYPICAL, PRECHECK_BASE + 2 * work + 60.0)
-    precheck = PhaseEstimate(
+    return PhaseEstimate(
         phase=PHASE_PRECHECK,
-        low_minutes=precheck_low,
-        high_minutes=precheck_high,
+        low_minutes=max(PRECHECK_MIN, PRECHECK_BASE + work),
+        high_minutes=max(PRECHECK_MAX_TYPICAL, PRECHECK_BASE + 2 * work + 60.0),
         factors=(
-            f"{len(upgrades)} package(s) x {package_size_mb:g} MB at {upload_bandwidth_mbps:g} Mbit/s: "
-            f"{_minutes(per_upload)} upload each ('Upload only')",
-            f"prerequisite checks: {prerequisite_check_minutes:g} min per package",
-            "the MOP: 30 min to 2 h, longer when problems are found",
+            f"{SETTING} {len(upgrades)} package(s) x {package_size_mb:g} MB at {upload_bandwidth_mbps:g} "
+            f"Mbit/s: {_minutes(per_upload)} upload each ('Upload only')",
+            f"{SETTING} prerequisite checks: {prerequisite_check_minutes:g} min per package",
+            f"{MOP} 30 min to 2 h, longer when problems are found",
+            f"{ASSUMPTION} {PRECHECK_BASE:g} min of health checks on top of the uploads",
         ),
     )
 
+
+def _execute(
+    path: UpgradePath, *, agents: int, agent_startup_minutes: float, hotfixes: int,
+    learned_startup_minutes: float | None,
+) -> PhaseEstimate:
     startup = learned_startup_minutes if learned_startup_minutes is not None else agent_startup_minutes
-    startup_source = "learned from past upgrades" if learned_startup_minutes is not None else "setting"
-    execute_low = execute_high = 0.0
-    factors = [
-        f"{len(upgrades)} upgrade hop(s): stop services and extract "
+    source = f"{LEARNED} agent startup {_minutes(startup)} per hop, learned from past upgrades" \
+        if learned_startup_minutes is not None else f"{SETTING} agent startup {_minutes(startup)} per hop"
+    low, high, factors = 0.0, 0.0, [
+        f"{ASSUMPTION} {len(path.upgrade_hops)} upgrade hop(s): stop services and extract "
         f"{_minutes(STOP_AND_EXTRACT[0])}-{_minutes(STOP_AND_EXTRACT[1])} each",
-        f"agent startup {_minutes(startup)} per hop ({startup_source})",
+        source,
     ]
-    for hop in upgrades:
-        execute_low += STOP_AND_EXTRACT[0] + startup + PER_EXTRA_AGENT[0] * (agents - 1)
-        execute_high += STOP_AND_EXTRACT[1] + startup * STARTUP_SPREAD + PER_EXTRA_AGENT[1] * (agents - 1)
+    for hop in path.upgrade_hops:
+        low += STOP_AND_EXTRACT[0] + startup + PER_EXTRA_AGENT[0] * (agents - 1)
+        high += STOP_AND_EXTRACT[1] + startup * STARTUP_SPREAD + PER_EXTRA_AGENT[1] * (agents - 1)
         if any("C++" in requirement for requirement in hop.requirements):
-            execute_low += REBOOT[0]
-            execute_high += REBOOT[1]
-            factors.append(f"{hop.version}: possible reboot for the new VC++ runtime")
+            low, high = low + REBOOT[0], high + REBOOT[1]
+            factors.append(f"{ASSUMPTION} {hop.version}: possible reboot for the new VC++ runtime "
+                           f"({_minutes(REBOOT[0])}-{_minutes(REBOOT[1])})")
     if agents > 1:
-        factors.append(f"{agents} agents upgraded together (failover pairs simultaneously)")
-    for helper in helpers:
-        minutes = helper.minutes or 0.0
-        execute_low += minutes
-        execute_high += minutes * 2
-        if helper.restarts_agents:
-            execute_low += startup
-            execute_high += startup * STARTUP_SPREAD
+        factors.append(f"{ASSUMPTION} {agents} agents upgraded together (failover pairs simultaneously), "
+                       f"{PER_EXTRA_AGENT[0]:g}-{PER_EXTRA_AGENT[1]:g} min per extra agent")
+    for helper in (hop for hop in path.hops if hop.package is PackageKind.HELPER):
+        extra_low, extra_high = _helper_minutes(helper, startup)
+        low, high = low + extra_low, high + extra_high
         restart = "with a restart" if helper.restarts_agents else "no restart"
-        factors.append(f"{helper.name}: about {_minutes(minutes)}, {restart}")
+        factors.append(f"{DOCS} {helper.name}: about {_minutes(helper.minutes or 0.0)}, {restart}")
     if hotfixes:
-        execute_low += HOTFIX[0] * hotfixes
-        execute_high += HOTFIX[1] * hotfixes
-        factors.append(f"{hotfixes} hotfix(es) after the upgrade")
-    execute = PhaseEstimate(
-        phase=PHASE_EXECUTE, low_minutes=execute_low, high_minutes=execute_high, factors=tuple(factors)
-    )
-    return Estimate(phases=(determine, details, precheck, execute))
+        low, high = low + HOTFIX[0] * hotfixes, high + HOTFIX[1] * hotfixes
+        factors.append(f"{SETTING} {hotfixes} hotfix(es) after the upgrade, "
+                       f"{ASSUMPTION} {HOTFIX[0]:g}-{HOTFIX[1]:g} min each")
+    return PhaseEstimate(phase=PHASE_EXECUTE, low_minutes=low, high_minutes=high, factors=tuple(factors))
+
+
+def _helper_minutes(helper: Hop, startup: float) -> tuple[float, float]:
+    """A helper's documented minutes (twice that at worst), plus a startup when it restarts the agents."""
+    minutes = helper.minutes or 0.0
+    if helper.restarts_agents:
+        return minutes + startup, minutes * 2 + startup * STARTUP_SPREAD
+    return minutes, minutes * 2

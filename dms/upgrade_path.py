@@ -34,9 +34,12 @@ class Hop(BaseModel):
     requirements: tuple[str, ...] = ()  # what agents must meet first (.NET, OS, ports, ...)
     restarts_agents: bool = True  # helpers such as VerifyClusterPorts do not restart DataMiner
     minutes: float | None = None  # documented duration where known (helpers)
+    # Checklist data of a helper (the BrokerGateway migration): what must hold before it, what to do after.
+    prerequisites: tuple[str, ...] = ()
+    post_steps: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "version": str(self.version),
             "package": self.package.value,
             "name": self.name,
@@ -44,7 +47,34 @@ class Hop(BaseModel):
             "rule_url": self.rule_url,
             "checks": list(self.checks),
             "requirements": list(self.requirements),
+            "restarts_agents": self.restarts_agents,
         }
+        if self.prerequisites:
+            data["prerequisites"] = list(self.prerequisites)
+        if self.post_steps:
+            data["post_steps"] = list(self.post_steps)
+        return data
+
+
+class WarningKind(StrEnum):
+    PREVIEW = "preview"  # the target is a preview release (the requester opted in)
+    KNOWN_ISSUE = "known_issue"  # a hop hits a documented known issue the path could not avoid
+    SUPPORT = "support"  # the current or target version is out of support
+    CATALOG = "catalog"  # the release catalog is stale (or does not say when it was checked)
+
+
+class PathWarning(BaseModel):
+    """Something the plan message, the checklist and ``dm-upgrade path`` must show next to the path."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: WarningKind
+    text: str
+    url: str = ""
+    hop: int | None = None  # index into ``UpgradePath.hops`` when the warning belongs to one hop
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "text": self.text, "url": self.url, "hop": self.hop}
 
 
 class PhaseEstimate(BaseModel):
@@ -99,6 +129,19 @@ class UpgradePath(BaseModel):
     target: Version
     track: Track
     hops: tuple[Hop, ...]
+    warnings: tuple[PathWarning, ...] = ()
+
+    def warnings_of(self, kind: WarningKind) -> tuple[PathWarning, ...]:
+        return tuple(warning for warning in self.warnings if warning.kind is kind)
+
+    def checklist_items(self) -> tuple[tuple[str, str], ...]:
+        """(phase, text) items the checklist needs beyond the MOP's: helper prerequisites (before the
+        window, phase "details") and post-migration steps (after the upgrade, phase "verify")."""
+        items: list[tuple[str, str]] = []
+        for hop in self.hops:
+            items += [("details", f"{hop.name}: {text}") for text in hop.prerequisites]
+            items += [("verify", f"After {hop.name}: {text}") for text in hop.post_steps]
+        return tuple(items)
 
     @property
     def upgrade_hops(self) -> tuple[Hop, ...]:
@@ -111,6 +154,7 @@ class UpgradePath(BaseModel):
             "to": str(self.target),
             "track": self.track.value,
             "hops": [hop.to_json() for hop in self.hops],
+            "warnings": [warning.to_json() for warning in self.warnings],
         }
         if estimate is not None:
             data["estimate"] = estimate.to_json()

@@ -19,7 +19,7 @@ from pydantic_core import CoreSchema, core_schema
 from dms.exceptions import VersionError
 
 ACCEPTED_FORMS = (
-    "10.2, 10.2.0, 10.2.0 CU5, 10.2.0 [CU5], 10.2.0CU5, 10.3.4, 10.5.12 CU2, "
+    "10.2, 10.2.0, 10.2.0 CU5, 10.2.0 [CU5], 10.2.0CU5, 10.2 CU5, 10.3.4, 10.5.12 CU2, "
     "10.4.2.0-13691, 10.2.0.0-11897-CU4, 10.4.0.0-14772-20240821-release"
 )
 
@@ -27,7 +27,7 @@ ACCEPTED_FORMS = (
 # what exists.
 MAX_FEATURE_BUILD = 20
 
-# Short forms: "10.2", "10.2.0", "10.2.0 CU5", "10.2.0 [CU5]", "10.2.0CU5", "10.5.12 CU 2".
+# Short forms: "10.2", "10.2.0", "10.2.0 CU5", "10.2.0 [CU5]", "10.2.0CU5", "10.5.12 CU 2", "10.2 CU5".
 _SHORT = re.compile(
     r"""^\s*(?P<major>\d{1,3})\.(?P<minor>\d{1,3})(?:\.(?P<build>\d{1,3}))?
         \s*(?:\[?\s*CU\s*(?P<cu>\d{1,3})\s*\]?)?\s*$""",
@@ -149,7 +149,10 @@ def parse_spec(text: str) -> VersionSpec:
     build = int(short["build"]) if short["build"] is not None else None
     cu = int(short["cu"]) if short["cu"] is not None else None
     if build is None and cu is not None:
-        raise _error(text)  # "10.2 CU5" names no release: a CU belongs to 10.2.0 or a feature release
+        # "10.2 CU5" is how the MOP itself writes a main-release CU ("10.0 CU5", "10.1 CU1"): only main
+        # releases had CUs when it was written, so it means 10.2.0 CU5. A feature-release CU always names
+        # its build ("10.5.12 CU2").
+        build = 0
     if build is not None and build > MAX_FEATURE_BUILD:
         raise _error(text)
     return VersionSpec(int(short["major"]), int(short["minor"]), build, cu)

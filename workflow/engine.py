@@ -172,7 +172,8 @@ class UpgradeEngine:
         current = states[0].version
         assert current is not None  # read_agents refuses unknown versions
         try:
-            path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog)
+            path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog,
+                             today=self.now().date())
         except PathError as exc:
             raise UserError(str(exc)) from None
         with self.session() as session:

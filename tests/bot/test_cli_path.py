@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot import cli_path
+from bot.cli import build_parser, main
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +30,7 @@ def test_documented_example_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.err == ""
     data = json.loads(captured.out)
-    assert set(data) == {"from", "to", "track", "hops", "estimate"}
+    assert set(data) == {"from", "to", "track", "hops", "warnings", "estimate", "support", "catalog"}
     assert (data["from"], data["to"], data["track"]) == ("9.6.0", "10.3.0 CU22", "main")
     assert [(hop["version"], hop["package"]) for hop in data["hops"]] == [
         ("10.0.0 CU19", "full"), ("10.0.0 CU19", "helper"), ("10.2.0 CU21", "full"), ("10.3.0 CU22", "full")
@@ -32,7 +38,8 @@ def test_documented_example_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     reasons = [hop["rule"].split(":")[0] for hop in data["hops"]]
     assert reasons == ["Rule 5", "Rule 6", "Rule 4", "Target 10.3.0 CU22"]
     for hop in data["hops"]:
-        assert set(hop) == {"version", "package", "name", "rule", "rule_url", "checks", "requirements"}
+        assert set(hop) == {"version", "package", "name", "rule", "rule_url", "checks", "requirements",
+                            "restarts_agents"}
         assert hop["rule_url"].startswith("https://docs.dataminer.services/")
     assert data["hops"][1]["name"] == "VerifyClusterPorts.dmupgrade"
     requirements = [req for hop in data["hops"] for req in hop["requirements"]]
@@ -110,3 +117,95 @@ def test_bad_setting_exits_2_without_value(
     assert main(["path", "10.2.0", "10.3"]) == 2
     err = capsys.readouterr().err
     assert "upload_bandwidth_mbps" in err and "-3" not in err
+
+
+def _args(current: str, target: str, *extra: str) -> argparse.Namespace:
+    parser = build_parser(only="path")
+    return parser.parse_args(["path", current, target, *extra])
+
+
+def _run(current: str, target: str, *extra: str, now: datetime = NOW) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_path.run(_args(current, target, *extra), out=out, err=err, now=now)
+    return code, out.getvalue(), err.getvalue()
+
+
+# Issue 11: for each case, the path the documentation gives, with the rule and a current link on every hop.
+@pytest.mark.parametrize(
+    ("current", "target", "expected"),
+    [
+        # Preparing to upgrade: the 10.0.0 [CU19] rule does not apply within the same major version.
+        ("10.0.0 CU18", "10.0.0 CU21", [("10.0.0 CU21", "cu")]),
+        # BrokerGateway_Migration: migrate on 10.5.0 [CU11]+ / 10.5.12 [CU2], "preferably, upgrade first".
+        ("10.5.0 CU2", "10.6", [("10.5.0 CU18", "cu"), ("10.5.0 CU18", "helper"), ("10.5.0 CU18", "helper"),
+                                ("10.6.0 CU6", "full")]),
+        ("10.5.6", "10.6", [("10.5.6", "helper"), ("10.5.12 CU2", "full"), ("10.5.12 CU2", "helper"),
+                            ("10.6.0 CU6", "full")]),
+        # The MOP's own spelling "10.0 CU5".
+        ("10.0 CU5", "10.2 CU5", [("10.0.0 CU19", "cu"), ("10.0.0 CU19", "helper"), ("10.2.0 CU5", "full")]),
+        # Rule 4 from feature release 10.0.5.
+        ("10.0.5", "10.2", [("10.0.5", "helper"), ("10.2.0 CU21", "full")]),
+        # Preparing to upgrade, Example upgrade path.
+        ("9.6.0", "10.3.0 CU0", [("10.0.0 CU19", "full"), ("10.0.0 CU19", "helper"), ("10.2.0 CU21", "full"),
+                                 ("10.3.0", "full")]),
+    ],
+)
+def test_issue_11_cases(current: str, target: str, expected: list[tuple[str, str]]) -> None:
+    code, out, err = _run(current, target, "--json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert [(hop["version"], hop["package"]) for hop in data["hops"]] == expected
+    for hop in data["hops"]:
+        assert hop["rule"] and hop["rule_url"].startswith("https://docs.dataminer.services/dataminer/")
+
+
+def test_10_0_5_to_10_2_rule_label() -> None:
+    code, out, _ = _run("10.0.5", "10.2")
+    assert code == 0 and "Target 10.2.0 CU21: rule 4" in out
+
+
+@pytest.mark.parametrize("target", ["10.7", "10.6.10", "10.5.0 CU19"])
+def test_preview_refused_without_opt_in(target: str) -> None:
+    code, out, err = _run("10.5.0 CU18", target)
+    assert code == 2 and out == ""
+    assert "preview release" in err and "--allow-preview" in err
+
+
+@pytest.mark.parametrize("option", [["--allow-preview"], ["--track", "preview"]])
+def test_preview_with_opt_in_warns(option: list[str]) -> None:
+    code, out, _ = _run("10.6.0 CU6", "10.7", *option)
+    assert code == 0
+    assert "Upgrade path 10.6.0 CU6 -> 10.7.0" in out and "! [preview] 10.7.0 is a preview release" in out
+
+
+def test_support_shown_and_warned() -> None:
+    code, out, _ = _run("9.6.0", "10.3")
+    assert code == 0
+    assert "! [support] The target version: 10.3.0 is out of support since 2026-02-27" in out
+    assert "https://docs.dataminer.services/dataminer/Reference/Software_support_life_cycles.html" in out
+    assert "target:  10.3.0 is out of support" in out
+    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", "--json")
+    data = json.loads(out)
+    assert data["support"]["target"]["supported"] is True
+    assert data["catalog"] == {"checked": "2026-12-01", "age_days": 0}
+
+
+def test_catalog_freshness_warning_after_90_days() -> None:
+    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2027, 3, 2, tzinfo=UTC))
+    assert code == 0 and "! [catalog] The release catalog was last checked 2026-12-01 (91 days ago" in out
+    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2027, 3, 1, tzinfo=UTC))
+    assert "[catalog]" not in out
+
+
+def test_known_issue_shown_with_its_page() -> None:
+    code, out, _ = _run("10.4.0 CU3", "10.4.0 CU8")
+    assert code == 0 and "! [known_issue] Hop 1 (10.4.0 CU8): Known issue: Unable to perform" in out
+    assert "KI_Unable_to_perform_a_DataMiner_upgrade_via_Update_Center.html" in out
+
+
+def test_broker_gateway_checklist_in_text() -> None:
+    code, out, _ = _run("10.5.0 CU18", "10.6")
+    assert code == 0
+    assert "restart:      none" in out
+    assert "before:       ASP.NET Core Runtime 10 Hosting Bundle" in out
+    assert "after:        Data Aggregator" in out

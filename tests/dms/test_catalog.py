@@ -26,7 +26,7 @@ def _packaged() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("line", "latest"),
     [((10, 0), "10.0.0 CU21"), ((10, 1), "10.1.0 CU21"), ((10, 2), "10.2.0 CU21"), ((10, 3), "10.3.0 CU22"),
-     ((10, 4), "10.4.0 CU21"), ((10, 5), "10.5.0 CU19"), ((10, 6), "10.6.0 CU6"), ((9, 6), "9.6.0")],
+     ((10, 4), "10.4.0 CU21"), ((10, 5), "10.5.0 CU18"), ((10, 6), "10.6.0 CU6"), ((9, 6), "9.6.0 CU18")],
 )
 def test_latest_cu_per_main_release(catalog: Catalog, line: tuple[int, int], latest: str) -> None:
     assert catalog.latest_cu(line) == parse_version(latest)
@@ -39,7 +39,7 @@ def test_latest_cu_of_a_feature_release(catalog: Catalog) -> None:
 
 @pytest.mark.parametrize(
     "text", ["9.5.0", "9.6.0", "10.0.0 CU19", "10.0.2", "10.0.13", "10.1.12", "10.3.0 CU22", "10.5.12 CU2",
-             "10.6.9", "10.6.10", "10.7.0"],
+             "10.6.9", "10.6.10", "10.7.0", "10.5.0 CU19", "10.6.0 CU7"],
 )
 def test_contains_documented_releases(catalog: Catalog, text: str) -> None:
     assert catalog.contains(parse_version(text))
@@ -122,7 +122,16 @@ def test_helpers_and_docs(catalog: Catalog) -> None:
     ports = catalog.helper("verify_cluster_ports")
     assert (ports.name, ports.minutes, ports.restarts_agents, ports.valid_days) == (
         "VerifyClusterPorts.dmupgrade", 5, False, 10)
-    assert catalog.helper("broker_gateway_migration").restarts_agents
+    # BrokerGateway_Migration: "The DataMiner Agents will not be restarted."
+    # https://docs.dataminer.services/dataminer/DataMiner_Tools/BrokerGateway_Migration.html
+    migration = catalog.helper("broker_gateway_migration")
+    assert not migration.restarts_agents
+    assert any("ASP.NET Core Runtime 10" in text for text in migration.prerequisites)
+    assert any("15 minutes" in text for text in migration.prerequisites)
+    assert any("TLS 1.2" in text for text in migration.prerequisites)
+    assert any("Prerequisite only" in text for text in migration.prerequisites)
+    assert [text.split(":")[0] for text in migration.post_steps] == [
+        "DMZ setup", "Data Aggregator", "Dashboard Gateway (main release track, 10.5.0 [CU11] and later)"]
     url = catalog.doc_url("prepare")
     assert url.startswith("https://docs.dataminer.services/") and url.endswith(
         "Preparing_to_upgrade_a_DataMiner_Agent.html")

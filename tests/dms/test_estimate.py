@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dms.catalog import load_catalog
-from dms.estimate import PHASES, estimate, upload_minutes
+from dms.estimate import MOP, PHASES, SOURCES, estimate, upload_minutes
 from dms.planner import plan_path
 from dms.upgrade_path import Estimate, UpgradePath
 from dms.versions import parse_spec, parse_version
@@ -101,3 +101,20 @@ def test_json_rounds_and_totals() -> None:
     data = run().to_json()
     assert [phase["phase"] for phase in data["phases"]] == list(PHASES)
     assert data["total_low_minutes"] <= data["total_high_minutes"]
+
+
+
+def test_every_factor_says_where_its_figure_comes_from() -> None:
+    # The MOP's time-estimate table gives "approx. 30 min" (phase 1) and "30 min. to 2 hours" (phase 3);
+    # everything else is ours, a documentation page's or an operator setting, and the factors say which.
+    result = run("9.6.0", "10.3", hotfixes=1, agents=2)
+    for phase in result.phases:
+        for factor in phase.factors:
+            assert factor.startswith(SOURCES), factor
+    assert result.phases[0].factors == (f"{MOP} approx. 30 min",)
+    assert any(factor.startswith(MOP) and "30 min to 2 h" in factor for factor in result.phases[2].factors)
+    execution = result.execution.factors
+    assert any(factor.startswith("[assumption]") for factor in execution)
+    assert any(factor.startswith("[docs]") and "VerifyClusterPorts" in factor for factor in execution)
+    learned = run("10.4.0 CU6", "10.4.0 CU8", learned_startup_minutes=40.0).execution.factors
+    assert any(factor.startswith("[learned]") for factor in learned)

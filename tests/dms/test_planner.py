@@ -52,7 +52,7 @@ def test_cu_inside_one_main_release_is_direct(catalog: Catalog) -> None:
 
 def test_feature_to_main_skips_own_main_release(catalog: Catalog) -> None:
     path = plan(catalog, "10.4.12", "10.5")
-    assert stops(path) == [("10.5.0 CU19", "full")]
+    assert stops(path) == [("10.5.0 CU18", "full")]
     assert "rule 2" in path.hops[0].rule and "10.4.0" in path.hops[0].rule
 
 
@@ -64,26 +64,55 @@ def test_crossing_main_releases_stops_at_each_latest_cu(catalog: Catalog) -> Non
 
 def test_target_106_from_104_passes_broker_gateway(catalog: Catalog) -> None:
     path = plan(catalog, "10.4.0 CU3", "10.6")
-    assert stops(path) == [("10.5.0 CU19", "full"), ("10.5.0 CU19", "helper"), ("10.6.0 CU6", "full")]
+    assert stops(path) == [("10.5.0 CU18", "full"), ("10.5.0 CU18", "helper"), ("10.5.0 CU18", "helper"),
+                           ("10.6.0 CU6", "full")]
     assert path.hops[0].rule.startswith("Rule 3")
+    assert path.hops[0].rule_url.endswith("/dataminer/DataMiner_Tools/BrokerGateway_Migration.html")
     assert "BrokerGateway" in path.hops[1].name and path.hops[1].rule.startswith("Rule 3")
+    assert path.hops[2].name == "VerifyGRPCConnection.dmupgrade"
 
 
 def test_target_106_from_1050_cu1_moves_up_inside_105(catalog: Catalog) -> None:
     path = plan(catalog, "10.5.0 CU1", "10.6")
-    assert stops(path) == [("10.5.0 CU19", "cu"), ("10.5.0 CU19", "helper"), ("10.6.0 CU6", "full")]
+    assert stops(path)[:2] == [("10.5.0 CU18", "cu"), ("10.5.0 CU18", "helper")]
+    assert stops(path)[-1] == ("10.6.0 CU6", "full")
 
 
 def test_target_106_feature_from_early_105_feature(catalog: Catalog) -> None:
     path = plan(catalog, "10.5.3", "10.6.5")
     assert path.track is Track.FEATURE
-    assert stops(path) == [("10.5.12 CU2", "full"), ("10.5.12 CU2", "helper"), ("10.6.5", "full")]
+    assert stops(path) == [("10.5.3", "helper"), ("10.5.12 CU2", "full"), ("10.5.12 CU2", "helper"),
+                           ("10.6.5", "full")]
+    assert path.hops[0].name == "VerifyGRPCConnection.dmupgrade"
 
 
-@pytest.mark.parametrize("current", ["10.5.0 CU2", "10.5.5", "10.5.12 CU2"])
-def test_target_106_from_migration_capable_needs_only_the_helper(catalog: Catalog, current: str) -> None:
+@pytest.mark.parametrize("current", ["10.5.0 CU2", "10.5.6", "10.5.9", "10.5.0 CU10", "10.5.12 CU1"])
+def test_broker_gateway_migration_not_below_10_5_0_cu11(catalog: Catalog, current: str) -> None:
+    # BrokerGateway_Migration: "Avoid migrating DataMiner Systems using a DataMiner version lower than
+    # 10.5.0 [CU11]/10.5.12 [CU2]" and "Preferably, upgrade to DataMiner 10.5.0 [CU11] or 10.5.12 [CU2]
+    # first": https://docs.dataminer.services/dataminer/DataMiner_Tools/BrokerGateway_Migration.html
     path = plan(catalog, current, "10.6")
-    assert [hop.package for hop in path.hops] == [PackageKind.HELPER, PackageKind.FULL]
+    migration = next(index for index, hop in enumerate(path.hops) if "BrokerGateway" in hop.name)
+    assert path.hops[migration].version in (parse_version("10.5.0 CU18"), parse_version("10.5.12 CU2"))
+    assert path.hops[0].package is not PackageKind.HELPER or path.hops[0].name.startswith("VerifyGRPC")
+    assert not path.hops[migration].restarts_agents  # "The DataMiner Agents will not be restarted."
+
+
+@pytest.mark.parametrize("current", ["10.5.0 CU11", "10.5.0 CU18", "10.5.12 CU2"])
+def test_target_106_from_migration_capable_needs_only_the_helpers(catalog: Catalog, current: str) -> None:
+    path = plan(catalog, current, "10.6")
+    assert [hop.package for hop in path.hops][-1] is PackageKind.FULL
+    assert all(hop.package is PackageKind.HELPER for hop in path.hops[:-1])
+
+
+def test_broker_gateway_checklist_data(catalog: Catalog) -> None:
+    path = plan(catalog, "10.5.0 CU18", "10.6")
+    items = path.checklist_items()
+    assert any(phase == "details" and "ASP.NET Core Runtime 10" in text for phase, text in items)
+    assert any(phase == "details" and "15 minutes" in text for phase, text in items)
+    assert any(phase == "verify" and "Data Aggregator" in text for phase, text in items)
+    hop = path.to_json()["hops"][0]
+    assert hop["prerequisites"] and hop["post_steps"] and hop["restarts_agents"] is False
 
 
 def test_10_0_to_10_2_runs_verify_cluster_ports_first(catalog: Catalog) -> None:
@@ -165,6 +194,6 @@ def test_exact_version_target(catalog: Catalog) -> None:
 
 def test_json_shape(catalog: Catalog) -> None:
     data = plan(catalog, "9.6.0", "10.3").to_json()
-    assert set(data) == {"from", "to", "track", "hops"}
-    fields = {"version", "package", "name", "rule", "rule_url", "checks", "requirements"}
+    assert set(data) == {"from", "to", "track", "hops", "warnings"}
+    fields = {"version", "package", "name", "rule", "rule_url", "checks", "requirements", "restarts_agents"}
     assert set(data["hops"][0]) == fields

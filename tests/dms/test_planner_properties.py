@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dms.catalog import load_catalog
+from dms.exceptions import PathError
 from dms.planner import FIRST_STOP, migration_capable, package_kind, plan_path
-from dms.upgrade_path import PackageKind, UpgradePath
+from dms.upgrade_path import PackageKind, UpgradePath, WarningKind
 from dms.versions import Version
 
 CATALOG = load_catalog()
@@ -34,7 +36,8 @@ def current_and_target(draw: st.DrawFn) -> tuple[Version, Version]:
 
 
 def _plan(current: Version, target: Version) -> UpgradePath:
-    return plan_path(current=current, target=target, catalog=CATALOG)
+    # Targets are drawn from every known release, previews included: opt in so they are planned too.
+    return plan_path(current=current, target=target, catalog=CATALOG, allow_preview=True)
 
 
 @settings(max_examples=300, deadline=None)
@@ -87,3 +90,18 @@ def test_never_skips_a_required_stop(pair: tuple[Version, Version]) -> None:
             assert any("BrokerGateway" in name for name in helpers_here)
         helpers_here = []
         position = hop.version
+
+
+@settings(max_examples=100, deadline=None)
+@given(current_and_target())
+def test_a_preview_target_needs_the_opt_in_and_then_warns(pair: tuple[Version, Version]) -> None:
+    current, target = pair
+    if not target > current or not CATALOG.is_preview(target):
+        return
+    with pytest.raises(PathError, match="preview release"):
+        plan_path(current=current, target=target, catalog=CATALOG)
+    path = _plan(current, target)
+    assert [warning.kind for warning in path.warnings if warning.kind is WarningKind.PREVIEW] == [
+        WarningKind.PREVIEW]
+    # No preview is ever an intermediate stop.
+    assert not any(CATALOG.is_preview(hop.version) for hop in path.hops[:-1])

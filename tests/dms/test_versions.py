@@ -50,6 +50,8 @@ def test_build_number_is_kept_but_not_compared(text: str, number: int | None) ->
         ("10.2", VersionSpec(10, 2, None, None)),
         ("10.2.0", VersionSpec(10, 2, 0, None)),
         ("10.2.0 CU5", VersionSpec(10, 2, 0, 5)),
+        ("10.2 CU5", VersionSpec(10, 2, 0, 5)),
+        ("10.0 [CU5]", VersionSpec(10, 0, 0, 5)),
         ("10.3.4", VersionSpec(10, 3, 4, None)),
         ("10.5.12 CU2", VersionSpec(10, 5, 12, 2)),
         ("10.2.0.0-11897", VersionSpec(10, 2, 0, 0)),
@@ -107,7 +109,7 @@ def test_track_and_main_release(text: str, track: Track, main: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "", "ten", "10", "10.x", "10.2 CU5", "10.2.0 CU", "10.2.0.1-123", "10.2.99", "10.2.0 CU5 extra",
+        "", "ten", "10", "10.x", "10.2.0 CU", "10.2.0.1-123", "10.2.99", "10.2.0 CU5 extra",
         "v10.2", "x" * 100,
     ],
 )
@@ -144,3 +146,10 @@ def test_lookalike_input_is_refused_not_misread(text: str) -> None:
 
 def test_suffix_after_the_cu_is_still_accepted() -> None:
     assert parse_version("10.2.0.0-11897-CU4-release") == Version(10, 2, 0, 4)
+
+
+def test_mop_short_cu_form_is_a_main_release_cu() -> None:
+    # The MOP (user-guide MOP_Upgrading_a_DMA_DMS, "from 10.0 CU5 to 10.1 CU1") writes main-release CUs
+    # without the build: https://docs.dataminer.services/dataminer/Reference/MOPs/MOP_Upgrading_a_DMA_DMS.html
+    assert parse_version("10.0 CU5") == Version(10, 0, 0, 5)
+    assert parse_version("10.1 CU1") == Version(10, 1, 0, 1)
