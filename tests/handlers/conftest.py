@@ -229,6 +229,7 @@ def make_snapshot(*, hops: int = 2, agents: int = 4, state: str = "scheduled", p
         current_version="9.6.0 CU13",
         target_version=str(hop_views[-1].version) if hop_views else "9.6.0 CU13",
         track="main", window_start=START + timedelta(days=1), window_end=START + timedelta(days=1, hours=4),
-        hops=hop_views, estimate=estimate, checklist=tuple(items), precheck=None, verification=None,
+        hops=hop_views, warnings=(), estimate=estimate, checklist=tuple(items), precheck=None,
+        verification=None,
         approval=None, agents=agent_rows, eta=None, created_at=START, updated_at=START,
     )

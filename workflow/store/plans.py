@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dms.models import AgentState
-from dms.upgrade_path import Estimate, UpgradePath
+from dms.upgrade_path import Estimate, PathWarning, UpgradePath
 from dms.versions import Track, parse_version
 from workflow.store import audit, checklist
 from workflow.store.clock import utc_now
@@ -79,6 +79,7 @@ def create_plan(
         target_version=str(path.target),
         track=path.track.value,
         estimate=estimate.to_json(),
+        warnings=[warning.model_dump(mode="json") for warning in path.warnings],
         dedupe_key=dedupe_key,
         created_at=at,
         updated_at=at,
@@ -332,4 +333,5 @@ def stored_path(session: Session, plan: UpgradePlan) -> UpgradePath:
         target=parse_version(plan.target_version),
         track=Track(plan.track),
         hops=tuple(row.to_hop() for row in hops(session, plan_id=plan.id)),
+        warnings=tuple(PathWarning.model_validate(warning) for warning in plan.warnings),
     )

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from dms.models import CheckResult, CheckStatus
-from dms.upgrade_path import Estimate, Hop, PhaseEstimate
+from dms.upgrade_path import Estimate, Hop, PathWarning, PhaseEstimate
 from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
 from workflow.store.clock import as_utc
@@ -99,6 +99,7 @@ class PlanSnapshot(_Frozen):
     window_start: datetime | None
     window_end: datetime | None
     hops: tuple[HopView, ...]
+    warnings: tuple[PathWarning, ...]  # preview, known issues, support, catalog age
     estimate: Estimate | None
     checklist: tuple[ItemView, ...]
     precheck: CheckRunView | None
@@ -187,6 +188,7 @@ def load_snapshot(session: Session, *, plan_id: int) -> PlanSnapshot:
         window_start=as_utc(plan.window_start),
         window_end=as_utc(plan.window_end),
         hops=tuple(_hop(row) for row in plans.hops(session, plan_id=plan_id)),
+        warnings=tuple(PathWarning.model_validate(warning) for warning in plan.warnings),
         estimate=_estimate(plan.estimate),
         checklist=tuple(
             ItemView(

@@ -87,6 +87,8 @@ class UpgradePlan(SQLModel, table=True):
     window_start: datetime | None = _time()
     window_end: datetime | None = _time()
     estimate: dict[str, Any] = _json(default=dict)  # Estimate.to_json()
+    # The path's warnings (preview, known issues, support, catalog age): PathWarning.model_dump(mode="json")
+    warnings: list[dict[str, Any]] = _json(default=list)
     # The engine's latest view of every agent: [{id, name, status, detail, version}, ...]
     agents: list[dict[str, Any]] = _json(default=list)
     eta: datetime | None = _time()

@@ -159,3 +159,23 @@ def test_progress_and_history(tmp_path: Path) -> None:
         assert [p.id for p in plans.active_plans(s)] == [second]
         plan = get(s, first)
         assert plan.agents[0]["name"] == "DMA1" and plan.eta == NOW
+
+
+def test_the_paths_warnings_are_stored_and_come_back_with_the_plan(tmp_path: Path) -> None:
+    """Issue 11: a known issue or a preview target must reach the plan message, not only `dm-upgrade path`."""
+    from dms.upgrade_path import PathWarning, WarningKind
+    from tests.support.store_helpers import sample_estimate, sample_path
+    from workflow.store.snapshot import load_snapshot
+
+    engine = fresh_engine(tmp_path)
+    warning = PathWarning(kind=WarningKind.KNOWN_ISSUE, text="hop 2 hits a known issue", url="https://x",
+                          hop=1)
+    path = sample_path().model_copy(update={"warnings": (warning,)})
+    with session(engine) as s:
+        plan = plans.create_plan(s, dms_name="default", path=path, estimate=sample_estimate(), requester="U1",
+                                 channel="C1")
+        assert plan.id is not None
+        plan_id = plan.id
+    with session(engine) as s:
+        assert plans.stored_path(s, get(s, plan_id)).warnings == (warning,)
+        assert load_snapshot(s, plan_id=plan_id).warnings == (warning,)

@@ -1,5 +1,6 @@
 """A plan's hop is stored as the path's Hop document (its one definition), no longer copied column by
-column; the plan's JSON copy of its path goes (the hops are the path).
+column; the plan's JSON copy of its path goes (the hops are the path) and the path's warnings get a
+column of their own.
 
 Revision ID: 0002
 Revises: 0001
@@ -52,10 +53,12 @@ def upgrade() -> None:
     for name in OLD_COLUMNS:
         op.drop_column("plan_hop", name)
     op.drop_column("upgrade_plan", "path")
+    op.add_column("upgrade_plan", sa.Column("warnings", sa.JSON(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
     """Back to one column per field (the plan's path copy comes back empty: nothing read it)."""
+    op.drop_column("upgrade_plan", "warnings")
     op.add_column("upgrade_plan", sa.Column("path", sa.JSON(), nullable=False, server_default="{}"))
     for column in _old_columns():
         op.add_column("plan_hop", column)
