@@ -53,7 +53,7 @@ def check_new_critical(
 ) -> list[CheckResult]:
     title = "No new Critical alarms"
     new = [a for a in alarms
-           if not a.is_masked and a.severity.lower() == "critical" and not baseline.had_critical(a)]
+           if a.counts and a.severity.lower() == "critical" and not baseline.had_critical(a)]
     if not new:
         return [result("new_critical", title, CheckStatus.PASS,
                         "no Critical alarm appeared since the baseline")]

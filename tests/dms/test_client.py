@@ -326,10 +326,12 @@ def test_bad_options_are_refused() -> None:
         DmsClient(url=URL, user="u", password="p", concurrency=0)
 
 
-def test_agent_info_model_accepts_api_names() -> None:
+def test_agent_info_model_reads_documented_names_and_ignores_others() -> None:
+    # develop/webservices/WS_v1/WS_CustomDataTypes_v1/DMAInfo.md
     info = AgentInfo.model_validate({"ID": 1, "Name": "A", "PrimaryIP": "1.2.3.4", "Status": "Running",
-                                     "FailoverPartnerID": 2, "IsFailOver": True})
-    assert info.failover_partner_id == 2 and info.is_failover
+                                     "IsFailOver": True, "LastChangeUTC": 1400050577000, "Invented": 2})
+    assert info.is_failover and info.last_change_utc == 1400050577000
+    assert not hasattr(info, "Invented") and AgentInfo.model_validate({"ID": 2}).status == "Unknown"
 
 
 
@@ -343,7 +345,7 @@ async def test_sim_reads_every_agent_version_on_its_own_address() -> None:
         assert await client.active_alarms_count() == len(await client.active_alarms())
         scripts = await client.automation_scripts()
     assert [a.primary_ip for a in agents] == ["127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4"]
-    assert agents[0].failover_partner_id == 2 and agents[0].is_failover
+    assert agents[0].is_failover and agents[1].is_failover and not agents[2].is_failover
     assert all(s.version == Version(10, 3, 0, 22) and s.reachable for s in states)
     assert any(script.get("Name") == "DMUpgrade_Orchestrator" for script in scripts)
 
