@@ -1,9 +1,9 @@
 """The Web Services API v1 types the bot uses, as DataMiner documents them, checked both ways.
 
-tests/dms/fixtures/ws_v1_types.json transcribes each type's field table from SkylineCommunications/dataminer-docs
-(develop/webservices/WS_v1/WS_CustomDataTypes_v1/DMAInfo.md, DMAStatistics.md, DMAAlarm.md,
-DMAConnectAndInfo.md, DMAElement.md). The simulator must emit exactly those fields (nothing invented), and the
-client must read an answer that holds only those fields.
+tests/dms/fixtures/ws_v1_types.json transcribes each type's field table from the repository
+SkylineCommunications/dataminer-docs, folder develop/webservices/WS_v1/WS_CustomDataTypes_v1/ (DMAInfo.md,
+DMAStatistics.md, DMAAlarm.md, DMAConnectAndInfo.md, DMAElement.md). The simulator must emit exactly those
+fields (nothing invented), and the client must read an answer that holds only those fields.
 """
 
 from __future__ import annotations
@@ -94,15 +94,15 @@ async def test_the_client_reads_documented_answers_end_to_end() -> None:
 async def test_the_simulator_emits_exactly_the_documented_fields() -> None:
     from dms.simulator import SimulatedDms
 
-    async with SimulatedDms(sim_config(agents=2, failover_pairs=1, alarms=3)) as sim:
-        async with sim_client(sim.url) as client:
-            rows = {
-                "DMAInfo": await client.call("GetDataMinerAgentsInfo"),
-                "DMAStatistics": await client.call("GetDataMinerAgentsStatistics"),
-                "DMAAlarm": await client.call("GetActiveAlarms"),
-                "DMAElement": [await client.call("GetElementByName", elementName="DMA01 Element 001")],
-            }
-            info = await client._caller.connect_raw(client._base, label="t", method="ConnectAppAndInfo")
+    config = sim_config(agents=2, failover_pairs=1, alarms=3)
+    async with SimulatedDms(config) as sim, sim_client(sim.url) as client:
+        rows = {
+            "DMAInfo": await client.call("GetDataMinerAgentsInfo"),
+            "DMAStatistics": await client.call("GetDataMinerAgentsStatistics"),
+            "DMAAlarm": await client.call("GetActiveAlarms"),
+            "DMAElement": [await client.call("GetElementByName", elementName="DMA01 Element 001")],
+        }
+        info = await client._caller.connect_raw(client._base, label="t", method="ConnectAppAndInfo")
     rows["DMAConnectAndInfo"] = [info]
     for type_name, answer in rows.items():
         assert answer, type_name
