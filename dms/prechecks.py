@@ -126,7 +126,7 @@ def check_versions_recognised(states: list[AgentState]) -> list[CheckResult]:
                f"{s.name}: version {s.version_text[:64]} not recognised; confirm the current version "
                "(e.g. plan 10.5 from 10.4.0 CU3)", agent=s.name)
         for s in states
-        if s.reachable and s.version is None and s.version_text
+        if s.reachable and s.version is None
     ]
 
 
