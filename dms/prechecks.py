@@ -27,6 +27,7 @@ from dms.models import (
     CheckStatus,
     ElementInfo,
 )
+from dms.packages import check_packages
 from dms.upgrade_path import UpgradePath
 
 # Severities that say "nothing wrong"; every other unmasked alarm is at least worth a warning.
@@ -281,10 +282,12 @@ async def run_prechecks(
     path: UpgradePath | None,
     blocking_severities: list[str],
     key_elements: list[str] | None = None,
+    package_folder: str | None = None,
 ) -> PrecheckReport:
     """Every pre-upgrade check at once.
 
-    ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
+    ``package_folder`` (DMS_PACKAGE_FOLDER): ask the orchestrator script whether every package file of
+    ``path`` is there. ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
     """
     keys = list(key_elements or [])
     reading = await read_cluster(client, key_elements=keys)
@@ -298,6 +301,7 @@ async def run_prechecks(
         *check_one_version(states, path=path),
         *check_key_elements(keys, reading.key_elements),
         *check_requirements(path),
+        *(await check_packages(client, path=path, folder=package_folder) if package_folder else []),
         backup_check(),
     ]
     baseline = make_baseline(states=states, statistics=reading.statistics, alarms=alarms)

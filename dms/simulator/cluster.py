@@ -79,7 +79,8 @@ class SimCluster:
         self.uploads: Counter[str] = Counter()
         self.upgrades_triggered: Counter[str] = Counter()
         self._instances = 0
-        self.background: set[asyncio.Task[None]] = set()  # uploads run with WaitForScript false
+        self.background: set[asyncio.Task[None]] = set()  # jobs started with WaitForScript false
+        self.jobs: dict[str, tuple[str, str]] = {}  # orchestrator job -> (State, Message)
         for flag in config.faults:
             name, options = parse_fault_flag(flag)
             self.inject(name, **options)

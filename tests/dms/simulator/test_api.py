@@ -102,7 +102,7 @@ async def test_automation_script_refuses_bad_parameters(make_sim: Factory, api: 
     connection = await api.connect(sim.url)
     cases = [
         ({"Package": "DataMiner 10.5.0.dmupgrade"}, "parameter Action is required"),
-        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be upload or upgrade"),
+        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be one of upload"),
         ({"Action": "upload"}, "parameter Package is required"),
         ({"Action": "upload", "Package": "p 10.5.0", "Agents": "1,9"}, "no such agent"),
         ({"Action": "upload", "Package": "p 10.5.0", "Agents": "first"}, "Agents must be"),
