@@ -1,7 +1,7 @@
 """How a hop gets installed: one protocol, two implementations.
 
-* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade, then
-  watches.
+* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade (each a job
+  started without waiting and followed through its status, ``dms.script_runs``), then watches.
 * ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP) and only watches.
 
 Both watch the same way: poll every agent's status and version until all run the expected version, or a
