@@ -159,6 +159,8 @@ class SimCluster:
         now = self.clock.now()
         rows = []
         for agent in self.agents.values():
+            if self.config.pair_as_one_entry and agent.partner is not None and agent.id % 2 == 0:
+                continue  # the backup hides behind its main's entry
             phase = self.visible_phase(agent.id)
             rows.append(shapes.dma_info(agent_id=agent.id, name=agent.name, ip=agent.ip,
                                         cluster=self.config.cluster_name, status=phase.status,

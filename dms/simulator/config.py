@@ -44,6 +44,8 @@ class SimulatorConfig(BaseModel):
     faults: tuple[str, ...] = ()  # fault flags: "NAME" or "NAME:key=value,..."
     # Package files in the DMA's package folder (the script's inventory); None: every file asked about.
     packages: tuple[str, ...] | None = None
+    # GetDataMinerAgentsInfo lists each failover pair as one entry (the main's), as a DMS may do.
+    pair_as_one_entry: bool = False
 
     @field_validator("version")
     @classmethod

@@ -253,3 +253,17 @@ async def test_sim_verification_after_an_upgrade() -> None:
         sim.inject("critical_alarms", agent=2, count=1)
         results = await run_verification(client, target=hop.version, baseline=report.baseline)
     assert {(r.name, r.agent) for r in results if r.status is CheckStatus.FAIL} == {("new_critical", "DMA02")}
+
+
+async def test_sim_failover_pair_listed_as_one_entry_passes_with_the_backup_version_not_readable() -> None:
+    from dms.simulator import SimulatedDms
+    from tests.dms.dms_fakes import sim_client, sim_config
+
+    config = sim_config(agents=3, failover_pairs=1, pair_as_one_entry=True)
+    async with SimulatedDms(config) as sim, sim_client(sim.url) as client:
+        report = await run_prechecks(client, path=None, blocking_severities=["Critical"])
+    assert report.passed
+    (pair,) = [r for r in report.results if r.name == "failover_pairs"]
+    assert pair.status is CheckStatus.MANUAL and "backup agent's version is not readable" in pair.detail
+    running = next(r for r in report.results if r.name == "agents_running")
+    assert running.status is CheckStatus.PASS and "2 agents" in running.detail
