@@ -187,17 +187,28 @@ def check_failover(infos: list[AgentInfo], states: list[AgentState] | None = Non
     return results
 
 
+def _version_label(state: AgentState) -> str | None:
+    """The version an agent runs, as a person reads it; an unrecognised DMAVersion counts as what it says."""
+    if state.version is not None:
+        return str(state.version)
+    if state.reachable and state.version_text:
+        return f"{state.version_text[:64]} (not recognised)"
+    return None
+
+
 def check_one_version(states: list[AgentState], *, path: UpgradePath | None) -> list[CheckResult]:
     title = "All agents run one version"
-    versions = {s.version for s in states if s.version is not None}
-    if not versions:
+    labels = {s.name: label for s in states if (label := _version_label(s)) is not None}
+    if not labels:
         return [result("one_version", title, CheckStatus.FAIL, "no agent's version could be read")]
-    if len(versions) > 1:
-        listing = "; ".join(f"{s.name} {s.version}" for s in states if s.version is not None)
+    if len(set(labels.values())) > 1:
+        listing = "; ".join(f"{name} {label}" for name, label in labels.items())
         return [result("one_version", title, CheckStatus.FAIL, f"mixed versions: {listing}")]
-    (version,) = versions
-    results = [result("one_version", title, CheckStatus.PASS, f"every readable agent runs {version}")]
-    if path is not None and path.current != version:
+    (label,) = set(labels.values())
+    results = [result("one_version", title, CheckStatus.PASS, f"every readable agent runs {label}")]
+    versions = {s.version for s in states if s.version is not None}
+    if path is not None and versions and path.current not in versions:
+        (version,) = versions
         detail = f"the cluster runs {version} but the plan starts from {path.current}; re-plan"
         results.append(result("plan_start_version", "The plan starts from the running version",
                                CheckStatus.FAIL, detail))

@@ -13,7 +13,13 @@ from dms.checks import run_prechecks, run_verification
 from dms.client import DmsClient
 from dms.exceptions import DmsAuthError, DmsUnreachable
 from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, Baseline, CheckStatus
-from dms.prechecks import check_alarms, check_failover, check_one_version, check_requirements
+from dms.prechecks import (
+    check_alarms,
+    check_failover,
+    check_one_version,
+    check_requirements,
+    check_versions_recognised,
+)
 from dms.upgrade_path import Hop, PackageKind, UpgradePath
 from dms.verification import check_elements, check_new_critical, check_on_target
 from dms.versions import Track, Version
@@ -267,3 +273,14 @@ async def test_sim_failover_pair_listed_as_one_entry_passes_with_the_backup_vers
     assert pair.status is CheckStatus.MANUAL and "backup agent's version is not readable" in pair.detail
     running = next(r for r in report.results if r.name == "agents_running")
     assert running.status is CheckStatus.PASS and "2 agents" in running.detail
+
+
+def test_an_unrecognised_version_is_one_version_and_a_manual_confirmation_not_a_failure() -> None:
+    odd = [AgentState(id=i, name=f"DMA{i}", status="Running", version_text="10.6.2617.1490") for i in (1, 2)]
+    (one,) = check_one_version(odd, path=path_with())
+    assert one.status is CheckStatus.PASS and "10.6.2617.1490 (not recognised)" in one.detail
+    mixed = check_one_version([odd[0], state(3)], path=None)
+    assert statuses(mixed) == [CheckStatus.FAIL]
+    asks = check_versions_recognised(odd)
+    assert statuses(asks) == [CheckStatus.MANUAL] * 2
+    assert "version 10.6.2617.1490 not recognised" in asks[0].detail and "from" in asks[0].detail
