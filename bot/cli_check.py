@@ -53,6 +53,8 @@ def make_client(settings: Settings, *, url: str | None = None) -> DmsClient:
         timeout_s=settings.dms_timeout_seconds,
         retries=settings.dms_retries,
         concurrency=settings.dms_concurrency,
+        max_agents=settings.dms_max_agents, agent_allow=settings.dms_agent_allow,
+        allow_plain_http=settings.dms_allow_plain_http,
     )
 
 

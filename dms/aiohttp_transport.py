@@ -15,10 +15,16 @@ import ssl
 import aiohttp
 import httpx
 
+from dms.limits import DEFAULT_MAX_RESPONSE_BYTES, too_large
+
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, *, ssl_context: ssl.SSLContext, timeout_s: float, max_connections: int) -> None:
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext, timeout_s: float, max_connections: int,
+        max_body_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self._ssl = ssl_context
+        self._max_body = max_body_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -39,11 +45,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with self._get_session().request(
                 request.method, str(request.url), data=body, headers=headers, allow_redirects=False
             ) as response:
-                content = await response.read()
+                content = await self._read_capped(response)
                 return httpx.Response(
                     response.status,
                     headers=[(key, value) for key, value in response.raw_headers],
-                    content=content,
+                    # stream=, not content=: httpx would decode (inflate) content= at once, without a cap.
+                    stream=httpx.ByteStream(content),
                     request=request,
                 )
         except TimeoutError as exc:
@@ -52,6 +59,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"cannot connect: {exc.os_error}", request=request) from exc
         except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The raw (still compressed) body, refused once it passes the cap: a 300 MB answer is never held.
+        The client inflates it through the same cap (``dms.limits.inflate_capped``)."""
+        if (response.content_length or 0) > self._max_body:
+            raise too_large(self._max_body)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > self._max_body:
+                raise too_large(self._max_body)
+        return bytes(body)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -7,9 +7,11 @@ Every call is ``POST <base>/API/v1/Json.asmx/<Method>`` with a flat JSON object;
   ``DmsUnreachable``;
 * an ASMX fault (HTTP 500 with ``{"Message": ...}``): "No connection available" reconnects once and retries;
   refused credentials give ``DmsAuthError``; a failing Automation script gives ``DmsScriptError``;
-* anything the API does not promise: ``DmsProtocolError``.
+* anything the API does not promise: ``DmsProtocolError`` (``dms.caller``).
 
-The password lives in a ``SecretStr`` and is only unwrapped into the body of a connect request.
+Limits (``dms.limits``): answers are capped (compressed and inflated), the agent count is capped, the
+password goes only to DMS_URL's host and allowed agent addresses, and plain http to a non-loopback host needs
+``allow_plain_http``. The password lives in a ``SecretStr`` and is only unwrapped into a connect request.
 """
 
 from __future__ import annotations
@@ -17,101 +19,80 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 
+from dms.agent_reads import AgentReader
 from dms.aiohttp_transport import AiohttpTransport
-from dms.exceptions import (
-    DmsApiError,
-    DmsAuthError,
-    DmsProtocolError,
-    DmsScriptError,
-    DmsUnreachable,
-    VersionError,
-)
-from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, ConnectInfo, ElementInfo
-from dms.script_contract import PARAMETER_IDS
-from dms.versions import Version, parse_version
-from dms.wire import (
-    SESSION_EXPIRED,
-    agent_base_url,
-    api_base,
-    asmx_message,
-    check_dms_url,
-    first_error,
-    is_auth_refusal,
-    scrub,
-    ssl_context,
-)
+from dms.caller import HttpCaller, SessionExpired, Sleep, not_connected
+from dms.dma_version import describe, release_of
+from dms.exceptions import DmsApiError, DmsProtocolError
+from dms.limits import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RESPONSE_BYTES, AgentAllowList, check_plain_http
+from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, ElementInfo
+from dms.script_output import script_body, script_outputs
+from dms.versions import Version
+from dms.wire import api_base, check_dms_url, ssl_context
 
 log = logging.getLogger(__name__)
-
-_CONNECT_METHODS = frozenset({"ConnectApp", "ConnectAppAndInfo"})
-
-Sleep = Callable[[float], Awaitable[None]]
-M = TypeVar("M", bound=BaseModel)
-
-
-class _SessionExpired(Exception):
-    """Internal: the DMS forgot our connection id; the caller reconnects once."""
 
 
 class DmsClient:
     """One DMS: a session on ``url`` for cluster-wide calls, short sessions on each agent for its version."""
 
     def __init__(
-        self,
-        *,
-        url: str,
-        user: str,
-        password: str | SecretStr,
-        agent_url_template: str = "",
-        verify: bool | str = True,
-        timeout_s: float = 10.0,
-        retries: int = 3,
-        concurrency: int = 16,
-        transport: httpx.AsyncBaseTransport | None = None,
-        client_app_name: str = "dm-upgrade",
-        backoff_s: float = 0.25,
-        sleep: Sleep = asyncio.sleep,
+        self, *, url: str, user: str, password: str | SecretStr, agent_url_template: str = "",
+        verify: bool | str = True, timeout_s: float = 10.0, retries: int = 3, concurrency: int = 16,
+        transport: httpx.AsyncBaseTransport | None = None, client_app_name: str = "dm-upgrade",
+        backoff_s: float = 0.25, sleep: Sleep = asyncio.sleep,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, max_agents: int = DEFAULT_MAX_AGENTS,
+        agent_allow: Sequence[str] = (), allow_plain_http: bool = False,
     ) -> None:
         check_dms_url(url)
-        if retries < 0 or concurrency < 1 or timeout_s <= 0:
-            raise ValueError("retries must be >= 0, concurrency >= 1 and timeout_s > 0")
+        if retries < 0 or concurrency < 1 or timeout_s <= 0 or max_response_bytes < 1 or max_agents < 1:
+            raise ValueError("retries must be >= 0, concurrency, max_agents and max_response_bytes >= 1 "
+                             "and timeout_s > 0")
         self.url = url.strip()
         self.user = user
         self._password = password if isinstance(password, SecretStr) else SecretStr(password)
         self.agent_url_template = agent_url_template
-        self.retries = retries
         self.concurrency = concurrency
-        self.client_app_name = client_app_name
-        self._backoff_s = backoff_s
-        self._sleep = sleep
+        self.max_agents = max_agents
         self._base = api_base(self.url)
-        self._label = httpx.URL(self._base).host or self.url
+        parsed = httpx.URL(self._base)
+        check_plain_http(parsed, allow_plain_http=allow_plain_http)
+        self._label = parsed.host or self.url
         if verify is False:
             log.warning("TLS certificate verification is OFF for %s: the DMS's identity is not checked",
                         self._label)
         self._http = httpx.AsyncClient(
             transport=transport or AiohttpTransport(ssl_context=ssl_context(verify), timeout_s=timeout_s,
-                                                    max_connections=concurrency + 16),
+                                                    max_connections=concurrency + 16,
+                                                    max_body_bytes=max_response_bytes),
             timeout=httpx.Timeout(timeout_s),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            # gzip/deflate only: those are what dms.limits inflates through its cap.
+            headers={"Content-Type": "application/json", "Accept": "application/json",
+                     "Accept-Encoding": "gzip, deflate"},
         )
-        self._logouts: set[asyncio.Task[None]] = set()
-        # Bounds every per-agent request (version reads and their logouts) across concurrent callers.
-        self._agent_slots = asyncio.Semaphore(concurrency)
+        self._caller = HttpCaller(http=self._http, user=user, password=self._password, retries=retries,
+                                  backoff_s=backoff_s, sleep=sleep, max_response_bytes=max_response_bytes,
+                                  client_app_name=client_app_name)
+        self._agents = AgentReader(caller=self._caller, dms_url=self.url, template=agent_url_template,
+                                   allow=AgentAllowList(dms_host=parsed.host, entries=agent_allow),
+                                   concurrency=concurrency)
         self._connection: str | None = None
         self._connect_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         # A URL may carry user:password@; show the host only.
         return f"DmsClient(host={httpx.URL(self.url).host!r}, user={self.user!r}, password='**********')"
+
+    @property
+    def retries(self) -> int:
+        return self._caller.retries
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -127,7 +108,7 @@ class DmsClient:
     async def connect(self) -> str:
         """Open (or reopen) the session on DMS_URL; returns the connection id."""
         async with self._connect_lock:
-            self._connection = await self._connect_at(self._base, label=self._label, method="ConnectApp")
+            self._connection = await self._caller.connect_at(self._base, label=self._label)
             return self._connection
 
     async def _ensure_connected(self) -> None:
@@ -136,7 +117,7 @@ class DmsClient:
             return
         async with self._connect_lock:
             if self._connection is None:
-                self._connection = await self._connect_at(self._base, label=self._label, method="ConnectApp")
+                self._connection = await self._caller.connect_at(self._base, label=self._label)
 
     async def close(self) -> None:
         """Log out (best effort: the session times out on its own anyway) and close the HTTP client."""
@@ -146,8 +127,8 @@ class DmsClient:
         except DmsApiError as exc:
             log.debug("logout on close failed: %s", exc)
         finally:
-            if self._logouts:
-                await asyncio.gather(*self._logouts, return_exceptions=True)
+            if self._agents.logouts:
+                await asyncio.gather(*self._agents.logouts, return_exceptions=True)
             await self._http.aclose()
 
     # ----------------------------------------------------------------- generic calls
@@ -164,29 +145,41 @@ class DmsClient:
     async def _call(self, method: str, params: dict[str, Any], *, once: bool) -> Any:
         await self._ensure_connected()
         try:
-            return await self._post(self._base, method, {"connection": self._connection, **params},
-                                    label=self._label, once=once)
-        except _SessionExpired:
+            return await self._caller.post(self._base, method, {"connection": self._connection, **params},
+                                           label=self._label, once=once)
+        except SessionExpired:
             log.info("session on %s expired during %s; reconnecting", self._label, method)
         async with self._connect_lock:
-            connection = await self._connect_at(self._base, label=self._label, method="ConnectApp")
+            connection = await self._caller.connect_at(self._base, label=self._label)
             self._connection = connection
         try:
-            return await self._post(self._base, method, {"connection": connection, **params},
-                                    label=self._label, once=once)
-        except _SessionExpired:
-            raise DmsApiError("session expired again right after reconnecting", agent=self._label,
-                              method=method) from None
+            return await self._caller.post(self._base, method, {"connection": connection, **params},
+                                           label=self._label, once=once)
+        except SessionExpired:
+            raise not_connected(self._label, method) from None
+
+    def _list(self, data: Any, method: str) -> list[Any]:
+        if not isinstance(data, list):
+            got = "null" if data is None else type(data).__name__
+            raise DmsProtocolError(f"expected a list, got {got}", agent=self._label, method=method)
+        return data
 
     async def agents_info(self) -> list[AgentInfo]:
-        return self._models(AgentInfo, await self.call("GetDataMinerAgentsInfo"), "GetDataMinerAgentsInfo")
+        method = "GetDataMinerAgentsInfo"
+        data = self._list(await self.call(method), method)
+        if len(data) > self.max_agents:
+            # Checked before parsing or connecting: each agent costs a login that carries the password.
+            raise DmsProtocolError(f"the DMS lists {len(data)} agents, more than the limit of "
+                                   f"{self.max_agents} (DMS_MAX_AGENTS)", agent=self._label, method=method)
+        return self._caller.models(AgentInfo, data, method, label=self._label)
 
     async def agents_statistics(self) -> list[AgentStatistics]:
-        data = await self.call("GetDataMinerAgentsStatistics")
-        return self._models(AgentStatistics, data, "GetDataMinerAgentsStatistics")
+        method = "GetDataMinerAgentsStatistics"
+        return self._caller.models(AgentStatistics, await self.call(method), method, label=self._label)
 
     async def active_alarms(self) -> list[Alarm]:
-        return self._models(Alarm, await self.call("GetActiveAlarms"), "GetActiveAlarms")
+        method = "GetActiveAlarms"
+        return self._caller.models(Alarm, await self.call(method), method, label=self._label)
 
     async def active_alarms_count(self) -> int:
         data = await self.call("GetActiveAlarmsCount")
@@ -199,9 +192,9 @@ class DmsClient:
         if self._connection is None:
             return False
         try:
-            data = await self._post(self._base, "IsConnectionAlive", {"connection": self._connection},
-                                    label=self._label)
-        except _SessionExpired:
+            data = await self._caller.post(self._base, "IsConnectionAlive", {"connection": self._connection},
+                                           label=self._label)
+        except SessionExpired:
             return False
         return bool(data)
 
@@ -209,193 +202,60 @@ class DmsClient:
         if self._connection is None:
             return
         connection, self._connection = self._connection, None
-        with contextlib.suppress(_SessionExpired):  # already gone: that is what we wanted
-            await self._post(self._base, "LogOut", {"connection": connection}, label=self._label)
+        with contextlib.suppress(SessionExpired):  # already gone: that is what we wanted
+            await self._caller.post(self._base, "LogOut", {"connection": connection}, label=self._label)
 
     async def element_by_name(self, name: str) -> ElementInfo:
         data = await self.call("GetElementByName", elementName=name)
-        return self._model(ElementInfo, data, "GetElementByName")
+        return self._caller.model(ElementInfo, data, "GetElementByName", label=self._label)
+
+    # ----------------------------------------------------------------- Automation scripts
 
     async def execute_automation_script(
         self, name: str, folder: str, parameters: dict[str, str], *, wait: bool = True
-    ) -> int | str:
-        """Run an Automation script; returns its instance id. A script failure raises ``DmsScriptError``."""
-        script = {
-            "Name": name,
-            "Folder": folder,
-            "Parameters": [
-                {"ParameterId": PARAMETER_IDS.get(key, index + 1), "Name": key, "Value": str(value)}
-                for index, (key, value) in enumerate(parameters.items())
-            ],
-        }
-        options = {"WaitForScript": wait}
+    ) -> int:
+        """Run an Automation script; returns its instance id (WS_Methods_v1/ExecuteAutomationScript.md).
+
+        A script failure raises ``DmsScriptError``. Long work is started with ``wait=False`` and followed
+        through the script's own status action (``dms.script_runs``), never by holding this call open.
+        """
+        method = "ExecuteAutomationScript"
         # once: a timeout or 5xx may come after the DMS started the script; sending it again could start
         # a second upload or upgrade. Only a refused connection (nothing was sent) is retried.
-        data = await self._call("ExecuteAutomationScript", {"script": script, "scriptOptions": options},
-                                once=True)
-        if isinstance(data, bool) or not isinstance(data, int | str):
+        data = await self._call(method, script_body(name, folder, parameters, wait=wait), once=True)
+        if isinstance(data, bool) or not isinstance(data, int):
             raise DmsProtocolError(f"expected a script instance id, got {type(data).__name__}",
-                                   agent=self._label, method="ExecuteAutomationScript")
+                                   agent=self._label, method=method)
         return data
 
+    async def script_output(self, name: str, folder: str, parameters: dict[str, str]) -> dict[str, str]:
+        """Run a short script action and return what it reported (``ExecuteAutomationScriptWithOutput``)."""
+        method = "ExecuteAutomationScriptWithOutput"
+        data = await self._call(method, script_body(name, folder, parameters, wait=True), once=False)
+        try:
+            return script_outputs(data)
+        except ValueError as exc:
+            raise DmsProtocolError(str(exc), agent=self._label, method=method) from None
+
     async def automation_scripts(self) -> list[Any]:
-        data = await self.call("GetAutomationScripts")
-        if not isinstance(data, list):
-            raise DmsProtocolError("expected a list of scripts", agent=self._label,
-                                   method="GetAutomationScripts")
-        return data
+        return self._list(await self.call("GetAutomationScripts"), "GetAutomationScripts")
 
     # ----------------------------------------------------------------- per agent
 
     async def agent_version(self, agent: AgentInfo) -> Version:
-        """Connect to the agent's own address: ``ConnectAppAndInfo`` reports the version of that agent."""
-        version, session = await self._read_version(agent)
-        self._logout_later([session])
+        """The agent's own version; an unrecognised DMAVersion is a ``DmsProtocolError`` that quotes it."""
+        text, session = await self._agents.read(agent)
+        self._agents.logout_later([session])
+        version = release_of(text)
+        if version is None:
+            raise DmsProtocolError(describe(text), agent=agent.label, method="ConnectAppAndInfo")
         return version
 
     async def agent_states(self, *, agents: list[AgentInfo] | None = None) -> list[AgentState]:
         """Each agent's status and version, read concurrently (at most ``concurrency`` at a time).
 
-        An agent that cannot be reached is reported with ``reachable=False`` and the reason in ``detail``.
+        An agent that cannot be reached is reported with ``reachable=False`` and the reason in ``detail``;
+        one outside the allow-list with ``contacted=False``.
         """
         infos = agents if agents is not None else await self.agents_info()
-        sessions: list[tuple[str, str, str]] = []
-
-        async def one(agent: AgentInfo) -> AgentState:
-            async with self._agent_slots:
-                try:
-                    version, session = await self._read_version(agent)
-                except DmsApiError as exc:
-                    return AgentState(id=agent.id, name=agent.name, status=agent.status,
-                                      detail=str(exc), version=None, reachable=False)
-            sessions.append(session)
-            return AgentState(id=agent.id, name=agent.name, status=agent.status,
-                              detail=agent.status_detail, version=version)
-
-        try:
-            return list(await asyncio.gather(*(one(agent) for agent in infos)))
-        finally:
-            # Logged out after the reads, not between them: the logouts would compete for the CPU with the
-            # reads still in flight and nobody waits on their answers.
-            self._logout_later(sessions)
-
-    async def _read_version(self, agent: AgentInfo) -> tuple[Version, tuple[str, str, str]]:
-        label = f"{agent.name} ({agent.primary_ip[:64]})"
-        try:
-            base = agent_base_url(dms_url=self.url, template=self.agent_url_template, ip=agent.primary_ip)
-        except ValueError as exc:
-            raise DmsProtocolError(str(exc), agent=agent.name, method="GetDataMinerAgentsInfo") from None
-        data = await self._connect_raw(base, label=label, method="ConnectAppAndInfo")
-        info = self._model(ConnectInfo, data, "ConnectAppAndInfo", label=label)
-        session = (base, info.connection, label)
-        try:
-            return parse_version(info.dma_version), session
-        except VersionError as exc:
-            self._logout_later([session])
-            raise DmsProtocolError(f"unreadable DMAVersion {info.dma_version[:64]!r}", agent=label,
-                                   method="ConnectAppAndInfo") from exc
-
-    def _logout_later(self, sessions: list[tuple[str, str, str]]) -> None:
-        """Close short per-agent sessions so they do not linger for 5 minutes; ``close()`` waits for them."""
-        for base, connection, label in sessions:
-            task = asyncio.create_task(self._logout_at(base, connection, label=label))
-            self._logouts.add(task)
-            task.add_done_callback(self._logouts.discard)
-
-    async def _logout_at(self, base: str, connection: str, *, label: str) -> None:
-        try:
-            async with self._agent_slots:
-                await self._post(base, "LogOut", {"connection": connection}, label=label, retries=0)
-        except (DmsApiError, _SessionExpired) as exc:
-            log.debug("logout from %s failed: %s", label, exc)
-
-    # ----------------------------------------------------------------- plumbing
-
-    async def _connect_at(self, base: str, *, label: str, method: str) -> str:
-        data = await self._connect_raw(base, label=label, method=method)
-        if isinstance(data, str) and data:
-            return data
-        if isinstance(data, dict) and isinstance(data.get("Connection"), str):
-            return str(data["Connection"])
-        raise DmsProtocolError("no connection id in the answer", agent=label, method=method)
-
-    async def _connect_raw(self, base: str, *, label: str, method: str) -> Any:
-        payload = {
-            "host": httpx.URL(base).host or "localhost",
-            "login": self.user,
-            "password": self._password.get_secret_value(),
-            "clientAppName": self.client_app_name,
-            "clientAppVersion": "1.0",
-            "clientComputerName": socket.gethostname(),
-        }
-        try:
-            return await self._post(base, method, payload, label=label)
-        except _SessionExpired as exc:
-            raise DmsAuthError("the DMS refused the session", agent=label, method=method) from exc
-
-    async def _post(
-        self, base: str, method: str, payload: dict[str, Any], *, label: str, retries: int | None = None,
-        once: bool = False,
-    ) -> Any:
-        """``once``: retry only when the request surely never reached the DMS (connection refused)."""
-        attempts = (self.retries if retries is None else retries) + 1
-        last = ""
-        for attempt in range(attempts):
-            if attempt:
-                await self._sleep(self._backoff_s * 2 ** (attempt - 1))
-            try:
-                response = await self._http.post(f"{base}/{method}", json=payload)
-            except httpx.TransportError as exc:
-                timed_out = isinstance(exc, httpx.TimeoutException)
-                last = "timed out" if timed_out else f"connection failed: {type(exc).__name__}"
-                unsent = isinstance(exc, httpx.ConnectError)
-            else:
-                fault = asmx_message(response)
-                if response.status_code < 500 or fault is not None:
-                    return self._unwrap(response, fault, method=method, label=label)
-                last, unsent = f"HTTP {response.status_code}", False
-            if once and not unsent:
-                raise DmsUnreachable(f"{last}; not retried: the DMS may have started it", agent=label,
-                                     method=method)
-            log.info("%s on %s: %s (attempt %d of %d)", method, label, last, attempt + 1, attempts)
-        raise DmsUnreachable(f"no answer after {attempts} attempt(s), last: {last}", agent=label,
-                             method=method)
-
-    def _unwrap(self, response: httpx.Response, fault: str | None, *, method: str, label: str) -> Any:
-        if fault is not None:
-            lowered = fault.lower()
-            if SESSION_EXPIRED in lowered:
-                raise _SessionExpired(fault)
-            if method in _CONNECT_METHODS and is_auth_refusal(fault):
-                reason = scrub(fault, self._password)
-                raise DmsAuthError(f"credentials refused for user {self.user!r}: {reason}", agent=label,
-                                   method=method)
-            if method == "ExecuteAutomationScript":
-                raise DmsScriptError(scrub(fault, self._password), agent=label, method=method)
-            raise DmsApiError(f"the DMS answered an error: {scrub(fault, self._password)}", agent=label,
-                              method=method)
-        if response.status_code in (401, 403):
-            raise DmsAuthError(f"HTTP {response.status_code}: access refused for user {self.user!r}",
-                               agent=label, method=method)
-        if response.status_code != 200:
-            raise DmsProtocolError(f"unexpected HTTP {response.status_code}", agent=label, method=method)
-        try:
-            body = response.json()
-        except ValueError:
-            raise DmsProtocolError("the answer is not JSON", agent=label, method=method) from None
-        if not isinstance(body, dict) or "d" not in body:
-            raise DmsProtocolError('the answer is not wrapped in {"d": ...}', agent=label, method=method)
-        return body["d"]
-
-    def _model(self, model: type[M], data: Any, method: str, *, label: str | None = None) -> M:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise DmsProtocolError(f"malformed answer: {first_error(exc)}", agent=label or self._label,
-                                   method=method) from None
-
-    def _models(self, model: type[M], data: Any, method: str) -> list[M]:
-        if not isinstance(data, list):
-            raise DmsProtocolError(f"expected a list, got {type(data).__name__}", agent=self._label,
-                                   method=method)
-        return [self._model(model, item, method) for item in data]
+        return await self._agents.states(infos)

@@ -1,7 +1,7 @@
 """How a hop gets installed: one protocol, two implementations.
 
-* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade, then
-  watches.
+* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade (each a job
+  started without waiting and followed through its status, ``dms.script_runs``), then watches.
 * ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP) and only watches.
 
 Both watch the same way: poll every agent's status and version until all run the expected version, or a
@@ -20,6 +20,8 @@ from dms import script_contract as contract
 from dms.client import DmsClient
 from dms.exceptions import DmsUnreachable, UpgradeTimeout
 from dms.models import AgentState, AgentStatus
+from dms.packages import package_file
+from dms.script_runs import Sleep, run_job
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
 
@@ -103,17 +105,31 @@ class _Watching:
 
 
 class ScriptDriver(_Watching):
-    """Drives the upgrade through the ``DMUpgrade_Orchestrator`` Automation script installed on the DMS."""
+    """Drives the upgrade through the ``DMUpgrade_Orchestrator`` Automation script installed on the DMS.
+
+    Each step starts a job without waiting and follows it (``dms.script_runs``). ``job_deadline_s`` bounds
+    one step (upload with its prerequisite checks, or handing the upgrade to SLTaskbarUtility).
+    """
 
     name = "script"
     needs_person = False
+
+    def __init__(
+        self, client: DmsClient, *, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
+        poll_s: float = 10.0, job_deadline_s: float = 2 * 3600.0, sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(client)
+        self.package_folder = package_folder
+        self.poll_s = poll_s
+        self.job_deadline_s = job_deadline_s
+        self._sleep = sleep
 
     def instructions(self, *, hop: Hop, step: Step) -> list[str]:
         action = contract.ACTION_UPLOAD if step == "upload" else contract.ACTION_UPGRADE
         return [
             f"The bot runs Automation script {contract.SCRIPT_FOLDER}/{contract.SCRIPT_NAME} "
-            f"with Action={action}, Package={hop.name}, Agents={contract.AGENTS_ALL}, "
-            f"FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}.",
+            f"with Action={action}, Package={package_file(hop)} (in {self.package_folder}), "
+            f"Agents={contract.AGENTS_ALL}, FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}.",
             "No action needed; the bot reports progress here.",
         ]
 
@@ -127,15 +143,15 @@ class ScriptDriver(_Watching):
     async def _run(self, *, hop: Hop, action: str, upload_only: bool) -> None:
         parameters = {
             contract.PARAM_ACTION: action,
-            contract.PARAM_PACKAGE: hop.name,
+            contract.PARAM_PACKAGE: package_file(hop),
             contract.PARAM_AGENTS: contract.AGENTS_ALL,
             contract.PARAM_FAILOVER_POLICY: contract.FAILOVER_SIMULTANEOUSLY,
             contract.PARAM_UPLOAD_ONLY: "true" if upload_only else "false",
+            contract.PARAM_PACKAGE_FOLDER: self.package_folder,
         }
-        instance = await self.client.execute_automation_script(
-            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER, parameters, wait=True
-        )
-        log.info("script %s %s for %s: instance %s", contract.SCRIPT_NAME, action, hop.name, instance)
+        state = await run_job(self.client, parameters, poll_s=self.poll_s, deadline_s=self.job_deadline_s,
+                              sleep=self._sleep)
+        log.info("script %s %s for %s: %s", contract.SCRIPT_NAME, action, hop.name, state)
 
 
 class WatchDriver(_Watching):
@@ -178,9 +194,11 @@ class WatchDriver(_Watching):
         return None  # a person clicks Upgrade in Cube; wait_for_version watches
 
 
-def make_driver(kind: str, *, client: DmsClient) -> UpgradeDriver:
+def make_driver(
+    kind: str, *, client: DmsClient, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER
+) -> UpgradeDriver:
     if kind == "script":
-        return ScriptDriver(client)
+        return ScriptDriver(client, package_folder=package_folder)
     if kind == "watch":
         return WatchDriver(client)
     raise ValueError(f"unknown upgrade driver {kind!r}: use 'script' or 'watch'")

@@ -27,6 +27,7 @@ from dms.models import (
     CheckStatus,
     ElementInfo,
 )
+from dms.packages import check_packages
 from dms.upgrade_path import UpgradePath
 
 # Severities that say "nothing wrong"; every other unmasked alarm is at least worth a warning.
@@ -98,12 +99,18 @@ def check_key_elements(names: list[str], found: list[ElementInfo | DmsApiError])
     return results
 
 
+def _agent_problem(state: AgentState) -> str:
+    if not state.contacted:
+        return f"{state.name} was not contacted: {state.detail}"
+    if not state.reachable:
+        return f"{state.name} is unreachable: {state.detail}"
+    return f"{state.name} is {state.status}"
+
+
 def check_agents_running(states: list[AgentState]) -> list[CheckResult]:
     title = "Every agent is Running"
     bad = [
-        result("agents_running", title, CheckStatus.FAIL,
-                f"{s.name} is unreachable: {s.detail}" if not s.reachable
-                else f"{s.name} is {s.status}{f' ({s.detail})' if s.detail else ''}", agent=s.name)
+        result("agents_running", title, CheckStatus.FAIL, _agent_problem(s), agent=s.name)
         for s in states
         if not s.reachable or s.status != AgentStatus.RUNNING
     ]
@@ -113,10 +120,22 @@ def check_agents_running(states: list[AgentState]) -> list[CheckResult]:
                            f"all {len(states)} agents are Running")]
 
 
+def check_versions_recognised(states: list[AgentState]) -> list[CheckResult]:
+    """A DMAVersion that maps to no release is shown as read: a person confirms the version (``from``)."""
+    return [
+        result("version_recognised", "Every agent's version is recognised", CheckStatus.MANUAL,
+               f"{s.name}: version {s.version_text[:64]} not recognised; confirm the current version "
+               "(e.g. plan 10.5 from 10.4.0 CU3)", agent=s.name)
+        for s in states
+        if s.reachable and s.version is None
+    ]
+
+
 def check_alarms(alarms: list[Alarm], *, blocking: list[str], names: dict[int, str]) -> list[CheckResult]:
     title = "No unmasked blocking alarms"
     blocking_lower = {severity.lower() for severity in blocking}
-    unmasked = [alarm for alarm in alarms if not alarm.is_masked]
+    # Masked alarms, alarms of masked elements and cleared alarms do not block (DMAAlarm.md).
+    unmasked = [alarm for alarm in alarms if alarm.counts]
     results: list[CheckResult] = []
     per_agent: dict[int, list[Alarm]] = {}
     for alarm in unmasked:
@@ -145,47 +164,51 @@ def check_alarms(alarms: list[Alarm], *, blocking: list[str], names: dict[int, s
     return results
 
 
-def check_failover(infos: list[AgentInfo]) -> list[CheckResult]:
+def check_failover(infos: list[AgentInfo], states: list[AgentState] | None = None) -> list[CheckResult]:
+    """What the API can say about failover: only ``IsFailOver`` per entry (DMAInfo.md names no partner).
+
+    A pair may be listed as two entries or as one entry that stands for both agents. Either way the API
+    answers for the active agent only, so the backup's version is "not readable": a person confirms it in
+    Cube. That is a manual item, never a failure of the check.
+    """
     title = "Failover pairs are complete"
-    by_id = {info.id: info for info in infos}
-    results: list[CheckResult] = []
     failover = [info for info in infos if info.is_failover]
-    for info in failover:
-        partner_id = info.failover_partner_id
-        if partner_id is None:
-            results.append(result("failover_pairs", title, CheckStatus.MANUAL,
-                                   f"{info.name} is in a failover pair but the API does not name its "
-                                   "partner; "
-                                   "confirm main and backup are both healthy in Cube", agent=info.name))
-            continue
-        partner = by_id.get(partner_id)
-        if partner is None:
-            results.append(result("failover_pairs", title, CheckStatus.FAIL,
-                                   f"{info.name}: failover partner DMA {partner_id} is missing",
-                                   agent=info.name))
-        elif not partner.is_failover or partner.failover_partner_id not in (None, info.id):
-            results.append(result("failover_pairs", title, CheckStatus.FAIL,
-                                   f"{info.name}: partner {partner.name} is not paired back with it",
-                                   agent=info.name))
     if not failover:
         return [result("failover_pairs", title, CheckStatus.PASS, "no failover pairs in this DMS")]
-    if not results:
-        return [result("failover_pairs", title, CheckStatus.PASS,
-                        f"{len(failover) // 2} failover pair(s), each with both agents present")]
+    versions = {s.id: s.version for s in states or []}
+    results = []
+    for info in failover:
+        version = versions.get(info.id)
+        running = f"the active agent runs {version}; " if version is not None else ""
+        results.append(result("failover_pairs", title, CheckStatus.MANUAL,
+                              f"{info.label} is in a failover pair: {running}the backup agent's version is "
+                              "not readable through the API; confirm in Cube that main and backup are "
+                              "healthy and run the same version", agent=info.label))
     return results
+
+
+def _version_label(state: AgentState) -> str | None:
+    """The version an agent runs, as a person reads it; an unrecognised DMAVersion counts as what it says."""
+    if state.version is not None:
+        return str(state.version)
+    if state.reachable and state.version_text:
+        return f"{state.version_text[:64]} (not recognised)"
+    return None
 
 
 def check_one_version(states: list[AgentState], *, path: UpgradePath | None) -> list[CheckResult]:
     title = "All agents run one version"
-    versions = {s.version for s in states if s.version is not None}
-    if not versions:
+    labels = {s.name: label for s in states if (label := _version_label(s)) is not None}
+    if not labels:
         return [result("one_version", title, CheckStatus.FAIL, "no agent's version could be read")]
-    if len(versions) > 1:
-        listing = "; ".join(f"{s.name} {s.version}" for s in states if s.version is not None)
+    if len(set(labels.values())) > 1:
+        listing = "; ".join(f"{name} {label}" for name, label in labels.items())
         return [result("one_version", title, CheckStatus.FAIL, f"mixed versions: {listing}")]
-    (version,) = versions
-    results = [result("one_version", title, CheckStatus.PASS, f"every readable agent runs {version}")]
-    if path is not None and path.current != version:
+    (label,) = set(labels.values())
+    results = [result("one_version", title, CheckStatus.PASS, f"every readable agent runs {label}")]
+    versions = {s.version for s in states if s.version is not None}
+    if path is not None and versions and path.current not in versions:
+        (version,) = versions
         detail = f"the cluster runs {version} but the plan starts from {path.current}; re-plan"
         results.append(result("plan_start_version", "The plan starts from the running version",
                                CheckStatus.FAIL, detail))
@@ -214,7 +237,7 @@ def backup_check() -> CheckResult:
 def make_baseline(
     *, states: list[AgentState], statistics: list[AgentStatistics], alarms: list[Alarm]
 ) -> Baseline:
-    unmasked = [alarm for alarm in alarms if not alarm.is_masked]
+    unmasked = [alarm for alarm in alarms if alarm.counts]
     return Baseline(
         taken_at=datetime.now(UTC),
         elements={s.id: s.amount_elements for s in statistics},
@@ -270,10 +293,12 @@ async def run_prechecks(
     path: UpgradePath | None,
     blocking_severities: list[str],
     key_elements: list[str] | None = None,
+    package_folder: str | None = None,
 ) -> PrecheckReport:
     """Every pre-upgrade check at once.
 
-    ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
+    ``package_folder`` (DMS_PACKAGE_FOLDER): ask the orchestrator script whether every package file of
+    ``path`` is there. ``DmsUnreachable`` and ``DmsAuthError`` propagate: there is no report without a DMS.
     """
     keys = list(key_elements or [])
     reading = await read_cluster(client, key_elements=keys)
@@ -282,10 +307,12 @@ async def run_prechecks(
     results = [
         *check_agents_running(states),
         *check_alarms(alarms, blocking=blocking_severities, names=names),
-        *check_failover(infos),
+        *check_failover(infos, states),
+        *check_versions_recognised(states),
         *check_one_version(states, path=path),
         *check_key_elements(keys, reading.key_elements),
         *check_requirements(path),
+        *(await check_packages(client, path=path, folder=package_folder) if package_folder else []),
         backup_check(),
     ]
     baseline = make_baseline(states=states, statistics=reading.statistics, alarms=alarms)

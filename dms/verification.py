@@ -21,7 +21,8 @@ def check_on_target(states: list[AgentState], *, target: Version) -> list[CheckR
                                agent=s.name))
         elif s.status != AgentStatus.RUNNING or s.version != target:
             bad.append(result("on_target", title, CheckStatus.FAIL,
-                               f"{s.name} is {s.status} on {s.version or 'an unknown version'}",
+                               f"{s.name} is {s.status} on "
+                               f"{s.version or s.detail or 'an unknown version'}",
                                agent=s.name))
     if not states:
         return [result("on_target", title, CheckStatus.FAIL, "the DMS reported no agents")]
@@ -53,7 +54,7 @@ def check_new_critical(
 ) -> list[CheckResult]:
     title = "No new Critical alarms"
     new = [a for a in alarms
-           if not a.is_masked and a.severity.lower() == "critical" and not baseline.had_critical(a)]
+           if a.counts and a.severity.lower() == "critical" and not baseline.had_critical(a)]
     if not new:
         return [result("new_critical", title, CheckStatus.PASS,
                         "no Critical alarm appeared since the baseline")]

@@ -6,6 +6,7 @@ Kept apart from ``dms.client`` so the client holds only the calling logic (sessi
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import ssl
 
@@ -82,17 +83,21 @@ def is_auth_refusal(message: str) -> bool:
     return any(word in lowered for word in _AUTH_WORDS)
 
 
-def asmx_message(response: httpx.Response) -> str | None:
-    """The ``Message`` of an ASMX fault (HTTP 500 with a JSON body), else ``None``."""
-    if response.status_code < 400:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
+def asmx_message(status: int, body: object) -> str | None:
+    """The ``Message`` of an ASMX fault (HTTP 4xx/5xx with a JSON body), else ``None``."""
+    if status < 400:
         return None
     if isinstance(body, dict) and isinstance(body.get("Message"), str):
         return str(body["Message"])
     return None
+
+
+def parse_json(raw: bytes) -> object:
+    """The JSON in ``raw``; ``ValueError`` for anything else (HTML, empty, not UTF-8, absurdly nested)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def scrub(text: str, secret: SecretStr) -> str:

@@ -96,6 +96,8 @@ class DmsAccess:
             timeout_s=settings.dms_timeout_seconds,
             retries=settings.dms_retries,
             concurrency=settings.dms_concurrency,
+            max_agents=settings.dms_max_agents, agent_allow=settings.dms_agent_allow,
+            allow_plain_http=settings.dms_allow_plain_http,
         )
 
     def driver_kind(self, name: str | None) -> str:
@@ -108,6 +110,7 @@ class DmsAccess:
         client = self.client(target.name)
         try:
             yield Connection(target=target, client=client,
-                             driver=make_driver(self.driver_kind(target.name), client=client))
+                             driver=make_driver(self.driver_kind(target.name), client=client,
+                                                package_folder=self._settings.dms_package_folder))
         finally:
             await client.close()

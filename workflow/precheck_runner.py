@@ -101,6 +101,8 @@ class PrecheckRunner:
                 report = await run_prechecks(
                     conn.client, path=path, key_elements=list(conn.target.key_elements),
                     blocking_severities=list(context.settings.blocking_alarm_severities),
+                    package_folder=(context.settings.dms_package_folder if conn.driver.name == "script"
+                                    else None),
                 )
                 results = list(report.results)
                 baseline = report.baseline.model_dump(mode="json")

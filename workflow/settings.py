@@ -40,6 +40,10 @@ class WorkflowSettings(BaseSettings):
     dms_retries: int = Field(default=3, ge=0, le=10)
     dms_concurrency: int = Field(default=64, ge=1, le=256)
     dms_driver: Literal["script", "watch"] = "script"
+    dms_package_folder: str = r"C:\Skyline DataMiner\Documents\DMUpgrade"  # .dmupgrade files on the DMA
+    dms_max_agents: int = Field(default=500, ge=1)  # refuse a DMS listing more (each agent is one login)
+    dms_agent_allow: Annotated[list[str], NoDecode] = []  # hosts/CIDRs for agent logins; [] = /24 of DMS_URL
+    dms_allow_plain_http: bool = False  # http to a non-loopback DMS sends the password in clear text
     release_catalog: Path | None = None
     # How often the bot polls agents while they upgrade (real seconds, before dms_time_scale).
     dms_poll_seconds: float = Field(default=10.0, gt=0)
@@ -70,7 +74,7 @@ class WorkflowSettings(BaseSettings):
     sim_version: str = "10.4.0 CU3"
     sim_speed: float = Field(default=600.0, gt=0)
 
-    @field_validator("upgrade_approvers", "blocking_alarm_severities", mode="before")
+    @field_validator("upgrade_approvers", "blocking_alarm_severities", "dms_agent_allow", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)

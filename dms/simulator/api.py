@@ -103,6 +103,14 @@ async def execute_automation_script(cluster: SimCluster, agent_id: int, params: 
     return await scripts.execute(cluster, script=script, options=options)
 
 
+async def execute_automation_script_with_output(
+    cluster: SimCluster, agent_id: int, params: dict[str, Any]
+) -> Any:
+    _session(cluster, agent_id, params)
+    script, options = _param(params, "script"), params.get("scriptOptions")
+    return await scripts.execute_with_output(cluster, script=script, options=options)
+
+
 METHODS: dict[str, Method] = {
     "ConnectApp": connect_app,
     "ConnectAppAndInfo": connect_app_and_info,
@@ -115,6 +123,7 @@ METHODS: dict[str, Method] = {
     "LogOut": log_out,
     "GetAutomationScripts": automation_scripts,
     "ExecuteAutomationScript": execute_automation_script,
+    "ExecuteAutomationScriptWithOutput": execute_automation_script_with_output,
 }
 # ASMX matches method names without regard to case.
 METHODS_BY_LOWER = {name.lower(): method for name, method in METHODS.items()}

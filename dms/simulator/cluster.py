@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dms.script_contract import PREREQUISITE_FAILED_PREFIX
+from dms.simulator import shapes
 from dms.simulator.agents import STUCK_AT, Phase, SimAgent, Transition, agent_ip, build_string
 from dms.simulator.clock import SimClock
 from dms.simulator.config import SimulatorConfig
@@ -51,11 +52,9 @@ class SimAlarm:
     arrived: datetime
 
     def to_api(self) -> dict[str, Any]:
-        return {
-            "DataMinerID": self.agent_id, "ID": self.id, "ElementID": self.element_id,
-            "ElementName": self.element_name, "ParameterName": self.parameter, "Severity": self.severity,
-            "IsMasked": self.masked, "TimeOfArrivalUTC": iso(self.arrived),
-        }
+        return shapes.dma_alarm(alarm_id=self.id, agent_id=self.agent_id, element_id=self.element_id,
+                                element_name=self.element_name, parameter=self.parameter,
+                                severity=self.severity, masked=self.masked, arrived=self.arrived)
 
 
 class SimCluster:
@@ -80,7 +79,8 @@ class SimCluster:
         self.uploads: Counter[str] = Counter()
         self.upgrades_triggered: Counter[str] = Counter()
         self._instances = 0
-        self.background: set[asyncio.Task[None]] = set()  # uploads run with WaitForScript false
+        self.background: set[asyncio.Task[None]] = set()  # jobs started with WaitForScript false
+        self.jobs: dict[str, tuple[str, str]] = {}  # orchestrator job -> (State, Message)
         for flag in config.faults:
             name, options = parse_fault_flag(flag)
             self.inject(name, **options)
@@ -151,26 +151,21 @@ class SimCluster:
 
     def connect_info(self, agent_id: int, connection: str, login: str) -> dict[str, Any]:
         agent = self.agents[agent_id]
-        return {
-            "Connection": connection,
-            "DMAVersion": build_string(agent.running_version(self.clock.now())),
-            "User": {"Name": login},
-            "ClusterInfo": {"Name": self.config.cluster_name, "AgentID": agent.id, "AgentName": agent.name,
-                            "AgentCount": len(self.agents)},
-        }
+        now = self.clock.now()
+        version = build_string(agent.running_version(now))
+        return shapes.dma_connect_and_info(connection=connection, version=version, login=login, now=now)
 
     def agents_info(self) -> list[dict[str, Any]]:
         now = self.clock.now()
         rows = []
         for agent in self.agents.values():
+            if self.config.pair_as_one_entry and agent.partner is not None and agent.id % 2 == 0:
+                continue  # the backup hides behind its main's entry
             phase = self.visible_phase(agent.id)
-            rows.append({
-                "ID": agent.id, "Name": agent.name, "PrimaryIP": agent.ip,
-                "Cluster": self.config.cluster_name,
-                "IsFailOver": agent.partner is not None, "FailoverPartnerID": agent.partner,
-                "Status": phase.status, "StatusDetail": phase.detail,
-                "LastChangeUTC": iso(agent.phase_changed_at(now)),
-            })
+            rows.append(shapes.dma_info(agent_id=agent.id, name=agent.name, ip=agent.ip,
+                                        cluster=self.config.cluster_name, status=phase.status,
+                                        failover=agent.partner is not None,
+                                        changed=agent.phase_changed_at(now)))
         return rows
 
     def statistics(self) -> list[dict[str, Any]]:
@@ -178,8 +173,8 @@ class SimCluster:
         for agent in self.agents.values():
             phase = self.visible_phase(agent.id)
             active = int(self._active_elements(agent) * phase.progress)
-            rows.append({"ID": agent.id, "AmountElements": agent.elements, "AmountElementsActive": active,
-                         "AmountServices": agent.elements // 4})
+            rows.append(shapes.dma_statistics(agent_id=agent.id, elements=agent.elements, active=active,
+                                              services=agent.elements // 4))
         return rows
 
     def active_alarms(self) -> list[dict[str, Any]]:
@@ -193,8 +188,9 @@ class SimCluster:
                     state = "Stopped" if number % 10 == 0 else "Active"
                     if phase.status != "Running":
                         state = "Timeout"  # its agent is down
-                    return {"ID": f"{agent.id}/{number}", "Name": self._element_name(agent, number),
-                            "DataMinerID": agent.id, "State": state}
+                    return shapes.dma_element(agent_id=agent.id, element_id=number,
+                                              name=self._element_name(agent, number), state=state,
+                                              changed=agent.last_change)
         return None
 
     # ------------------------------------------------------------------ the upgrade script's work

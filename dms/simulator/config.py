@@ -31,7 +31,8 @@ class SimulatorConfig(BaseModel):
     startup_minutes: float = Field(default=10.0, gt=0)
     stop_minutes: float = Field(default=1.0, ge=0)
     install_minutes: float = Field(default=5.0, ge=0)
-    upload_minutes: float = Field(default=5.0, ge=0)
+    # An upload with its prerequisite checks (VerifyClusterPorts alone is about 5 minutes).
+    upload_minutes: float = Field(default=20.0, ge=0)
     helper_minutes: float = Field(default=5.0, ge=0)
     session_idle_minutes: float = Field(default=5.0, gt=0)
     speed: float = Field(default=60.0, gt=0, le=1_000_000)
@@ -41,6 +42,10 @@ class SimulatorConfig(BaseModel):
     port: int = Field(default=0, ge=0, le=65535)
     cluster_name: str = "DMS"
     faults: tuple[str, ...] = ()  # fault flags: "NAME" or "NAME:key=value,..."
+    # Package files in the DMA's package folder (the script's inventory); None: every file asked about.
+    packages: tuple[str, ...] | None = None
+    # GetDataMinerAgentsInfo lists each failover pair as one entry (the main's), as a DMS may do.
+    pair_as_one_entry: bool = False
 
     @field_validator("version")
     @classmethod

@@ -2,7 +2,7 @@
 
 Parameters (strings, matched by ``Name``, or by ``ParameterId`` when the name is absent):
 
-* ``Action``: ``upload`` or ``upgrade`` (required).
+* ``Action``: ``upload``, ``upgrade``, ``status`` or ``inventory`` (required).
 * ``Package``: a package file name (required). Naming rule: the target version is the LAST substring that
   reads as a version, ``\\d+.\\d+.\\d+`` optionally followed by `` CUn`` or `` [CUn]`` (then parsed by
   ``dms.versions``): "DataMiner 10.0.0 CU19.dmupgrade" -> 10.0.0 CU19, "DataMiner 10.5.12.dmupgrade" ->
@@ -12,17 +12,20 @@ Parameters (strings, matched by ``Name``, or by ``ParameterId`` when the name is
 * ``FailoverPolicy``: ``Simultaneously`` (default; both agents of a pair upgrade at once), ``UseDefault``,
   ``BackupFirst`` or ``BackupFirstWithSwitchback`` (the backup first, its main once the backup runs again).
 * ``UploadOnly``: ``true``/``false``; must agree with ``Action`` when given.
+* ``PackageFolder``: where the package files are; ``Job``: the bot's id for the job (``status`` reads it).
 
 ``upload`` waits ``upload_minutes`` (simulated), then runs the prerequisite checks; a failure answers an error
 starting with ``PREREQUISITE_FAILED_PREFIX`` and the package is not kept. ``upgrade`` refuses a package that
 was not uploaded, a downgrade, or agents that are not all Running; otherwise it returns as soon as the agents
-begin to stop (the caller then watches them). With ``WaitForScript`` false the upload runs in the background.
+begin to stop (the caller then watches them). With ``WaitForScript`` false the work runs in the background
+and ``status`` reports it (``State``/``Message`` outputs of ``ExecuteAutomationScriptWithOutput``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from typing import Any
 
 from dms import script_contract as contract
@@ -61,6 +64,20 @@ def script_listing() -> list[dict[str, Any]]:
 
 async def execute(cluster: SimCluster, *, script: object, options: object) -> int:
     """Run ``ExecuteAutomationScript``; returns the script instance id or raises an ``AsmxFault``."""
+    instance, _ = await _run(cluster, script=script, options=options)
+    return instance
+
+
+async def execute_with_output(cluster: SimCluster, *, script: object, options: object) -> dict[str, Any]:
+    """``ExecuteAutomationScriptWithOutput``: the instance id and the script's key/value outputs.
+
+    The docs name no JSON fields for DMAAutomationOutputValue; the simulator uses ``Key``/``Value``.
+    """
+    instance, outputs = await _run(cluster, script=script, options=options)
+    return {"ID": instance, "Output": [{"Key": key, "Value": value} for key, value in outputs.items()]}
+
+
+async def _run(cluster: SimCluster, *, script: object, options: object) -> tuple[int, dict[str, str]]:
     if not isinstance(script, dict):
         raise BadRequest("Parameter 'script' must be an object with Name, Folder and Parameters.")
     name = script.get("Name")
@@ -74,6 +91,43 @@ async def execute(cluster: SimCluster, *, script: object, options: object) -> in
         wait = bool(options.get("WaitForScript", True))
     values = _parameters(script.get("Parameters"))
     action = _required(values, contract.PARAM_ACTION)
+    instance = cluster.next_instance()
+    if action == contract.ACTION_STATUS:
+        state, message = cluster.jobs.get(_required(values, contract.PARAM_JOB),
+                                          (contract.STATE_FAILED, "no such job"))
+        return instance, {contract.OUTPUT_STATE: state, contract.OUTPUT_MESSAGE: message}
+    if action == contract.ACTION_INVENTORY:
+        return instance, {contract.OUTPUT_FILES: contract.FILES_SEPARATOR.join(_inventory(cluster, values))}
+    work = _prepare(cluster, action, values)
+    job = values.get(contract.PARAM_JOB) or str(instance)
+    if wait:
+        cluster.jobs[job] = (await work, "")
+        return instance, {}
+    cluster.jobs[job] = (contract.STATE_RUNNING, "")
+    task = asyncio.create_task(_follow(cluster, job, work))
+    cluster.background.add(task)  # referenced, so it is not collected; cancelled on stop
+    task.add_done_callback(cluster.background.discard)
+    return instance, {}
+
+
+async def _follow(cluster: SimCluster, job: str, work: Awaitable[str]) -> None:
+    """A job started without waiting: its outcome goes where ``Action=status`` reads it."""
+    try:
+        cluster.jobs[job] = (await work, "")
+    except ScriptFailed as failed:
+        cluster.jobs[job] = (contract.STATE_FAILED, failed.message)
+
+
+def _inventory(cluster: SimCluster, values: dict[str, str]) -> list[str]:
+    """The package folder: ``config.packages`` when given, else every file asked about is there."""
+    if cluster.config.packages is not None:
+        return list(cluster.config.packages)
+    asked = values.get(contract.PARAM_PACKAGE, "")
+    return [part for part in asked.split(contract.FILES_SEPARATOR) if part.strip()]
+
+
+def _prepare(cluster: SimCluster, action: str, values: dict[str, str]) -> Awaitable[str]:
+    """Validate the parameters now (a refusal answers at once); returns the work, not yet started."""
     package = _required(values, contract.PARAM_PACKAGE)
     agent_ids = _agents(cluster, values.get(contract.PARAM_AGENTS, contract.AGENTS_ALL))
     policy = values.get(contract.PARAM_FAILOVER_POLICY, contract.FAILOVER_SIMULTANEOUSLY)
@@ -83,40 +137,40 @@ async def execute(cluster: SimCluster, *, script: object, options: object) -> in
     if upload_only is not None and upload_only.lower() not in ("true", "false"):
         raise _bad(f"{contract.PARAM_UPLOAD_ONLY} must be true or false, got {upload_only!r}")
     if action not in (contract.ACTION_UPLOAD, contract.ACTION_UPGRADE):
-        raise _bad(f"{contract.PARAM_ACTION} must be {contract.ACTION_UPLOAD} or {contract.ACTION_UPGRADE}, "
-                   f"got {action!r}")
+        raise _bad(f"{contract.PARAM_ACTION} must be one of {', '.join(contract.ACTIONS)}, got {action!r}")
     if upload_only is not None and (upload_only.lower() == "true") != (action == contract.ACTION_UPLOAD):
         raise _bad(f"{contract.PARAM_UPLOAD_ONLY}={upload_only} contradicts {contract.PARAM_ACTION}={action}")
-    target = package_version(package)
-    instance = cluster.next_instance()
+    if cluster.config.packages is not None and package not in cluster.config.packages:
+        raise ScriptFailed(f"Automation script failed: package file {package!r} is not in "
+                           f"{values.get(contract.PARAM_PACKAGE_FOLDER) or 'the package folder'}.")
     if action == contract.ACTION_UPLOAD:
-        _refuse_downgrade(cluster, target, agent_ids)
-        cluster.require_running(agent_ids, doing=f"upload {package}")
-        cluster.uploads[str(target) if target else package] += 1
-        job = _upload(cluster, package, agent_ids)
-        if wait:
-            await job
-        else:
-            task = asyncio.create_task(job)
-            cluster.background.add(task)  # referenced, so it is not collected; cancelled on stop
-            task.add_done_callback(cluster.background.discard)
-        return instance
+        return _upload(cluster, package, agent_ids)
+    return _upgrade(cluster, package, agent_ids, backup_first=policy != contract.FAILOVER_SIMULTANEOUSLY)
+
+
+async def _upload(cluster: SimCluster, package: str, agent_ids: list[int]) -> str:
+    target = package_version(package)
+    _refuse_downgrade(cluster, target, agent_ids)
+    cluster.require_running(agent_ids, doing=f"upload {package}")
+    cluster.uploads[str(target) if target else package] += 1
+    await cluster.clock.sleep(60.0 * cluster.config.upload_minutes)
+    cluster.check_prerequisites(package, agent_ids)
+    return contract.STATE_SUCCEEDED
+
+
+async def _upgrade(cluster: SimCluster, package: str, agent_ids: list[int], *, backup_first: bool) -> str:
     if package not in cluster.uploaded:
         raise ScriptFailed(f"Automation script failed: package {package!r} was not uploaded to the agents; "
                            f"run {contract.PARAM_ACTION}={contract.ACTION_UPLOAD} first.")
+    target = package_version(package)
     _refuse_downgrade(cluster, target, agent_ids)
     cluster.require_running(agent_ids, doing=f"upgrade to {package}")
     if target is None:
         cluster.upgrades_triggered[package] += 1
         await cluster.clock.sleep(60.0 * cluster.config.helper_minutes)  # a helper finishes before answering
-        return instance
-    cluster.start_upgrade(target, agent_ids, backup_first=policy != contract.FAILOVER_SIMULTANEOUSLY)
-    return instance
-
-
-async def _upload(cluster: SimCluster, package: str, agent_ids: list[int]) -> None:
-    await cluster.clock.sleep(60.0 * cluster.config.upload_minutes)
-    cluster.check_prerequisites(package, agent_ids)
+        return contract.STATE_SUCCEEDED
+    cluster.start_upgrade(target, agent_ids, backup_first=backup_first)
+    return contract.STATE_STARTED
 
 
 def _refuse_downgrade(cluster: SimCluster, target: Version | None, agent_ids: list[int]) -> None:

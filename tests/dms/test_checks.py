@@ -12,7 +12,14 @@ import pytest
 from dms.client import DmsClient
 from dms.exceptions import DmsAuthError, DmsUnreachable
 from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, Baseline, CheckStatus
-from dms.prechecks import check_alarms, check_failover, check_one_version, check_requirements, run_prechecks
+from dms.prechecks import (
+    check_alarms,
+    check_failover,
+    check_one_version,
+    check_requirements,
+    check_versions_recognised,
+    run_prechecks,
+)
 from dms.upgrade_path import Hop, PackageKind, UpgradePath
 from dms.verification import check_elements, check_new_critical, check_on_target, run_verification
 from dms.versions import Track, Version
@@ -29,7 +36,7 @@ def info(i: int, **extra: Any) -> AgentInfo:
 
 def alarm(i: int, severity: str, *, agent: int = 1, masked: bool = False) -> Alarm:
     return Alarm.model_validate({"DataMinerID": agent, "ID": i, "ElementName": "Router",
-                                 "ParameterName": "CPU", "Severity": severity, "IsMasked": masked})
+                                 "ParameterName": "CPU", "AlarmState": severity, "IsMasked": masked})
 
 
 def state(
@@ -59,14 +66,15 @@ def test_alarms_blocking_fail_per_agent_others_warn_masked_ignored() -> None:
     assert statuses(only_critical) == [CheckStatus.PASS, CheckStatus.WARN]
 
 
-def test_failover_pairs() -> None:
-    pair = [info(1, IsFailOver=True, FailoverPartnerID=2), info(2, IsFailOver=True, FailoverPartnerID=1)]
-    assert statuses(check_failover([*pair, info(3)])) == [CheckStatus.PASS]
+def test_failover_pairs_are_manual_and_the_backup_version_not_readable() -> None:
+    # DMAInfo.md has only IsFailOver: a pair may be one entry, and no partner is named.
     assert statuses(check_failover([info(3)])) == [CheckStatus.PASS]
-    broken = check_failover([pair[0]])
-    assert statuses(broken) == [CheckStatus.FAIL] and "missing" in broken[0].detail
-    unknown = check_failover([info(1, IsFailOver=True)])
-    assert statuses(unknown) == [CheckStatus.MANUAL]
+    one_entry = check_failover([info(1, IsFailOver=True), info(3)], [state(1)])
+    assert statuses(one_entry) == [CheckStatus.MANUAL]
+    detail = one_entry[0].detail
+    assert "backup agent's version is not readable" in detail and "10.4.0 CU3" in detail
+    two = check_failover([info(1, IsFailOver=True), info(2, IsFailOver=True)])
+    assert statuses(two) == [CheckStatus.MANUAL, CheckStatus.MANUAL]
 
 
 def test_one_version_and_plan_start() -> None:
@@ -137,7 +145,7 @@ async def test_run_prechecks_reports_problems() -> None:
     fake.versions["127.0.1.3"] = "10.3.0.0-12000-CU22"
     fake.down.add("127.0.1.1")
     fake.extra["GetActiveAlarms"] = [
-        {"DataMinerID": 102, "ID": 1, "Severity": "Critical", "IsMasked": False, "ElementName": "E"}
+        {"DataMinerID": 102, "ID": 1, "AlarmState": "Critical", "IsMasked": False, "ElementName": "E"}
     ]
     async with client_for(fake, retries=0) as client:
         report = await run_prechecks(client, path=None, blocking_severities=["Critical"],
@@ -174,7 +182,7 @@ async def test_run_verification_against_baseline() -> None:
         assert [r.status for r in results if r.name == "on_target"] == [CheckStatus.PASS]
         failed = [r for r in results if r.status is CheckStatus.FAIL]
         assert [(r.name, r.agent) for r in failed] == [("elements_active", "DMA2")]
-        fake.extra["GetActiveAlarms"] = [{"DataMinerID": 101, "ID": 9, "Severity": "Critical"}]
+        fake.extra["GetActiveAlarms"] = [{"DataMinerID": 101, "ID": 9, "AlarmState": "Critical"}]
         results = await run_verification(client, target=V, baseline=baseline)
     assert {r.name for r in results if r.status is CheckStatus.FAIL} == {"on_target", "elements_active",
                                                                           "new_critical"}
@@ -199,7 +207,7 @@ async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
         report = await sim_report(sim)
     assert report.passed, [r for r in report.results if r.status is CheckStatus.FAIL]
     by_name = {r.name: r for r in report.results}
-    assert by_name["failover_pairs"].status is CheckStatus.PASS
+    assert by_name["failover_pairs"].status is CheckStatus.MANUAL  # the backup version is not readable
     assert by_name["key_element"].status is CheckStatus.PASS, names
     assert len(report.baseline.versions) == 4 and report.baseline.total_active > 0
 
@@ -251,3 +259,28 @@ async def test_sim_verification_after_an_upgrade() -> None:
         sim.inject("critical_alarms", agent=2, count=1)
         results = await run_verification(client, target=hop.version, baseline=report.baseline)
     assert {(r.name, r.agent) for r in results if r.status is CheckStatus.FAIL} == {("new_critical", "DMA02")}
+
+
+async def test_sim_failover_pair_listed_as_one_entry_passes_with_the_backup_version_not_readable() -> None:
+    from dms.simulator import SimulatedDms
+    from tests.dms.dms_fakes import sim_client, sim_config
+
+    config = sim_config(agents=3, failover_pairs=1, pair_as_one_entry=True)
+    async with SimulatedDms(config) as sim, sim_client(sim.url) as client:
+        report = await run_prechecks(client, path=None, blocking_severities=["Critical"])
+    assert report.passed
+    (pair,) = [r for r in report.results if r.name == "failover_pairs"]
+    assert pair.status is CheckStatus.MANUAL and "backup agent's version is not readable" in pair.detail
+    running = next(r for r in report.results if r.name == "agents_running")
+    assert running.status is CheckStatus.PASS and "2 agents" in running.detail
+
+
+def test_an_unrecognised_version_is_one_version_and_a_manual_confirmation_not_a_failure() -> None:
+    odd = [AgentState(id=i, name=f"DMA{i}", status="Running", version_text="10.6.2617.1490") for i in (1, 2)]
+    (one,) = check_one_version(odd, path=path_with())
+    assert one.status is CheckStatus.PASS and "10.6.2617.1490 (not recognised)" in one.detail
+    mixed = check_one_version([odd[0], state(3)], path=None)
+    assert statuses(mixed) == [CheckStatus.FAIL]
+    asks = check_versions_recognised(odd)
+    assert statuses(asks) == [CheckStatus.MANUAL] * 2
+    assert "version 10.6.2617.1490 not recognised" in asks[0].detail and "from" in asks[0].detail

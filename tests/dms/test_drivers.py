@@ -10,6 +10,7 @@ from dms.client import DmsClient
 from dms.drivers import ScriptDriver, UpgradeDriver, WatchDriver, make_driver
 from dms.exceptions import DmsScriptError, UpgradeTimeout
 from dms.models import AgentState
+from dms.packages import package_file
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
 from tests.dms.dms_fakes import PASSWORD, URL, FakeDms, fault
@@ -68,26 +69,43 @@ def test_watch_instructions_follow_the_mop() -> None:
     assert "Click Upgrade" in upgrade and str(V_NEW) in upgrade and "Upload only" not in upgrade
 
 
-async def test_script_driver_sends_the_contract() -> None:
+def status(state: str, message: str = "") -> dict[str, object]:
+    # WS_Methods_v1/ExecuteAutomationScriptWithOutput.md: the instance id and key/value outputs.
+    return {"ID": 4712, "Output": [{"Key": "State", "Value": state}, {"Key": "Message", "Value": message}]}
+
+
+async def test_script_driver_starts_jobs_without_waiting_and_follows_their_status() -> None:
     fake = FakeDms()
+    fake.extra["ExecuteAutomationScriptWithOutput"] = status("succeeded")
     async with client_for(fake) as client:
-        driver = ScriptDriver(client)
+        driver = ScriptDriver(client, package_folder=r"D:\packages")
         await driver.upload(hop=HOP)
+        fake.extra["ExecuteAutomationScriptWithOutput"] = status("started")
         await driver.start_upgrade(hop=HOP)
     bodies = [body for _, _, body in fake.methods("ExecuteAutomationScript")]
+    assert all(body["scriptOptions"]["WaitForScript"] is False for body in bodies)
     params = [{p["Name"]: p["Value"] for p in body["script"]["Parameters"]} for body in bodies]
-    assert params[0] == {"Action": "upload", "Package": HOP.name, "Agents": "all",
-                         "FailoverPolicy": "Simultaneously", "UploadOnly": "true"}
-    assert params[1]["Action"] == "upgrade" and params[1]["UploadOnly"] == "false"
+    job = params[0].pop("Job")
+    assert params[0] == {"Action": "upload", "Package": package_file(HOP), "Agents": "all",
+                         "FailoverPolicy": "Simultaneously", "UploadOnly": "true",
+                         "PackageFolder": r"D:\packages"}
+    assert params[1]["Action"] == "upgrade" and params[1]["UploadOnly"] == "false" and params[1]["Job"] != job
     assert all(body["script"]["Name"] == contract.SCRIPT_NAME for body in bodies)
+    asked = [{p["Name"]: p["Value"] for p in body["script"]["Parameters"]}
+             for _, _, body in fake.methods("ExecuteAutomationScriptWithOutput")]
+    assert asked[0] == {"Action": "status", "Job": job}
 
 
 async def test_failing_prerequisite_raises_script_error_with_the_check() -> None:
     fake = FakeDms()
     message = f"{contract.PREREQUISITE_FAILED_PREFIX} Verify OS Version"
-    fake.queue["ExecuteAutomationScript"] = [fault(message)]
+    fake.extra["ExecuteAutomationScriptWithOutput"] = status("failed", message)
     async with client_for(fake) as client:
         with pytest.raises(DmsScriptError, match="Verify OS Version"):
+            await ScriptDriver(client).upload(hop=HOP)
+    fake.queue["ExecuteAutomationScript"] = [fault("Automation script failed: no such package")]
+    async with client_for(fake) as client:
+        with pytest.raises(DmsScriptError, match="no such package"):
             await ScriptDriver(client).upload(hop=HOP)
 
 
@@ -127,6 +145,7 @@ async def test_wait_for_version_times_out_with_the_last_states() -> None:
 
 async def test_helper_hop_waits_for_no_version_change() -> None:
     fake = FakeDms(agents=2)
+    fake.extra["ExecuteAutomationScriptWithOutput"] = status("succeeded")
     async with client_for(fake) as client:
         driver = ScriptDriver(client)
         await driver.upload(hop=HELPER)

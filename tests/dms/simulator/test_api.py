@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from dms import script_contract as contract
@@ -18,15 +16,15 @@ async def test_connect_and_every_read_method(make_sim: Factory, api: Api) -> Non
     assert set(info) >= {"Connection", "DMAVersion", "User", "ClusterInfo"}
     assert ConnectInfo.model_validate(info).dma_version.endswith("-CU3")
     assert parse_version(info["DMAVersion"]) == parse_version("10.4.0 CU3")
-    assert info["ClusterInfo"]["AgentID"] == 1  # the main address answers as agent 1
+    assert info["MessageType"] == "" and info["ClusterInfo"]["IsCassandraActive"] is True
     connection = await api.connect(sim.url)
 
     agents = [AgentInfo.model_validate(row) for row in await api.ok(sim.url, "GetDataMinerAgentsInfo",
                                                                      connection=connection)]
     assert [a.id for a in agents] == [1, 2, 3]
     assert [a.primary_ip for a in agents] == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
-    assert [(a.is_failover, a.failover_partner_id) for a in agents] == [(True, 2), (True, 1), (False, None)]
-    assert all(a.status == "Running" and isinstance(a.last_change_utc, datetime) for a in agents)
+    assert [a.is_failover for a in agents] == [True, True, False]  # DMAInfo.md names no partner
+    assert all(a.status == "Running" and isinstance(a.last_change_utc, int) for a in agents)
 
     stats = [AgentStatistics.model_validate(r) for r in await api.ok(sim.url, "GetDataMinerAgentsStatistics",
                                                                     connection=connection)]
@@ -42,7 +40,7 @@ async def test_connect_and_every_read_method(make_sim: Factory, api: Api) -> Non
 
     element = await api.ok(sim.url, "GetElementByName", connection=connection,
                            elementName="DMA02 Element 003")
-    assert element["State"] == "Active" and element["DataMinerID"] == 2
+    assert element["State"] == "Active" and element["DataMinerID"] == 2 and element["ID"] == 3
 
     scripts = await api.ok(sim.url, "GetAutomationScripts", connection=connection)
     assert scripts[0]["Name"] == contract.SCRIPT_NAME and scripts[0]["Folder"] == contract.SCRIPT_FOLDER
@@ -63,7 +61,8 @@ async def test_each_agent_answers_on_its_own_address(make_sim: Factory, api: Api
         assert base == sim.agent_url(agent_id)
         info = await api.ok(base, "ConnectAppAndInfo", host="x", login="admin", password="admin",
                             clientAppName="t", clientAppVersion="1", clientComputerName="c")
-        assert info["ClusterInfo"]["AgentID"] == agent_id
+        # DMAConnectAndInfo names no agent; the session says which agent answered.
+        assert sim.cluster.sessions[info["Connection"]].agent_id == agent_id
     # A session belongs to the agent it was opened on.
     connection = await api.connect(sim.agent_url(2))
     assert "No connection available" in await api.fault(sim.url, "GetActiveAlarms", connection=connection)
@@ -103,7 +102,7 @@ async def test_automation_script_refuses_bad_parameters(make_sim: Factory, api: 
     connection = await api.connect(sim.url)
     cases = [
         ({"Package": "DataMiner 10.5.0.dmupgrade"}, "parameter Action is required"),
-        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be upload or upgrade"),
+        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be one of upload"),
         ({"Action": "upload"}, "parameter Package is required"),
         ({"Action": "upload", "Package": "p 10.5.0", "Agents": "1,9"}, "no such agent"),
         ({"Action": "upload", "Package": "p 10.5.0", "Agents": "first"}, "Agents must be"),
@@ -132,7 +131,7 @@ async def test_wildcard_host_routes_by_local_address(make_sim: Factory, api: Api
     for agent_id in (1, 2):
         info = await api.ok(sim.agent_url(agent_id), "ConnectAppAndInfo", host="x", login="admin",
                             password="admin", clientAppName="t", clientAppVersion="1", clientComputerName="c")
-        assert info["ClusterInfo"]["AgentID"] == agent_id
+        assert sim.cluster.sessions[info["Connection"]].agent_id == agent_id
 
 
 async def test_a_taken_port_is_a_clear_error(make_sim: Factory) -> None:

@@ -1,0 +1,201 @@
+"""One request to a DMS address and how its answer is read: retries, caps, faults, ``{"d": ...}``.
+
+``DmsClient`` (``dms.client``) adds sessions and the API's methods on top. Every answer is read through
+``dms.limits`` (size cap, bounded inflation) and anything the Web Services API v1 does not promise (HTML, an
+empty body, ``{"d": null}`` where a value is due, wrong types, a huge body) becomes a ``DmsProtocolError``
+that names the agent and the method, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from dms.exceptions import DmsApiError, DmsAuthError, DmsProtocolError, DmsScriptError, DmsUnreachable
+from dms.limits import UnreadableBody, inflate_capped, too_large
+from dms.models import ConnectInfo
+from dms.wire import SESSION_EXPIRED, asmx_message, first_error, is_auth_refusal, parse_json, scrub
+
+log = logging.getLogger(__name__)
+
+CONNECT_METHODS = frozenset({"ConnectApp", "ConnectAppAndInfo"})
+SCRIPT_METHODS = frozenset({"ExecuteAutomationScript", "ExecuteAutomationScriptWithOutput"})
+TWO_STEP = "this account uses two-step authentication; use a service account without it"
+
+Sleep = Callable[[float], Awaitable[None]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class SessionExpired(Exception):
+    """Internal: the DMS forgot our connection id; the caller reconnects once."""
+
+
+class HttpCaller:
+    """Posts to any DMS address with the client's credentials, limits and retry policy."""
+
+    def __init__(
+        self, *, http: httpx.AsyncClient, user: str, password: SecretStr, retries: int, backoff_s: float,
+        sleep: Sleep, max_response_bytes: int, client_app_name: str,
+    ) -> None:
+        self._http = http
+        self.user = user
+        self._password = password
+        self.retries = retries
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self.max_response_bytes = max_response_bytes
+        self.client_app_name = client_app_name
+
+    # ----------------------------------------------------------------- connecting
+
+    async def connect_raw(self, base: str, *, label: str, method: str) -> Any:
+        payload = {
+            "host": "",  # documented as obsolete: "Keep this field empty" (WS_Methods_v1/ConnectApp.md)
+            "login": self.user,
+            "password": self._password.get_secret_value(),
+            "clientAppName": self.client_app_name,
+            "clientAppVersion": "1.0",
+            "clientComputerName": socket.gethostname(),
+        }
+        try:
+            return await self.post(base, method, payload, label=label)
+        except SessionExpired as exc:
+            raise DmsAuthError("the DMS refused the session", agent=label, method=method) from exc
+
+    async def connect_at(self, base: str, *, label: str) -> str:
+        """``ConnectApp``: the answer is the connection id itself (WS_Methods_v1/ConnectApp.md)."""
+        data = await self.connect_raw(base, label=label, method="ConnectApp")
+        if isinstance(data, str) and data:
+            return data
+        raise DmsProtocolError("no connection id in the answer", agent=label, method="ConnectApp")
+
+    async def connect_and_info(self, base: str, *, label: str) -> ConnectInfo:
+        """``ConnectAppAndInfo``; a failed attempt is named by its ``MessageType`` (DMAConnectAndInfo.md)."""
+        method = "ConnectAppAndInfo"
+        info = self.model(ConnectInfo, await self.connect_raw(base, label=label, method=method), method,
+                          label=label)
+        kind = (info.message_type or "").strip()
+        if kind.lower() == "challenge":
+            raise DmsAuthError(TWO_STEP, agent=label, method=method)
+        if not info.connection:
+            why = scrub(info.message or "no message", self._password)[:200]
+            raise DmsAuthError(f"connection refused ({kind[:40] or 'no MessageType'}): {why}", agent=label,
+                               method=method)
+        return info
+
+    # ----------------------------------------------------------------- one request
+
+    async def post(
+        self, base: str, method: str, payload: dict[str, Any], *, label: str, retries: int | None = None,
+        once: bool = False,
+    ) -> Any:
+        """``once``: retry only when the request surely never reached the DMS (connection refused)."""
+        attempts = (self.retries if retries is None else retries) + 1
+        last = ""
+        for attempt in range(attempts):
+            if attempt:
+                await self._sleep(self._backoff_s * 2 ** (attempt - 1))
+            try:
+                status, body = await self._exchange(f"{base}/{method}", payload)
+            except UnreadableBody as exc:
+                raise DmsProtocolError(str(exc), agent=label, method=method) from None
+            except httpx.TransportError as exc:
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                last = "timed out" if timed_out else f"connection failed: {type(exc).__name__}"
+                unsent = isinstance(exc, httpx.ConnectError)
+            else:
+                fault = asmx_message(status, body)
+                if status < 500 or fault is not None:
+                    return self._unwrap(status, body, fault, method=method, label=label)
+                last, unsent = f"HTTP {status}", False
+            if once and not unsent:
+                raise DmsUnreachable(f"{last}; not retried: the DMS may have started it", agent=label,
+                                     method=method)
+            log.info("%s on %s: %s (attempt %d of %d)", method, label, last, attempt + 1, attempts)
+        raise DmsUnreachable(f"no answer after {attempts} attempt(s), last: {last}", agent=label,
+                             method=method)
+
+    async def _exchange(self, url: str, payload: dict[str, Any]) -> tuple[int, object]:
+        """Status and parsed JSON body (``ValueError`` text when it is no JSON), read through the caps."""
+        limit = self.max_response_bytes
+        async with self._http.stream("POST", url, json=payload) as response:
+            if response.is_stream_consumed:  # a transport that handed httpx the whole (decoded) body
+                body = inflate_capped(response.content, "", limit=limit)
+            else:
+                raw = bytearray()
+                async for chunk in response.aiter_raw():
+                    raw += chunk
+                    if len(raw) > limit:
+                        raise too_large(limit)
+                encoding = response.headers.get("content-encoding", "")
+                body = inflate_capped(bytes(raw), encoding, limit=limit)
+        try:
+            return response.status_code, parse_json(body)
+        except ValueError:
+            return response.status_code, _NotJson(body)
+
+    def _unwrap(self, status: int, body: object, fault: str | None, *, method: str, label: str) -> Any:
+        if fault is not None:
+            self._raise_fault(fault, method=method, label=label)
+        if status in (401, 403):
+            raise DmsAuthError(f"HTTP {status}: access refused for user {self.user!r}", agent=label,
+                               method=method)
+        if status != 200:
+            raise DmsProtocolError(f"unexpected HTTP {status}", agent=label, method=method)
+        if isinstance(body, _NotJson):
+            raise DmsProtocolError(f"the answer is not JSON ({body.describe()})", agent=label, method=method)
+        if not isinstance(body, dict) or "d" not in body:
+            raise DmsProtocolError('the answer is not wrapped in {"d": ...}', agent=label, method=method)
+        return body["d"]
+
+    def _raise_fault(self, fault: str, *, method: str, label: str) -> None:
+        if SESSION_EXPIRED in fault.lower():
+            raise SessionExpired(fault)
+        text = scrub(fault, self._password)[:500]
+        if method in CONNECT_METHODS and is_auth_refusal(fault):
+            raise DmsAuthError(f"credentials refused for user {self.user!r}: {text}", agent=label,
+                               method=method)
+        if method in SCRIPT_METHODS:
+            raise DmsScriptError(text, agent=label, method=method)
+        raise DmsApiError(f"the DMS answered an error: {text}", agent=label, method=method)
+
+    # ----------------------------------------------------------------- reading answers
+
+    def model(self, model: type[M], data: Any, method: str, *, label: str) -> M:
+        if data is None:
+            raise DmsProtocolError('the answer is {"d": null}', agent=label, method=method)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise DmsProtocolError(f"malformed answer: {first_error(exc)}", agent=label,
+                                   method=method) from None
+
+    def models(self, model: type[M], data: Any, method: str, *, label: str) -> list[M]:
+        if not isinstance(data, list):
+            got = "null" if data is None else type(data).__name__
+            raise DmsProtocolError(f"expected a list, got {got}", agent=label, method=method)
+        return [self.model(model, item, method, label=label) for item in data]
+
+
+class _NotJson:
+    """A body that did not parse; kept so a status-specific error can still be chosen first."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def describe(self) -> str:
+        if not self.raw.strip():
+            return "empty body"
+        if self.raw.lstrip()[:1] == b"<":
+            return "HTML or XML"
+        return f"{len(self.raw)} bytes"
+
+
+def not_connected(label: str, method: str) -> DmsApiError:
+    return DmsApiError("session expired again right after reconnecting", agent=label, method=method)
+
