@@ -81,3 +81,25 @@ def test_layer_contracts_hold() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_modules_and_functions_stay_readable() -> None:
+    """Modules of at most 400 lines, functions of at most 60 (Alembic migrations, which are generated
+    DDL, excepted)."""
+    import ast
+
+    too_long = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            source = path.read_text()
+            name = path.relative_to(ROOT)
+            if source.count("\n") > 400:
+                too_long.append(f"{name}: {source.count(chr(10))} lines")
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > 60:
+                        too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
