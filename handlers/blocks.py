@@ -33,6 +33,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from dms.packages import package_file
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
 from workflow.store.checklist import Phase
 from workflow.store.snapshot import ItemView, PlanSnapshot
@@ -142,7 +143,9 @@ def _hop_lines(snap: PlanSnapshot) -> list[str]:
     for hop in snap.hops:
         rule = f"<{hop.rule_url}|{hop.rule}>" if hop.rule_url else hop.rule
         minutes = f", ~{minutes_text(hop.minutes)}" if hop.minutes else ""
-        lines.append(f"{hop.position + 1}. *{hop.version}* ({hop.package}{minutes}) — {rule}")
+        # The exact file to put in DMS_PACKAGE_FOLDER on the DMA (dms.packages names it).
+        lines.append(f"{hop.position + 1}. *{hop.version}* ({hop.package}{minutes}) — {rule}\n"
+                     f"      file: `{package_file(hop)}`")
     return lines
 
 

@@ -20,7 +20,8 @@ _HELP = (
     f"*{SLASH_COMMAND}* plans, checks and follows DataMiner upgrades. Times are in *UTC*.\n"
     f"• `{SLASH_COMMAND} plan <version> [on <dms>] [track main|feature] [at <YYYY-MM-DD HH:MM> "
     "[for <duration>]]` records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
-    "(`on` names a DMS from the targets file; without it, the default DMS) "
+    "(`on` names a DMS from the targets file; without it, the default DMS; "
+    "`from <version>` states the version the DMS runs when the bot cannot read it) "
     "(durations like `4h`, `90m`, `2h30m`)\n"
     f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
@@ -58,6 +59,8 @@ class PlanCommand:
     track: str | None = None
     window_start: datetime | None = None  # aware, UTC
     window_minutes: int | None = None
+    # The version the DMS runs, stated by the requester when the DMS reports one the bot cannot read.
+    current: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def _optional_id(args: list[str], command: str) -> int | None:
 def _parse_plan(args: list[str]) -> PlanCommand:
     if not args:
         raise ParseError("`plan` needs the target version, e.g. `plan 10.4` or `plan 10.4.0 CU5`")
-    keywords = ("on", "track", "at", "for")
+    keywords = ("on", "track", "at", "for", "from")
     # The version may contain spaces ("10.4.0 CU5"): it runs up to the first keyword.
     end = next((i for i, word in enumerate(args) if word.lower() in keywords), len(args))
     version = " ".join(args[:end])
@@ -141,6 +144,7 @@ def _parse_plan(args: list[str]) -> PlanCommand:
     track: str | None = None
     start: datetime | None = None
     minutes: int | None = None
+    current: str | None = None
     seen: set[str] = set()
     i = 0
     while i < len(rest):
@@ -153,6 +157,13 @@ def _parse_plan(args: list[str]) -> PlanCommand:
                 raise ParseError("`on` needs the name of a DMS, e.g. `plan 10.4 on production`")
             dms = rest[i + 1]
             i += 2
+        elif word == "from":
+            # Like the target, the stated version may contain spaces: it runs up to the next keyword.
+            stop = next((j for j in range(i + 1, len(rest)) if rest[j].lower() in keywords), len(rest))
+            current = " ".join(rest[i + 1:stop])
+            if not current:
+                raise ParseError("`from` needs the version the DMS runs, e.g. `plan 10.5 from 10.4.0 CU3`")
+            i = stop
         elif word == "track":
             if i + 1 >= len(rest) or rest[i + 1].lower() not in TRACKS:
                 given = rest[i + 1] if i + 1 < len(rest) else "nothing"
@@ -172,8 +183,10 @@ def _parse_plan(args: list[str]) -> PlanCommand:
             minutes = parse_duration(rest[i + 1])
             i += 2
         else:
-            raise ParseError(f"Unexpected `{rest[i]}` after the version: use `on`, `track`, `at` or `for`")
-    return PlanCommand(version=version, dms=dms, track=track, window_start=start, window_minutes=minutes)
+            raise ParseError(
+                f"Unexpected `{rest[i]}` after the version: use `on`, `from`, `track`, `at` or `for`")
+    return PlanCommand(version=version, dms=dms, track=track, window_start=start, window_minutes=minutes,
+                       current=current)
 
 
 def parse_command(text: str) -> Command:

@@ -100,7 +100,7 @@ class CommandRunner:
                     await engine.create_plan(
                         target=parsed.version, track=parsed.track, window_start=parsed.window_start,
                         window_minutes=parsed.window_minutes, requester=user, channel=channel,
-                        dms=parsed.dms, dedupe_key=dedupe_key,
+                        dms=parsed.dms, dedupe_key=dedupe_key, confirmed_current=parsed.current,
                     )
                 finally:
                     if dedupe_key is not None:

@@ -42,7 +42,7 @@ from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import checklist, plans
+from workflow.store import audit, checklist, plans
 from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
     ActiveUpgradeExists,
@@ -155,8 +155,10 @@ class UpgradeEngine:
         channel: str,
         dms: str | None = None,
         dedupe_key: str | None = None,
+        confirmed_current: str | None = None,
     ) -> PlanSnapshot:
-        """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window)."""
+        """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window).
+        ``confirmed_current``: the version the requester states when the DMS reports one we cannot read."""
         spec, chosen_track = plan_requests.parse_request(target, track)
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
@@ -169,8 +171,8 @@ class UpgradeEngine:
             if active is not None and active.id is not None:
                 raise ActiveUpgradeExists(dms_name=dms_target.name, plan_id=active.id, state=active.state)
         states = await plan_requests.read_agents(self.dms_access, dms_target.name)
-        current = states[0].version
-        assert current is not None  # read_agents refuses unknown versions
+        current, as_read = plan_requests.current_version(states, confirmed=confirmed_current,
+                                                         dms_name=dms_target.name)
         try:
             path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog,
                              today=self.now().date())
@@ -187,8 +189,13 @@ class UpgradeEngine:
             )
             assert plan.id is not None
             plan_id = plan.id
+            on = f"on {current}" if as_read is None else f"reporting {as_read!r}, confirmed as {current}"
             checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
-                                detail=f"read {len(states)} agent(s), all on {current}", now=self.now())
+                                detail=f"read {len(states)} agent(s), all {on}", now=self.now())
+            if as_read is not None:
+                audit.record(session, actor=requester, action="plan.current_confirmed", plan_id=plan_id,
+                             reason=f"the DMS reports {as_read!r}; the requester stated {current}",
+                             detail={"read": as_read, "confirmed": str(current)}, now=self.now())
             if self.dms_access.driver_kind(dms_target.name) == "watch":
                 checklist.ensure_item(session, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
         await self.emit(PlanCreated, plan_id)

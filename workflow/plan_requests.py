@@ -15,7 +15,7 @@ from dms.estimate import estimate as make_estimate
 from dms.exceptions import DmsApiError, VersionError
 from dms.models import AgentState
 from dms.upgrade_path import Estimate, UpgradePath
-from dms.versions import Track, VersionSpec, parse_spec
+from dms.versions import Track, Version, VersionSpec, parse_spec, parse_version
 from workflow.dms_access import DmsAccess
 from workflow.settings import WorkflowSettings
 from workflow.store import plans
@@ -82,15 +82,45 @@ def window_length_problem(minutes: int) -> str | None:
     return f"A window lasts between 15 minutes and 7 days, not {minutes} minutes"
 
 
+def _as_read(state: AgentState) -> str | None:
+    """What an agent runs as far as we can tell: the release, else DMAVersion as it reported it."""
+    return str(state.version) if state.version is not None else (state.version_text or None)
+
+
 def mixed_versions(states: Sequence[AgentState]) -> str | None:
-    """None when every agent reports the same version, else each agent with its version."""
-    versions = {state.version for state in states}
+    """None when every agent reports the same version (recognised or not), else each agent with its own."""
+    versions = {_as_read(state) for state in states}
     if len(versions) == 1 and None not in versions:
         return None
     return ", ".join(
-        f"{s.name}: {s.version}" if s.version else f"{s.name}: unknown ({s.detail or s.status})"
+        f"{s.name}: {_as_read(s)}" if _as_read(s) else f"{s.name}: unknown ({s.detail or s.status})"
         for s in states
     )
+
+
+def current_version(
+    states: Sequence[AgentState], *, confirmed: str | None, dms_name: str
+) -> tuple[Version, str | None]:
+    """The version every agent runs, and (when the requester had to confirm it) DMAVersion as read.
+
+    DataMiner does not document DMAVersion's format, so a string we cannot map is no reason to refuse:
+    the requester states the version (``plan 10.5 from 10.4.0 CU3``) and the plan records both.
+    """
+    read, text = states[0].version, states[0].version_text
+    if confirmed is None:
+        if read is None:
+            raise UserError(
+                f"DMS {dms_name!r} reports version {text!r}, which is not recognised. Say which version it "
+                "runs, e.g. `/dm-upgrade plan 10.5 from 10.4.0 CU3`"
+            )
+        return read, None
+    try:
+        given = parse_version(confirmed)
+    except VersionError as exc:
+        raise UserError(str(exc)) from None
+    if read is not None and read != given:
+        raise UserError(f"DMS {dms_name!r} runs {read}; `from` is only for a version the bot cannot read")
+    return given, (text if read is None else None)
 
 
 async def read_agents(access: DmsAccess, dms_name: str) -> list[AgentState]:

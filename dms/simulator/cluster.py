@@ -21,7 +21,7 @@ from dms.simulator.clock import SimClock
 from dms.simulator.config import SimulatorConfig
 from dms.simulator.errors import AuthenticationFailed, NoConnection, ScriptFailed
 from dms.simulator.faults import ActiveFault, Fault, make_fault, parse_fault_flag
-from dms.versions import Version
+from dms.versions import Version, parse_version
 
 _SEVERITIES = ("Minor", "Warning", "Major", "Critical", "Minor", "Warning")
 _PARAMETERS = ("CPU Load", "Link Status", "Temperature", "Fan Speed", "Signal Level", "Disk Usage")
@@ -152,7 +152,10 @@ class SimCluster:
     def connect_info(self, agent_id: int, connection: str, login: str) -> dict[str, Any]:
         agent = self.agents[agent_id]
         now = self.clock.now()
-        version = build_string(agent.running_version(now))
+        running = agent.running_version(now)
+        version = build_string(running)
+        if self.config.reported_version is not None and running == parse_version(self.config.version):
+            version = self.config.reported_version
         return shapes.dma_connect_and_info(connection=connection, version=version, login=login, now=now)
 
     def agents_info(self) -> list[dict[str, Any]]:

@@ -46,6 +46,9 @@ class SimulatorConfig(BaseModel):
     packages: tuple[str, ...] | None = None
     # GetDataMinerAgentsInfo lists each failover pair as one entry (the main's), as a DMS may do.
     pair_as_one_entry: bool = False
+    # DMAVersion while the agents run ``version``, in a form the bot may not know (its format is not
+    # documented, e.g. "10.6.2617.1490"); None: the usual build string.
+    reported_version: str | None = Field(default=None, max_length=100)
 
     @field_validator("version")
     @classmethod

@@ -192,3 +192,13 @@ def test_a_cancel_without_a_reason_does_not_repeat_who_cancelled() -> None:
     assert texts(plain.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>"
     given = blocks_progress.cancelled(snap, actor="UBOB", reason="change freeze", agents=[])
     assert texts(given.blocks)[0] == ":no_entry: *Plan #1 cancelled* by <@UBOB>: change freeze"
+
+
+def test_plan_message_names_the_exact_package_file_of_every_hop() -> None:
+    """Issue 10: the operator must know which .dmupgrade file to put in DMS_PACKAGE_FOLDER for each hop."""
+    from dms.packages import package_file
+
+    snap = make_snapshot(hops=3)
+    text = render_message(blocks.plan_message(snap).blocks, "").text
+    for hop in snap.hops:
+        assert f"file: `{package_file(hop)}`" in text or f"file: {package_file(hop)}" in text

@@ -104,3 +104,11 @@ def test_durations(text: str, minutes: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ParseError):
         parse_duration(text)
+
+
+def test_plan_from_states_the_current_version_with_spaces_up_to_the_next_keyword() -> None:
+    parsed = parse_command("plan 10.5 from 10.4.0 CU3 on production")
+    assert isinstance(parsed, PlanCommand)
+    assert (parsed.version, parsed.current, parsed.dms) == ("10.5", "10.4.0 CU3", "production")
+    with pytest.raises(ParseError, match="`from` needs the version the DMS runs"):
+        parse_command("plan 10.5 from on production")

@@ -358,3 +358,42 @@ async def test_items_confirmed_on_the_checklist_pass_the_pre_check(harness: Harn
     await harness.engine.settle(timeout_s=10)
     results = harness.engine.status(plan_id=plan_id).precheck.results  # type: ignore[union-attr]
     assert next(r for r in results if r.name == "backup").status is CheckStatus.PASS
+
+
+async def test_a_dmaversion_the_bot_cannot_read_asks_the_requester_and_is_audited(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Issue 10: DMAVersion's format is not documented (DMAConnectAndInfo.md). A string we cannot map is
+    shown as read and the requester states the version (`plan 10.5 from 10.2.0 CU5`); never "unreachable"."""
+    from dms.simulator import SimulatedDms
+    from tests.workflow.conftest import sim_config
+
+    odd = SimulatedDms(sim_config(reported_version="10.2.2617.1490"))
+    await odd.start()
+    try:
+        h = make_harness(simulator=odd)
+        unreadable = r"'10\.2\.2617\.1490', which is not recognised.*from 10\.4\.0 CU3"
+        with pytest.raises(UserError, match=unreadable):
+            await h.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
+                                       requester=REQUESTER, channel="C1")
+        with pytest.raises(UserError, match=r"'ten'"):
+            await h.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
+                                       requester=REQUESTER, channel="C1", confirmed_current="ten")
+        snap = await h.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
+                                          requester=REQUESTER, channel="C1", confirmed_current="10.2.0 CU5")
+        assert snap.current_version == "10.2.0 CU5"
+        connect = next(item for item in snap.checklist if item.key == "details.connect")
+        assert "'10.2.2617.1490', confirmed as 10.2.0 CU5" in connect.detail
+        with h.engine.session() as session:
+            rows = session.exec(select(AuditEvent).where(AuditEvent.action == "plan.current_confirmed")).all()
+        assert [(row.actor, row.detail) for row in rows] == [
+            (REQUESTER, {"read": "10.2.2617.1490", "confirmed": "10.2.0 CU5"})]
+        await h.engine.stop()
+    finally:
+        await odd.stop()
+
+
+async def test_from_is_refused_when_the_dms_version_is_known_and_differs(harness: Harness) -> None:
+    with pytest.raises(UserError, match=r"runs 10\.2\.0 CU5; `from` is only for a version the bot cannot"):
+        await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
+                                         requester=REQUESTER, channel="C1", confirmed_current="10.1.0")
