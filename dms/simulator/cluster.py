@@ -106,6 +106,9 @@ class SimCluster:
             return Phase("Disconnected", "Unreachable", 0.0)
         return self.phase(agent_id)
 
+    def answers_html(self, agent_id: int) -> bool:
+        return any(f.fault is Fault.HTML_ANSWERS and f.agent in (None, agent_id) for f in self.faults)
+
     def extra_latency_ms(self, agent_id: int) -> float:
         spikes = [f.ms for f in self.faults if f.fault is Fault.LATENCY_SPIKE and f.agent in (None, agent_id)]
         return max(spikes, default=0.0)

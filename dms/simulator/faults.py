@@ -16,6 +16,8 @@ latency_spike            every request to the agent (or all) waits ``ms`` longer
                                                                                         ms (3000)
 session_expiry           every open session is dropped now, and while active a           -
                          connection id serves one call only
+html_answers             every API call to the agent (or all) answers 200 with an        agent (all)
+                         HTML error page, as a misconfigured IIS or proxy does
 =======================  =============================================================  ==================
 
 Agent faults default to the last agent so that ``DMS_URL`` (agent 1) keeps answering. Clearing a fault undoes
@@ -39,6 +41,7 @@ class Fault(StrEnum):
     CRITICAL_ALARMS = "critical_alarms"
     LATENCY_SPIKE = "latency_spike"
     SESSION_EXPIRY = "session_expiry"
+    HTML_ANSWERS = "html_answers"
 
 
 AGENT_FAULTS = frozenset({Fault.AGENT_UNREACHABLE, Fault.AGENT_STUCK_STARTING, Fault.AGENT_FAILS_TO_START})
@@ -50,6 +53,7 @@ _OPTIONS: dict[Fault, frozenset[str]] = {
     Fault.CRITICAL_ALARMS: frozenset({"agent", "count"}),
     Fault.LATENCY_SPIKE: frozenset({"agent", "ms"}),
     Fault.SESSION_EXPIRY: frozenset(),
+    Fault.HTML_ANSWERS: frozenset({"agent"}),
 }
 DEFAULT_CHECK = "Verify Cluster Ports"
 

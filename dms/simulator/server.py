@@ -64,6 +64,9 @@ async def _api(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(delay_ms / 1000.0)  # network latency is real time, not simulated
     if not cluster.answers(agent_id):
         return web.Response(status=503, text="Service Unavailable: DataMiner is not running on this agent.")
+    if cluster.answers_html(agent_id):
+        return web.Response(status=200, content_type="text/html",
+                            text="<html><body><h1>Server Error in '/API' Application.</h1></body></html>")
     name = request.match_info["method"]
     method = METHODS_BY_LOWER.get(name.lower())
     try:

@@ -246,3 +246,30 @@ def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
     assert abs(fast.remaining_minutes - 92 / 600) < 1e-9
     assert hop_deadline_seconds(HopExpectation(low=20, high=40), time_scale=1) == 80 * 60
     assert hop_deadline_seconds(HopExpectation(low=1, high=2), time_scale=10) == 10 * 60 / 10
+
+
+async def test_a_dms_answering_html_is_a_protocol_error_the_plan_records(harness: Harness) -> None:
+    """Issue 10, bad input: an HTML page with status 200 (a misconfigured IIS) gives a protocol error naming
+    the agent and method, never a traceback; the pre-check records it and the execution fails with it."""
+    snap = await harness.engine.create_plan(
+        target="10.4", track="main", window_start=harness.clock.now.replace(year=2031), window_minutes=120,
+        requester=REQUESTER, channel="C1")
+    harness.sim.inject("html_answers")
+    await harness.engine.run_check(plan_id=snap.id, actor=REQUESTER)
+    await harness.engine.settle(timeout_s=10)
+    blocked = harness.engine.status(plan_id=snap.id)
+    assert blocked.state is PlanState.BLOCKED and blocked.precheck is not None
+    (failure,) = [r for r in blocked.precheck.failed if r.name == "dms_reachable"]
+    assert failure.detail == "the answer is not JSON (HTML or XML) (agent 127.0.0.1 ConnectApp)"
+
+    harness.sim.clear()
+    await harness.engine.cancel(plan_id=snap.id, actor=REQUESTER, reason="retry on a fresh plan")
+    plan = await harness.ready_plan()
+    await harness.engine.approve(plan_id=plan.id, actor=APPROVER)
+    harness.sim.inject("html_answers")
+    await harness.engine.settle(timeout_s=20)
+    failed = harness.engine.status(plan_id=plan.id)
+    assert failed.state is PlanState.FAILED
+    assert harness.sim.state()["upgrades_triggered"] == {}
+    reason = harness.notifier.of_type(UpgradeFailed, plan_id=plan.id)[-1].reason
+    assert reason == "the DMS failed: the answer is not JSON (HTML or XML) (agent 127.0.0.1 ConnectApp)"
