@@ -56,6 +56,7 @@ from workflow.store.errors import (
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets
+from workflow.timeline import Timeline, load_timeline
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +325,12 @@ class UpgradeEngine:
                 if channel is None or plan.channel == channel:
                     return load_snapshot(session, plan_id=plan.id)
         raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
+
+    def timeline(self, plan_id: int) -> Timeline:
+        """Where the plan's time went so far (``workflow.timeline``); NotFound if there is no such plan."""
+        with self.session() as session:
+            return load_timeline(session, plan_id=plan_id, now=self.now(),
+                                 time_scale=self.settings.dms_time_scale)
 
     def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
         if not 1 <= limit <= 100:
