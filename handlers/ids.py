@@ -14,7 +14,7 @@ SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
     "plan <version> [on <dms>] [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check "
-    "| cancel <id> | history | help"
+    "| cancel <id> | history | timeline [id] | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).
@@ -25,6 +25,7 @@ BOT_SCOPES: dict[str, tuple[str, ...]] = {
     "chat:write.public": ("chat.postMessage to public channels the bot is not a member of",),
     "usergroups:read": ("usergroups.users.list",),
     "users:read": ("users.info",),
+    "files:write": ("files.getUploadURLExternal", "files.completeUploadExternal (the timeline picture)"),
 }
 
 MAX_ID_LENGTH = 255

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from handlers.command_parser import (
+    HELP_TEXT,
     CancelCommand,
     CheckCommand,
     HelpCommand,
@@ -14,6 +15,7 @@ from handlers.command_parser import (
     ParseError,
     PlanCommand,
     StatusCommand,
+    TimelineCommand,
     parse_command,
     parse_duration,
 )
@@ -104,3 +106,11 @@ def test_durations(text: str, minutes: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ParseError):
         parse_duration(text)
+
+
+def test_timeline_takes_an_optional_plan_id() -> None:
+    assert parse_command("timeline") == TimelineCommand()
+    assert parse_command("timeline #7") == TimelineCommand(plan_id=7)
+    with pytest.raises(ParseError):
+        parse_command("timeline 1 2")
+    assert "timeline [id]" in HELP_TEXT
