@@ -26,8 +26,9 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, views
+from handlers import actions, commands, home, views
 from handlers.approvers import SlackApprovers
+from handlers.home import HomePublisher
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
 from handlers.slack_web import ChannelPacer, make_web_client
@@ -69,6 +70,7 @@ def build_bolt_app(
     approvers: ApproverDirectory,
     work: ListenerWork | None = None,
     timeline: TimelinePoster | None = None,
+    home_tab: HomePublisher | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. Listeners ack first, then call the engine.
 
@@ -91,6 +93,8 @@ def build_bolt_app(
     commands.register(app, engine=engine, work=work, timeline=timeline)
     actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
+    if home_tab is not None:
+        home.register(app, engine=engine, work=work, publisher=home_tab)
     return app
 
 
@@ -199,7 +203,12 @@ class Runtime:
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
                                        load=lambda plan_id: self.engine.timeline(plan_id),
                                        thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"))
-        notifier: Notifier = FanoutNotifier((self._notifier, self.timeline, *self._extra_notifiers))
+        # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
+        # Slack pacing interval (2 s in production; tests that shorten the pacing shorten this too).
+        self.home = HomePublisher(web_client=self.web_client, engine=lambda: self.engine,
+                                  thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"),
+                                  debounce_s=2 * self._pacer_interval_s)
+        notifier: Notifier = FanoutNotifier((slack, self.timeline, self.home, *self._extra_notifiers))
         self.approvers = SlackApprovers(
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
             group_id=settings.upgrade_approver_group,
@@ -210,7 +219,7 @@ class Runtime:
         )
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
-            work=self.listener_work, timeline=self.timeline,
+            work=self.listener_work, timeline=self.timeline, home_tab=self.home,
         )
 
     async def stop(self) -> None:
@@ -237,6 +246,7 @@ class Runtime:
             await self.listener_work.idle(timeout_s=timeout_s)
             await self.engine.settle(timeout_s=timeout_s)
             await self.timeline.drain()
+            await self.home.drain()
             await self.notifier.drain()
             if self.listener_work.running == 0:
                 return

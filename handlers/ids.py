@@ -41,6 +41,9 @@ class ActionId(StrEnum):
     # Approval request buttons (each behind a confirm dialog)
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
+    # App Home buttons: open a plan's thread (a link), run a plan's pre-check
+    HOME_THREAD = "home.thread"
+    HOME_CHECK = "home.check"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
