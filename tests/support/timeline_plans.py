@@ -25,6 +25,7 @@ from workflow.store.states import PlanState
 from workflow.timeline import Timeline
 
 KINDS = ("finished", "failed", "executing")
+STARTUP_MINUTES = 10.0
 
 
 class LiveAfterPrepare(FakeClock):
@@ -41,12 +42,15 @@ class LiveAfterPrepare(FakeClock):
 
 async def real_timeline(tmp_path: Path, kind: str) -> Timeline:
     """Run one plan of ``kind`` (see KINDS) and return its timeline."""
-    sim = SimulatedDms(sim_config())
+    # Agents take 10 simulated minutes (0.3 s here) to start, so the engine's 30 ms polls see every agent
+    # down even on a busy machine; the estimate knows it, so the hop deadlines are long enough.
+    sim = SimulatedDms(sim_config(startup_minutes=STARTUP_MINUTES))
     await sim.start()
     db = make_engine(f"sqlite:///{tmp_path / f'{kind}.db'}")
     migrate(db)
     clock = LiveAfterPrepare(utc_now() - timedelta(hours=31))
-    settings = engine_settings(dms_url=sim.url, database_url=str(db.url))
+    settings = engine_settings(dms_url=sim.url, database_url=str(db.url),
+                               agent_startup_minutes=STARTUP_MINUTES)
     engine = UpgradeEngine(settings=settings, db=db, catalog=load_catalog(), notifier=RecordingNotifier(),
                            approvers=StaticApprovers(settings.upgrade_approvers),
                            dms_access=DmsAccess(settings=settings), clock=clock)
