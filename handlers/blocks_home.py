@@ -106,6 +106,8 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
     for item in home.approvals[:MAX_PER_LIST]:
         blocks += _plan_blocks(item, "Your approval is requested: approve or reject in the plan's thread.",
                                links=links)
+    if len(home.approvals) > MAX_PER_LIST:
+        blocks.append(_context(f"…and {len(home.approvals) - MAX_PER_LIST} more: `/dm-upgrade history`"))
     if home.manual_items:
         lines = [f"• Plan #{m.plan_id} ({mrkdwn_escape(m.dms_name)}): {mrkdwn_escape(m.title)}"
                  for m in home.manual_items[:20]]
