@@ -26,11 +26,13 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, views
+from handlers import actions, commands, home, views
 from handlers.approvers import SlackApprovers
+from handlers.home import HomePublisher
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
 from handlers.slack_web import ChannelPacer, make_web_client
+from handlers.timeline_post import TimelinePoster
 from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess, simulator_config
 from workflow.engine import UpgradeEngine
@@ -67,6 +69,8 @@ def build_bolt_app(
     web_client: AsyncWebClient,
     approvers: ApproverDirectory,
     work: ListenerWork | None = None,
+    timeline: TimelinePoster | None = None,
+    home_tab: HomePublisher | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. Listeners ack first, then call the engine.
 
@@ -86,9 +90,11 @@ def build_bolt_app(
         request_verification_enabled=secret is not None,
     )
     app.use(work.count_acks)
-    commands.register(app, engine=engine, work=work)
+    commands.register(app, engine=engine, work=work, timeline=timeline)
     actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
+    if home_tab is not None:
+        home.register(app, engine=engine, work=work, publisher=home_tab)
     return app
 
 
@@ -192,9 +198,17 @@ class Runtime:
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
         self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
                                        pacer=self.pacer)
-        notifier: Notifier = self._notifier
-        if self._extra_notifiers:
-            notifier = FanoutNotifier((self._notifier, *self._extra_notifiers))
+        slack = self._notifier
+        # The timeline picture when a plan ends (and on /dm-upgrade timeline), after the final result.
+        self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
+                                       load=lambda plan_id: self.engine.timeline(plan_id),
+                                       thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"))
+        # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
+        # Slack pacing interval (2 s in production; tests that shorten the pacing shorten this too).
+        self.home = HomePublisher(web_client=self.web_client, engine=lambda: self.engine,
+                                  thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"),
+                                  debounce_s=2 * self._pacer_interval_s)
+        notifier: Notifier = FanoutNotifier((slack, self.timeline, self.home, *self._extra_notifiers))
         self.approvers = SlackApprovers(
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
             group_id=settings.upgrade_approver_group,
@@ -205,7 +219,7 @@ class Runtime:
         )
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
-            work=self.listener_work,
+            work=self.listener_work, timeline=self.timeline, home_tab=self.home,
         )
 
     async def stop(self) -> None:
@@ -231,6 +245,8 @@ class Runtime:
         while True:
             await self.listener_work.idle(timeout_s=timeout_s)
             await self.engine.settle(timeout_s=timeout_s)
+            await self.timeline.drain()
+            await self.home.drain()
             await self.notifier.drain()
             if self.listener_work.running == 0:
                 return

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("bot.cli_check", "run the pre-upgrade checks against DMS_URL"),
     "simulator": ("bot.cli_simulator", "serve a simulated DataMiner System over the Web Services API"),
     "audit": ("bot.cli_audit", "export the audit log"),
+    "timeline": ("bot.cli_timeline", "draw one plan's timeline (PNG) into a file and print its path"),
     "script": ("bot.cli_script", "export the orchestrator Automation script for the DMS, with install steps"),
 }
 

@@ -27,6 +27,7 @@ _HELP = (
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
     f"• `{SLASH_COMMAND} cancel <id> [reason]` cancels a plan\n"
     f"• `{SLASH_COMMAND} history` lists the latest plans\n"
+    f"• `{SLASH_COMMAND} timeline [id]` posts a picture of where the plan's time went into its thread\n"
     f"• `{SLASH_COMMAND} help` shows this"
 )
 
@@ -85,11 +86,17 @@ class HistoryCommand:
 
 
 @dataclass(frozen=True)
+class TimelineCommand:
+    plan_id: int | None = None
+
+
+@dataclass(frozen=True)
 class HelpCommand:
     pass
 
 
-Command = PlanCommand | StatusCommand | CheckCommand | CancelCommand | HistoryCommand | HelpCommand
+Command = (PlanCommand | StatusCommand | CheckCommand | CancelCommand | HistoryCommand | TimelineCommand
+           | HelpCommand)
 
 
 def parse_duration(text: str) -> int:
@@ -209,6 +216,8 @@ def parse_command(text: str) -> Command:
         if args:
             raise ParseError("`history` takes no arguments")
         return HistoryCommand()
+    if name == "timeline":
+        return TimelineCommand(plan_id=_optional_id(args, name))
     if name == "help":
         return HelpCommand()
     raise ParseError(f"Unknown subcommand `{words[0]}`")

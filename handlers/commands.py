@@ -26,12 +26,14 @@ from handlers.command_parser import (
     ParseError,
     PlanCommand,
     StatusCommand,
+    TimelineCommand,
     mrkdwn_escape,
     parse_command,
     with_usage,
 )
 from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
+from handlers.timeline_post import TimelinePoster
 from workflow.engine import UpgradeEngine
 from workflow.store.errors import NotFound, UserError
 from workflow.store.snapshot import PlanSnapshot
@@ -56,8 +58,10 @@ async def ephemeral(client: AsyncWebClient, *, channel: str, user: str, message:
 class CommandRunner:
     """What the listener does after the ack; separate so it reads as the table of subcommands."""
 
-    def __init__(self, *, engine: UpgradeEngine, work: ListenerWork, slots: int = WORK_SLOTS) -> None:
+    def __init__(self, *, engine: UpgradeEngine, work: ListenerWork, slots: int = WORK_SLOTS,
+                 timeline: TimelinePoster | None = None) -> None:
         self._engine = engine
+        self._timeline = timeline
         self._work = work
         self._in_flight: set[str] = set()
         self._slots = slots
@@ -117,9 +121,29 @@ class CommandRunner:
                 return None  # the cancellation is broadcast in the plan's thread
             case HistoryCommand():
                 return blocks_progress.history(engine.history(limit=10))
+            case TimelineCommand():
+                return await self._post_timeline(parsed.plan_id, channel=channel)
             case HelpCommand():
                 return HELP_TEXT
         raise AssertionError(f"unhandled command {parsed!r}")
+
+    async def _post_timeline(self, plan_id: int | None, *, channel: str) -> str:
+        """The current picture, during the execution too, into the plan's thread."""
+        plan = self._find_any(plan_id, channel=channel)
+        if self._timeline is None:
+            raise UserError("Timeline pictures are not available in this bot")
+        await self._timeline.post(plan.id, channel=plan.channel or channel)
+        return f"Timeline of plan #{plan.id} posted in its thread."
+
+    def _find_any(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
+        """Like ``_find``, and without an active plan the latest plan of any state."""
+        try:
+            return self._find(plan_id, channel=channel)
+        except NotFound:
+            latest = self._engine.history(limit=1) if plan_id is None else []
+            if not latest:
+                raise
+            return latest[0]
 
     def _find(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
         """The given plan; without an id the active plan of this channel, else any active plan."""
@@ -131,8 +155,9 @@ class CommandRunner:
             return self._engine.status()
 
 
-def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
-    runner = CommandRunner(engine=engine, work=work)
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
+             timeline: TimelinePoster | None = None) -> None:
+    runner = CommandRunner(engine=engine, work=work, timeline=timeline)
 
     @app.command(SLASH_COMMAND)
     async def on_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -153,6 +178,7 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
         if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
             await ack()  # a Slack retry while the first copy still works: that copy answers
             return
-        await ack(text=WORKING) if isinstance(parsed, PlanCommand | CheckCommand) else await ack()
+        slow = isinstance(parsed, PlanCommand | CheckCommand | TimelineCommand)
+        await ack(text=WORKING) if slow else await ack()
         await runner.run(parsed, client=client, user=str(command["user_id"]),
                          channel=str(command["channel_id"]), dedupe_key=dedupe_key)

@@ -14,7 +14,7 @@ SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
     "plan <version> [on <dms>] [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check "
-    "| cancel <id> | history | help"
+    "| cancel <id> | history | timeline [id] | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).
@@ -25,6 +25,7 @@ BOT_SCOPES: dict[str, tuple[str, ...]] = {
     "chat:write.public": ("chat.postMessage to public channels the bot is not a member of",),
     "usergroups:read": ("usergroups.users.list",),
     "users:read": ("users.info",),
+    "files:write": ("files.getUploadURLExternal", "files.completeUploadExternal (the timeline picture)"),
 }
 
 MAX_ID_LENGTH = 255
@@ -40,6 +41,9 @@ class ActionId(StrEnum):
     # Approval request buttons (each behind a confirm dialog)
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
+    # App Home buttons: open a plan's thread (a link), run a plan's pre-check
+    HOME_THREAD = "home.thread"
+    HOME_CHECK = "home.check"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"

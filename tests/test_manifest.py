@@ -90,3 +90,13 @@ def test_ids_are_short_unique_and_within_slack_limits() -> None:
 def test_the_bot_can_post_in_public_channels_it_was_not_invited_to(manifest: dict[str, Any]) -> None:
     # /dm-upgrade is typed in any channel; without chat:write.public the plan message fails not_in_channel.
     assert "chat:write.public" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_the_home_tab_is_enabled_and_its_event_subscribed(manifest: dict[str, Any]) -> None:
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert "request_url" not in manifest["settings"]["event_subscriptions"]  # Socket Mode: no URL
+
+
+def test_the_timeline_upload_has_its_scope(manifest: dict[str, Any]) -> None:
+    assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]

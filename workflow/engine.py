@@ -37,6 +37,7 @@ from workflow.events import (
     WindowScheduled,
 )
 from workflow.execution_runner import ExecutionRunner
+from workflow.home import HomeView, load_home, may_run_check
 from workflow.precheck_runner import PrecheckRunner
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
@@ -56,6 +57,7 @@ from workflow.store.errors import (
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets
+from workflow.timeline import Timeline, load_timeline
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +333,27 @@ class UpgradeEngine:
                 if channel is None or plan.channel == channel:
                     return load_snapshot(session, plan_id=plan.id)
         raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
+
+    async def home(self, *, user: str) -> HomeView:
+        """What the App Home tab shows ``user`` (``workflow.home``)."""
+        is_approver = await self.approvers.is_approver(user)
+        with self.session() as session:
+            return load_home(session, user=user, is_approver=is_approver,
+                             allow_self_approval=self.settings.allow_self_approval, now=self.now())
+
+    async def run_check_from_home(self, *, plan_id: int, actor: str) -> None:
+        """The Home tab's pre-check button: only the requester or an approver may press it."""
+        requester = self.snapshot(plan_id).requester
+        is_approver = await self.approvers.is_approver(actor)
+        if not may_run_check(requester=requester, user=actor, is_approver=is_approver):
+            raise NotAuthorized("Only the requester or an upgrade approver can run this plan's pre-check")
+        await self.run_check(plan_id=plan_id, actor=actor)
+
+    def timeline(self, plan_id: int) -> Timeline:
+        """Where the plan's time went so far (``workflow.timeline``); NotFound if there is no such plan."""
+        with self.session() as session:
+            return load_timeline(session, plan_id=plan_id, now=self.now(),
+                                 time_scale=self.settings.dms_time_scale)
 
     def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
         if not 1 <= limit <= 100:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bot.console.home_tab import open_home
 from bot.console.session import ConsoleError, ConsoleSession, quoted
 from handlers.ids import ActionId
 
@@ -28,6 +29,8 @@ HELP = """\
   window YYYY-MM-DD HH:MM [for 4h]
   submit | close            submit the open form as shown | close it
   show [mK]                 print a message in full (default: the latest plan message)
+  home                      open the bot's Home tab as the acting user and print it
+  /dm-upgrade timeline [id] the plan's timeline picture: written to a file, its path printed
   /as NAME                  act as another user: alice (requester), bob (approver), carol (not an approver)
   help | quit
   In messages: [N] Label* is the main button, [N] Label! a dangerous one; (N) [x] is a ticked checkbox."""
@@ -143,6 +146,8 @@ class Console:
             await s.submit_view(self.form_values(start=None, duration=None))
         elif lowered == "close":
             s.close_view()
+        elif lowered == "home":
+            self.print(*s.drain(), *await open_home(s, timeout_s=self.timeout_s))
         elif lowered.startswith("show"):
             self.show(line[4:].strip())
         else:

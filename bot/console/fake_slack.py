@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.console.fake_slack_files import FakeFilesAndHome
 from bot.console.fake_slack_state import (
     BlockKitLimitError,
     FakeEvent,
@@ -45,8 +46,6 @@ from bot.console.fake_slack_state import (
 __all__ = ["FakeEvent", "FakeMessage", "FakeSlack", "RecordedCall"]
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
 
 
 class FakeSlack:
@@ -98,6 +97,10 @@ class FakeSlack:
             "usergroups.users.list": self._group_users,
             "users.info": self._users_info,
         }
+        # Files upload v2, views.publish and chat.getPermalink (``fake_slack_files``).
+        self.extras = FakeFilesAndHome(ts=self._ts, messages=self.messages, bot_user_id=bot_user_id,
+                                       base_url=lambda: self.base_url)
+        self._handlers.update(self.extras.handlers())
 
     # ----- lifecycle -------------------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class FakeSlack:
         """Listen on loopback (a free port by default); return the base URL, ending with ``/api/``."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._dispatch)
+        self.extras.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -186,16 +190,11 @@ class FakeSlack:
         params.pop("token", None)
         events: list[FakeEvent] = []
         status, headers, body = self._answer(method, params, token, events)
-        self.calls.append(
-            RecordedCall(
-                method=method,
-                params=params,
-                at=self._clock(),
-                status=status,
-                ok=bool(body.get("ok")) if body is not None else None,
-                error=body.get("error") if body is not None else None,
-            )
-        )
+        self.calls.append(RecordedCall(
+            method=method, params=params, at=self._clock(), status=status,
+            ok=bool(body.get("ok")) if body is not None else None,
+            error=body.get("error") if body is not None else None,
+        ))
         for event in events:
             await self._publish(event)
         if body is None:

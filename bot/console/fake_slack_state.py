@@ -49,6 +49,7 @@ class FakeMessage:
     edits: int = 0
     deleted: bool = False
     ephemeral_to: str | None = None
+    files: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # files shared with the message
 
     def snapshot(self) -> FakeMessage:
         return dataclasses.replace(self, blocks=copy.deepcopy(self.blocks))
@@ -67,14 +68,19 @@ class FakeMessage:
             message["thread_ts"] = self.thread_ts
         if self.edits:
             message["edited"] = {"user": self.user, "ts": self.ts}
+        if self.files:
+            message["files"] = self.files
         return message
 
 
 @dataclass(frozen=True)
 class FakeEvent:
-    """What a subscriber sees: a message posted/updated/deleted, an ephemeral, or a view opened/updated."""
+    """What a subscriber sees: a message posted/updated/deleted, an ephemeral, a view opened/updated, or
+    a Home tab published."""
 
-    kind: Literal["posted", "updated", "deleted", "ephemeral", "view_opened", "view_updated"]
+    kind: Literal[
+        "posted", "updated", "deleted", "ephemeral", "view_opened", "view_updated", "home_published"
+    ]
     message: FakeMessage | None = None
     view: dict[str, Any] | None = None
 

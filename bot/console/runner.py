@@ -40,6 +40,7 @@ class ConsoleOptions:
     user: str = "alice"
     pacer_interval_s: float = 1.0  # Slack's one message per second per channel, kept in the console
     settle_timeout_s: float = 600.0
+    files_dir: Path | None = None  # where shared files (timeline pictures) go; default: a temp folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +90,8 @@ async def run_console(
     interactive = stdin.isatty() if interactive is None else interactive
     with tempfile.TemporaryDirectory(prefix="dm-upgrade-console-") as work:
         session = ConsoleSession(console_settings(settings, options=options, work_dir=Path(work)),
-                                 make_runtime=make_runtime, pacer_interval_s=options.pacer_interval_s)
+                                 make_runtime=make_runtime, pacer_interval_s=options.pacer_interval_s,
+                                 files_dir=options.files_dir)
         session.switch_user(options.user)
         await session.start()
         try:

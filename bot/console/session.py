@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import json
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -112,7 +114,10 @@ class ConsoleSession:
         make_runtime: RuntimeFactory,
         pacer_interval_s: float = 1.0,
         is_error: ErrorTest = looks_like_error,
+        files_dir: Path | None = None,
     ) -> None:
+        # Files the bot shares (the timeline picture) are written here; it outlives the session.
+        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "dm-upgrade-console-files"
         self._base_settings = settings
         self._make_runtime = make_runtime
         self._pacer_interval_s = pacer_interval_s
@@ -346,6 +351,21 @@ class ConsoleSession:
             if event.kind == "ephemeral" and event.message is not None:
                 self._note_error(event.message.text, event.message.blocks)
             lines.extend(self.transcript.lines_for(event))
+            if event.message is not None and event.kind == "posted":
+                lines.extend(self._save_files(event.message.files))
+        return lines
+
+    def _save_files(self, shared: list[dict[str, Any]]) -> list[str]:
+        """Write each shared file to ``files_dir``; a line with its path, as the person's way to open it."""
+        lines = []
+        for item in shared:
+            found = self.fake.extras.files.get(str(item.get("id")))
+            if found is None or found.content is None:
+                continue
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path = self.files_dir / f"{found.id}-{Path(found.filename).name}"
+            path.write_bytes(found.content)
+            lines.append(f"  [file] {found.title or found.filename}: {path}")
         return lines
 
     def take_errors(self) -> list[str]:

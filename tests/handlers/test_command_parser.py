@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from handlers.command_parser import (
+    HELP_TEXT,
     CancelCommand,
     CheckCommand,
     HelpCommand,
@@ -14,6 +15,7 @@ from handlers.command_parser import (
     ParseError,
     PlanCommand,
     StatusCommand,
+    TimelineCommand,
     parse_command,
     parse_duration,
 )
@@ -112,3 +114,11 @@ def test_plan_from_states_the_current_version_with_spaces_up_to_the_next_keyword
     assert (parsed.version, parsed.current, parsed.dms) == ("10.5", "10.4.0 CU3", "production")
     with pytest.raises(ParseError, match="`from` needs the version the DMS runs"):
         parse_command("plan 10.5 from on production")
+
+
+def test_timeline_takes_an_optional_plan_id() -> None:
+    assert parse_command("timeline") == TimelineCommand()
+    assert parse_command("timeline #7") == TimelineCommand(plan_id=7)
+    with pytest.raises(ParseError):
+        parse_command("timeline 1 2")
+    assert "timeline [id]" in HELP_TEXT

@@ -167,7 +167,9 @@ async def test_429_storm_loses_no_message(stack: Stack) -> None:
     assert [m for m in thread if "Upgrade done" in m.text and m.reply_broadcast]
     assert "State: *done*" in str(plan_msg.blocks)
     posted_ok = sum(1 for c in stack.slack.calls_for("chat.postMessage") if c.ok)
-    assert posted_ok == len(thread) + 1
+    shared = [m for m in thread if m.files]  # the timeline picture, shared by files.completeUploadExternal
+    assert len(shared) == 1 and stack.runtime.timeline.failures == 0
+    assert posted_ok == len(thread) - len(shared) + 1
 
 
 # ------------------------------------------------------------------------------------------ startup

@@ -208,3 +208,48 @@ def _trigger_id() -> str:
     # Unique per request, shaped like Slack's ("<n>.<epoch>.<hex>"), so modal opens can be told apart.
     n = next(_trigger_numbers)
     return f"{n}.{int(time.time())}.fake{n:08x}"
+
+
+_event_numbers = itertools.count(1)
+
+
+def app_home_opened(
+    *, signing_secret: str, user_id: str = "U0ALICE", tab: str = "home", timestamp: int | None = None
+) -> Request:
+    """The Events API's ``app_home_opened`` as Slack posts it: a JSON ``event_callback`` body."""
+    n = next(_event_numbers)
+    now = int(time.time())
+    body = json.dumps({
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "api_app_id": API_APP_ID,
+        "event": {"type": "app_home_opened", "user": user_id, "channel": f"D0{user_id[2:]}", "tab": tab,
+                  "event_ts": f"{now}.{n:06d}"},
+        "type": "event_callback",
+        "event_id": f"Ev{n:010d}",
+        "event_time": now,
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+    }, separators=(",", ":")).encode()
+    return body, signed_headers(body, signing_secret=signing_secret, timestamp=timestamp,
+                                content_type="application/json")
+
+
+def home_button(
+    *, signing_secret: str, action_id: str, value: str, user_id: str, view_id: str = "VHOME"
+) -> Request:
+    """A click on a button of the App Home tab (a ``view`` container, no channel)."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": _trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": view_id, "type": "home", "blocks": [], "state": {"values": {}}},
+        "actions": [{"action_id": action_id, "block_id": "home", "type": "button", "value": value,
+                     "action_ts": f"{time.time():.6f}"}],
+    }
+    return _payload_request(payload, signing_secret=signing_secret, timestamp=None, retry_num=None)

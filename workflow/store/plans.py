@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from dms.models import AgentState
 from dms.upgrade_path import Estimate, PathWarning, UpgradePath
 from dms.versions import Track, parse_version
-from workflow.store import audit, checklist
+from workflow.store import agent_history, audit, checklist
 from workflow.store.clock import utc_now
 from workflow.store.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store.states import ACTIVE, PlanState, get_plan, transition
@@ -289,9 +289,11 @@ def update_progress(
     eta: datetime | None = None,
     now: datetime | None = None,
 ) -> UpgradePlan:
-    """The engine's latest agent states and ETA (not audited: it changes every poll)."""
+    """The engine's latest agent states and ETA (not audited: it changes every poll); every agent whose
+    status changed gets a row in the agent history (``agent_history``)."""
     plan = get_plan(session, plan_id=plan_id)
     if agents is not None:
+        agent_history.record_changes(session, plan_id=plan_id, previous=plan.agents, current=agents)
         plan.agents = [dict(agent) for agent in agents]
     if eta is not None:
         plan.eta = eta

@@ -245,3 +245,20 @@ class ObservedDuration(SQLModel, table=True):
     minutes: float
     plan_id: int | None = Field(default=None, foreign_key="upgrade_plan.id")
     observed_at: datetime = _created()
+
+
+class AgentStatusChange(SQLModel, table=True):
+    """One agent's status as the engine saw it change during an execution (the timeline's agent lanes).
+
+    Only changes are stored (and each agent's first sighting), so a 50-agent upgrade writes a few rows per
+    agent, not one per poll."""
+
+    __tablename__ = "agent_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
+    at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime(), nullable=False))
+    agent_id: int
+    agent_name: str = Field(max_length=200)
+    status: str = Field(max_length=40)  # AgentStatus value, or "Unreachable" when the agent did not answer
+    version: str | None = Field(default=None, max_length=64)

@@ -208,8 +208,8 @@ async def test_subscribers_see_posts_and_edits_in_order(fake: FaultySlack, clien
 
 
 async def test_unknown_methods_are_recorded(fake: FaultySlack, client: AsyncWebClient) -> None:
-    assert (await client.api_call("chat.getPermalink", params={"channel": "C1"}))["ok"]
-    assert fake.calls[-1].method == "chat.getPermalink" and fake.calls[-1].params == {"channel": "C1"}
+    assert (await client.api_call("reactions.add", params={"channel": "C1"}))["ok"]
+    assert fake.calls[-1].method == "reactions.add" and fake.calls[-1].params == {"channel": "C1"}
     strict = FaultySlack(unknown_methods_ok=False)
     base = await strict.start()
     try:

@@ -1,0 +1,123 @@
+"""The App Home tab (``views.publish``) as Block Kit: pure builders from ``workflow.home.HomeView``.
+
+Text from people or a DMS (DMS names, versions, checklist titles) is escaped before it goes into mrkdwn;
+user ids become mentions. A tab holds at most 100 blocks, so each list shows its first few entries and
+says how many more there are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from handlers.blocks import STATE_EMOJI, truncate, when
+from handlers.command_parser import mrkdwn_escape
+from handlers.ids import ActionId
+from workflow.home import HomePlan, HomeView
+
+MAX_PER_LIST = 6  # four lists of (section + actions) stay well inside the tab's 100 blocks
+SECTION_LIMIT = 3000
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def who(user: str) -> str:
+    return f"<@{user}>" if _USER_ID.match(user) else mrkdwn_escape(user)
+
+
+def _section(text: str, *, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section",
+                             "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, 150)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}]}
+
+
+def _button(text: str, *, action_id: str, value: str, url: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "text": {"type": "plain_text", "text": text},
+                              "action_id": action_id, "value": value}
+    if url:
+        button["url"] = url
+    return button
+
+
+def _plan_line(item: HomePlan) -> str:
+    s = item.snapshot
+    emoji = STATE_EMOJI.get(s.state, "")
+    return (f"{emoji} *Plan #{s.id}* on *{mrkdwn_escape(s.dms_name)}*: {mrkdwn_escape(s.current_version)} → "
+            f"{mrkdwn_escape(s.target_version)} — {s.state.label}")
+
+
+def _plan_blocks(item: HomePlan, detail: str, *, links: dict[int, str]) -> list[dict[str, Any]]:
+    plan_id = item.snapshot.id
+    link = links.get(plan_id)
+    accessory = _button("Open thread", action_id=ActionId.HOME_THREAD.value, value=str(plan_id),
+                        url=link) if link else None
+    blocks = [_section(f"{_plan_line(item)}\n{detail}", accessory=accessory)]
+    if item.may_check:
+        blocks.append({"type": "actions", "elements": [
+            _button("Run pre-check", action_id=ActionId.HOME_CHECK.value, value=str(plan_id))]})
+    return blocks
+
+
+def _listed(
+    items: tuple[HomePlan, ...], detail: Any, *, links: dict[int, str], empty: str
+) -> list[dict[str, Any]]:
+    if not items:
+        return [_context(empty)]
+    blocks: list[dict[str, Any]] = []
+    for item in items[:MAX_PER_LIST]:
+        blocks += _plan_blocks(item, detail(item), links=links)
+    if len(items) > MAX_PER_LIST:
+        blocks.append(_context(f"…and {len(items) - MAX_PER_LIST} more: `/dm-upgrade history`"))
+    return blocks
+
+
+def _upcoming(item: HomePlan) -> str:
+    s = item.snapshot
+    return (f"Window: {when(s.window_start)} · requested by {who(s.requester)} · approval: {item.approval}")
+
+
+def _executing(item: HomePlan) -> str:
+    s = item.snapshot
+    return f"Hop {min(item.hops_done + 1, len(s.hops))}/{len(s.hops)} · ETA {when(s.eta)}"
+
+
+def _result(item: HomePlan) -> str:
+    return f"Ended {when(item.snapshot.updated_at)} · requested by {who(item.snapshot.requester)}"
+
+
+def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = None) -> dict[str, Any]:
+    """The ``view`` for ``views.publish``; ``links``: plan id -> permalink of the plan's message."""
+    blocks: list[dict[str, Any]] = [_header("DataMiner upgrades"),
+                                    _context(f"For {who(home.user)} · as of {when(home.now)} · times in UTC")]
+    if notice:
+        blocks.append(_section(f":information_source: {mrkdwn_escape(notice)}"))
+    blocks += [{"type": "divider"}, _header("Waiting on you")]
+    if not home.approvals and not home.manual_items:
+        blocks.append(_context("Nothing waits on you."))
+    for item in home.approvals[:MAX_PER_LIST]:
+        blocks += _plan_blocks(item, "Your approval is requested: approve or reject in the plan's thread.",
+                               links=links)
+    if len(home.approvals) > MAX_PER_LIST:
+        blocks.append(_context(f"…and {len(home.approvals) - MAX_PER_LIST} more: `/dm-upgrade history`"))
+    if home.manual_items:
+        lines = [f"• Plan #{m.plan_id} ({mrkdwn_escape(m.dms_name)}): {mrkdwn_escape(m.title)}"
+                 for m in home.manual_items[:20]]
+        more = len(home.manual_items) - 20
+        blocks.append(_section("*Manual checklist items you own:*\n" + "\n".join(lines)
+                               + (f"\n…and {more} more" if more > 0 else "")))
+    blocks += [{"type": "divider"}, _header("Executing now")]
+    blocks += _listed(home.executing, _executing, links=links, empty="No upgrade is running.")
+    blocks += [{"type": "divider"}, _header("Upcoming windows")]
+    blocks += _listed(home.upcoming, _upcoming, links=links, empty="No upgrade is planned.")
+    blocks += [{"type": "divider"}, _header("Last result per DMS")]
+    blocks += _listed(home.last_results, _result, links=links, empty="No upgrade has finished yet.")
+    return {"type": "home", "blocks": blocks[:100]}
