@@ -142,9 +142,13 @@ def build_steps(
     key_elements: Sequence[str] = (),
     key_checks: Sequence[str] = (),
     hotfixes: int = 0,
+    path_items: Sequence[tuple[str, str]] = (),
+    known_issues: Sequence[str] = (),
 ) -> list[Step]:
     """The plan's checklist: the MOP's steps plus the path's requirements, the target's key items and,
-    when hotfixes are expected (``HOTFIXES``), their upload and installation."""
+    when hotfixes are expected (``HOTFIXES``), their upload and installation. ``path_items`` are
+    ``UpgradePath.checklist_items()`` (helper prerequisites in "details", post-migration steps in
+    "verify"); ``known_issues`` are the texts of the path's known-issue warnings, each a manual item."""
     steps = list(MOP_STEPS)
     keys = {step.key for step in steps}
 
@@ -163,6 +167,13 @@ def build_steps(
                  f"Key functionality identified: {text}", "target key check"))
         add(Step(f"verify.key.{_slug(text)}", Phase.VERIFY, Kind.MANUAL, True,
                  f"Key functionality works after the upgrade: {text}", "target key check"))
+    for phase_name, text in dict.fromkeys(path_items):
+        phase = Phase(phase_name)
+        add(Step(f"{phase.value}.helper.{_slug(text)}", phase, Kind.MANUAL, True, text, "helper step"))
+    for text in dict.fromkeys(known_issues):
+        # A person decides how to handle a known issue the path could not avoid; the approval waits for it.
+        add(Step(f"details.known_issue.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
+                 f"Known issue handled: {text}", "path known issue"))
     if key_elements:
         names = ", ".join(key_elements)
         add(Step("precheck.key_elements", Phase.PRECHECK, Kind.AUTO, True,
