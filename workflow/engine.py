@@ -19,10 +19,10 @@ from sqlmodel import Session
 
 from dms.catalog import Catalog
 from dms.exceptions import PathError
-from dms.models import AgentState
 from dms.planner import plan_path
 from workflow import approvals, plan_requests
 from workflow.approvals import ApproverDirectory
+from workflow.cancel_watch import CancelWatcher, cancel_request
 from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.events import (
@@ -89,6 +89,7 @@ class UpgradeEngine:
         self.prechecks = PrecheckRunner(self.context)
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
+        self.cancel_watch = CancelWatcher(self.context)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -119,9 +120,13 @@ class UpgradeEngine:
         with self.session() as session:
             active = plans.active_plans(session)
             in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
+            cancelling = [p.id for p in active if p.id is not None and p.state == PlanState.CANCELLING]
         for plan_id in sorted(in_flight):
             log.info("resuming the execution of plan #%s", plan_id)
             self.executions.start(plan_id)
+        for plan_id in sorted(cancelling):
+            actor, reason = cancel_request(self.context, plan_id)
+            self.cancel_watch.start(plan_id, actor=actor, reason=reason)
 
     async def stop(self) -> None:
         self.scheduler.stop()
@@ -157,7 +162,10 @@ class UpgradeEngine:
         dedupe_key: str | None = None,
     ) -> PlanSnapshot:
         """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window)."""
-        spec, chosen_track = plan_requests.parse_request(target, track)
+        # `track preview` is the requester's explicit opt-in for a preview target (issue 11's rule); the
+        # planner then picks the track from the version, and refuses any preview without it.
+        allow_preview = (track or "").strip().lower() == "preview"
+        spec, chosen_track = plan_requests.parse_request(target, None if allow_preview else track)
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)
@@ -173,7 +181,7 @@ class UpgradeEngine:
         assert current is not None  # read_agents refuses unknown versions
         try:
             path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog,
-                             today=self.now().date())
+                             allow_preview=allow_preview, today=self.now().date())
         except PathError as exc:
             raise UserError(str(exc)) from None
         with self.session() as session:
@@ -287,7 +295,8 @@ class UpgradeEngine:
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
-        stops and every agent's state is recorded: a cancel does not roll the DMS back."""
+        stops driving, but the hop running on the DMS is not stopped: the plan is CANCELLING while the
+        bot watches the agents settle (``workflow.cancel_watch``), then CANCELLED. No rollback."""
         given = reason.strip()
         why = given or "no reason given"  # the audit row always says why; the event carries what was typed
         with self.session() as session:
@@ -296,16 +305,19 @@ class UpgradeEngine:
             raise NotAuthorized("Only the requester or an upgrade approver can cancel this plan")
         with self.session() as session:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
-            transition(session, plan_id=plan_id, to=PlanState.CANCELLED, actor=actor, reason=why,
-                       now=self.now())
+            if before is PlanState.CANCELLING:
+                raise RuleViolation(f"Plan #{plan_id} is already being cancelled: the bot is watching its "
+                                    "agents settle and will report where they ended")
+            to = PlanState.CANCELLING if before.value in IN_FLIGHT else PlanState.CANCELLED
+            transition(session, plan_id=plan_id, to=to, actor=actor, reason=why, now=self.now())
         self.scheduler.cancel(plan_id=plan_id)
-        agents: list[AgentState] = []
-        if before.value in IN_FLIGHT:
+        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
+                        reason=why)
+        if to is PlanState.CANCELLING:
             await self.executions.stop(plan_id)
-            agents = await self.executions.record_agents_at_cancel(plan_id)
-        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=PlanState.CANCELLED.value,
-                        actor=actor, reason=why)
-        await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=tuple(agents))
+            self.cancel_watch.start(plan_id, actor=actor, reason=given)
+        else:
+            await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=())
         return self.snapshot(plan_id)
 
     # ------------------------------------------------------------------ reading
