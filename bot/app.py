@@ -26,7 +26,7 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, views
+from handlers import actions, commands, decisions, views
 from handlers.approvers import SlackApprovers
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
@@ -89,6 +89,7 @@ def build_bolt_app(
     commands.register(app, engine=engine, work=work)
     actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
+    decisions.register(app, engine=engine, work=work)
     return app
 
 
@@ -191,7 +192,7 @@ class Runtime:
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
         self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
-                                       pacer=self.pacer)
+                                       pacer=self.pacer, settings=settings)
         notifier: Notifier = self._notifier
         if self._extra_notifiers:
             notifier = FanoutNotifier((self._notifier, *self._extra_notifiers))

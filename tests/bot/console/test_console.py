@@ -67,7 +67,7 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         text,
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
         "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "10.4.0 CU3 → 10.5.0 CU18",
-        "State: planned", "(5) [ ] Key DMS functionalities", "(15) [ ] Known issue handled",
+        "State: planned", "Known issue", "(5) [ ] Key DMS functionalities", "(15) [ ] Known issue handled",
         "[27] Set window",
         "alice> tick 5 6 7 10 11 12 13 14 15 20", "~ m1 updated:", "(5) [x] Key DMS functionalities",
         "(14) [x] Requirement met",
