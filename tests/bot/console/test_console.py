@@ -221,3 +221,25 @@ def test_a_bad_console_option_is_one_line_and_exit_2(
     assert code == 2
     assert err.startswith("dm-upgrade: invalid simulated DMS (SIM_*) settings: VERSION: Value error")
     assert err.count("\n") == 1
+
+
+async def test_reject_asks_for_a_reason_in_a_form_and_tells_the_channel() -> None:
+    """Issue 12, through the piped console: Reject opens a form, ``submit TEXT`` gives the reason."""
+    script = "\n".join([
+        "/dm-upgrade plan 10.5",
+        TICKS,
+        "window now for 2h",
+        "/as bob",
+        "click 2",
+        "submit",
+        "submit not tonight: change freeze",
+    ]) + "\n"
+    code, text = await session(script)
+    assert code == 1, text  # the empty submission is refused, and said so
+    in_order(
+        text,
+        "Approval needed for plan #1", "[1] Approve", "[2] Reject",
+        "bob> click 2", "[form] == Reject the upgrade ==", "Why reject?",
+        "bob> submit", "the form was refused",
+        "bob> submit not tonight: change freeze", "Plan #1 rejected by @bob: not tonight: change freeze",
+    )
