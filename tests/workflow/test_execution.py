@@ -263,3 +263,27 @@ def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
     assert abs(fast.remaining_minutes - 92 / 600) < 1e-9
     assert hop_deadline_seconds(HopExpectation(low=20, high=40), time_scale=1) == 80 * 60
     assert hop_deadline_seconds(HopExpectation(low=1, high=2), time_scale=10) == 10 * 60 / 10
+
+
+async def test_a_cancel_watch_resumes_after_a_restart(make_harness: Callable[..., Harness]) -> None:
+    """CANCELLING survives the process: the next engine watches on, with the cancel's actor and reason."""
+    first = make_harness()
+    await first.engine.start()
+    snap = await first.ready_plan(target="10.4")
+    first.sim.inject("agent_stuck_starting", agent=2)
+    await first.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await wait_until(lambda: first.engine.status(plan_id=snap.id).hops[0].wait_started_at is not None,
+                     what="the first hop to be upgrading")
+    await first.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
+    await first.engine.stop()  # the process ends while the agents are still moving
+    assert first.engine.status(plan_id=snap.id).state is PlanState.CANCELLING
+
+    second = make_harness()
+    await second.engine.start()
+    second.sim.clear("agent_stuck_starting")
+    await wait_until(lambda: second.engine.status(plan_id=snap.id).state is PlanState.CANCELLED,
+                     timeout_s=20, what="the resumed watch to finish")
+    await second.engine.settle(timeout_s=10)
+    events = second.notifier.of_type(UpgradeCancelled)
+    assert len(events) == 1 and events[0].actor == APPROVER_2 and events[0].reason == "change freeze"
+    await second.engine.stop()
