@@ -89,6 +89,8 @@ class SlackNotifier:
             case WindowScheduled():
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":calendar: Window set to {blocks.window_text(snap)} by <@{event.actor}>."))
+            case ItemTicked():
+                self._redraw_approval_request(snap)  # an open item it listed may just have been ticked
             case CheckStarted():
                 name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
                 self._reply(snap.id, snap.channel, blocks_progress.note(
@@ -248,7 +250,8 @@ class SlackNotifier:
         self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True)
 
     def _redraw_approval_request(self, snap: PlanSnapshot) -> None:
-        """A check finished while the request waits: redraw it, so what it warns about is current."""
+        """A check finished (or an item was ticked) while the request waits: redraw it, so what it warns
+        about is current."""
         if snap.state is not PlanState.AWAITING_APPROVAL or snap.approval is not None:
             return
         if snap.id not in self._requested and self.message_ref(snap.id, APPROVAL) is None:

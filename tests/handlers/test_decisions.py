@@ -23,6 +23,7 @@ from tests.handlers.conftest import (
     SPEED,
     Stack,
     awaiting_approval,
+    tick_manual_items,
     wait_until,
 )
 from tests.handlers.stacks import custom_stack
@@ -236,3 +237,19 @@ async def test_the_cancel_button_while_running_says_what_cancel_cannot_do(patien
     stack.sim.clear("agent_stuck_starting")
     await wait_until(lambda: engine.status(plan_id=plan_id).state is PlanState.CANCELLED, timeout_s=20,
                      what="cancelled")
+
+
+async def test_ticking_the_open_items_clears_them_from_the_approval_request(stack: Stack) -> None:
+    await stack.slash("plan 10.4")
+    await stack.settle()
+    plan_id = stack.runtime.engine.status(channel=CHANNEL).id
+    engine = stack.runtime.engine
+    await engine.set_window(plan_id=plan_id, start=stack.clock.now, minutes=240, actor=REQUESTER)
+    await stack.runtime.engine.on_approval_due(plan_id)
+    await stack.settle()
+    approval = next(m for m in thread(stack) if "Approval needed" in m.text)
+    assert "open item: Backup taken" in str(approval.blocks)
+
+    await tick_manual_items(stack, stack.top_messages()[0])
+    await stack.settle()
+    assert "open item" not in str(stack.slack.message(CHANNEL, approval.ts).blocks)
