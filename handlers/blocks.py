@@ -305,19 +305,14 @@ def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Messa
         detail = f"\n:warning: Approving needs an override reason (the Approve button asks for it):\n{listed}"
     text = (f":lock: *Approval needed* for plan #{snap.id}: {snap.current_version} → {snap.target_version} "
             f"on {snap.dms_name}.\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")
+    # The override and reject forms are confirmations of their own (with a Back button): no dialog first.
+    confirm = None if needs else ConfirmObject(
+        title="Approve the upgrade?", text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
+        confirm="Approve", deny="Not yet")
     buttons = ActionsBlock(block_id=BlockId.APPROVAL_ACTIONS.value, elements=[
-        ButtonElement(
-            text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
-            confirm=ConfirmObject(title="Approve the upgrade?",
-                                  text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
-                                  confirm="Approve", deny="Not yet"),
-        ),
-        ButtonElement(
-            text="Reject", action_id=ActionId.REJECT.value, value=str(snap.id), style="danger",
-            confirm=ConfirmObject(title="Reject the upgrade?",
-                                  text=f"Plan #{snap.id} will be cancelled.", confirm="Reject", deny="Back",
-                                  style="danger"),
-        ),
+        ButtonElement(text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
+                      confirm=confirm),
+        ButtonElement(text="Reject", action_id=ActionId.REJECT.value, value=str(snap.id), style="danger"),
     ])
     return Message(text=f"Approval needed for plan #{snap.id}", blocks=to_dicts([section(text), buttons]))
 
