@@ -160,6 +160,12 @@ def key_functionalities_request(snap: PlanSnapshot) -> Message | None:
         return None
     text = (f"<@{snap.requester}>, please check the key functionalities of {mrkdwn_escape(snap.dms_name)} "
             f"now and tick “{item.title}” on the plan message.")
+    # Other steps after the upgrade (a helper's post-migration steps, hotfixes, key checks) are the same
+    # person's; name them too so none is forgotten.
+    others = [i.title for i in snap.open_required_manual if i.phase.value == "verify" and i.key != item.key]
+    if others:
+        lines = [f"• {mrkdwn_escape(title)}" for title in others]
+        text += "\nAlso still open after the upgrade:\n" + fold_lines(lines, budget=2000)
     return note(text)
 
 

@@ -56,3 +56,24 @@ def test_warnings_are_escaped_and_a_known_issue_stands_next_to_its_hop() -> None
 def test_the_next_step(state: str, expected: str) -> None:
     line = next_step(make_snapshot(state=state), settings=settings(upgrade_approvers=["UAPP"]), now=START)
     assert line.startswith("*Next:*") and expected in line
+
+
+def test_after_done_the_requester_is_asked_for_every_step_after_the_upgrade() -> None:
+    from handlers.blocks_progress import key_functionalities_request
+    from workflow.store.checklist import Phase
+    from workflow.store.snapshot import ItemView
+
+    snap = make_snapshot(state="done")
+    helper = ItemView(key="verify.helper.dmz", title="After NATSMigration: reconfigure the <DMZ>",
+                      phase=Phase.VERIFY, kind="manual", required=True, checked=False, checked_by=None,
+                      checked_at=None, detail="")
+    snap = snap.model_copy(update={"checklist": (*snap.checklist, helper)})
+    ask = key_functionalities_request(snap)
+    assert ask is not None
+    text = ask.blocks[0]["text"]["text"]
+    assert text.startswith(f"<@{REQUESTER}>, please check the key functionalities")
+    assert "“Key functionalities checked after the upgrade”" in text
+    assert "reconfigure the &lt;DMZ&gt;" in text
+    ticked = snap.model_copy(update={"checklist": tuple(
+        i.model_copy(update={"checked": True}) for i in snap.checklist)})
+    assert key_functionalities_request(ticked) is None
