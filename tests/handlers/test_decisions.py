@@ -165,9 +165,9 @@ async def test_a_window_shorter_than_the_estimate_needs_the_same_override(stack:
 
 @pytest.fixture
 async def patient_stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    """The stack with the bot's deadlines 50 times longer than the simulator's pace: a hop held up by a
+    """The stack with the bot's deadlines 200 times longer than the simulator's pace: a hop held up by a
     fault outlives the test's requests instead of failing the plan first."""
-    scale = SPEED / 50
+    scale = SPEED / 200
     async with custom_stack(tmp_path, dms_time_scale=scale, dms_poll_seconds=0.03 * scale) as stack:
         yield stack
 
