@@ -48,7 +48,7 @@ async def test_a_preview_target_needs_track_preview_and_the_card_carries_the_war
     # The BrokerGateway helper's prerequisites (before) and post-migration steps (after) are checklist items.
     items = stack.runtime.engine.status(channel=CHANNEL).checklist
     assert any(i.key.startswith("details.helper.") and i.kind == "manual" and i.required for i in items)
-    assert any(i.key.startswith("verify.helper.") and i.title.startswith("After ") for i in items)
+    assert any(i.key.startswith("verify.helper.") and i.detail.startswith("After ") for i in items)
     # `status` shows the same warnings, after the next step.
     status = await status_text(stack)
     assert status.startswith("Next:") and "Preview release" in status and "Support:" in status

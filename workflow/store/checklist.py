@@ -71,6 +71,7 @@ class Step:
     required: bool
     title: str
     mop: str  # the start of the MOP step it comes from (the tests prove every MOP step is covered)
+    detail: str = ""  # shown under the title (a checkbox label holds 75 characters): e.g. which helper
 
 
 A, M = Kind.AUTO, Kind.MANUAL
@@ -157,7 +158,7 @@ def build_steps(
         while key in keys:  # two texts with the same slug still get distinct, stable keys
             key, suffix = f"{step.key}-{suffix}", suffix + 1
         keys.add(key)
-        steps.append(Step(key, step.phase, step.kind, step.required, step.title, step.mop))
+        steps.append(Step(key, step.phase, step.kind, step.required, step.title, step.mop, step.detail))
 
     for text in dict.fromkeys(requirements):
         add(Step(f"details.requirement.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
@@ -168,12 +169,18 @@ def build_steps(
         add(Step(f"verify.key.{_slug(text)}", Phase.VERIFY, Kind.MANUAL, True,
                  f"Key functionality works after the upgrade: {text}", "target key check"))
     for phase_name, text in dict.fromkeys(path_items):
+        # "NATSMigration.dmupgrade (BrokerGateway migration): TLS 1.2 enabled ...": the step is the title,
+        # the helper it belongs to the detail, so the step itself fits a checkbox label.
+        helper, sep, what = text.partition(": ")
+        title, detail = (what, helper) if sep and what else (text, "")
         phase = Phase(phase_name)
-        add(Step(f"{phase.value}.helper.{_slug(text)}", phase, Kind.MANUAL, True, text, "helper step"))
+        add(Step(f"{phase.value}.helper.{_slug(text)}", phase, Kind.MANUAL, True, title, "helper step",
+                 detail))
     for text in dict.fromkeys(known_issues):
         # A person decides how to handle a known issue the path could not avoid; the approval waits for it.
+        short = text.replace(": Known issue: ", ": ", 1)
         add(Step(f"details.known_issue.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
-                 f"Known issue handled: {text}", "path known issue"))
+                 f"Known issue handled: {short}", "path known issue"))
     if key_elements:
         names = ", ".join(key_elements)
         add(Step("precheck.key_elements", Phase.PRECHECK, Kind.AUTO, True,
@@ -202,6 +209,7 @@ def create_items(session: Session, *, plan_id: int, steps: Sequence[Step]) -> li
             kind=step.kind.value,
             required=step.required,
             title=step.title,
+            detail=step.detail,
         )
         for position, step in enumerate(steps)
     ]
@@ -225,7 +233,7 @@ def ensure_item(session: Session, *, plan_id: int, step: Step) -> ChecklistItem:
             row.position += 1
             session.add(row)
     item = ChecklistItem(plan_id=plan_id, key=step.key, position=position, phase=step.phase.value,
-                         kind=step.kind.value, required=step.required, title=step.title)
+                         kind=step.kind.value, required=step.required, title=step.title, detail=step.detail)
     session.add(item)
     session.flush()
     return item

@@ -184,14 +184,16 @@ def test_helper_steps_and_known_issues_become_manual_items_in_their_phases() -> 
     steps = build_steps(
         path_items=[("details", "NATSMigration: ASP.NET Core 10 installed"),
                     ("verify", "After NATSMigration: reconfigure the DMZ")],
-        known_issues=["Hop 1 (10.5.0 CU3): prerequisite check fails"],
+        known_issues=["Hop 1 (10.5.0 CU3): Known issue: prerequisite check fails"],
     )
     by_key = {step.key: step for step in steps}
     before = next(s for k, s in by_key.items() if k.startswith("details.helper."))
     after = next(s for k, s in by_key.items() if k.startswith("verify.helper."))
     issue = next(s for k, s in by_key.items() if k.startswith("details.known_issue."))
     assert (before.phase, before.kind, before.required) == (Phase.DETAILS, Kind.MANUAL, True)
-    assert (after.phase, after.kind, after.title) == (Phase.VERIFY, Kind.MANUAL,
-                                                      "After NATSMigration: reconfigure the DMZ")
+    # The step is the title (a checkbox label holds 75 characters), the helper it belongs to the detail.
+    assert (before.title, before.detail) == ("ASP.NET Core 10 installed", "NATSMigration")
+    assert (after.phase, after.kind, after.title, after.detail) == (
+        Phase.VERIFY, Kind.MANUAL, "reconfigure the DMZ", "After NATSMigration")
     assert issue.title == "Known issue handled: Hop 1 (10.5.0 CU3): prerequisite check fails"
     assert [s.phase.order for s in steps] == sorted(s.phase.order for s in steps)
