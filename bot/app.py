@@ -26,7 +26,7 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, home, views
+from handlers import actions, commands, decisions, home, views
 from handlers.approvers import SlackApprovers
 from handlers.home import HomePublisher
 from handlers.middleware import ListenerWork
@@ -93,6 +93,7 @@ def build_bolt_app(
     commands.register(app, engine=engine, work=work, timeline=timeline)
     actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
+    decisions.register(app, engine=engine, work=work)
     if home_tab is not None:
         home.register(app, engine=engine, work=work, publisher=home_tab)
     return app
@@ -197,7 +198,7 @@ class Runtime:
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
         self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
-                                       pacer=self.pacer)
+                                       pacer=self.pacer, settings=settings)
         slack = self._notifier
         # The timeline picture when a plan ends (and on /dm-upgrade timeline), after the final result.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 from dms import script_contract as contract
 from dms.client import DmsClient
+from dms.durations import duration_text
 from dms.exceptions import DmsUnreachable, UpgradeTimeout
 from dms.models import AgentState, AgentStatus
 from dms.packages import package_file
@@ -79,7 +80,8 @@ class _Watching:
             except DmsUnreachable as exc:  # the DMS_URL agent itself may be restarting
                 if time.monotonic() >= deadline:
                     raise UpgradeTimeout(
-                        f"agents did not all run {version} within {timeout_s:g}s; last error: {exc}",
+                        f"agents did not all run {version} within {duration_text(timeout_s)}; "
+                        f"last error: {exc}",
                         agents=list(last),
                     ) from exc
                 log.info("observing agents failed (%s); retrying until the deadline", exc)
@@ -98,7 +100,7 @@ class _Watching:
                         if not (s.status == AgentStatus.RUNNING and s.version == version)
                     )
                     raise UpgradeTimeout(
-                        f"agents did not all run {version} within {timeout_s:g}s ({lagging})",
+                        f"agents did not all run {version} within {duration_text(timeout_s)} ({lagging})",
                         agents=list(states),
                     )
             await asyncio.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from dms import script_contract as contract
 from dms.client import DmsClient
+from dms.durations import duration_text
 from dms.exceptions import DmsProtocolError, DmsScriptError, DmsUnreachable
 
 log = logging.getLogger(__name__)
@@ -60,5 +61,6 @@ async def run_job(
             raise DmsProtocolError(f"the script reported an unknown State {state[:40]!r}",
                                    method="ExecuteAutomationScriptWithOutput")
         if time.monotonic() >= deadline:
-            raise DmsUnreachable(f"job {job} still running after {deadline_s:g}s; it was not started again",
+            waited = duration_text(deadline_s)
+            raise DmsUnreachable(f"job {job} still running after {waited}; it was not started again",
                                  method="ExecuteAutomationScriptWithOutput")

@@ -74,19 +74,6 @@ async def _run_check(engine: UpgradeEngine, client: AsyncWebClient, click: Click
     await engine.run_check(plan_id=click.plan_id(), actor=click.user)
 
 
-async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    await engine.cancel(plan_id=click.plan_id(), actor=click.user,
-                        reason="with the Cancel button of the plan message")
-
-
-async def _approve(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    await engine.approve(plan_id=click.plan_id(), actor=click.user)
-
-
-async def _reject(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    await engine.reject(plan_id=click.plan_id(), actor=click.user, reason="no reason given (Reject button)")
-
-
 async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
     snap = engine.status(plan_id=plan_id)
@@ -110,22 +97,20 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
 
 
 # Every button and checkbox: the action id (or pattern), what it does, and how a refusal is introduced.
+# Approve, reject and cancel live in ``handlers.decisions`` (they open modals and confirmations).
 ACTIONS: tuple[tuple[str | re.Pattern[str], Job, str], ...] = (
     (ActionId.SET_WINDOW.value, _open_window_form, ""),
     (ActionId.RUN_CHECK.value, _run_check, ""),
-    (ActionId.CANCEL.value, _cancel, ""),
-    (ActionId.APPROVE.value, _approve, "Not approved"),
-    (ActionId.REJECT.value, _reject, "Not rejected"),
     (CHECKLIST_ACTION_PATTERN, _tick_checklist, ""),
 )
 
 
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
     for action, job, refused in ACTIONS:
-        app.action(action)(_listener(engine=engine, work=work, job=job, refused=refused))
+        app.action(action)(listener(engine=engine, work=work, job=job, refused=refused))
 
 
-def _listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str) -> Any:
+def listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str) -> Any:
     """Ack, then run the job after the pending acks; every refusal and failure is told to the clicker."""
 
     async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -9,6 +9,7 @@ Progress, check results and final results live in ``handlers.blocks_progress``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from dms.packages import package_file
+from handlers import blocks_notes
+from handlers.command_parser import mrkdwn_escape
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
+from workflow.approvals import overrides_needed
 from workflow.store.checklist import Phase
 from workflow.store.snapshot import ItemView, PlanSnapshot
 from workflow.store.states import PlanState
@@ -54,6 +58,7 @@ STATE_EMOJI: dict[PlanState, str] = {
     PlanState.PRECHECKED: ":white_check_mark:",
     PlanState.AWAITING_APPROVAL: ":hourglass:",
     PlanState.EXECUTING: ":rocket:",
+    PlanState.CANCELLING: ":hourglass_flowing_sand:",
     PlanState.VERIFYING: ":hourglass_flowing_sand:",
     PlanState.DONE: ":white_check_mark:",
     PlanState.CANCELLED: ":no_entry:",
@@ -146,6 +151,7 @@ def _hop_lines(snap: PlanSnapshot) -> list[str]:
         # The exact file to put in DMS_PACKAGE_FOLDER on the DMA (dms.packages names it).
         lines.append(f"{hop.position + 1}. *{hop.version}* ({hop.package}{minutes}) — {rule}\n"
                      f"      file: `{package_file(hop)}`")
+        lines += blocks_notes.hop_warning_lines(snap, hop.position)  # a known issue next to its hop
     return lines
 
 
@@ -234,21 +240,26 @@ def _plan_buttons(snap: PlanSnapshot) -> ActionsBlock | None:
         value = str(snap.id)
         buttons.append(ButtonElement(text="Set window", action_id=ActionId.SET_WINDOW.value, value=value))
         buttons.append(ButtonElement(text="Run check now", action_id=ActionId.RUN_CHECK.value, value=value))
-    if not snap.terminal:
+    running = snap.state in (PlanState.EXECUTING, PlanState.VERIFYING)
+    if not snap.terminal and snap.state is not PlanState.CANCELLING:
+        # While a hop runs the confirmation says what a cancel cannot do (issue 12); its own action id, so a
+        # click on an older message (confirmed with the old text) is asked again.
+        effect = blocks_notes.CANCEL_RUNNING_EFFECT if running else "Nothing has changed on the DMS yet."
         buttons.append(ButtonElement(
-            text="Cancel", action_id=ActionId.CANCEL.value, value=str(snap.id), style="danger",
+            text="Cancel", action_id=(ActionId.CANCEL_RUNNING if running else ActionId.CANCEL).value,
+            value=str(snap.id), style="danger",
             confirm=ConfirmObject(
                 title="Cancel this upgrade?",
-                text=f"Plan #{snap.id} ({snap.current_version} → {snap.target_version}) will be cancelled. "
-                "A running upgrade stops after the current step; agents are not rolled back.",
+                text=truncate(f"Plan #{snap.id} will be cancelled. {effect}", 300),
                 confirm="Cancel the upgrade", deny="Keep it", style="danger",
             ),
         ))
     return ActionsBlock(block_id=BlockId.PLAN_ACTIONS.value, elements=buttons) if buttons else None
 
 
-def plan_message(snap: PlanSnapshot) -> Message:
-    """The interactive plan message, edited in place as the plan changes."""
+def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
+    """The interactive plan message, edited in place as the plan changes. ``notes``: what the plan's
+    settings add (``handlers.blocks_notes.plan_notes``: who can approve, when the bot acts)."""
     emoji = STATE_EMOJI.get(snap.state, "")
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.PLAN_HEADER.value,
@@ -259,6 +270,8 @@ def plan_message(snap: PlanSnapshot) -> Message:
             f"Window: {window_text(snap)}",
             block_id=BlockId.PLAN_STATUS.value,
         ),
+        *[section(text) for text in (fold_lines(blocks_notes.plan_warning_lines(snap), empty=""),
+                                      "\n".join(notes)) if text],
         DividerBlock(),
         section(f"*Upgrade path* ({len(snap.hops)} hop{'s' if len(snap.hops) != 1 else ''})\n"
                 + fold_lines(_hop_lines(snap), budget=TEXT_BUDGET - 40)),
@@ -287,24 +300,22 @@ def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Messa
     who = ", ".join(f"<@{user}>" for user in approvers[:20]) or "an upgrade approver"
     if len(approvers) > 20:
         who += f" …and {len(approvers) - 20} more"
+    # Redrawn when a later check passes, so a stale warning disappears (issue 12).
+    needs = overrides_needed(snap)
     detail = ""
-    if snap.precheck is not None and not snap.precheck.passed:
-        detail = "\n:warning: The last pre-upgrade check did not pass: approving needs an override."
+    if needs:
+        listed = "\n".join(f"• {mrkdwn_escape(need)}" for need in needs[:10])
+        detail = f"\n:warning: Approving needs an override reason (the Approve button asks for it):\n{listed}"
     text = (f":lock: *Approval needed* for plan #{snap.id}: {snap.current_version} → {snap.target_version} "
             f"on {snap.dms_name}.\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")
+    # The override and reject forms are confirmations of their own (with a Back button): no dialog first.
+    confirm = None if needs else ConfirmObject(
+        title="Approve the upgrade?", text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
+        confirm="Approve", deny="Not yet")
     buttons = ActionsBlock(block_id=BlockId.APPROVAL_ACTIONS.value, elements=[
-        ButtonElement(
-            text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
-            confirm=ConfirmObject(title="Approve the upgrade?",
-                                  text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
-                                  confirm="Approve", deny="Not yet"),
-        ),
-        ButtonElement(
-            text="Reject", action_id=ActionId.REJECT.value, value=str(snap.id), style="danger",
-            confirm=ConfirmObject(title="Reject the upgrade?",
-                                  text=f"Plan #{snap.id} will be cancelled.", confirm="Reject", deny="Back",
-                                  style="danger"),
-        ),
+        ButtonElement(text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
+                      confirm=confirm),
+        ButtonElement(text="Reject", action_id=ActionId.REJECT.value, value=str(snap.id), style="danger"),
     ])
     return Message(text=f"Approval needed for plan #{snap.id}", blocks=to_dicts([section(text), buttons]))
 
@@ -317,9 +328,10 @@ def approval_decided(snap: PlanSnapshot) -> Message:
     if decision.decision == "approved":
         line = f":white_check_mark: *Approved* by <@{decision.actor}> at {when(decision.decided_at)}"
         if decision.override:
-            line += f"\nOverride: {decision.reason}"
+            line += f"\nOverride reason: {mrkdwn_escape(decision.reason)}"
     else:
-        line = f":x: *Rejected* by <@{decision.actor}> at {when(decision.decided_at)}: {decision.reason}"
+        line = (f":x: *Rejected* by <@{decision.actor}> at {when(decision.decided_at)}: "
+                f"{mrkdwn_escape(decision.reason)}")
     return Message(text=f"Plan #{snap.id} {decision.decision} by {decision.actor}",
                    blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
 

@@ -26,6 +26,8 @@ from handlers.blocks import (
     when,
     window_text,
 )
+from handlers.blocks_notes import CANCEL_RUNNING_EFFECT, KEY_FUNCTIONALITIES_KEY
+from handlers.command_parser import mrkdwn_escape
 from workflow.store.snapshot import PlanSnapshot
 
 BAR_WIDTH = 20
@@ -130,21 +132,58 @@ def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[A
     return Message(text=f"Upgrade failed (plan #{snap.id}): {truncate(reason, 200)}", blocks=to_dicts(blocks))
 
 
-def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState]) -> Message:
+def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState],
+              settled: bool = True) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
     head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>"
     if reason.strip():  # empty when the person gave none
-        head += f": {truncate(reason, 1500)}"
+        head += f": {truncate(mrkdwn_escape(reason), 1500)}"
     blocks: list[Block] = [section(head)]
     if lines:
-        blocks.append(section("*Agents when cancelled* (not rolled back)\n" + fold_lines(lines)))
+        title = ("*Where the agents ended* (not rolled back)" if settled else
+                 "*The agents had not settled* when the bot stopped watching; check them in Cube "
+                 "(System Center > Agents)")
+        blocks.append(section(title + "\n" + fold_lines(lines)))
     return Message(text=f"Plan #{snap.id} cancelled", blocks=to_dicts(blocks))
 
 
-def status_summary(snap: PlanSnapshot) -> Message:
-    """The ephemeral answer to ``/dm-upgrade status``: the plan message without its buttons."""
-    full = plan_message(snap)
+def rejected(snap: PlanSnapshot, *, actor: str, reason: str) -> Message:
+    text = (f":x: *Plan #{snap.id} rejected* by <@{actor}>: {truncate(mrkdwn_escape(reason), 1500)}\n"
+            f"The plan is cancelled; nothing was changed on {mrkdwn_escape(snap.dms_name)}.")
+    return Message(text=f"Plan #{snap.id} rejected", blocks=to_dicts([section(text)]))
+
+
+def key_functionalities_request(snap: PlanSnapshot) -> Message | None:
+    """After "done": the MOP's last step is the requester's (None when it is already ticked)."""
+    item = next((i for i in snap.checklist if i.key == KEY_FUNCTIONALITIES_KEY), None)
+    if item is None or item.checked:
+        return None
+    text = (f"<@{snap.requester}>, please check the key functionalities of {mrkdwn_escape(snap.dms_name)} "
+            f"now and tick “{item.title}” on the plan message.")
+    # Other steps after the upgrade (a helper's post-migration steps, hotfixes, key checks) are the same
+    # person's; name them too so none is forgotten.
+    others = [i.title for i in snap.open_required_manual if i.phase.value == "verify" and i.key != item.key]
+    if others:
+        lines = [f"• {mrkdwn_escape(title)}" for title in others]
+        text += "\nAlso still open after the upgrade:\n" + fold_lines(lines, budget=2000)
+    return note(text)
+
+
+def cancelling(snap: PlanSnapshot, *, actor: str, reason: str) -> Message:
+    """Said when a cancel arrives while a hop runs: what the cancel did and what it cannot do."""
+    text = (f":hourglass_flowing_sand: *Plan #{snap.id} is being cancelled* by <@{actor}>"
+            + (f": {truncate(mrkdwn_escape(reason), 1000)}" if reason.strip() else "") + ".\n"
+            + CANCEL_RUNNING_EFFECT)
+    return Message(text=f"Plan #{snap.id} is being cancelled", blocks=to_dicts([section(text)]))
+
+
+def status_summary(snap: PlanSnapshot, *, lead: str = "", notes: Sequence[str] = ()) -> Message:
+    """The ephemeral answer to ``/dm-upgrade status``: ``lead`` (the next step: who must do what, by
+    when), then the plan message without its buttons."""
+    full = plan_message(snap, notes=notes)
     blocks = [block for block in full.blocks if block.get("type") not in ("actions",)]
+    if lead:
+        blocks.insert(0, section(lead).to_dict())
     # Ephemeral copies must not carry interactive checkboxes: ticking there would not update the plan.
     for block in blocks:
         accessory = block.pop("accessory", None)

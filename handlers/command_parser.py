@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from handlers.ids import SLASH_COMMAND, USAGE
 
-TRACKS = ("main", "feature")
+TRACKS = ("main", "feature", "preview")  # preview: the explicit opt-in for a preview target
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _PLAN_ID_RE = re.compile(r"^#?(\d{1,9})$")
 
@@ -20,6 +20,7 @@ _HELP = (
     f"*{SLASH_COMMAND}* plans, checks and follows DataMiner upgrades. Times are in *UTC*.\n"
     f"• `{SLASH_COMMAND} plan <version> [on <dms>] [track main|feature] [at <YYYY-MM-DD HH:MM> "
     "[for <duration>]]` records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
+    "(`track preview` plans a preview release, never for production) "
     "(`on` names a DMS from the targets file; without it, the default DMS; "
     "`from <version>` states the version the DMS runs when the bot cannot read it) "
     "(durations like `4h`, `90m`, `2h30m`)\n"
@@ -174,7 +175,7 @@ def _parse_plan(args: list[str]) -> PlanCommand:
         elif word == "track":
             if i + 1 >= len(rest) or rest[i + 1].lower() not in TRACKS:
                 given = rest[i + 1] if i + 1 < len(rest) else "nothing"
-                raise ParseError(f"`track` is `main` or `feature`, not `{given}`")
+                raise ParseError(f"`track` is `main`, `feature` or `preview`, not `{given}`")
             track = rest[i + 1].lower()
             i += 2
         elif word == "at":

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks_progress
+from handlers import blocks_decisions, blocks_notes, blocks_progress
 from handlers.blocks import Message
 from handlers.command_parser import (
     HELP_TEXT,
@@ -37,6 +37,7 @@ from handlers.timeline_post import TimelinePoster
 from workflow.engine import UpgradeEngine
 from workflow.store.errors import NotFound, UserError
 from workflow.store.snapshot import PlanSnapshot
+from workflow.store.states import PlanState
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,20 @@ class CommandRunner:
                         self._in_flight.discard(dedupe_key)
                 return None  # the plan message itself is the answer (the notifier posts it)
             case StatusCommand():
-                return blocks_progress.status_summary(self._find(parsed.plan_id, channel=channel))
+                snap = self._find(parsed.plan_id, channel=channel, latest=True)
+                settings = engine.settings
+                return blocks_progress.status_summary(
+                    snap, lead=blocks_notes.next_step(snap, settings=settings, now=engine.now()),
+                    notes=blocks_notes.plan_notes(snap, settings=settings))
             case CheckCommand():
                 plan_id = self._find(parsed.plan_id, channel=channel).id
                 await engine.run_check(plan_id=plan_id, actor=user)
                 return f"Pre-upgrade check of plan #{plan_id} started; see the plan's thread."
             case CancelCommand():
+                snap = engine.status(plan_id=parsed.plan_id)
+                if snap.state in (PlanState.EXECUTING, PlanState.VERIFYING):
+                    # A hop may be running on the DMS: say what a cancel cannot do, and let them confirm.
+                    return blocks_decisions.cancel_running_prompt(snap, reason=parsed.reason)
                 await engine.cancel(plan_id=parsed.plan_id, actor=user, reason=parsed.reason)
                 return None  # the cancellation is broadcast in the plan's thread
             case HistoryCommand():
@@ -145,14 +154,21 @@ class CommandRunner:
                 raise
             return latest[0]
 
-    def _find(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
-        """The given plan; without an id the active plan of this channel, else any active plan."""
+    def _find(self, plan_id: int | None, *, channel: str, latest: bool = False) -> PlanSnapshot:
+        """The given plan; without an id the active plan of this channel, else any active plan; with
+        ``latest`` (status), else this channel's latest plan, so a plan that just finished is shown."""
         if plan_id is not None:
             return self._engine.status(plan_id=plan_id)
         try:
             return self._engine.status(channel=channel)
         except NotFound:
-            return self._engine.status()
+            try:
+                return self._engine.status()
+            except NotFound:
+                recent = [s for s in self._engine.history(limit=20) if s.channel == channel] if latest else []
+                if not recent:
+                    raise
+                return recent[0]
 
 
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,

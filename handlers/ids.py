@@ -13,8 +13,8 @@ from enum import StrEnum
 SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
-    "plan <version> [on <dms>] [track main|feature] [at YYYY-MM-DD HH:MM [for 4h]] | status | check "
-    "| cancel <id> | history | timeline [id] | help"
+    "plan <version> [on <dms>] [from <version>] [track main|feature|preview] [at YYYY-MM-DD HH:MM [for 4h]] "
+    "| status | check | cancel <id> | history | timeline [id] | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).
@@ -44,6 +44,10 @@ class ActionId(StrEnum):
     # App Home buttons: open a plan's thread (a link), run a plan's pre-check
     HOME_THREAD = "home.thread"
     HOME_CHECK = "home.check"
+    # The Cancel button while a hop runs, and the confirmation a cancel asks for then
+    CANCEL_RUNNING = "plan.cancel_running"
+    # The reason input of the override and reject modals
+    DECISION_REASON = "decision.reason"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
@@ -58,6 +62,8 @@ class BlockId(StrEnum):
     PLAN_STATUS = "plan.status"
     APPROVAL_ACTIONS = "approval.actions"
     APPROVAL_DECISION = "approval.decision"
+    CANCEL_CONFIRM = "cancel.confirm"
+    DECISION_REASON = "decision.reason"
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
     WINDOW_DURATION = "window.duration"
@@ -67,6 +73,8 @@ class CallbackId(StrEnum):
     """``callback_id`` of modals."""
 
     WINDOW_MODAL = "window.modal"
+    OVERRIDE_MODAL = "approval.override.modal"
+    REJECT_MODAL = "approval.reject.modal"
 
 
 # The checklist is one checkboxes element per MOP phase; the phase name is part of the ids, so one listener

@@ -21,7 +21,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks, blocks_progress
+from dms.durations import duration_text
+from handlers import blocks, blocks_notes, blocks_progress
 from handlers.slack_web import ChannelPacer
 from workflow.events import (
     AgentProgress,
@@ -44,8 +45,10 @@ from workflow.events import (
     UpgradeFinished,
     WindowScheduled,
 )
+from workflow.settings import WorkflowSettings
 from workflow.store.message_refs import MessageRefs
 from workflow.store.snapshot import PlanSnapshot
+from workflow.store.states import PlanState
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,12 @@ _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, Item
 class SlackNotifier:
     """Implements ``workflow.events.Notifier`` on the Slack Web API."""
 
-    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, pacer: ChannelPacer) -> None:
+    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, pacer: ChannelPacer,
+                 settings: WorkflowSettings | None = None) -> None:
         self._client = web_client
+        # With settings the plan message says who can approve and when the bot acts (issue 12).
+        self._settings = settings
+        self._approvers: dict[int, tuple[str, ...]] = {}  # the approvers each request named
         self._store = refs
         self._pacer = pacer
         self._refs: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
@@ -74,11 +81,16 @@ class SlackNotifier:
     async def notify(self, event: Event) -> None:
         snap = event.snapshot
         if isinstance(event, _PLAN_CHANGES):
-            self._upsert(snap.id, PLAN, snap.channel, blocks.plan_message(snap), in_thread=False)
+            notes = blocks_notes.plan_notes(snap, settings=self._settings) if self._settings else ()
+            self._upsert(snap.id, PLAN, snap.channel, blocks.plan_message(snap, notes=notes), in_thread=False)
         match event:
+            case StateChanged():
+                self._state_changed(event)
             case WindowScheduled():
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":calendar: Window set to {blocks.window_text(snap)} by <@{event.actor}>."))
+            case ItemTicked():
+                self._redraw_approval_request(snap)  # an open item it listed may just have been ticked
             case CheckStarted():
                 name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
                 self._reply(snap.id, snap.channel, blocks_progress.note(
@@ -87,6 +99,7 @@ class SlackNotifier:
                 result = blocks_progress.check_result(snap, kind=event.kind, results=event.results,
                                                       passed=event.passed)
                 self._reply(snap.id, snap.channel, result, broadcast=not event.passed)
+                self._redraw_approval_request(snap)
             case ReminderDue():
                 items = "\n".join(f"• {title}" for title in event.open_items)
                 opens = blocks.when(snap.window_start)
@@ -94,10 +107,14 @@ class SlackNotifier:
                     f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
             case ApprovalRequested():
                 self._requested.add(snap.id)
+                self._approvers[snap.id] = event.approvers
                 self._upsert(snap.id, APPROVAL, snap.channel,
                              blocks.approval_request(snap, approvers=event.approvers), in_thread=True)
             case ApprovalGranted() | ApprovalRejected():
                 self._upsert(snap.id, APPROVAL, snap.channel, blocks.approval_decided(snap), in_thread=True)
+                if isinstance(event, ApprovalRejected):  # announced in the channel, like a cancel
+                    self._reply(snap.id, snap.channel, blocks_progress.rejected(
+                        snap, actor=event.actor, reason=event.reason), broadcast=True)
             case HopStarted():
                 text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {event.version} " \
                        f"({event.package}){' (resumed)' if event.resumed else ''}."
@@ -106,17 +123,29 @@ class SlackNotifier:
                 self._reply(snap.id, snap.channel, blocks_progress.note(text))
                 self._status(event)
             case HopFinished():
-                took = f" in {blocks.minutes_text(event.minutes)}" if event.minutes else ""
+                took = f" in {duration_text(event.minutes * 60)}" if event.minutes else ""
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":heavy_check_mark: Hop {event.hop_index + 1}/{len(snap.hops)} done{took}: "
                     f"every agent runs {event.version}."))
                 self._status(event)
             case AgentProgress() | EtaChanged():
                 self._status(event)
+            case UpgradeFinished() | UpgradeFailed() | UpgradeCancelled() | UpgradeExpired():
+                self._outcome(event)
+            case _:
+                pass
+
+    def _outcome(self, event: UpgradeFinished | UpgradeFailed | UpgradeCancelled | UpgradeExpired) -> None:
+        """How a plan ended, broadcast to the channel."""
+        snap = event.snapshot
+        match event:
             case UpgradeFinished():
                 self._status(event)
                 self._reply(snap.id, snap.channel, blocks_progress.finished(snap, results=event.results),
                             broadcast=True)
+                ask = blocks_progress.key_functionalities_request(snap)
+                if ask is not None:
+                    self._reply(snap.id, snap.channel, ask)
             case UpgradeFailed():
                 self._status(event)
                 self._reply(snap.id, snap.channel, blocks_progress.failed(
@@ -124,13 +153,12 @@ class SlackNotifier:
             case UpgradeCancelled():
                 self._close_approval(snap, why=f"the plan was cancelled by <@{event.actor}>")
                 self._reply(snap.id, snap.channel, blocks_progress.cancelled(
-                    snap, actor=event.actor, reason=event.reason, agents=event.agents), broadcast=True)
+                    snap, actor=event.actor, reason=event.reason, agents=event.agents, settled=event.settled),
+                    broadcast=True)
             case UpgradeExpired():
                 self._close_approval(snap, why="the window closed")
                 expired = f":no_entry: Plan #{snap.id} expired: the window closed without an approval."
                 self._reply(snap.id, snap.channel, blocks_progress.note(expired), broadcast=True)
-            case _:
-                pass
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,6 +248,27 @@ class SlackNotifier:
         eta = event.eta if isinstance(event, EtaChanged) else None
         message = blocks_progress.status_message(snap, agents=agents, eta=eta)
         self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True)
+
+    def _redraw_approval_request(self, snap: PlanSnapshot) -> None:
+        """A check finished (or an item was ticked) while the request waits: redraw it, so what it warns
+        about is current."""
+        if snap.state is not PlanState.AWAITING_APPROVAL or snap.approval is not None:
+            return
+        if snap.id not in self._requested and self.message_ref(snap.id, APPROVAL) is None:
+            return
+        default = tuple(self._settings.upgrade_approvers) if self._settings else ()
+        message = blocks.approval_request(snap, approvers=self._approvers.get(snap.id, default))
+        self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True)
+
+    def _state_changed(self, event: StateChanged) -> None:
+        snap = event.snapshot
+        if self.message_ref(snap.id, STATUS) is not None:
+            # The status message follows every move (it used to stay at "executing 0%" after a cancel).
+            self._status(event)
+        if event.to_state == PlanState.CANCELLING.value:
+            self._close_approval(snap, why=f"the plan is being cancelled by {_who(event.actor)}")
+            notice = blocks_progress.cancelling(snap, actor=event.actor, reason=event.reason)
+            self._reply(snap.id, snap.channel, notice, broadcast=True)
 
     def _close_approval(self, snap: PlanSnapshot, *, why: str) -> None:
         """An approval request still showing its buttons says why it is closed (if one was posted)."""

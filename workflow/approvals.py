@@ -10,10 +10,13 @@ from typing import Protocol
 
 from sqlmodel import Session
 
+from workflow.store import checklist
 from workflow.store.approvals import ApprovalFacts, Decision, claim_decision, get_decision, load_facts
 from workflow.store.approvals import already_decided as _already
 from workflow.store.clock import as_utc, utc_now
 from workflow.store.errors import NotAuthorized, RuleViolation
+from workflow.store.plans import window_fits
+from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan
 from workflow.store.tables import Approval
 
@@ -56,6 +59,10 @@ def check_rules(
         needs_override = True
         if not override:
             reasons.append("required items are still open: " + "; ".join(facts.open_items))
+    if facts.window_short:
+        needs_override = True
+        if not override:
+            reasons.append(facts.window_short + " (approve with an override reason)")
     if reasons:
         raise RuleViolation(f"Cannot approve plan #{facts.plan_id}: {'; '.join(reasons)}", reasons=reasons)
     return needs_override
@@ -101,4 +108,23 @@ def waived(facts: ApprovalFacts) -> list[str]:
     if facts.precheck_passed is not True:
         result.append("pre-upgrade check " + ("failed" if facts.precheck_passed is False else "not run"))
     result.extend(f"open item: {title}" for title in facts.open_items)
+    if facts.window_short:
+        result.append(facts.window_short)
+    return result
+
+
+def overrides_needed(snap: PlanSnapshot) -> list[str]:
+    """What approving this plan now would set aside (empty: a plain approval will do), from its snapshot;
+    the same facts ``check_rules`` reads, so the Slack surface can ask for the reason before approving."""
+    result = []
+    if snap.precheck is None or not snap.precheck.passed:
+        result.append("pre-upgrade check " + ("not run" if snap.precheck is None else "failed"))
+    gate = checklist.APPROVAL_GATE.order
+    result.extend(f"open item: {item.title}" for item in snap.open_required_manual if item.phase.order < gate)
+    if snap.window_start is not None and snap.window_end is not None:
+        minutes = (snap.window_end - snap.window_start).total_seconds() / 60
+        estimate = snap.estimate.to_json() if snap.estimate is not None else {}
+        fits, why = window_fits(estimate, minutes=minutes)
+        if not fits:
+            result.append(why)
     return result

@@ -19,10 +19,10 @@ from sqlmodel import Session
 
 from dms.catalog import Catalog
 from dms.exceptions import PathError
-from dms.models import AgentState
 from dms.planner import plan_path
 from workflow import approvals, plan_requests
 from workflow.approvals import ApproverDirectory
+from workflow.cancel_watch import CancelWatcher, cancel_request
 from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.events import (
@@ -43,7 +43,7 @@ from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import audit, checklist, plans
+from workflow.store import checklist, plans
 from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
     ActiveUpgradeExists,
@@ -91,6 +91,7 @@ class UpgradeEngine:
         self.prechecks = PrecheckRunner(self.context)
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
+        self.cancel_watch = CancelWatcher(self.context)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -121,9 +122,13 @@ class UpgradeEngine:
         with self.session() as session:
             active = plans.active_plans(session)
             in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
+            cancelling = [p.id for p in active if p.id is not None and p.state == PlanState.CANCELLING]
         for plan_id in sorted(in_flight):
             log.info("resuming the execution of plan #%s", plan_id)
             self.executions.start(plan_id)
+        for plan_id in sorted(cancelling):
+            actor, reason = cancel_request(self.context, plan_id)
+            self.cancel_watch.start(plan_id, actor=actor, reason=reason)
 
     async def stop(self) -> None:
         self.scheduler.stop()
@@ -161,7 +166,10 @@ class UpgradeEngine:
     ) -> PlanSnapshot:
         """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window).
         ``confirmed_current``: the version the requester states when the DMS reports one we cannot read."""
-        spec, chosen_track = plan_requests.parse_request(target, track)
+        # `track preview` is the requester's explicit opt-in for a preview target (issue 11's rule); the
+        # planner then picks the track from the version, and refuses any preview without it.
+        allow_preview = (track or "").strip().lower() == "preview"
+        spec, chosen_track = plan_requests.parse_request(target, None if allow_preview else track)
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)
@@ -177,7 +185,7 @@ class UpgradeEngine:
                                                          dms_name=dms_target.name)
         try:
             path = plan_path(current=current, target=spec, track=chosen_track, catalog=self.catalog,
-                             today=self.now().date())
+                             allow_preview=allow_preview, today=self.now().date())
         except PathError as exc:
             raise UserError(str(exc)) from None
         with self.session() as session:
@@ -191,13 +199,8 @@ class UpgradeEngine:
             )
             assert plan.id is not None
             plan_id = plan.id
-            on = f"on {current}" if as_read is None else f"reporting {as_read!r}, confirmed as {current}"
-            checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
-                                detail=f"read {len(states)} agent(s), all {on}", now=self.now())
-            if as_read is not None:
-                audit.record(session, actor=requester, action="plan.current_confirmed", plan_id=plan_id,
-                             reason=f"the DMS reports {as_read!r}; the requester stated {current}",
-                             detail={"read": as_read, "confirmed": str(current)}, now=self.now())
+            plan_requests.record_reading(session, plan_id=plan_id, agents=len(states), current=current,
+                                         as_read=as_read, requester=requester, now=self.now())
             if self.dms_access.driver_kind(dms_target.name) == "watch":
                 checklist.ensure_item(session, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
         await self.emit(PlanCreated, plan_id)
@@ -296,7 +299,8 @@ class UpgradeEngine:
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
-        stops and every agent's state is recorded: a cancel does not roll the DMS back."""
+        stops driving, but the hop running on the DMS is not stopped: the plan is CANCELLING while the
+        bot watches the agents settle (``workflow.cancel_watch``), then CANCELLED. No rollback."""
         given = reason.strip()
         why = given or "no reason given"  # the audit row always says why; the event carries what was typed
         with self.session() as session:
@@ -305,16 +309,19 @@ class UpgradeEngine:
             raise NotAuthorized("Only the requester or an upgrade approver can cancel this plan")
         with self.session() as session:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
-            transition(session, plan_id=plan_id, to=PlanState.CANCELLED, actor=actor, reason=why,
-                       now=self.now())
+            if before is PlanState.CANCELLING:
+                raise RuleViolation(f"Plan #{plan_id} is already being cancelled: the bot is watching its "
+                                    "agents settle and will report where they ended")
+            to = PlanState.CANCELLING if before.value in IN_FLIGHT else PlanState.CANCELLED
+            transition(session, plan_id=plan_id, to=to, actor=actor, reason=why, now=self.now())
         self.scheduler.cancel(plan_id=plan_id)
-        agents: list[AgentState] = []
-        if before.value in IN_FLIGHT:
+        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
+                        reason=why)
+        if to is PlanState.CANCELLING:
             await self.executions.stop(plan_id)
-            agents = await self.executions.record_agents_at_cancel(plan_id)
-        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=PlanState.CANCELLED.value,
-                        actor=actor, reason=why)
-        await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=tuple(agents))
+            self.cancel_watch.start(plan_id, actor=actor, reason=given)
+        else:
+            await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=())
         return self.snapshot(plan_id)
 
     # ------------------------------------------------------------------ reading

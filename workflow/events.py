@@ -152,7 +152,8 @@ class UpgradeFailed(Event):
 class UpgradeCancelled(Event):
     actor: str
     reason: str
-    agents: tuple[AgentState, ...] = ()  # every agent's state at the moment of the cancel (execution only)
+    agents: tuple[AgentState, ...] = ()  # where every agent ended after the cancel (execution only)
+    settled: bool = True  # False: the agents were still moving when the bot stopped watching
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,17 +1,15 @@
 """The engine's execution tasks: at most one loop per plan in this process, started on approval and
-after a restart, stopped on cancel; and the record of every agent's state when an execution is cancelled.
+after a restart, stopped on cancel (``workflow.cancel_watch`` then records where the agents end).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from dms.models import AgentState
 from dms.upgrade_path import Estimate
 from workflow.context import WorkflowContext
-from workflow.execution import BOT, Execution
-from workflow.store import audit, plans
+from workflow.execution import Execution
+from workflow.store import plans
 from workflow.store.states import get_plan
 
 
@@ -45,25 +43,3 @@ class ExecutionRunner:
                 key_elements=list(conn.target.key_elements), path=path, estimate=estimate, dms_name=dms_name,
             )
             await execution.run()
-
-    async def record_agents_at_cancel(self, plan_id: int) -> list[AgentState]:
-        """Read and audit every agent's state: a cancel does not roll the DMS back, so the person
-        taking over needs to know where each agent was left."""
-        context = self._context
-        with context.session() as session:
-            dms_name = get_plan(session, plan_id=plan_id).dms_name
-        agents: list[AgentState] = []
-        detail: dict[str, Any]
-        try:
-            async with context.dms_access.open(dms_name) as conn:
-                agents = await conn.client.agent_states()
-            detail = {"agents": plans.agents_json(agents)}
-        except Exception as exc:  # the cancel stands even when the DMS cannot be read
-            detail = {"agents": [], "error": str(exc)}
-        with context.session() as session:
-            if agents:
-                plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
-            audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id,
-                         reason="the state of every agent when the execution was cancelled", detail=detail,
-                         now=context.now())
-        return agents

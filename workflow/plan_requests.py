@@ -18,7 +18,7 @@ from dms.upgrade_path import Estimate, UpgradePath
 from dms.versions import Track, Version, VersionSpec, parse_spec, parse_version
 from workflow.dms_access import DmsAccess
 from workflow.settings import WorkflowSettings
-from workflow.store import plans
+from workflow.store import audit, checklist, plans
 from workflow.store.errors import UserError
 
 # What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
@@ -121,6 +121,20 @@ def current_version(
     if read is not None and read != given:
         raise UserError(f"DMS {dms_name!r} runs {read}; `from` is only for a version the bot cannot read")
     return given, (text if read is None else None)
+
+
+def record_reading(
+    session: Session, *, plan_id: int, agents: int, current: Version, as_read: str | None, requester: str,
+    now: datetime,
+) -> None:
+    """Tick "connected to the DMS" with what was read; a version the requester stated is audited."""
+    on = f"on {current}" if as_read is None else f"reporting {as_read!r}, confirmed as {current}"
+    checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
+                        detail=f"read {agents} agent(s), all {on}", now=now)
+    if as_read is not None:
+        audit.record(session, actor=requester, action="plan.current_confirmed", plan_id=plan_id,
+                     reason=f"the DMS reports {as_read!r}; the requester stated {current}",
+                     detail={"read": as_read, "confirmed": str(current)}, now=now)
 
 
 async def read_agents(access: DmsAccess, dms_name: str) -> list[AgentState]:

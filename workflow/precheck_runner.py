@@ -138,7 +138,7 @@ class PrecheckRunner:
     async def _uploads(self, upgrade_driver: UpgradeDriver, hops: tuple[Hop, ...]) -> list[CheckResult]:
         results: list[CheckResult] = []
         for index, hop in enumerate(hops, start=1):
-            title = f"Hop {index}: {hop.name} uploaded, prerequisite checks passed"
+            title = f"Hop {index}: {hop.name} upload only with its prerequisite checks"
             if upgrade_driver.needs_person:
                 results.append(CheckResult(
                     name="prerequisites", title=title, status=CheckStatus.MANUAL,

@@ -27,7 +27,8 @@ HELP = """\
   tick N [N ...] [in mK]    tick or untick checkboxes (N), one click each
   window now [for 2h]       set the plan's window (opens the form if needed, fills it, submits it)
   window YYYY-MM-DD HH:MM [for 4h]
-  submit | close            submit the open form as shown | close it
+  submit [TEXT] | close     submit the open form as shown (TEXT fills its text field, e.g. a reason)
+                            | close it
   show [mK]                 print a message in full (default: the latest plan message)
   home                      open the bot's Home tab as the acting user and print it
   /dm-upgrade timeline [id] the plan's timeline picture: written to a file, its path printed
@@ -142,8 +143,8 @@ class Console:
                 await self.act(number, verb=match["verb"].lower(), label=label)
         elif (match := _WINDOW_RE.match(line)) is not None:
             await self.window(match)
-        elif lowered == "submit":
-            await s.submit_view(self.form_values(start=None, duration=None))
+        elif lowered == "submit" or lowered.startswith("submit "):
+            await s.submit_view(self.form_values(start=None, duration=None, text=line[6:].strip()))
         elif lowered == "close":
             s.close_view()
         elif lowered == "home":
@@ -213,8 +214,9 @@ class Console:
         self.print(f"  (form submitted: window from {start:%Y-%m-%d %H:%M} UTC"
                    + (f" for {match['dur']}" if match["dur"] else "") + ")")
 
-    def form_values(self, *, start: datetime | None, duration: str | None) -> FormValues:
-        """``state.values`` of the open form: the shown values, with the start and duration replaced."""
+    def form_values(self, *, start: datetime | None, duration: str | None, text: str = "") -> FormValues:
+        """``state.values`` of the open form: the shown values, with the start, the duration and the free
+        text (the reason of an override or a rejection) replaced."""
         view = self.session.transcript.view
         if view is None:
             raise ConsoleError("no form is open")
@@ -236,7 +238,8 @@ class Console:
                 state["selected_option"] = element.get("initial_option")
             else:
                 is_duration = "duration" in str(element.get("action_id"))
-                state["value"] = duration if duration and is_duration else element.get("initial_value")
+                given = duration if is_duration else text
+                state["value"] = given or element.get("initial_value")
             values.setdefault(str(block.get("block_id")), {})[str(element["action_id"])] = state
         return values
 

@@ -7,12 +7,10 @@ import json
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId, BlockId
 from tests.handlers.conftest import (
-    APPROVER,
     CHANNEL,
     REQUESTER,
     SECRET,
     Stack,
-    awaiting_approval,
     wait_until,
     window_in,
 )
@@ -125,19 +123,6 @@ async def test_cancel_button(stack: Stack) -> None:
     said = str([m.blocks for m in stack.slack.channel_messages(CHANNEL) if m.thread_ts == message.ts])
     assert replies and f"cancelled* by <@{REQUESTER}>: with the Cancel button of the plan message" in said
     assert said.count(f"<@{REQUESTER}>") == 1
-
-
-async def test_reject_cancels_and_shows_who(stack: Stack) -> None:
-    plan_id, approval = await awaiting_approval(stack)
-    await stack.click(ActionId.REJECT.value, value=str(plan_id), message=approval, user=APPROVER)
-    await stack.settle()
-    assert stack.runtime.engine.status(plan_id=plan_id).state is PlanState.CANCELLED
-    decided = stack.slack.message(CHANNEL, approval.ts)
-    assert f"*Rejected* by <@{APPROVER}>" in str(decided.blocks)
-    assert "no reason given (Reject button)" in str(decided.blocks)  # not "rejected in Slack by" again
-    await stack.click(ActionId.APPROVE.value, value=str(plan_id), message=approval, user=APPROVER)
-    await stack.settle()
-    assert f"already rejected by <@{APPROVER}>" in stack.ephemerals_for(APPROVER)[-1].text
 
 
 async def test_a_button_without_a_plan_is_answered(stack: Stack) -> None:

@@ -13,7 +13,7 @@ from handlers import blocks, blocks_progress
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_phase
 from tests.handlers.conftest import APPROVER, START, make_snapshot
-from workflow.store.snapshot import DecisionView
+from workflow.store.snapshot import CheckRunView, DecisionView
 from workflow.store.states import PlanState
 
 
@@ -126,10 +126,21 @@ def test_progress_bar_counts_done_hops_and_agents_on_the_current_hop() -> None:
 
 def test_approval_request_has_confirmed_buttons_and_the_decision_replaces_them() -> None:
     snap = make_snapshot(state="awaiting_approval")
-    request = blocks.approval_request(snap, approvers=("UAPP1", "UAPP2"))
+    # Nothing to override (a passing check, every item ticked): Approve is confirmed by a dialog; Reject
+    # always asks for its reason in a form (issue 12), which is its confirmation.
+    clean = snap.model_copy(update={
+        "precheck": CheckRunView(id=1, kind="precheck", passed=True, actor="bot", started_at=START,
+                                 finished_at=START, results=()),
+        "checklist": tuple(item.model_copy(update={"checked": True}) for item in snap.checklist),
+    })
+    request = blocks.approval_request(clean, approvers=("UAPP1", "UAPP2"))
     elements = render_message(request.blocks).elements
     assert [(e.label, e.action_id, e.value, e.confirm) for e in elements] == [
-        ("Approve", ActionId.APPROVE.value, "1", True), ("Reject", ActionId.REJECT.value, "1", True)]
+        ("Approve", ActionId.APPROVE.value, "1", True), ("Reject", ActionId.REJECT.value, "1", False)]
+    # With something to override, the override form is the confirmation.
+    overriding = blocks.approval_request(snap, approvers=("UAPP1",))
+    assert [e.confirm for e in render_message(overriding.blocks).elements] == [False, False]
+    assert "pre-upgrade check not run" in texts(overriding.blocks)[0]
     assert "<@UAPP1>, <@UAPP2>" in texts(request.blocks)[0]
     decided_snap = snap.model_copy(update={
         "state": PlanState.EXECUTING,

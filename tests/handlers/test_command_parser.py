@@ -58,7 +58,7 @@ def test_parses(text: str, expected: object) -> None:
     ("upgrade 10.4", "Unknown subcommand `upgrade`"),
     ("plan", "needs the target version"),
     ("plan track main", "needs the target version before the options"),
-    ("plan 10.4 track beta", "`track` is `main` or `feature`, not `beta`"),
+    ("plan 10.4 track beta", "`track` is `main`, `feature` or `preview`, not `beta`"),
     ("plan 10.4 track", "not `nothing`"),
     ("plan 10.4 at 2026-12-01", "`at` needs a date and a time"),
     ("plan 10.4 at 2026-13-01 22:00", "is not a date and time"),

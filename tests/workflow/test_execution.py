@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable
 
@@ -131,9 +132,14 @@ async def test_agent_that_fails_to_start_fails_the_plan_with_guidance(harness: H
     assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
 
 
-async def test_cancel_mid_execution_records_every_agent(harness: Harness) -> None:
+async def test_cancel_mid_execution_watches_the_agents_settle_and_records_them(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: a cancel cannot stop the hop running on the DMS. The plan is CANCELLING until every agent
+    settled, the DMS is asked again until it answers, and the audit says where the agents ended."""
     snap = await harness.ready_plan(target="10.4")
     harness.sim.inject("agent_stuck_starting", agent=2)  # keeps the first hop in progress
+
     await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
 
     def upgrading() -> bool:
@@ -141,18 +147,29 @@ async def test_cancel_mid_execution_records_every_agent(harness: Harness) -> Non
         return hops[0].wait_started_at is not None
 
     await wait_until(upgrading, what="the first hop to be upgrading")
+    caplog.set_level(logging.INFO, logger="workflow.cancel_watch")
+    harness.sim.inject("agent_unreachable", agent=1)  # DMS_URL itself does not answer for a while
     cancelled = await harness.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
-    assert cancelled.state is PlanState.CANCELLED
-    await harness.engine.settle(timeout_s=10)
+    assert cancelled.state is PlanState.CANCELLING
+    with pytest.raises(RuleViolation, match="already being cancelled"):
+        await harness.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="again")
+    await wait_until(lambda: "did not answer after the cancel" in caplog.text, what="a retried observation")
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.CANCELLING
+    assert not harness.notifier.of_type(UpgradeCancelled)
+
+    harness.sim.clear("agent_unreachable")
+    harness.sim.clear("agent_stuck_starting")
+    await harness.engine.settle(timeout_s=20)
     events = harness.notifier.of_type(UpgradeCancelled)
-    assert len(events) == 1 and events[0].reason == "change freeze"
+    assert len(events) == 1 and events[0].reason == "change freeze" and events[0].settled
     assert sorted(a.id for a in events[0].agents) == [1, 2, 3, 4]
-    assert any(a.id == 2 and a.status != "Running" for a in events[0].agents)
+    assert {str(a.version) for a in events[0].agents} == {"10.3.0 CU22"}  # where the running hop ended
     assert harness.engine.status(plan_id=snap.id).state is PlanState.CANCELLED
     assert not harness.notifier.of_type(UpgradeFailed)
     with Session(harness.engine.db) as session:
         rows = session.exec(select(AuditEvent).where(AuditEvent.action == "cancel.agents")).all()
     assert len(rows) == 1 and len(rows[0].detail["agents"]) == 4
+    assert rows[0].detail["settled"] is True and rows[0].detail["attempts"] >= 3
     assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
 
 
@@ -273,3 +290,27 @@ async def test_a_dms_answering_html_is_a_protocol_error_the_plan_records(harness
     assert harness.sim.state()["upgrades_triggered"] == {}
     reason = harness.notifier.of_type(UpgradeFailed, plan_id=plan.id)[-1].reason
     assert reason == "the DMS failed: the answer is not JSON (HTML or XML) (agent 127.0.0.1 ConnectApp)"
+
+
+async def test_a_cancel_watch_resumes_after_a_restart(make_harness: Callable[..., Harness]) -> None:
+    """CANCELLING survives the process: the next engine watches on, with the cancel's actor and reason."""
+    first = make_harness()
+    await first.engine.start()
+    snap = await first.ready_plan(target="10.4")
+    first.sim.inject("agent_stuck_starting", agent=2)
+    await first.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await wait_until(lambda: first.engine.status(plan_id=snap.id).hops[0].wait_started_at is not None,
+                     what="the first hop to be upgrading")
+    await first.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
+    await first.engine.stop()  # the process ends while the agents are still moving
+    assert first.engine.status(plan_id=snap.id).state is PlanState.CANCELLING
+
+    second = make_harness()
+    await second.engine.start()
+    second.sim.clear("agent_stuck_starting")
+    await wait_until(lambda: second.engine.status(plan_id=snap.id).state is PlanState.CANCELLED,
+                     timeout_s=20, what="the resumed watch to finish")
+    await second.engine.settle(timeout_s=10)
+    events = second.notifier.of_type(UpgradeCancelled)
+    assert len(events) == 1 and events[0].actor == APPROVER_2 and events[0].reason == "change freeze"
+    await second.engine.stop()

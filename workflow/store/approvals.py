@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 from workflow.store import audit, check_runs, checklist
 from workflow.store.clock import as_utc, utc_now
 from workflow.store.errors import AlreadyDecided, RuleViolation, UserError
+from workflow.store.plans import window_fits
 from workflow.store.states import PlanState, get_plan, transition
-from workflow.store.tables import Approval
+from workflow.store.tables import Approval, UpgradePlan
 
 Decision = Literal["approved", "rejected"]
 
@@ -35,6 +36,8 @@ class ApprovalFacts:
     window_end: datetime | None
     precheck_passed: bool | None  # None: no pre-check ran
     open_items: tuple[str, ...]  # titles of required manual items still open before execution
+    # Why the window cannot hold the execution estimate (issue 12: approving then needs an override).
+    window_short: str | None = None
 
 
 def load_facts(session: Session, *, plan_id: int) -> ApprovalFacts:
@@ -51,7 +54,16 @@ def load_facts(session: Session, *, plan_id: int) -> ApprovalFacts:
         window_end=plan.window_end,
         precheck_passed=None if last is None else last.passed,
         open_items=tuple(item.title for item in open_items),
+        window_short=_window_short(plan),
     )
+
+
+def _window_short(plan: UpgradePlan) -> str | None:
+    start, end = as_utc(plan.window_start), as_utc(plan.window_end)
+    if start is None or end is None:
+        return None
+    fits, why = window_fits(plan.estimate, minutes=(end - start).total_seconds() / 60)
+    return None if fits else why
 
 
 def get_decision(session: Session, *, plan_id: int) -> Approval | None:

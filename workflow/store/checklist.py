@@ -71,6 +71,7 @@ class Step:
     required: bool
     title: str
     mop: str  # the start of the MOP step it comes from (the tests prove every MOP step is covered)
+    detail: str = ""  # shown under the title (a checkbox label holds 75 characters): e.g. which helper
 
 
 A, M = Kind.AUTO, Kind.MANUAL
@@ -142,9 +143,13 @@ def build_steps(
     key_elements: Sequence[str] = (),
     key_checks: Sequence[str] = (),
     hotfixes: int = 0,
+    path_items: Sequence[tuple[str, str]] = (),
+    known_issues: Sequence[str] = (),
 ) -> list[Step]:
     """The plan's checklist: the MOP's steps plus the path's requirements, the target's key items and,
-    when hotfixes are expected (``HOTFIXES``), their upload and installation."""
+    when hotfixes are expected (``HOTFIXES``), their upload and installation. ``path_items`` are
+    ``UpgradePath.checklist_items()`` (helper prerequisites in "details", post-migration steps in
+    "verify"); ``known_issues`` are the texts of the path's known-issue warnings, each a manual item."""
     steps = list(MOP_STEPS)
     keys = {step.key for step in steps}
 
@@ -153,7 +158,7 @@ def build_steps(
         while key in keys:  # two texts with the same slug still get distinct, stable keys
             key, suffix = f"{step.key}-{suffix}", suffix + 1
         keys.add(key)
-        steps.append(Step(key, step.phase, step.kind, step.required, step.title, step.mop))
+        steps.append(Step(key, step.phase, step.kind, step.required, step.title, step.mop, step.detail))
 
     for text in dict.fromkeys(requirements):
         add(Step(f"details.requirement.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
@@ -163,6 +168,19 @@ def build_steps(
                  f"Key functionality identified: {text}", "target key check"))
         add(Step(f"verify.key.{_slug(text)}", Phase.VERIFY, Kind.MANUAL, True,
                  f"Key functionality works after the upgrade: {text}", "target key check"))
+    for phase_name, text in dict.fromkeys(path_items):
+        # "NATSMigration.dmupgrade (BrokerGateway migration): TLS 1.2 enabled ...": the step is the title,
+        # the helper it belongs to the detail, so the step itself fits a checkbox label.
+        helper, sep, what = text.partition(": ")
+        title, detail = (what, helper) if sep and what else (text, "")
+        phase = Phase(phase_name)
+        add(Step(f"{phase.value}.helper.{_slug(text)}", phase, Kind.MANUAL, True, title, "helper step",
+                 detail))
+    for text in dict.fromkeys(known_issues):
+        # A person decides how to handle a known issue the path could not avoid; the approval waits for it.
+        short = text.replace(": Known issue: ", ": ", 1)
+        add(Step(f"details.known_issue.{_slug(text)}", Phase.DETAILS, Kind.MANUAL, True,
+                 f"Known issue handled: {short}", "path known issue"))
     if key_elements:
         names = ", ".join(key_elements)
         add(Step("precheck.key_elements", Phase.PRECHECK, Kind.AUTO, True,
@@ -191,6 +209,7 @@ def create_items(session: Session, *, plan_id: int, steps: Sequence[Step]) -> li
             kind=step.kind.value,
             required=step.required,
             title=step.title,
+            detail=step.detail,
         )
         for position, step in enumerate(steps)
     ]
@@ -214,7 +233,7 @@ def ensure_item(session: Session, *, plan_id: int, step: Step) -> ChecklistItem:
             row.position += 1
             session.add(row)
     item = ChecklistItem(plan_id=plan_id, key=step.key, position=position, phase=step.phase.value,
-                         kind=step.kind.value, required=step.required, title=step.title)
+                         kind=step.kind.value, required=step.required, title=step.title, detail=step.detail)
     session.add(item)
     session.flush()
     return item

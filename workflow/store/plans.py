@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dms.models import AgentState
-from dms.upgrade_path import Estimate, PathWarning, UpgradePath
+from dms.upgrade_path import Estimate, PathWarning, UpgradePath, WarningKind
 from dms.versions import Track, parse_version
 from workflow.store import agent_history, audit, checklist
 from workflow.store.clock import utc_now
@@ -135,6 +135,8 @@ def _create_checklist(
         key_elements=target.key_elements if target else (),
         key_checks=target.key_checks if target else (),
         hotfixes=hotfixes,
+        path_items=path.checklist_items(),
+        known_issues=[warning.text for warning in path.warnings_of(WarningKind.KNOWN_ISSUE)],
     )
     checklist.create_items(session, plan_id=plan_id, steps=steps)
     checklist.auto_tick(session, plan_id=plan_id, key="determine.track", detail=f"{path.track.value} track",

@@ -2,6 +2,7 @@
 
     PLANNED --schedule window--> SCHEDULED --precheck--> PRECHECKED --window opens--> AWAITING_APPROVAL
     --approve--> EXECUTING --> VERIFYING --> DONE
+    EXECUTING/VERIFYING --cancel--> CANCELLING --agents settled--> CANCELLED
     any active state --cancel--> CANCELLED; check fails --> BLOCKED (fix, re-run check);
     agent fails --> FAILED; window ends unapproved --> EXPIRED
 
@@ -30,6 +31,9 @@ class PlanState(StrEnum):
     PRECHECKED = "prechecked"
     AWAITING_APPROVAL = "awaiting_approval"
     EXECUTING = "executing"
+    # Cancelled while a hop ran: the bot no longer drives anything but watches the agents until they settle
+    # (the running hop on the DMS cannot be stopped), then moves on to CANCELLED with where they ended.
+    CANCELLING = "cancelling"
     VERIFYING = "verifying"
     DONE = "done"
     CANCELLED = "cancelled"
@@ -62,8 +66,9 @@ ALLOWED: dict[PlanState, frozenset[PlanState]] = {
     # override (with a reason) lets it execute.
     S.BLOCKED: frozenset({S.PRECHECKED, S.SCHEDULED, S.AWAITING_APPROVAL, S.CANCELLED, S.EXPIRED}),
     S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.CANCELLED, S.EXPIRED}),
-    S.EXECUTING: frozenset({S.VERIFYING, S.FAILED, S.CANCELLED}),
-    S.VERIFYING: frozenset({S.DONE, S.FAILED, S.CANCELLED}),
+    S.EXECUTING: frozenset({S.VERIFYING, S.FAILED, S.CANCELLING, S.CANCELLED}),
+    S.VERIFYING: frozenset({S.DONE, S.FAILED, S.CANCELLING, S.CANCELLED}),
+    S.CANCELLING: frozenset({S.CANCELLED}),
     S.DONE: frozenset(),
     S.CANCELLED: frozenset(),
     S.FAILED: frozenset(),

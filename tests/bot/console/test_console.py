@@ -21,8 +21,9 @@ from bot.console.runner import ConsoleOptions, console_settings, run_console, st
 from bot.settings import Settings
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
-# The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them).
-TICKS = "tick 5 6 7 10 11 12 13 14 19"
+# The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them); 15 is the known
+# issue the path carries (issue 11), a manual item of its own.
+TICKS = "tick 5 6 7 10 11 12 13 14 15 20"
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +67,9 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         text,
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
         "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "10.4.0 CU3 → 10.5.0 CU18",
-        "State: planned", "(5) [ ] Key DMS functionalities", "[26] Set window",
-        "alice> tick 5 6 7 10 11 12 13 14 19", "~ m1 updated:", "(5) [x] Key DMS functionalities",
+        "State: planned", "Known issue", "(5) [ ] Key DMS functionalities", "(15) [ ] Known issue handled",
+        "[27] Set window",
+        "alice> tick 5 6 7 10 11 12 13 14 15 20", "~ m1 updated:", "(5) [x] Key DMS functionalities",
         "(14) [x] Requirement met",
         "alice> window now for 2h", "[form] == Upgrade window ==", "(form submitted: window from",
         "State: awaiting approval", "Approval needed for plan #1", "[1] Approve", "[2] Reject",
@@ -126,10 +128,10 @@ async def test_a_pasted_huge_line_is_echoed_short_in_the_error() -> None:
 
 
 async def test_clicking_what_does_not_exist_fails_clearly() -> None:
-    code, text = await session("click 1\n/dm-upgrade plan 10.5\nclick 99\ntick 26\nwindow 2020-01-01 10:00\n")
+    code, text = await session("click 1\n/dm-upgrade plan 10.5\nclick 99\ntick 27\nwindow 2020-01-01 10:00\n")
     assert code == 1
     in_order(text, "! no message has buttons or checkboxes yet", "! m1 has no element 99",
-             "! [26] in m1 is a button: use click 26", "the form was refused", "in the past")
+             "! [27] in m1 is a button: use click 27", "the form was refused", "in the past")
 
 
 def test_console_settings_force_the_simulator_and_default_the_approver(tmp_path: Path) -> None:
@@ -219,3 +221,25 @@ def test_a_bad_console_option_is_one_line_and_exit_2(
     assert code == 2
     assert err.startswith("dm-upgrade: invalid simulated DMS (SIM_*) settings: VERSION: Value error")
     assert err.count("\n") == 1
+
+
+async def test_reject_asks_for_a_reason_in_a_form_and_tells_the_channel() -> None:
+    """Issue 12, through the piped console: Reject opens a form, ``submit TEXT`` gives the reason."""
+    script = "\n".join([
+        "/dm-upgrade plan 10.5",
+        TICKS,
+        "window now for 2h",
+        "/as bob",
+        "click 2",
+        "submit",
+        "submit not tonight: change freeze",
+    ]) + "\n"
+    code, text = await session(script)
+    assert code == 1, text  # the empty submission is refused, and said so
+    in_order(
+        text,
+        "Approval needed for plan #1", "[1] Approve", "[2] Reject",
+        "bob> click 2", "[form] == Reject the upgrade ==", "Why reject?",
+        "bob> submit", "the form was refused",
+        "bob> submit not tonight: change freeze", "Plan #1 rejected by @bob: not tonight: change freeze",
+    )

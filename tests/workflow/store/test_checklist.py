@@ -176,3 +176,24 @@ def test_hotfix_items_reach_the_plan_and_the_approval_gate(tmp_path: Path) -> No
         gate = checklist.open_required_manual(s, plan_id=plan.id, before_phase=Phase.EXECUTE)
         assert "precheck.hotfixes_uploaded" in {item.key for item in gate}
         assert "verify.hotfixes_installed" not in {item.key for item in gate}
+
+
+def test_helper_steps_and_known_issues_become_manual_items_in_their_phases() -> None:
+    """Issue 11: a helper's prerequisites are done before the window, its post-migration steps after the
+    upgrade, and a known issue the path could not avoid is a person's decision."""
+    steps = build_steps(
+        path_items=[("details", "NATSMigration: ASP.NET Core 10 installed"),
+                    ("verify", "After NATSMigration: reconfigure the DMZ")],
+        known_issues=["Hop 1 (10.5.0 CU3): Known issue: prerequisite check fails"],
+    )
+    by_key = {step.key: step for step in steps}
+    before = next(s for k, s in by_key.items() if k.startswith("details.helper."))
+    after = next(s for k, s in by_key.items() if k.startswith("verify.helper."))
+    issue = next(s for k, s in by_key.items() if k.startswith("details.known_issue."))
+    assert (before.phase, before.kind, before.required) == (Phase.DETAILS, Kind.MANUAL, True)
+    # The step is the title (a checkbox label holds 75 characters), the helper it belongs to the detail.
+    assert (before.title, before.detail) == ("ASP.NET Core 10 installed", "NATSMigration")
+    assert (after.phase, after.kind, after.title, after.detail) == (
+        Phase.VERIFY, Kind.MANUAL, "reconfigure the DMZ", "After NATSMigration")
+    assert issue.title == "Known issue handled: Hop 1 (10.5.0 CU3): prerequisite check fails"
+    assert [s.phase.order for s in steps] == sorted(s.phase.order for s in steps)

@@ -1,0 +1,109 @@
+"""After a cancel during the execution (issue 12): the bot stops driving, but a hop already running on the
+DMS cannot be stopped. The plan is CANCELLING while the bot watches the agents until they settle (every
+agent reachable and Running, all on one version), records where they ended in the audit (retrying until
+the DMS answers), and only then moves to CANCELLED and tells the channel.
+
+The watch resumes after a restart: ``start`` is called for every CANCELLING plan, with the actor and
+reason read back from the audited move to CANCELLING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from dms.exceptions import DmsError
+from dms.models import AgentState, AgentStatus
+from workflow.context import WorkflowContext
+from workflow.events import AgentProgress, UpgradeCancelled
+from workflow.store import audit, plans
+from workflow.store.states import PlanState, get_plan
+
+log = logging.getLogger(__name__)
+
+BOT = "bot"
+# DMS minutes to wait for the agents to settle: longer than any hop's restart of every agent. After it the
+# plan is cancelled anyway, reporting the agents as not settled.
+SETTLE_PATIENCE_MINUTES = 120.0
+# Observations in a row that must agree before the agents count as settled (one could be a moment between
+# an agent's restart steps).
+SETTLED_OBSERVATIONS = 2
+
+
+def settled(states: list[AgentState]) -> bool:
+    """Every agent answers, runs, and all run one version: nothing is moving any more."""
+    versions = {s.version for s in states}
+    return (bool(states) and len(versions) == 1 and None not in versions
+            and all(s.reachable and s.status == AgentStatus.RUNNING for s in states))
+
+
+def cancel_request(context: WorkflowContext, plan_id: int) -> tuple[str, str]:
+    """(actor, reason) of the audited move to CANCELLING, for a watch resumed after a restart."""
+    with context.session() as session:
+        rows = [row for row in audit.events(session, plan_id=plan_id)
+                if row.action == "transition" and row.to_state == PlanState.CANCELLING.value]
+    return (rows[-1].actor, rows[-1].reason or "") if rows else (BOT, "")
+
+
+class CancelWatcher:
+    def __init__(self, context: WorkflowContext) -> None:
+        self._context = context
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, plan_id: int, *, actor: str, reason: str) -> None:
+        running = self._tasks.get(plan_id)
+        if running is not None and not running.done():
+            return
+        self._tasks[plan_id] = self._context.spawn(self._watch(plan_id, actor=actor, reason=reason),
+                                                   name=f"cancel-watch-{plan_id}")
+
+    async def _watch(self, plan_id: int, *, actor: str, reason: str) -> None:
+        context = self._context
+        agents, is_settled, attempts = await self._until_settled(plan_id)
+        detail: dict[str, Any] = {"agents": plans.agents_json(agents), "settled": is_settled,
+                                  "attempts": attempts}
+        with context.session() as session:
+            plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
+            why = ("where every agent ended after the cancel" if is_settled else
+                   f"the agents had not settled {SETTLE_PATIENCE_MINUTES:g} DMS minutes after the cancel")
+            audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id, reason=why,
+                         detail=detail, now=context.now())
+        ended = "the agents settled" if is_settled else "the agents had not settled"
+        moved = await context.move(plan_id, to=PlanState.CANCELLED, actor=actor,
+                                   reason=f"{reason or 'cancelled'}; {ended}",
+                                   expected_from={PlanState.CANCELLING})
+        if moved:
+            await context.emit(UpgradeCancelled, plan_id, actor=actor, reason=reason, agents=tuple(agents),
+                               settled=is_settled)
+
+    async def _until_settled(self, plan_id: int) -> tuple[list[AgentState], bool, int]:
+        """(last states, settled?, attempts). DMS errors are retried until the DMS answers, past the
+        patience too: the record of where the agents ended is the point of the watch."""
+        context = self._context
+        scale = context.settings.dms_time_scale
+        poll_s = context.settings.dms_poll_seconds / scale
+        deadline = time.monotonic() + SETTLE_PATIENCE_MINUTES * 60.0 / scale
+        with context.session() as session:
+            dms_name = get_plan(session, plan_id=plan_id).dms_name
+        last: list[AgentState] | None = None
+        calm = attempts = 0
+        while True:
+            attempts += 1
+            try:
+                async with context.dms_access.open(dms_name) as conn:
+                    states = await conn.client.agent_states()
+            except DmsError as exc:
+                log.info("plan #%s: the DMS did not answer after the cancel (%s); retrying", plan_id, exc)
+            else:
+                if states != last:
+                    with context.session() as session:
+                        plans.update_progress(session, plan_id=plan_id, agents=plans.agents_json(states),
+                                              now=context.now())
+                    await context.emit(AgentProgress, plan_id, hop_index=-1, agents=tuple(states))
+                calm = calm + 1 if settled(states) and states == last else int(settled(states))
+                last = states
+                if calm >= SETTLED_OBSERVATIONS or time.monotonic() >= deadline:
+                    return states, calm >= SETTLED_OBSERVATIONS, attempts
+            await asyncio.sleep(poll_s)
