@@ -199,9 +199,14 @@ class Runtime:
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
             group_id=settings.upgrade_approver_group,
         )
+        self.operators = SlackApprovers(
+            web_client=self.web_client, user_ids=settings.upgrade_operators,
+            group_id=settings.upgrade_operator_group, names=("UPGRADE_OPERATORS", "operator"),
+        )
         self._engine = UpgradeEngine(
             settings=settings, db=self._db, catalog=self.catalog, notifier=notifier,
             approvers=self.approvers, dms_access=self.dms_access, clock=self._clock,
+            operators=self.operators,
         )
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,

@@ -19,6 +19,7 @@ from handlers.commands import UNEXPECTED, ephemeral
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
+from workflow.roles import Action
 from workflow.store.errors import AlreadyDecided, UserError
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
 
 
 async def _open_window_form(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.authorize(plan_id=click.plan_id(), action=Action.SET_WINDOW, actor=click.user)
     snap = engine.status(plan_id=click.plan_id())
     view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
     await client.views_open(trigger_id=click.trigger_id, view=view)
