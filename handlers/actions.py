@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks
+from handlers import safe_text as safe
 from handlers.commands import UNEXPECTED, ephemeral
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.middleware import ListenerWork
@@ -46,7 +47,7 @@ class Click:
 
 
 def already_decided_text(exc: AlreadyDecided) -> str:
-    return (f"Plan #{exc.plan_id} was already {exc.decision} by <@{exc.decided_by}> at "
+    return (f"Plan #{exc.plan_id} was already {exc.decision} by {safe.user(exc.decided_by)} at "
             f"{blocks.when(exc.decided_at)}.")
 
 
@@ -102,7 +103,7 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
         try:
             await engine.tick(plan_id=plan_id, key=item.key, actor=click.user, checked=wanted)
         except UserError as exc:
-            refused.append(f"“{item.title}”: {exc.message}")
+            refused.append(f"“{safe.mrkdwn(item.title, limit=300)}”: {exc.message}")
     if refused:
         # Slack already shows the click; draw the plan as it really is, then say why.
         fresh = blocks.plan_message(engine.status(plan_id=plan_id))

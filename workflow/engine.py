@@ -43,7 +43,7 @@ from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import checklist, plans
+from workflow.store import checklist, plans, text
 from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
     ActiveUpgradeExists,
@@ -252,7 +252,7 @@ class UpgradeEngine:
         the other gets AlreadyDecided naming the first."""
         is_approver = await self._may_decide(plan_id, Action.APPROVE, actor=actor)
         now = self.now()
-        reason = (override_reason or "").strip()
+        reason = text.reason(override_reason)
         try:
             with self.session() as session:
                 approval = approvals.decide(
@@ -271,6 +271,7 @@ class UpgradeEngine:
         return self.snapshot(plan_id)
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
+        reason = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         is_approver = await self._may_decide(plan_id, Action.REJECT, actor=actor)
         now = self.now()
         try:
@@ -315,7 +316,7 @@ class UpgradeEngine:
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
         stops and every agent's state is recorded: a cancel does not roll the DMS back."""
-        given = reason.strip()
+        given = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         why = given or "no reason given"  # the audit row always says why; the event carries what was typed
         await self.permissions.require(plan_id=plan_id, action=Action.CANCEL, actor=actor)
         with self.session() as session:
