@@ -216,7 +216,7 @@ def checklist_block(action_id: str, *, plan_id: int) -> str:
 def plan_of_checklist_block(block_id: str) -> int:
     """The plan id in a checklist ``block_id``; ValueError if it has none."""
     _, sep, number = block_id.rpartition("#")
-    if not sep or not number.isdigit():
+    if not sep or not (number.isascii() and number.isdigit()):
         raise ValueError(f"not a checklist block id: {block_id!r}")
     return int(number)
 

@@ -77,6 +77,13 @@ def name(text: object) -> str:
     return mrkdwn(text, limit=NAME_LIMIT)
 
 
+def slack_id(value: object, *, kinds: str = "UW") -> str | None:
+    """``value`` if it is shaped like a Slack id of one of ``kinds`` (``U``/``W`` users, ``C``/``G``/``D``
+    conversations), else None: such ids become audit actors and mentions, so nothing else is taken."""
+    text = value if isinstance(value, str) else ""
+    return text if re.fullmatch(r"[A-Z0-9]{3,32}", text) and text[0] in kinds else None
+
+
 def user(user_id: object) -> str:
     """A mention of a Slack user id (as Slack sent it to us); anything else is shown, escaped, as text."""
     value = "" if user_id is None else str(user_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from handlers import safe_text as safe
 from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
@@ -62,7 +63,12 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
             await _on_window(ack, body, view)
 
     async def _on_window(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = str(body["user"]["id"])
+        user_field = body.get("user")
+        user = safe.slack_id(user_field.get("id") if isinstance(user_field, dict) else user_field)
+        if user is None:
+            log.warning("ignored a form submitted without a valid user id")
+            await ack()
+            return
         try:
             plan_id = int(json.loads(view.get("private_metadata") or "{}")["plan_id"])
         except (ValueError, KeyError, TypeError):
