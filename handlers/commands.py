@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -158,6 +159,7 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
             await ack()
             return
         trigger = str(command.get("trigger_id") or "")
+        trigger = trigger if re.fullmatch(r"[0-9A-Za-z._-]{1,128}", trigger) else ""  # it is stored
         dedupe_key = f"slash:{trigger}" if trigger else None
         if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
             await ack()  # a Slack retry while the first copy still works: that copy answers
