@@ -24,8 +24,13 @@ log = logging.getLogger(__name__)
 
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """Slack sends objects here; anything else reads as an empty form rather than a crash."""
+    return value if isinstance(value, dict) else {}
+
+
 def _value(values: dict[str, Any], block: BlockId, action: ActionId, field: str) -> str:
-    state = (values.get(block.value) or {}).get(action.value) or {}
+    state = _dict(_dict(values.get(block.value)).get(action.value))
     return str(state.get(field) or "").strip()
 
 
@@ -71,11 +76,11 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
             return
         try:
             plan_id = int(json.loads(view.get("private_metadata") or "{}")["plan_id"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             await ack(response_action="errors",
                       errors={BlockId.WINDOW_DATE.value: "This form lost its plan; open it again"})
             return
-        start, minutes, errors = read_window((view.get("state") or {}).get("values") or {})
+        start, minutes, errors = read_window(_dict(_dict(view.get("state")).get("values")))
         if errors or start is None:
             await ack(response_action="errors", errors=errors)
             return

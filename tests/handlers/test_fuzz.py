@@ -32,9 +32,10 @@ block_ids = st.one_of(st.sampled_from(["checklist.details#1", "checklist.details
                                        "checklist.details#999999999999", "b"]), st.text(max_size=20))
 options = st.lists(st.fixed_dictionaries({"value": st.one_of(st.text(max_size=30), st.sampled_from(
     ["details.backup", "details.connect", "verify.key_functionalities"]))}), max_size=4)
-metadata = st.one_of(st.text(max_size=40), st.builds(lambda plan_id: json.dumps({"plan_id": plan_id}),
-                                                      st.one_of(st.integers(), st.text(max_size=5),
-                                                                st.none(), st.just(1))))
+ODD_METADATA = ['{"plan_id": 1e400}', '{"plan_id": NaN}', '{"plan_id": [1]}', "[[[[1]]]]", "[" * 3000]
+plan_ids = st.one_of(st.integers(), st.text(max_size=5), st.none(), st.just(1))
+metadata = st.one_of(st.text(max_size=40), st.sampled_from(ODD_METADATA),
+                     st.builds(lambda plan_id: json.dumps({"plan_id": plan_id}), plan_ids))
 
 
 def facts(stack: Stack) -> Any:
@@ -92,18 +93,23 @@ async def test_actions(fuzzed: tuple[Stack, Any], caplog: pytest.LogCaptureFixtu
 
 @FUZZ
 @given(callback=st.one_of(st.just(CallbackId.WINDOW_MODAL.value), st.text(max_size=10)), private=metadata,
-       date=some_text, time=some_text, duration=some_text, requester=st.booleans())
+       date=some_text, time=some_text, duration=some_text, requester=st.booleans(),
+       odd=st.sampled_from([None, "flat", "list"]))
 async def test_view_submissions(fuzzed: tuple[Stack, Any], caplog: pytest.LogCaptureFixture, callback: str,
                                 private: str, date: str | None, time: str | None, duration: str | None,
-                                requester: bool) -> None:
+                                requester: bool, odd: str | None) -> None:
     stack, before = fuzzed
     if requester and _names_plan_one(private):
         private = json.dumps({"plan_id": 2})  # the requester may move plan #1's window: that is asked for
-    values = {
+    values: dict[str, Any] = {
         BlockId.WINDOW_DATE.value: {ActionId.WINDOW_DATE.value: {"selected_date": date}},
         BlockId.WINDOW_TIME.value: {ActionId.WINDOW_TIME.value: {"selected_time": time}},
         BlockId.WINDOW_DURATION.value: {ActionId.WINDOW_DURATION.value: {"value": duration}},
     }
+    if odd == "flat":  # shapes Slack never sends
+        values = {block: "x" for block in values}
+    elif odd == "list":
+        values = {block: {action: ["x"] for action in state} for block, state in values.items()}
     await check_post(stack, sr.view_submission(
         signing_secret=SECRET, callback_id=callback, values=values, private_metadata=private,
         user_id=REQUESTER if requester else BYSTANDER,
