@@ -11,7 +11,9 @@ bot's own. Everything not written by the bot therefore goes through one of these
 - ``plain(text)``: for ``plain_text`` objects (headers, checkbox labels), which Slack never parses: control
   characters removed, capped;
 - ``user(user_id)``: ``<@U…>`` only for something shaped like a Slack user id, else the text, escaped;
-- ``escape(text)``: only ``&``, ``<``, ``>``, for the bot's own sentences that quote what was typed.
+- ``escape(text)``: only ``&``, ``<``, ``>``, for the bot's own sentences that quote what was typed;
+- ``slack_id(value)``: a user or channel id from a payload, only if it is shaped like one (it becomes an
+  audit actor, a mention and an ephemeral recipient).
 
 Control characters are removed rather than escaped: NUL breaks PostgreSQL and many terminals, and the bidi
 controls (U+202E RIGHT-TO-LEFT OVERRIDE, ...) make ``gpj.exe`` read as ``exe.jpg``.
