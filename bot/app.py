@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, text
 
@@ -31,6 +32,7 @@ from handlers.approvers import SlackApprovers
 from handlers.home import HomePublisher
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
+from handlers.request_guard import RequestGuard, quiet_bolt_signature_log
 from handlers.slack_web import ChannelPacer, make_web_client
 from handlers.timeline_post import TimelinePoster
 from workflow.approvals import ApproverDirectory
@@ -214,9 +216,14 @@ class Runtime:
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
             group_id=settings.upgrade_approver_group,
         )
+        self.operators = SlackApprovers(
+            web_client=self.web_client, user_ids=settings.upgrade_operators,
+            group_id=settings.upgrade_operator_group, names=("UPGRADE_OPERATORS", "operator"),
+        )
         self._engine = UpgradeEngine(
             settings=settings, db=self._db, catalog=self.catalog, notifier=notifier,
             approvers=self.approvers, dms_access=self.dms_access, clock=self._clock,
+            operators=self.operators,
         )
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
@@ -295,13 +302,23 @@ def build_web_app(runtime: Runtime) -> web.Application:
     if runtime.settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     bolt = runtime.app
+    # Malformed, unsigned and replayed requests are answered before Bolt parses them (handlers.request_guard).
+    guard = RequestGuard(signing_secret=runtime.settings.slack_signing_secret.get_secret_value())
+    quiet_bolt_signature_log()
 
     async def events(request: web.Request) -> web.Response:
         # Counted until the answer is on the wire: the listener's post-ack work waits for that, or its
         # synchronous database work would hold the ack back (measured: 14 -> 64 ms per command).
         async with runtime.listener_work.answering():
-            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-            response = await to_aiohttp_response(bolt_response)
+            verdict = guard.check(await request.read(), request.headers)
+            if verdict.status is not None:
+                response = web.Response(status=verdict.status, text=verdict.body)
+            else:
+                bolt_response = await bolt.async_dispatch(AsyncBoltRequest(
+                    body=verdict.text, query=request.query_string, headers=dict(request.headers)))
+                if bolt_response.status >= 500:
+                    guard.release(verdict.key)
+                response = await to_aiohttp_response(bolt_response)
             await response.prepare(request)
             await response.write_eof()
         return response

@@ -15,10 +15,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks
+from handlers import safe_text as safe
 from handlers.commands import UNEXPECTED, ephemeral
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
+from workflow.roles import Action
 from workflow.store.errors import AlreadyDecided, UserError
 
 log = logging.getLogger(__name__)
@@ -28,24 +30,35 @@ class Click:
     """The parts of a ``block_actions`` payload the listeners use."""
 
     def __init__(self, body: dict[str, Any]) -> None:
+        # handlers.request_guard let only objects through where Slack sends objects; the ids are checked
+        # here (``valid``), since they become audit actors and ephemeral recipients.
         self.body = body
         self.action: dict[str, Any] = (body.get("actions") or [{}])[0]
-        self.user = str(body["user"]["id"])
+        self.user = str(_field(body.get("user"), "id"))
         container = body.get("container") or {}
-        self.channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        self.channel = str(container.get("channel_id") or _field(body.get("channel"), "id"))
         self.message_ts = str(container.get("message_ts") or "")
         self.thread_ts: str | None = container.get("thread_ts")
         self.trigger_id = str(body.get("trigger_id") or "")
 
+    @property
+    def valid(self) -> bool:
+        return bool(safe.slack_id(self.user) and safe.slack_id(self.channel, kinds="CGD"))
+
     def plan_id(self) -> int:
         value = str(self.action.get("value") or "")
-        if not value.isdigit():
+        # isdigit() alone takes "²" (and int() then fails); a plan id is ASCII digits.
+        if not (value.isascii() and value.isdigit()):
             raise UserError("This button does not name a plan; use /dm-upgrade status")
         return int(value)
 
 
+def _field(part: object, key: str) -> object:
+    return part.get(key) or "" if isinstance(part, dict) else part or ""
+
+
 def already_decided_text(exc: AlreadyDecided) -> str:
-    return (f"Plan #{exc.plan_id} was already {exc.decision} by <@{exc.decided_by}> at "
+    return (f"Plan #{exc.plan_id} was already {exc.decision} by {safe.user(exc.decided_by)} at "
             f"{blocks.when(exc.decided_at)}.")
 
 
@@ -58,13 +71,18 @@ async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception, *,
     else:
         log.exception("action %s failed", click.action.get("action_id"), exc_info=exc)
         text = UNEXPECTED
-    await ephemeral(client, channel=click.channel, user=click.user, message=text, thread_ts=click.thread_ts)
+    try:
+        await ephemeral(client, channel=click.channel, user=click.user, message=text,
+                        thread_ts=click.thread_ts)
+    except Exception as error:  # the refusal could not be told: say so in one line, not a traceback
+        log.warning("could not answer %s in %s: %s", click.user, click.channel, error)
 
 
 Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
 
 
 async def _open_window_form(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    await engine.authorize(plan_id=click.plan_id(), action=Action.SET_WINDOW, actor=click.user)
     snap = engine.status(plan_id=click.plan_id())
     view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
     await client.views_open(trigger_id=click.trigger_id, view=view)
@@ -75,10 +93,15 @@ async def _run_check(engine: UpgradeEngine, client: AsyncWebClient, click: Click
 
 
 async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
-    snap = engine.status(plan_id=plan_id)
-    items = blocks.checklist_items_for(snap, str(click.action["action_id"]))
-    selected = {str(option["value"]) for option in click.action.get("selected_options") or []}
+    try:
+        plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
+        snap = engine.status(plan_id=plan_id)
+        items = blocks.checklist_items_for(snap, str(click.action.get("action_id") or ""))
+    except ValueError:
+        raise UserError("This checklist does not belong to a plan; use /dm-upgrade status") from None
+    options = click.action.get("selected_options")
+    options = options if isinstance(options, list) else []
+    selected = {str(option.get("value")) for option in options if isinstance(option, dict)}
     refused: list[str] = []
     for item in items:
         wanted = item.key in selected
@@ -87,7 +110,7 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
         try:
             await engine.tick(plan_id=plan_id, key=item.key, actor=click.user, checked=wanted)
         except UserError as exc:
-            refused.append(f"“{item.title}”: {exc.message}")
+            refused.append(f"“{safe.mrkdwn(item.title, limit=300)}”: {exc.message}")
     if refused:
         # Slack already shows the click; draw the plan as it really is, then say why.
         fresh = blocks.plan_message(engine.status(plan_id=plan_id))
@@ -116,6 +139,9 @@ def listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: st
     async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click = Click(body)
+        if not click.valid:
+            log.warning("ignored a click without a valid user or channel id")
+            return
         async with work.track():
             await work.after_acks()
             try:

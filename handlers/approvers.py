@@ -28,6 +28,7 @@ class SlackApprovers:
         group_id: str | None = None,
         ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        names: tuple[str, str] = ("UPGRADE_APPROVERS", "approver"),
     ) -> None:
         self._client = web_client
         self._user_ids = frozenset(user.strip() for user in user_ids if user.strip())
@@ -37,11 +38,16 @@ class SlackApprovers:
         self._members: frozenset[str] = frozenset()
         self._fetched_at: float | None = None
         self._group_unavailable = False
+        self._setting, self._what = names  # for the log lines: the id-list setting, and who they are
 
     async def is_approver(self, user_id: str) -> bool:
         if user_id in self._user_ids:
             return True
         return user_id in await self.group_members()
+
+    async def is_member(self, user_id: str) -> bool:
+        """``workflow.roles.MemberDirectory``: the same lists serve the operators."""
+        return await self.is_approver(user_id)
 
     async def group_members(self) -> frozenset[str]:
         """The group's members (cached ``ttl_s``); empty without a group or when Slack cannot tell."""
@@ -55,11 +61,12 @@ class SlackApprovers:
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error == "plan_upgrade_required":
-                log.warning("user groups need a paid Slack plan: approvers come from UPGRADE_APPROVERS only")
+                log.warning("user groups need a paid Slack plan: %ss come from %s only", self._what,
+                            self._setting)
                 self._group_unavailable = True
                 return frozenset()
             # Keep the last known members (or none) and ask again after the ttl rather than on every click.
-            log.warning("cannot read the approver group %s: %s", self._group_id, error)
+            log.warning("cannot read the %s group %s: %s", self._what, self._group_id, error)
             self._fetched_at = now
             return self._members
         users: list[str] = list(answer.get("users", []) or [])

@@ -35,8 +35,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from dms.packages import package_file
+from dms.upgrade_path import Hop
 from handlers import blocks_notes
-from handlers.command_parser import mrkdwn_escape
+from handlers import safe_text as safe
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
 from workflow.approvals import overrides_needed
 from workflow.store.checklist import Phase
@@ -50,6 +51,7 @@ OPTION_TEXT_LIMIT = 75
 OPTIONS_PER_CHECKBOXES = 10
 HEADER_LIMIT = 150
 FALLBACK_LIMIT = 3000
+CONFIRM_LIMIT = 300
 # States in which the window can still be (re)set and a pre-check run by hand.
 _WAITING = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED})
 STATE_EMOJI: dict[PlanState, str] = {
@@ -136,21 +138,36 @@ def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
 
 
 def title_line(snap: PlanSnapshot) -> str:
-    return (f"Plan #{snap.id}: DMS {snap.dms_name} {snap.current_version} → {snap.target_version} "
-            f"({snap.track}) — {snap.state.label}")
+    return (f"Plan #{snap.id}: DMS {safe.name(snap.dms_name)} {safe.name(snap.current_version)} → "
+            f"{safe.name(snap.target_version)} ({safe.name(snap.track)}) — {snap.state.label}")
+
+
+def versions(snap: PlanSnapshot) -> str:
+    """``current → target``, for mrkdwn."""
+    return f"{safe.name(snap.current_version)} → {safe.name(snap.target_version)}"
 
 
 # ---------------------------------------------------------------------------------------------- plan message
 
 
+def _package_file(hop: Hop) -> str:
+    """The exact file to put in DMS_PACKAGE_FOLDER on the DMA for this hop (``dms.packages``)."""
+    try:
+        return f"`{safe.name(package_file(hop))}`"
+    except ValueError:  # a name that cannot be a file on the DMA: say so rather than post it
+        return "(no valid package file name for this hop)"
+
+
 def _hop_lines(snap: PlanSnapshot) -> list[str]:
     lines = []
     for hop in snap.hops:
-        rule = f"<{hop.rule_url}|{hop.rule}>" if hop.rule_url else hop.rule
+        # The catalog (RELEASE_CATALOG may be a local file) is data too: only an http(s) URL becomes a link.
+        rule = safe.mrkdwn(hop.rule, limit=safe.NAME_LIMIT)
+        if hop.rule_url and hop.rule_url.startswith(("https://", "http://")):
+            rule = f"<{safe.escape(safe.clean(hop.rule_url).replace('|', '%7C'))}|{rule}>"
         minutes = f", ~{minutes_text(hop.minutes)}" if hop.minutes else ""
-        # The exact file to put in DMS_PACKAGE_FOLDER on the DMA (dms.packages names it).
-        lines.append(f"{hop.position + 1}. *{hop.version}* ({hop.package}{minutes}) — {rule}\n"
-                     f"      file: `{package_file(hop)}`")
+        lines.append(f"{hop.position + 1}. *{safe.name(hop.version)}* ({safe.name(hop.package)}{minutes}) — "
+                     f"{rule}\n      file: {_package_file(hop)}")
         lines += blocks_notes.hop_warning_lines(snap, hop.position)  # a known issue next to its hop
     return lines
 
@@ -158,14 +175,16 @@ def _hop_lines(snap: PlanSnapshot) -> list[str]:
 def _requirement_lines(snap: PlanSnapshot) -> list[str]:
     requirements = dict.fromkeys(req for hop in snap.hops for req in hop.requirements)
     checks = dict.fromkeys(check for hop in snap.hops for check in hop.checks)
-    return [f"• {req}" for req in requirements] + [f"• check: {check}" for check in checks]
+    return ([f"• {safe.mrkdwn(req)}" for req in requirements]
+            + [f"• check: {safe.mrkdwn(check)}" for check in checks])
 
 
 def _estimate_lines(snap: PlanSnapshot) -> list[str]:
     if snap.estimate is None:
         return []
     phases = snap.estimate.phases
-    lines = [f"• {phase.phase}: {span(phase.low_minutes, phase.high_minutes)}" for phase in phases]
+    lines = [f"• {safe.mrkdwn(phase.phase)}: {span(phase.low_minutes, phase.high_minutes)}"
+             for phase in phases]
     lines.append(f"*Total: {span(snap.estimate.low_minutes, snap.estimate.high_minutes)}*")
     return lines
 
@@ -175,11 +194,11 @@ def _option(item: ItemView) -> Option:
     optional = "" if item.required else " (optional)"
     description = None
     if item.checked and item.checked_by:
-        description = truncate(f"by {item.checked_by}" + (f": {item.detail}" if item.detail else ""),
-                               OPTION_TEXT_LIMIT)
+        description = safe.plain(f"by {item.checked_by}" + (f": {item.detail}" if item.detail else ""),
+                                 limit=OPTION_TEXT_LIMIT)
     elif item.detail:
-        description = truncate(item.detail, OPTION_TEXT_LIMIT)
-    label = truncate(mark + item.title + optional, OPTION_TEXT_LIMIT)
+        description = safe.plain(item.detail, limit=OPTION_TEXT_LIMIT)
+    label = safe.plain(mark + item.title + optional, limit=OPTION_TEXT_LIMIT)
     return Option(value=item.key, text=PlainTextObject(text=label),
                   description=PlainTextObject(text=description) if description else None)
 
@@ -212,7 +231,7 @@ def checklist_block(action_id: str, *, plan_id: int) -> str:
 def plan_of_checklist_block(block_id: str) -> int:
     """The plan id in a checklist ``block_id``; ValueError if it has none."""
     _, sep, number = block_id.rpartition("#")
-    if not sep or not number.isdigit():
+    if not sep or not (number.isascii() and number.isdigit()):
         raise ValueError(f"not a checklist block id: {block_id!r}")
     return int(number)
 
@@ -250,7 +269,8 @@ def _plan_buttons(snap: PlanSnapshot) -> ActionsBlock | None:
             value=str(snap.id), style="danger",
             confirm=ConfirmObject(
                 title="Cancel this upgrade?",
-                text=truncate(f"Plan #{snap.id} will be cancelled. {effect}", 300),
+                text=truncate(f"Plan #{snap.id} ({versions(snap)}) will be cancelled. {effect}",
+                              CONFIRM_LIMIT),
                 confirm="Cancel the upgrade", deny="Keep it", style="danger",
             ),
         ))
@@ -263,10 +283,11 @@ def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
     emoji = STATE_EMOJI.get(snap.state, "")
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.PLAN_HEADER.value,
-                    text=truncate(f"Upgrade plan #{snap.id}: {snap.dms_name}", HEADER_LIMIT)),
+                    text=safe.plain(f"Upgrade plan #{snap.id}: {snap.dms_name}", limit=HEADER_LIMIT)),
         section(
-            f"*{snap.current_version}* → *{snap.target_version}* (track: {snap.track})\n"
-            f"{emoji} State: *{snap.state.label}*   ·   Requested by <@{snap.requester}>\n"
+            f"*{safe.name(snap.current_version)}* → *{safe.name(snap.target_version)}* "
+            f"(track: {safe.name(snap.track)})\n"
+            f"{emoji} State: *{snap.state.label}*   ·   Requested by {safe.user(snap.requester)}\n"
             f"Window: {window_text(snap)}",
             block_id=BlockId.PLAN_STATUS.value,
         ),
@@ -297,20 +318,22 @@ def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
 
 
 def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Message:
-    who = ", ".join(f"<@{user}>" for user in approvers[:20]) or "an upgrade approver"
+    who = ", ".join(safe.user(user) for user in approvers[:20]) or "an upgrade approver"
     if len(approvers) > 20:
         who += f" …and {len(approvers) - 20} more"
     # Redrawn when a later check passes, so a stale warning disappears (issue 12).
     needs = overrides_needed(snap)
     detail = ""
     if needs:
-        listed = "\n".join(f"• {mrkdwn_escape(need)}" for need in needs[:10])
+        listed = "\n".join(f"• {safe.mrkdwn(need)}" for need in needs[:10])
         detail = f"\n:warning: Approving needs an override reason (the Approve button asks for it):\n{listed}"
-    text = (f":lock: *Approval needed* for plan #{snap.id}: {snap.current_version} → {snap.target_version} "
-            f"on {snap.dms_name}.\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")
+    text = (f":lock: *Approval needed* for plan #{snap.id}: {versions(snap)} on {safe.name(snap.dms_name)}."
+            f"\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")
     # The override and reject forms are confirmations of their own (with a Back button): no dialog first.
     confirm = None if needs else ConfirmObject(
-        title="Approve the upgrade?", text=f"The bot upgrades {snap.dms_name} to {snap.target_version} now.",
+        title="Approve the upgrade?",
+        text=truncate(f"The bot upgrades {safe.name(snap.dms_name)} to {safe.name(snap.target_version)} now.",
+                      CONFIRM_LIMIT),
         confirm="Approve", deny="Not yet")
     buttons = ActionsBlock(block_id=BlockId.APPROVAL_ACTIONS.value, elements=[
         ButtonElement(text="Approve", action_id=ActionId.APPROVE.value, value=str(snap.id), style="primary",
@@ -326,13 +349,13 @@ def approval_decided(snap: PlanSnapshot) -> Message:
     if decision is None:
         return approval_closed(snap, why=f"the plan is {snap.state.label}")
     if decision.decision == "approved":
-        line = f":white_check_mark: *Approved* by <@{decision.actor}> at {when(decision.decided_at)}"
+        line = f":white_check_mark: *Approved* by {safe.user(decision.actor)} at {when(decision.decided_at)}"
         if decision.override:
-            line += f"\nOverride reason: {mrkdwn_escape(decision.reason)}"
+            line += f"\nOverride reason: {safe.mrkdwn(decision.reason)}"
     else:
-        line = (f":x: *Rejected* by <@{decision.actor}> at {when(decision.decided_at)}: "
-                f"{mrkdwn_escape(decision.reason)}")
-    return Message(text=f"Plan #{snap.id} {decision.decision} by {decision.actor}",
+        line = (f":x: *Rejected* by {safe.user(decision.actor)} at {when(decision.decided_at)}: "
+                f"{safe.mrkdwn(decision.reason)}")
+    return Message(text=f"Plan #{snap.id} {decision.decision} by {safe.user(decision.actor)}",
                    blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
 
 
@@ -360,7 +383,7 @@ def window_modal(snap: PlanSnapshot, *, channel: str, now: datetime) -> dict[str
         close="Cancel",
         private_metadata=json.dumps({"plan_id": snap.id, "channel": channel}),
         blocks=[
-            section(f"Plan #{snap.id}: {snap.current_version} → {snap.target_version} on {snap.dms_name}. "
+            section(f"Plan #{snap.id}: {versions(snap)} on {safe.name(snap.dms_name)}. "
                     "Times are in *UTC*."),
             InputBlock(block_id=BlockId.WINDOW_DATE.value, label="Start date (UTC)",
                        element=DatePickerElement(action_id=ActionId.WINDOW_DATE.value,

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from dms.models import AgentState, CheckResult, CheckStatus
+from handlers import safe_text as safe
 from handlers.blocks import (
     TEXT_BUDGET,
     Message,
@@ -67,9 +68,11 @@ def progress_bar(fraction: float, *, width: int = BAR_WIDTH) -> str:
 
 
 def _agent_line(agent: dict[str, Any]) -> str:
-    detail = f" — {agent['detail']}" if agent.get("detail") else ""
-    version = agent.get("version") or "version unknown"
-    return f"• {agent.get('name', agent.get('id'))}: {agent.get('status', '?')} ({version}){detail}"
+    # Every part of it comes from the DMS.
+    detail = f" — {safe.mrkdwn(agent['detail'], limit=300)}" if agent.get("detail") else ""
+    version = safe.name(agent.get("version") or "version unknown")
+    return (f"• {safe.name(agent.get('name', agent.get('id')))}: {safe.name(agent.get('status', '?'))} "
+            f"({version}){detail}")
 
 
 def status_message(snap: PlanSnapshot, *, agents: Sequence[AgentState] | None = None,
@@ -77,8 +80,9 @@ def status_message(snap: PlanSnapshot, *, agents: Sequence[AgentState] | None = 
     """The one status message of the thread, edited in place while the upgrade runs."""
     rows = agent_dicts(agents) if agents is not None else agent_dicts(snap.agents)
     hop_lines = [f"{'✔' if hop.status == 'done' else '▸' if hop.status != 'pending' else '·'} "
-                 f"{hop.position + 1}. {hop.version} ({hop.package}): {hop.status}" for hop in snap.hops]
-    counts = Counter(str(row.get("status", "?")) for row in rows)
+                 f"{hop.position + 1}. {safe.name(hop.version)} ({safe.name(hop.package)}): {hop.status}"
+                 for hop in snap.hops]
+    counts = Counter(safe.name(row.get("status", "?")) for row in rows)
     summary = ", ".join(f"{status} {count}" for status, count in sorted(counts.items())) or "no data yet"
     # Agents that are not simply running on the target draw the eye first.
     rows.sort(key=lambda row: (str(row.get("status", "")).lower() == "running", str(row.get("name", ""))))
@@ -104,40 +108,54 @@ def check_result(snap: PlanSnapshot, *, kind: str, results: Sequence[CheckResult
     head = f"{':white_check_mark:' if passed else ':x:'} *{name} {'passed' if passed else 'failed'}* " \
            f"for plan #{snap.id}"
     ordered = sorted(results, key=lambda r: _RANK.get(r.status, len(_RANK)))
-    lines = [f"{_CHECK_MARK.get(r.status, '•')} {r.title}" + (f" ({r.agent})" if r.agent else "")
-             + (f": {r.detail}" if r.detail else "") for r in ordered]
+    people = {item.checked_by for item in snap.checklist if item.checked and item.checked_by}
+    lines = [f"{_CHECK_MARK.get(r.status, '•')} {safe.mrkdwn(r.title, limit=300)}"
+             + (f" ({safe.name(r.agent)})" if r.agent else "")
+             + (f": {_detail(r.detail, people)}" if r.detail else "") for r in ordered]
     return Message(text=f"{name} {'passed' if passed else 'failed'} for plan #{snap.id}",
                    blocks=to_dicts([section(head), section(fold_lines(lines, empty="_no checks_"))]))
 
 
+def _detail(detail: str, people: set[str]) -> str:
+    """A check's detail (element names, alarm texts, script messages: DMS text), escaped. The one mention
+    kept is the bot's own "confirmed by <@U…>" naming who ticked the matching checklist item."""
+    text = safe.mrkdwn(detail)
+    head, sep, who = text.rpartition("confirmed by &lt;@")
+    if sep and who.endswith("&gt;") and who[:-4] in people:
+        return f"{head}confirmed by {safe.user(who[:-4])}"
+    return text
+
+
 def finished(snap: PlanSnapshot, *, results: Sequence[CheckResult]) -> Message:
     failed = [r for r in results if r.status is CheckStatus.FAIL]
-    text = (f":white_check_mark: *Upgrade done*: {snap.dms_name} runs {snap.target_version} "
-            f"(plan #{snap.id}, from {snap.current_version}).")
+    text = (f":white_check_mark: *Upgrade done*: {safe.name(snap.dms_name)} runs "
+            f"{safe.name(snap.target_version)} (plan #{snap.id}, from {safe.name(snap.current_version)}).")
     blocks: list[Block] = [section(text)]
     if results:
         verdict = "all checks passed" if not failed else f"{len(failed)} check(s) failed"
         blocks.append(context(f"Verification: {verdict}"))
-    return Message(text=f"Upgrade done: {snap.dms_name} runs {snap.target_version}", blocks=to_dicts(blocks))
+    return Message(text=f"Upgrade done: {safe.name(snap.dms_name)} runs {safe.name(snap.target_version)}",
+                   blocks=to_dicts(blocks))
 
 
 def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[AgentState]) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
     blocks: list[Block] = [
-        section(f":x: *Upgrade failed* (plan #{snap.id}, {snap.dms_name}): {truncate(reason, 1500)}"),
-        section(f"*What to do*\n{truncate(guidance, 2500)}"),
+        section(f":x: *Upgrade failed* (plan #{snap.id}, {safe.name(snap.dms_name)}): {safe.mrkdwn(reason)}"),
+        section(f"*What to do*\n{safe.escape(safe.clean(guidance, limit=2500, one_line=False))}"),
     ]
     if lines:
         blocks.append(section("*Agents*\n" + fold_lines(lines)))
-    return Message(text=f"Upgrade failed (plan #{snap.id}): {truncate(reason, 200)}", blocks=to_dicts(blocks))
+    return Message(text=f"Upgrade failed (plan #{snap.id}): {safe.mrkdwn(reason, limit=200)}",
+                   blocks=to_dicts(blocks))
 
 
 def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[AgentState],
               settled: bool = True) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
-    head = f":no_entry: *Plan #{snap.id} cancelled* by <@{actor}>"
-    if reason.strip():  # empty when the person gave none
-        head += f": {truncate(mrkdwn_escape(reason), 1500)}"
+    head = f":no_entry: *Plan #{snap.id} cancelled* by {safe.user(actor)}"
+    if safe.clean(reason):  # empty when the person gave none
+        head += f": {safe.mrkdwn(reason)}"
     blocks: list[Block] = [section(head)]
     if lines:
         title = ("*Where the agents ended* (not rolled back)" if settled else
@@ -189,7 +207,8 @@ def status_summary(snap: PlanSnapshot, *, lead: str = "", notes: Sequence[str] =
         accessory = block.pop("accessory", None)
         if accessory and accessory.get("type") == "checkboxes":
             ticked = {option["value"] for option in accessory.get("initial_options", [])}
-            lines = [("☑ " if option["value"] in ticked else "☐ ") + option["text"]["text"]
+            # The options are plain_text; here they become mrkdwn, so they are escaped again.
+            lines = [("☑ " if option["value"] in ticked else "☐ ") + safe.mrkdwn(option["text"]["text"])
                      for option in accessory.get("options", [])]
             block["text"]["text"] = truncate(block["text"]["text"] + "\n" + "\n".join(lines), 3000)
     if snap.agents:
@@ -198,7 +217,7 @@ def status_summary(snap: PlanSnapshot, *, lead: str = "", notes: Sequence[str] =
 
 
 def history(snaps: Sequence[PlanSnapshot]) -> Message:
-    lines = [f"• {title_line(snap)}, window {window_text(snap)}, requested by <@{snap.requester}>"
+    lines = [f"• {title_line(snap)}, window {window_text(snap)}, requested by {safe.user(snap.requester)}"
              for snap in snaps]
     text = "*Latest upgrade plans*\n" + fold_lines(lines, empty="_no plans yet_")
     return Message(text="Latest upgrade plans", blocks=to_dicts([section(text)]))

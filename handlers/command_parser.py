@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from handlers.ids import SLASH_COMMAND, USAGE
+from handlers.safe_text import escape, strip_controls
 
 TRACKS = ("main", "feature", "preview")  # preview: the explicit opt-in for a preview target
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
@@ -34,8 +35,9 @@ _HELP = (
 
 
 def mrkdwn_escape(text: str) -> str:
-    """Slack reads ``<...>`` as links and mentions, even inside backticks: escape what we mean literally."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack reads ``<...>`` as links and mentions, even inside backticks: escape what we mean literally.
+    Replies quote what was typed, so control characters (NUL, bidi overrides) go too."""
+    return escape(strip_controls(text))
 
 
 HELP_TEXT = mrkdwn_escape(_HELP)

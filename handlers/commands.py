@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks_decisions, blocks_notes, blocks_progress
+from handlers import safe_text as safe
 from handlers.blocks import Message
 from handlers.command_parser import (
     HELP_TEXT,
@@ -86,15 +88,17 @@ class CommandRunner:
         except UserError as exc:
             # A refused plan is usually a mistyped version: show the usage. Elsewhere the usage is noise
             # ("plan #1 is already done" needs no syntax lesson).
-            text = with_usage(exc.message) if isinstance(parsed, PlanCommand) else mrkdwn_escape(exc.message)
-            await ephemeral(client, channel=channel, user=user, message=text)
-            return
+            plan = isinstance(parsed, PlanCommand)
+            answer = with_usage(exc.message) if plan else mrkdwn_escape(exc.message)
         except Exception:
             log.exception("/dm-upgrade %s failed", type(parsed).__name__)
-            await ephemeral(client, channel=channel, user=user, message=UNEXPECTED)
+            answer = UNEXPECTED
+        if answer is None:
             return
-        if answer is not None:
+        try:
             await ephemeral(client, channel=channel, user=user, message=answer)
+        except Exception as error:  # the answer could not be told: one line, not a traceback
+            log.warning("could not answer %s in %s: %s", user, channel, error)
 
     async def _dispatch(self, parsed: Command, *, user: str, channel: str,
                         dedupe_key: str | None) -> Message | str | None:
@@ -189,12 +193,18 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
         if isinstance(parsed, HelpCommand):
             await ack(text=HELP_TEXT)
             return
+        user, channel = safe.slack_id(command.get("user_id")), safe.slack_id(command.get("channel_id"),
+                                                                              kinds="CGD")
+        if user is None or channel is None:
+            log.warning("ignored a slash command without a valid user or channel id")
+            await ack()
+            return
         trigger = str(command.get("trigger_id") or "")
+        trigger = trigger if re.fullmatch(r"[0-9A-Za-z._-]{1,128}", trigger) else ""  # it is stored
         dedupe_key = f"slash:{trigger}" if trigger else None
         if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
             await ack()  # a Slack retry while the first copy still works: that copy answers
             return
         slow = isinstance(parsed, PlanCommand | CheckCommand | TimelineCommand)
         await ack(text=WORKING) if slow else await ack()
-        await runner.run(parsed, client=client, user=str(command["user_id"]),
-                         channel=str(command["channel_id"]), dedupe_key=dedupe_key)
+        await runner.run(parsed, client=client, user=user, channel=channel, dedupe_key=dedupe_key)

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from dms.durations import duration_text
 from handlers import blocks, blocks_notes, blocks_progress
+from handlers import safe_text as safe
 from handlers.slack_web import ChannelPacer
 from workflow.events import (
     AgentProgress,
@@ -88,7 +89,7 @@ class SlackNotifier:
                 self._state_changed(event)
             case WindowScheduled():
                 self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":calendar: Window set to {blocks.window_text(snap)} by <@{event.actor}>."))
+                    f":calendar: Window set to {blocks.window_text(snap)} by {_who(event.actor)}."))
             case ItemTicked():
                 self._redraw_approval_request(snap)  # an open item it listed may just have been ticked
             case CheckStarted():
@@ -101,7 +102,7 @@ class SlackNotifier:
                 self._reply(snap.id, snap.channel, result, broadcast=not event.passed)
                 self._redraw_approval_request(snap)
             case ReminderDue():
-                items = "\n".join(f"• {title}" for title in event.open_items)
+                items = "\n".join(f"• {safe.mrkdwn(title, limit=300)}" for title in event.open_items)
                 opens = blocks.when(snap.window_start)
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
@@ -116,17 +117,17 @@ class SlackNotifier:
                     self._reply(snap.id, snap.channel, blocks_progress.rejected(
                         snap, actor=event.actor, reason=event.reason), broadcast=True)
             case HopStarted():
-                text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {event.version} " \
-                       f"({event.package}){' (resumed)' if event.resumed else ''}."
-                if event.instructions:
-                    text += f"\n{event.instructions}"
+                text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {_hop(event)}" \
+                       f"{' (resumed)' if event.resumed else ''}."
+                if event.instructions:  # the driver's lines, quoting package names and the folder setting
+                    text += "\n" + safe.escape(safe.clean(event.instructions, limit=2500, one_line=False))
                 self._reply(snap.id, snap.channel, blocks_progress.note(text))
                 self._status(event)
             case HopFinished():
                 took = f" in {duration_text(event.minutes * 60)}" if event.minutes else ""
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":heavy_check_mark: Hop {event.hop_index + 1}/{len(snap.hops)} done{took}: "
-                    f"every agent runs {event.version}."))
+                    f"every agent runs {safe.name(event.version)}."))
                 self._status(event)
             case AgentProgress() | EtaChanged():
                 self._status(event)
@@ -151,7 +152,7 @@ class SlackNotifier:
                 self._reply(snap.id, snap.channel, blocks_progress.failed(
                     snap, reason=event.reason, guidance=event.guidance, agents=event.agents), broadcast=True)
             case UpgradeCancelled():
-                self._close_approval(snap, why=f"the plan was cancelled by <@{event.actor}>")
+                self._close_approval(snap, why=f"the plan was cancelled by {_who(event.actor)}")
                 self._reply(snap.id, snap.channel, blocks_progress.cancelled(
                     snap, actor=event.actor, reason=event.reason, agents=event.agents, settled=event.settled),
                     broadcast=True)
@@ -282,7 +283,11 @@ class SlackNotifier:
         self._refs[(plan_id, role)] = (channel, ts)
 
 
+def _hop(event: HopStarted) -> str:
+    return f"{safe.name(event.version)} ({safe.name(event.package)})"
+
+
 def _who(actor: str) -> str:
     if actor == "bot":
         return "the bot"
-    return f"<@{actor}>" if actor[:1] in ("U", "W") else actor
+    return safe.user(actor)

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from handlers import safe_text as safe
 from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
@@ -23,8 +24,13 @@ log = logging.getLogger(__name__)
 
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """Slack sends objects here; anything else reads as an empty form rather than a crash."""
+    return value if isinstance(value, dict) else {}
+
+
 def _value(values: dict[str, Any], block: BlockId, action: ActionId, field: str) -> str:
-    state = (values.get(block.value) or {}).get(action.value) or {}
+    state = _dict(_dict(values.get(block.value)).get(action.value))
     return str(state.get(field) or "").strip()
 
 
@@ -62,14 +68,19 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
             await _on_window(ack, body, view)
 
     async def _on_window(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = str(body["user"]["id"])
+        user_field = body.get("user")
+        user = safe.slack_id(user_field.get("id") if isinstance(user_field, dict) else user_field)
+        if user is None:
+            log.warning("ignored a form submitted without a valid user id")
+            await ack()
+            return
         try:
             plan_id = int(json.loads(view.get("private_metadata") or "{}")["plan_id"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             await ack(response_action="errors",
                       errors={BlockId.WINDOW_DATE.value: "This form lost its plan; open it again"})
             return
-        start, minutes, errors = read_window((view.get("state") or {}).get("values") or {})
+        start, minutes, errors = read_window(_dict(_dict(view.get("state")).get("values")))
         if errors or start is None:
             await ack(response_action="errors", errors=errors)
             return

@@ -39,11 +39,12 @@ from workflow.events import (
 from workflow.execution_runner import ExecutionRunner
 from workflow.home import HomeView, load_home, may_run_check
 from workflow.precheck_runner import PrecheckRunner
+from workflow.roles import Action, MemberDirectory, Permissions, may, tick_action
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import checklist, plans
+from workflow.store import checklist, plans, text
 from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
     ActiveUpgradeExists,
@@ -77,6 +78,7 @@ class UpgradeEngine:
         approvers: ApproverDirectory,
         dms_access: DmsAccess,
         clock: Clock = utc_now,
+        operators: MemberDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -92,6 +94,9 @@ class UpgradeEngine:
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
         self.cancel_watch = CancelWatcher(self.context)
+        # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
+        self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
+                                       operators=operators)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -209,9 +214,14 @@ class UpgradeEngine:
             self.jobs.schedule(plan_id, start=start, end=end)
         return self.snapshot(plan_id)
 
+    async def authorize(self, *, plan_id: int, action: Action, actor: str) -> None:
+        """Refuse (NotAuthorized, audited) before a form opens, e.g. the "Set window" button."""
+        await self.permissions.require(plan_id=plan_id, action=action, actor=actor)
+
     async def set_window(
         self, *, plan_id: int, start: datetime, minutes: int | None, actor: str
     ) -> PlanSnapshot:
+        await self.permissions.require(plan_id=plan_id, action=Action.SET_WINDOW, actor=actor)
         begin, end = plan_requests.window(start, minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         assert begin is not None and end is not None
@@ -232,9 +242,16 @@ class UpgradeEngine:
         """Start the pre-upgrade check in the background (health, then upload only of each package).
         ``None``: the latest active plan; NotFound when there is none."""
         resolved = plan_id if plan_id is not None else self.status().id
+        await self.permissions.require(plan_id=resolved, action=Action.RUN_CHECK, actor=actor)
         self.prechecks.start(resolved, actor=actor)
 
     async def tick(self, *, plan_id: int, key: str, actor: str, checked: bool) -> PlanSnapshot:
+        with self.session() as session:
+            get_plan(session, plan_id=plan_id)
+            rows = checklist.items(session, plan_id=plan_id)
+            phase = next((row.phase for row in rows if row.key == key), "")
+        action = tick_action(key=key, phase=phase)
+        await self.permissions.require(plan_id=plan_id, action=action, actor=actor)
         with self.session() as session:
             checklist.tick(session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now())
         await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
@@ -245,9 +262,9 @@ class UpgradeEngine:
     async def approve(self, *, plan_id: int, actor: str, override_reason: str | None = None) -> PlanSnapshot:
         """Claim the approval (rules in ``workflow.approvals``) and start the execution; one wins a race,
         the other gets AlreadyDecided naming the first."""
-        is_approver = await self.approvers.is_approver(actor)
+        is_approver = await self._may_decide(plan_id, Action.APPROVE, actor=actor)
         now = self.now()
-        reason = (override_reason or "").strip()
+        reason = text.reason(override_reason)
         try:
             with self.session() as session:
                 approval = approvals.decide(
@@ -266,7 +283,8 @@ class UpgradeEngine:
         return self.snapshot(plan_id)
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
-        is_approver = await self.approvers.is_approver(actor)
+        reason = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
+        is_approver = await self._may_decide(plan_id, Action.REJECT, actor=actor)
         now = self.now()
         try:
             with self.session() as session:
@@ -283,6 +301,16 @@ class UpgradeEngine:
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
                         to_state=PlanState.CANCELLED.value, actor=actor, reason=f"rejected by {actor}")
         return self.snapshot(plan_id)
+
+    async def _may_decide(self, plan_id: int, action: Action, *, actor: str) -> bool:
+        """The roles table's answer for approve/reject; the refusal and its audit row come from the
+        approval rules (``workflow.approvals``), with every other reason it may have."""
+        try:
+            with self.session() as session:
+                requester = get_plan(session, plan_id=plan_id).requester
+        except NotFound:
+            return False  # ``decide`` says so, first
+        return may(action, await self.permissions.roles_of(actor, requester=requester))
 
     def _audit_refusal(
         self, plan_id: int, *, actor: str, decision: approval_store.Decision, error: UserError, reason: str,
@@ -301,12 +329,9 @@ class UpgradeEngine:
         """Cancel from any active state (the requester or an approver). During the execution the loop
         stops driving, but the hop running on the DMS is not stopped: the plan is CANCELLING while the
         bot watches the agents settle (``workflow.cancel_watch``), then CANCELLED. No rollback."""
-        given = reason.strip()
+        given = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         why = given or "no reason given"  # the audit row always says why; the event carries what was typed
-        with self.session() as session:
-            requester = get_plan(session, plan_id=plan_id).requester
-        if actor != requester and not await self.approvers.is_approver(actor):
-            raise NotAuthorized("Only the requester or an upgrade approver can cancel this plan")
+        await self.permissions.require(plan_id=plan_id, action=Action.CANCEL, actor=actor)
         with self.session() as session:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
             if before is PlanState.CANCELLING:

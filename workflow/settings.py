@@ -57,6 +57,9 @@ class WorkflowSettings(BaseSettings):
     upgrade_approvers: Annotated[list[str], NoDecode] = []
     upgrade_approver_group: str | None = None
     allow_self_approval: bool = False
+    # Operators (``workflow.roles``): may set windows, run checks, tick items and cancel; not approve.
+    upgrade_operators: Annotated[list[str], NoDecode] = []
+    upgrade_operator_group: str | None = None
 
     # Scheduling and estimates
     precheck_lead_hours: float = Field(default=24.0, ge=0)
@@ -74,7 +77,8 @@ class WorkflowSettings(BaseSettings):
     sim_version: str = "10.4.0 CU3"
     sim_speed: float = Field(default=600.0, gt=0)
 
-    @field_validator("upgrade_approvers", "blocking_alarm_severities", "dms_agent_allow", mode="before")
+    @field_validator("upgrade_approvers", "upgrade_operators", "blocking_alarm_severities", "dms_agent_allow",
+                     mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)

@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def console_settings(base: Settings, *, options: ConsoleOptions, work_dir: Path) -> Settings:
     """The console's settings: simulated DMS, approvers by name, a fresh SQLite file unless DATABASE_URL."""
     given = base.model_fields_set
-    update: dict[str, Any] = {"dms_url": SIMULATED, "upgrade_approver_group": None}
+    update: dict[str, Any] = {"dms_url": SIMULATED, "upgrade_approver_group": None,
+                              "upgrade_operator_group": None}
     if "database_url" not in given:
         update["database_url"] = f"sqlite:///{work_dir / 'dm-upgrade-console.db'}"
     names = base.upgrade_approvers if "upgrade_approvers" in given else ["bob"]

@@ -69,3 +69,20 @@ async def test_without_a_group_slack_is_not_asked(slack: FakeSlack) -> None:
     approvers = directory(slack, Ticks(), group=None)
     assert not await approvers.is_approver("UGRP1")
     assert not slack.calls_for("usergroups.users.list")
+
+
+async def test_the_same_directory_serves_the_operators(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert slack.base_url is not None
+    client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01)
+    slack.set_group_members("S0OPS", ["UOPS1"])
+    operators = SlackApprovers(web_client=client, user_ids=["UOPS2"], group_id="S0OPS",
+                               names=("UPGRADE_OPERATORS", "operator"))
+    assert await operators.is_member("UOPS1") and await operators.is_member("UOPS2")
+    assert not await operators.is_member("UAPP1")
+    slack.set_groups_require_paid_plan()
+    free = SlackApprovers(web_client=client, user_ids=[], group_id="S0OPS",
+                          names=("UPGRADE_OPERATORS", "operator"))
+    assert not await free.is_member("UOPS1")
+    assert "operators come from UPGRADE_OPERATORS only" in caplog.text

@@ -16,6 +16,9 @@ class StaticApprovers:
     async def is_approver(self, user_id: str) -> bool:
         return user_id in self._user_ids
 
+    async def is_member(self, user_id: str) -> bool:  # as a ``workflow.roles.MemberDirectory`` (operators)
+        return user_id in self._user_ids
+
 
 class AnyApprovers:
     """An approver of any of the directories (e.g. the id list or the Slack user group)."""

@@ -128,7 +128,7 @@ def make_harness(
         engine = UpgradeEngine(
             settings=settings, db=db, catalog=load_catalog(), notifier=notifier,
             approvers=StaticApprovers(settings.upgrade_approvers), dms_access=DmsAccess(settings=settings),
-            clock=clock,
+            clock=clock, operators=StaticApprovers(settings.upgrade_operators),
         )
         made.append(engine)
         return Harness(engine=engine, notifier=notifier, clock=clock, sim=used, settings=settings)

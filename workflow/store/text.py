@@ -1,0 +1,30 @@
+"""Text a person typed (a reason), made fit to store and to show: no control characters, bounded.
+
+PostgreSQL refuses NUL in text columns (the cancel failed there while SQLite stored it), and the bidi
+controls (U+202E RIGHT-TO-LEFT OVERRIDE, ...) make a reason read differently from what it says. The same
+rule serves ``handlers.safe_text`` for everything the bot posts.
+"""
+
+from __future__ import annotations
+
+import re
+
+REASON_LIMIT = 2000
+
+# C0 and C1 controls except tab and newline, DEL, and the invisible format characters that reorder or hide
+# text: bidi embeddings/overrides/isolates and marks, zero-width spaces and joiners, the BOM, line and
+# paragraph separators, soft hyphen, interlinear annotation.
+CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ufff9-\ufffb]"
+)
+
+
+def strip_controls(text: str) -> str:
+    return CONTROLS.sub("", text)
+
+
+def reason(text: str | None, *, limit: int = REASON_LIMIT) -> str:
+    """A reason as stored: control characters removed, outer spaces trimmed, at most ``limit`` characters."""
+    value = strip_controls(text or "").strip()
+    return value if len(value) <= limit else value[: limit - 1] + "…"
