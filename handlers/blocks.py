@@ -129,9 +129,14 @@ def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
+def simulated_mark(snap: PlanSnapshot) -> str:
+    """Appended wherever a plan is named: a plan on a simulated DMS never reads like a real upgrade."""
+    return " [SIMULATED DMS]" if snap.dms_simulated else ""
+
+
 def title_line(snap: PlanSnapshot) -> str:
-    return (f"Plan #{snap.id}: DMS {snap.dms_name} {snap.current_version} → {snap.target_version} "
-            f"({snap.track}) — {snap.state.label}")
+    return (f"Plan #{snap.id}: DMS {snap.dms_name}{simulated_mark(snap)} {snap.current_version} → "
+            f"{snap.target_version} ({snap.track}) — {snap.state.label}")
 
 
 # ---------------------------------------------------------------------------------------------- plan message
@@ -249,7 +254,8 @@ def plan_message(snap: PlanSnapshot) -> Message:
     emoji = STATE_EMOJI.get(snap.state, "")
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.PLAN_HEADER.value,
-                    text=truncate(f"Upgrade plan #{snap.id}: {snap.dms_name}", HEADER_LIMIT)),
+                    text=truncate(f"Upgrade plan #{snap.id}: {snap.dms_name}{simulated_mark(snap)}",
+                                  HEADER_LIMIT)),
         section(
             f"*{snap.current_version}* → *{snap.target_version}* (track: {snap.track})\n"
             f"{emoji} State: *{snap.state.label}*   ·   Requested by <@{snap.requester}>\n"

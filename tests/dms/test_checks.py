@@ -232,9 +232,8 @@ async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options:
 
 async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.dms_fakes import sim_config
-
     from dms.simulator.clock import ManualClock
+    from tests.dms.dms_fakes import sim_config
 
     # The simulator's clock stands still. On a scaled clock (x6000) the 5-minute idle timeout is 50 ms of
     # real time, so on a busy machine a session could also expire *idle* between the reconnect and the retry

@@ -54,6 +54,8 @@ async def test_the_whole_story(stack: Stack) -> None:
     assert any("Pre-upgrade check passed" in t for t in texts)
     final = [m for m in thread if "Upgrade done" in m.text]
     assert len(final) == 1 and final[0].reply_broadcast
+    # DMS_URL names a DMS by address here: nothing says "simulated" (the console's embedded one does).
+    assert "SIMULATED" not in str(plan_msg.blocks) + "".join(texts)
     decided = stack.slack.message(CHANNEL, approval.ts)
     assert f"Approved* by <@{APPROVER}>" in str(decided.blocks)
     assert not render_message(decided.blocks).elements, "the buttons are replaced by the decision"

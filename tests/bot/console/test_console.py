@@ -65,7 +65,8 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
     in_order(
         text,
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
-        "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "10.4.0 CU3 → 10.5.0 CU18",
+        "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "Upgrade plan #1: default [SIMULATED DMS]",
+        "10.4.0 CU3 → 10.5.0 CU18",
         "State: planned", "(5) [ ] Key DMS functionalities", "[26] Set window",
         "alice> tick 5 6 7 10 11 12 13 14 19", "~ m1 updated:", "(5) [x] Key DMS functionalities",
         "(14) [x] Requirement met",
@@ -74,7 +75,8 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         "alice> /dm-upgrade check", "Pre-upgrade check of plan #1 started",
         "alice> /as bob", "(now acting as bob, an approver)",
         "bob> click 1", "confirm dialog", "Approved by @bob",
-        "Hop 1/1 started", "Upgrade done: default runs 10.5.0 CU18",
+        "Hop 1/1 started", "Status of plan #1 [SIMULATED DMS]",
+        "Upgrade done: default [SIMULATED DMS] runs 10.5.0 CU18",
         "bob> show", "[m1]", "State: done",
     )
     # A window "now" opens at once, so the approval request follows the pre-check closely: the check's
