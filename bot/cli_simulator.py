@@ -21,11 +21,16 @@ from dms.simulator import (
     SimulatorConfig,
     SimulatorError,
 )
-from dms.simulator.faults import fault_names
+from dms.simulator.faults import fault_help, fault_names
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, and the epilog's fault table kept as written."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.formatter_class = _HelpFormatter
+    parser.epilog = fault_help()
     parser.add_argument("--host", default="127.0.0.1", help="main address (answers as agent 1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on every address (0: pick one)")
     parser.add_argument("--agents", type=int, default=4, help="number of agents (agent i on 127.0.1.i)")

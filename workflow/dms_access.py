@@ -28,6 +28,7 @@ def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
         speed=settings.sim_speed,
         user=settings.dms_user,
         password=settings.dms_password,
+        faults=tuple(settings.sim_faults),
     )
 
 

@@ -19,6 +19,7 @@ from bot.console.fake_slack import FakeEvent, FakeMessage
 from bot.console.render import Transcript
 from bot.console.runner import ConsoleOptions, console_settings, run_console, start_console
 from bot.settings import Settings
+from workflow.store.errors import ConfigError
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them).
@@ -134,23 +135,29 @@ async def test_clicking_what_does_not_exist_fails_clearly() -> None:
              "! [26] in m1 is a button: use click 26", "the form was refused", "in the past")
 
 
-def test_console_settings_force_the_simulator_and_default_the_approver(tmp_path: Path) -> None:
-    base = Settings(_env_file=None, dms_url="https://dms.example", upgrade_approver_group="S123")
-    settings = console_settings(base, options=ConsoleOptions(speed=50, agents=1, version="10.3.0 CU9"),
-                                work_dir=tmp_path)
-    assert settings.dms_simulated
+def test_console_settings_default_to_the_simulator_and_the_approver() -> None:
+    base = Settings(_env_file=None, upgrade_approver_group="S123")
+    settings = console_settings(base, options=ConsoleOptions(speed=50, agents=1, version="10.3.0 CU9",
+                                                             faults=("critical_alarms:count=1",)))
+    assert settings.dms_simulated and settings.sim_faults == ["critical_alarms:count=1"]
     assert settings.upgrade_approvers == ["U0BOB"]
     assert settings.upgrade_approver_group is None
-    assert settings.database_url == f"sqlite:///{tmp_path / 'dm-upgrade-console.db'}"
+    assert settings.database_url == "sqlite:///dm-upgrade.db"  # the working directory's, as `run` uses
     assert (settings.sim_speed, settings.sim_agents, settings.sim_version) == (50, 1, "10.3.0 CU9")
     assert settings.sim_failover_pairs == 0  # one agent cannot form a pair
 
 
 def test_console_settings_keep_what_was_configured(tmp_path: Path) -> None:
-    base = Settings(_env_file=None, database_url="sqlite:///kept.db", upgrade_approvers="carol,U0XYZ")
-    settings = console_settings(base, options=ConsoleOptions(), work_dir=tmp_path)
+    base = Settings(_env_file=None, database_url="sqlite:///kept.db", upgrade_approvers="carol,U0XYZ",
+                    dms_url="https://dms.example")
+    settings = console_settings(base, options=ConsoleOptions())
     assert settings.database_url == "sqlite:///kept.db"
     assert settings.upgrade_approvers == ["U0CAROL", "U0XYZ"]
+    assert settings.dms_url == "https://dms.example" and not settings.dms_simulated  # DMS_URL is honoured
+    targets = Settings(_env_file=None, dms_targets_file=tmp_path / "targets.toml")
+    assert console_settings(targets, options=ConsoleOptions()).dms_targets_file == tmp_path / "targets.toml"
+    with pytest.raises(ConfigError, match="--fault needs the embedded simulated DMS"):
+        console_settings(base, options=ConsoleOptions(faults=("session_expiry",)))
 
 
 def _message(ts: str, text: str, *, thread_ts: str | None = None) -> FakeMessage:
@@ -221,3 +228,27 @@ def test_a_bad_console_option_is_one_line_and_exit_2(
     assert code == 2
     assert err.startswith("dm-upgrade: invalid simulated DMS (SIM_*) settings: VERSION: Value error")
     assert err.count("\n") == 1
+
+
+async def test_the_console_works_on_the_dms_of_dms_url_not_its_own_simulator() -> None:
+    from dms.simulator import SimulatedDms, SimulatorConfig
+
+    config = SimulatorConfig(agents=2, version="10.2.0 CU5", speed=3000, alarms=0)
+    async with SimulatedDms(config) as sim:
+        url, out = sim.url, io.StringIO()
+        settings = Settings(_env_file=None, dms_url=url)
+        code = await run_console(settings, options=FAST, stdin=io.StringIO("/dm-upgrade plan 10.3\n"),
+                                 stdout=out, interactive=False)
+    text = out.getvalue()
+    assert code == 0, text
+    in_order(text, f"dm-upgrade console: DMS {url};", "[m1] #upgrades", "10.2.0 CU5 →")
+    assert "SIMULATED" not in text and "simulated DMS (" not in text
+
+
+async def test_a_fault_given_to_the_console_reaches_its_simulator() -> None:
+    options = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60,
+                             faults=("prerequisite_check_fails:check=Verify OS Version",))
+    code, text = await session(f"/dm-upgrade plan 10.5\n{TICKS}\nwindow now for 2h\n", options=options)
+    in_order(text, "faults: prerequisite_check_fails:check=Verify OS Version", "alice> window now",
+             "Pre-upgrade check failed", "Verify OS Version failed")
+    assert "State: executing" not in text and code == 0
