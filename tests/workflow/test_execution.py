@@ -246,3 +246,25 @@ def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
     assert abs(fast.remaining_minutes - 92 / 600) < 1e-9
     assert hop_deadline_seconds(HopExpectation(low=20, high=40), time_scale=1) == 80 * 60
     assert hop_deadline_seconds(HopExpectation(low=1, high=2), time_scale=10) == 10 * 60 / 10
+
+
+async def test_multi_hop_pre_check_uploads_the_first_hop_and_later_hops_are_checked_before_they_run(
+    harness: Harness,
+) -> None:
+    # The second hop's package would fail its prerequisite checks on a DMS not yet on the first hop's
+    # version: the day before, only the first hop is uploaded; the second is checked right before it runs.
+    harness.sim.inject("prerequisite_check_fails", check="Verify NATS Cluster", package="10.4.0 CU21")
+    snap = await harness.ready_plan(target="10.4")
+    assert snap.precheck is not None and snap.precheck.passed, snap.precheck
+    uploads = {r.title: r for r in snap.precheck.results if r.name in ("prerequisites", "staged")}
+    assert [r.name for r in uploads.values()] == ["prerequisites", "staged"]
+    assert harness.sim.state()["uploads"] == {"10.3.0 CU22": 1}
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    final = harness.engine.status(plan_id=snap.id)
+    assert final.state is PlanState.FAILED
+    (failed,) = harness.notifier.of_type(UpgradeFailed)
+    assert "hop 2" in failed.reason.lower() or "10.4.0 CU21" in failed.reason
+    assert "Prerequisite check failed: Verify NATS Cluster failed" in failed.reason
+    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}  # the second hop never started
+    assert {agent["version"] for agent in harness.sim.state()["agents"]} == {"10.3.0 CU22"}
