@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from dms.exceptions import VersionError
+from dms.versions import parse_spec
 from handlers.ids import SLASH_COMMAND, USAGE
 
 TRACKS = ("main", "feature")
@@ -21,7 +23,8 @@ _HELP = (
     f"• `{SLASH_COMMAND} plan <version> [on <dms>] [track main|feature] [at <YYYY-MM-DD HH:MM> "
     "[for <duration>]]` records a plan and posts it here, e.g. `plan 10.4 at 2026-12-01 22:00 for 4h` "
     "(`on` names a DMS from the targets file; without it, the default DMS) "
-    "(durations like `4h`, `90m`, `2h30m`)\n"
+    "(durations like `4h`, `90m`, `2h30m`); `plan latest` is the latest released main release, "
+    "`plan latest feature` the latest released feature release\n"
     f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
     f"• `{SLASH_COMMAND} cancel <id> [reason]` cancels a plan\n"
@@ -127,6 +130,19 @@ def _optional_id(args: list[str], command: str) -> int | None:
     return parse_plan_id(args[0])
 
 
+def _check_version(version: str) -> None:
+    """The version's shape only (a syntax error shows the usage); whether it exists is the engine's call."""
+    words = version.lower().split()
+    if words[0] == "latest":
+        if len(words) > 2 or (len(words) == 2 and words[1] not in TRACKS):
+            raise ParseError(f"`latest` is followed by `main`, `feature` or nothing, not `{version}`")
+        return
+    try:
+        parse_spec(version)
+    except VersionError as exc:
+        raise ParseError(str(exc)) from None
+
+
 def _parse_plan(args: list[str]) -> PlanCommand:
     if not args:
         raise ParseError("`plan` needs the target version, e.g. `plan 10.4` or `plan 10.4.0 CU5`")
@@ -136,6 +152,7 @@ def _parse_plan(args: list[str]) -> PlanCommand:
     version = " ".join(args[:end])
     if not version:
         raise ParseError("`plan` needs the target version before the options, e.g. `plan 10.4 track main`")
+    _check_version(version)
     rest = args[end:]
     dms: str | None = None
     track: str | None = None

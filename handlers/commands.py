@@ -28,7 +28,6 @@ from handlers.command_parser import (
     StatusCommand,
     mrkdwn_escape,
     parse_command,
-    with_usage,
 )
 from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
@@ -79,9 +78,9 @@ class CommandRunner:
             async with self._semaphore:
                 answer = await self._dispatch(parsed, user=user, channel=channel, dedupe_key=dedupe_key)
         except UserError as exc:
-            # A refused plan is usually a mistyped version: show the usage. Elsewhere the usage is noise
-            # ("plan #1 is already done" needs no syntax lesson).
-            text = with_usage(exc.message) if isinstance(parsed, PlanCommand) else mrkdwn_escape(exc.message)
+            # The usage goes with syntax errors only (ParseError, answered before this): a version the
+            # catalog does not know or a downgrade needs no syntax lesson, just the reason.
+            text = mrkdwn_escape(exc.message)
             await ephemeral(client, channel=channel, user=user, message=text)
             return
         except Exception:

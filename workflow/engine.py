@@ -157,7 +157,7 @@ class UpgradeEngine:
         dedupe_key: str | None = None,
     ) -> PlanSnapshot:
         """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window)."""
-        spec, chosen_track = plan_requests.parse_request(target, track)
+        spec, chosen_track = plan_requests.parse_request(target, track, catalog=self.catalog)
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)

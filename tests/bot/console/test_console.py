@@ -105,7 +105,8 @@ async def test_refusals_and_bad_input_make_the_exit_code_1() -> None:
     assert code == 1
     in_order(
         text,
-        "alice> /dm-upgrade plan banana", "(only visible to alice)", "Usage:",
+        "alice> /dm-upgrade plan banana", "(only visible to alice)", "'banana' is not a DataMiner version",
+        "Usage:",
         "[m1] #upgrades",
         "(now acting as carol, not an approver)", "carol> click 1", "(only visible to carol)",
         "carol> frobnicate", "! unknown command 'frobnicate': type help",
@@ -210,13 +211,22 @@ def test_piped_into_the_installed_command(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "console", "--speed", "3000"],
-        input="/dm-upgrade help\n/dm-upgrade plan 99.9\n", capture_output=True, text=True, cwd=tmp_path,
-        env=env, timeout=60,
+        input="/dm-upgrade help\n/dm-upgrade plan 99.9\nshow m99\n/dm-upgrade plan latest\n",
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
     )
     assert result.returncode == 1, result.stderr
     assert "alice> /dm-upgrade help" in result.stdout and "records a plan" in result.stdout
-    assert "Usage:" in result.stdout  # the plan of an unknown version was refused
-    assert "Traceback" not in result.stderr
+    # The plan of an unknown version is refused with the reason; the usage is for syntax errors only.
+    in_order(result.stdout, "alice> /dm-upgrade plan 99.9", "not in the release catalog", "alice> show m99")
+    assert "Usage:" not in result.stdout
+    in_order(result.stdout, "alice> show m99", "! no message 'm99'", "alice> /dm-upgrade plan latest",
+             "[m1] #upgrades", "10.4.0 CU3 → 10.6.0 CU6 (track: main)")
+    assert "internal error" not in result.stdout and "Traceback" not in result.stderr
+    # The console kept its database in the working directory: the audit log shows the plan.
+    audit = subprocess.run([sys.executable, "-m", "bot.cli", "audit"], capture_output=True, text=True,
+                           cwd=tmp_path, env=env, timeout=60)
+    assert audit.returncode == 0, audit.stderr
+    assert '"plan_id": 1' in audit.stdout and "plan" in audit.stdout
 
 
 def test_a_bad_console_option_is_one_line_and_exit_2(
