@@ -26,7 +26,7 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, views
+from handlers import actions, commands, cube_actions, views
 from handlers.approvers import SlackApprovers
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
@@ -88,6 +88,7 @@ def build_bolt_app(
     app.use(work.count_acks)
     commands.register(app, engine=engine, work=work)
     actions.register(app, engine=engine, work=work)
+    cube_actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
     return app
 

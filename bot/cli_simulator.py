@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated seconds per real second (60: one simulated minute per second)")
     parser.add_argument("--user", default=DEFAULT_USER, help="the only user the DMS accepts")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="that user's password")
+    parser.add_argument("--play-cube", action="store_true",
+                        help="play the person in Cube for the watch driver: perform each step when the bot "
+                             "asks (the bot needs SIM_PLAY_CUBE=true)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME[:key=value,...]",
                         help=f"inject a fault at start (repeatable): {', '.join(fault_names())}")
 
@@ -54,7 +57,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         version=args.version, elements_per_agent=args.elements, alarms=args.alarms,
         latency_ms=args.latency_ms,
         startup_minutes=args.startup_minutes, speed=args.speed, user=args.user,
-        password=SecretStr(args.password), faults=tuple(args.fault),
+        password=SecretStr(args.password), faults=tuple(args.fault), play_cube=args.play_cube,
     )
 
 

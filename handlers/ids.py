@@ -40,6 +40,8 @@ class ActionId(StrEnum):
     # Approval request buttons (each behind a confirm dialog)
     APPROVE = "approval.approve"
     REJECT = "approval.reject"
+    # Watch driver: a person confirms a step done in DataMiner Cube (value "<plan>:<hop index>:<step>")
+    CUBE_DONE = "cube.done"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"

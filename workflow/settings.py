@@ -76,6 +76,8 @@ class WorkflowSettings(BaseSettings):
     # Faults the embedded simulator starts with (``dm-upgrade console --fault``); flags as in
     # ``dms.simulator.faults``, separated by spaces or semicolons (a flag's own options use commas).
     sim_faults: Annotated[list[str], NoDecode] = []
+    # Watch driver: the simulator plays the person in Cube (performs each step when the bot asks for it).
+    sim_play_cube: bool = False
 
     @field_validator("upgrade_approvers", "blocking_alarm_severities", "dms_agent_allow", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ class ConsoleOptions:
     version: str | None = None
     user: str = "alice"
     faults: tuple[str, ...] = ()  # fault flags for the embedded simulator
+    play_cube: bool = False  # watch driver: the simulator performs each Cube step when the bot asks
     pacer_interval_s: float = 1.0  # Slack's one message per second per channel, kept in the console
     settle_timeout_s: float = 600.0
 
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault", action="append", default=[], metavar="NAME[:key=value,...]",
                         help="start the embedded simulated DMS with this fault (repeatable): "
                              + ", ".join(fault_names()) + "; options: dm-upgrade simulator --help")
+    parser.add_argument("--play-cube", action="store_true",
+                        help="with DMS_DRIVER=watch: the simulated DMS plays the person in Cube, performing "
+                             "each step when the bot asks; you still click Done in Cube")
 
 
 def console_settings(base: Settings, *, options: ConsoleOptions) -> Settings:
@@ -68,6 +72,8 @@ def console_settings(base: Settings, *, options: ConsoleOptions) -> Settings:
             raise ConfigError("--fault needs the embedded simulated DMS, but DMS_URL/DMS_TARGETS_FILE names "
                               "another; start that one with `dm-upgrade simulator --fault NAME`")
         update["sim_faults"] = [*base.sim_faults, *options.faults]
+    if options.play_cube:
+        update["sim_play_cube"] = True
     names = base.upgrade_approvers if "upgrade_approvers" in given else ["bob"]
     update["upgrade_approvers"] = [DEFAULT_USERS.get(n.lower(), n) for n in names]
     if options.speed is not None:
@@ -130,7 +136,11 @@ def dms_line(s: Settings) -> str:
     if not s.dms_simulated:
         return f"DMS {s.dms_url}"
     faults = f", faults: {' '.join(s.sim_faults)}" if s.sim_faults else ""
-    return f"simulated DMS ({s.sim_agents} agents on {s.sim_version}, speed x{s.sim_speed:g}{faults})"
+    driver = ""
+    if s.dms_driver == "watch":
+        driver = ", watch driver" + (", the simulator plays Cube" if s.sim_play_cube else "")
+    return (f"simulated DMS ({s.sim_agents} agents on {s.sim_version}, speed x{s.sim_speed:g}{faults}"
+            f"{driver})")
 
 
 async def _print_live(console: Console) -> None:
@@ -189,5 +199,5 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(str(exc))
     options = ConsoleOptions(speed=args.speed, agents=args.agents, version=args.version, user=args.user,
-                             faults=tuple(args.fault))
+                             faults=tuple(args.fault), play_cube=args.play_cube)
     return start_console(settings, options=options)

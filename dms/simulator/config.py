@@ -46,6 +46,8 @@ class SimulatorConfig(BaseModel):
     packages: tuple[str, ...] | None = None
     # GetDataMinerAgentsInfo lists each failover pair as one entry (the main's), as a DMS may do.
     pair_as_one_entry: bool = False
+    # Play the person in Cube for the watch driver: POST /_sim/cube performs a step (dms.simulator.cube).
+    play_cube: bool = False
 
     @field_validator("version")
     @classmethod

@@ -262,3 +262,20 @@ async def test_a_fault_given_to_the_console_reaches_its_simulator() -> None:
     in_order(text, "faults: prerequisite_check_fails:check=Verify OS Version", "alice> window now",
              "Pre-upgrade check failed", "Verify OS Version failed")
     assert "State: executing" not in text and code == 0
+
+
+async def test_the_watch_story_runs_through_the_piped_console_with_the_simulator_playing_cube() -> None:
+    options = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60, play_cube=True)
+    script = f"/dm-upgrade plan 10.5\n{TICKS}\nwindow now\n/as bob\nclick 1\nclick 1\nclick 1\n"
+    out = io.StringIO()
+    code = await run_console(Settings(_env_file=None, dms_driver="watch"), options=options,
+                             stdin=io.StringIO(script), stdout=out, interactive=False)
+    text = out.getvalue()
+    assert code == 0, text
+    in_order(text, "watch driver, the simulator plays Cube", "bob> click 1", "Approved by @bob",
+             "step Upload only in DataMiner Cube", "Click Upload only", "[1] Done in Cube",
+             "bob> click 1", "done in Cube, confirmed by @bob",
+             "step Upgrade in DataMiner Cube", "Click Upgrade", "[1] Done in Cube",
+             "bob> click 1", "done in Cube, confirmed by @bob",
+             "Upgrade done: default [SIMULATED DMS] runs 10.5.0 CU18")
+    assert "Upload verified in Cube" not in text  # the old optional checklist item that blocked the hop

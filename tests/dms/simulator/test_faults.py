@@ -149,3 +149,9 @@ async def test_a_prerequisite_fault_can_name_the_package_it_fails(make_sim: Fact
     (active,) = sim.cluster.faults
     assert active.fails_upload_of("DataMiner 10.6.0 CU6 Full Upgrade.dmupgrade")
     assert not active.fails_upload_of("DataMiner 10.5.0 CU18 Full Upgrade.dmupgrade")
+
+
+async def test_the_cube_player_answers_only_when_asked_to_play(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=2)
+    response = await api.http.post(f"{sim.url}/_sim/cube", json={"step": "upload", "package": "x.dmupgrade"})
+    assert response.status_code == 409 and "--play-cube" in response.json()["error"]
