@@ -279,3 +279,8 @@ async def test_the_watch_story_runs_through_the_piped_console_with_the_simulator
              "bob> click 1", "done in Cube, confirmed by @bob",
              "Upgrade done: default [SIMULATED DMS] runs 10.5.0 CU18")
     assert "Upload verified in Cube" not in text  # the old optional checklist item that blocked the hop
+
+
+def test_sim_faults_from_the_environment_keep_their_own_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_FAULTS", "critical_alarms:agent=1,count=2; session_expiry")
+    assert Settings(_env_file=None).sim_faults == ["critical_alarms:agent=1,count=2", "session_expiry"]
