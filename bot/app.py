@@ -27,7 +27,7 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from dms.simulator import SimulatedDms
-from handlers import actions, commands, decisions, home, views
+from handlers import actions, commands, cube_actions, decisions, home, views
 from handlers.approvers import SlackApprovers
 from handlers.home import HomePublisher
 from handlers.middleware import ListenerWork
@@ -94,6 +94,7 @@ def build_bolt_app(
     app.use(work.count_acks)
     commands.register(app, engine=engine, work=work, timeline=timeline)
     actions.register(app, engine=engine, work=work)
+    cube_actions.register(app, engine=engine, work=work)
     views.register(app, engine=engine, work=work)
     decisions.register(app, engine=engine, work=work)
     if home_tab is not None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -30,12 +32,32 @@ def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
         prog="dm-upgrade",
         description="Plan, check, approve, drive and verify DataMiner System upgrades from Slack.",
     )
+    parser.add_argument("--version", action="version", version=f"dm-upgrade {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if only is None or only == name:
             importlib.import_module(module_name).add_arguments(sub_parser)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("dm-upgrade")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
+def _quiet_broken_pipe() -> int:
+    """``dm-upgrade audit | head -1``: the reader is gone, so stop silently, as Unix tools do. Standard
+    output is pointed at /dev/null, or the interpreter's final flush raises the same error again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE_EXIT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
-        return int(module.run(args))
+        code = int(module.run(args))
+        sys.stdout.flush()  # a broken pipe shows up here for output still in the buffer
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         return 130
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.settings import Settings
+from bot.startup import fail, load_settings, startup_error
 from workflow.store import audit
 from workflow.store.database import make_engine, migrate, session
 
@@ -43,16 +43,37 @@ def _write(out: TextIO, *, url: str, fmt: audit.ExportFormat, since: datetime | 
         engine.dispose()
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file the URL names when it does not exist (opening it would create an empty one)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
 def run(args: argparse.Namespace) -> int:
-    url = args.database_url or Settings().database_url
-    fmt: audit.ExportFormat = "csv" if args.format == "csv" else "jsonl"
-    if args.output is None:
-        _write(sys.stdout, url=url, fmt=fmt, since=args.since)
-        return 0
     try:
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
-            _write(out, url=url, fmt=fmt, since=args.since)
-    except OSError as exc:
-        print(f"dm-upgrade audit: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
+        url = args.database_url or load_settings().database_url
+        missing = missing_sqlite_file(url)
+        if missing is not None:
+            return fail(f"no database at {missing}: nothing was recorded there yet (DATABASE_URL, or "
+                        "--database-url, names the bot's database)")
+        fmt: audit.ExportFormat = "csv" if args.format == "csv" else "jsonl"
+        if args.output is None:
+            _write(sys.stdout, url=url, fmt=fmt, since=args.since)
+            return 0
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                _write(out, url=url, fmt=fmt, since=args.since)
+        except OSError as exc:
+            print(f"dm-upgrade audit: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return 0
+    except Exception as exc:
+        error = startup_error(exc)
+        if error is None:
+            raise
+        return fail(str(error))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
@@ -27,9 +28,9 @@ PREVIEW = "preview"  # `--track preview`: the Slack wording of the explicit opt-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("current", metavar="FROM", help="the version the agents run now, e.g. 9.6.0.0-8538")
-    parser.add_argument("target", metavar="TO",
-                        help="the version to reach, e.g. 10.3, '10.2.0 CU5' or '10.2 CU5'")
+    parser.add_argument("versions", nargs="+", metavar="FROM TO",
+                        help="the version the agents run now (e.g. 9.6.0.0-8538 or 10.0.0 CU3), then the "
+                             "version to reach (e.g. 10.3, 10.2.0 CU5 or '10.2 CU5'); quotes are optional")
     parser.add_argument(
         "--track",
         choices=[*(track.value for track in Track), PREVIEW],
@@ -40,6 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-preview", action="store_true",
                         help="plan a preview release (not for production): the path then carries a warning")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+_CU_WORD = re.compile(r"^\[?cu\d*\]?$", re.IGNORECASE)
+_CU_NUMBER = re.compile(r"^\d+\]?$")
+
+
+def join_versions(words: list[str]) -> tuple[str, str]:
+    """FROM and TO from the words typed: ``10.0.0 CU3 10.6`` is ``10.0.0 CU3`` and ``10.6`` (a CU word, or the
+    number after a bare ``CU``, belongs to the version before it)."""
+    versions: list[str] = []
+    for word in words:
+        previous = versions[-1].lower() if versions else ""
+        after_cu = bool(_CU_NUMBER.match(word)) and previous.endswith(("cu", "[cu"))
+        if versions and (_CU_WORD.match(word) or after_cu):
+            versions[-1] += " " + word
+        else:
+            versions.append(word)
+    if len(versions) != 2:
+        raise ValueError(f"give two versions, FROM and TO; got {len(versions)}: {', '.join(versions)}")
+    return versions[0], versions[1]
 
 
 def _fmt(minutes: float) -> str:
@@ -135,8 +156,9 @@ def run(
     today = (now or datetime.now(UTC)).date()
     try:
         settings = Settings()
-        current = parse_version(args.current)
-        target = parse_spec(args.target)
+        current_text, target_text = join_versions(list(args.versions))
+        current = parse_version(current_text)
+        target = parse_spec(target_text)
         preview = args.track == PREVIEW or bool(getattr(args, "allow_preview", False))
         track = Track(args.track) if args.track and args.track != PREVIEW else None
         catalog = load_catalog(settings.release_catalog)

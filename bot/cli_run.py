@@ -7,8 +7,10 @@ The mode follows from the credentials found in the environment (or ``.env``):
 - no Slack credential at all: the console on the simulated DMS (the embedded default).
 
 Half a configuration (a bot token without a way to receive requests) is an error rather than a silent
-console, because the person clearly meant to reach Slack. Every configuration error ends the program with
-one line on stderr and exit code 2, never a traceback.
+console, because the person clearly meant to reach Slack. So is a Slack mode without ``DMS_URL`` (or
+``DMS_TARGETS_FILE``): real people would otherwise upgrade an embedded simulator and be told "Upgrade done";
+a simulator in Slack must be asked for with ``DMS_URL=simulated``. Every configuration error ends the
+program with one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -60,6 +62,19 @@ def choose_mode(settings: Settings) -> Mode:
     return "console"
 
 
+NO_DMS = (
+    "DMS_URL is not set: in Slack mode the bot needs a DataMiner System (DMS_URL=https://dma.example.net "
+    "or DMS_TARGETS_FILE); set DMS_URL=simulated to serve Slack against a simulated DMS on purpose"
+)
+
+
+def require_dms(settings: Settings) -> None:
+    """Slack modes never fall back to the embedded simulator: the DMS must be named, even if simulated."""
+    named = "dms_url" in settings.model_fields_set and bool(settings.dms_url.strip())
+    if not named and settings.dms_targets_file is None:
+        raise ConfigError(NO_DMS)
+
+
 def run(
     args: argparse.Namespace,
     *,
@@ -88,6 +103,7 @@ def run(
 
     try:
         validate_tokens(settings)  # a token of the wrong kind: one line, before any log line
+        require_dms(settings)
     except ConfigError as exc:
         return fail(str(exc), stream=err)
     setup_logging(level=settings.log_level, fmt=settings.log_format)

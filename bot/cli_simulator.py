@@ -21,11 +21,16 @@ from dms.simulator import (
     SimulatorConfig,
     SimulatorError,
 )
-from dms.simulator.faults import fault_names
+from dms.simulator.faults import fault_help, fault_names
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, and the epilog's fault table kept as written."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.formatter_class = _HelpFormatter
+    parser.epilog = fault_help()
     parser.add_argument("--host", default="127.0.0.1", help="main address (answers as agent 1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on every address (0: pick one)")
     parser.add_argument("--agents", type=int, default=4, help="number of agents (agent i on 127.0.1.i)")
@@ -39,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated seconds per real second (60: one simulated minute per second)")
     parser.add_argument("--user", default=DEFAULT_USER, help="the only user the DMS accepts")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="that user's password")
+    parser.add_argument("--play-cube", action="store_true",
+                        help="play the person in Cube for the watch driver: perform each step when the bot "
+                             "asks (the bot needs SIM_PLAY_CUBE=true)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME[:key=value,...]",
                         help=f"inject a fault at start (repeatable): {', '.join(fault_names())}")
 
@@ -49,7 +57,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         version=args.version, elements_per_agent=args.elements, alarms=args.alarms,
         latency_ms=args.latency_ms,
         startup_minutes=args.startup_minutes, speed=args.speed, user=args.user,
-        password=SecretStr(args.password), faults=tuple(args.fault),
+        password=SecretStr(args.password), faults=tuple(args.fault), play_cube=args.play_cube,
     )
 
 

@@ -2,7 +2,9 @@
 
 * ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade (each a job
   started without waiting and followed through its status, ``dms.script_runs``), then watches.
-* ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP) and only watches.
+* ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP), one step at a time, and only
+  watches. ``ask_person`` is the moment the bot asks for a step; a simulator that plays the person in Cube
+  (``cube_url``, see ``dms.simulator.cube``) performs the step then.
 
 Both watch the same way: poll every agent's status and version until all run the expected version, or a
 deadline passes (``UpgradeTimeout`` carries the last states, so a stuck agent can be named).
@@ -15,6 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
+
+import httpx
 
 from dms import script_contract as contract
 from dms.client import DmsClient
@@ -42,6 +46,8 @@ class UpgradeDriver(Protocol):
 
     async def start_upgrade(self, *, hop: Hop) -> None: ...
 
+    async def ask_person(self, *, hop: Hop, step: Step) -> None: ...
+
     async def observe(self) -> list[AgentState]: ...
 
     async def wait_for_version(
@@ -67,6 +73,9 @@ class _Watching:
 
     async def observe(self) -> list[AgentState]:
         return await self.client.agent_states()
+
+    async def ask_person(self, *, hop: Hop, step: Step) -> None:
+        return None  # the bot's message is the question; only a simulator playing Cube hears it too
 
     async def wait_for_version(
         self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
@@ -162,13 +171,31 @@ class WatchDriver(_Watching):
     name = "watch"
     needs_person = True
 
+    def __init__(self, client: DmsClient, *, cube_url: str | None = None) -> None:
+        super().__init__(client)
+        self.cube_url = cube_url.rstrip("/") if cube_url else None
+
+    async def ask_person(self, *, hop: Hop, step: Step) -> None:
+        """With a simulator that plays the person in Cube, have it perform the step now."""
+        if self.cube_url is None:
+            return
+        try:
+            # The simulator answers when the step is done as far as a person would take it (an upload
+            # with its checks takes simulated minutes): a long read, bounded all the same.
+            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=600.0)) as http:
+                response = await http.post(f"{self.cube_url}/_sim/cube",
+                                           json={"step": step, "package": package_file(hop)})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:  # the person can still do it: the bot keeps waiting for the click
+            log.warning("the simulator did not play %s of %s in Cube: %s", step, hop.name, exc)
+
     def instructions(self, *, hop: Hop, step: Step) -> list[str]:
         if hop.package is PackageKind.HELPER:
             return [
                 "In DataMiner Cube, open System Center > Agents > Manage > Upgrade.",
                 f"Select the helper package {hop.name} and All Agents in cluster.",
                 "Click Upgrade; the helper runs its checks without restarting DataMiner.",
-                "Tell the bot when Cube reports it done.",
+                "When Cube reports it done, click Done in Cube below.",
             ]
         lines = [
             "In DataMiner Cube, open System Center > Agents > Manage > Upgrade.",
@@ -179,13 +206,14 @@ class WatchDriver(_Watching):
         if step == "upload":
             lines += [
                 "Click Upload only: this uploads the package and runs its prerequisite checks.",
-                "Verify the upload succeeded on every agent and no prerequisite check failed,"
-                " then confirm here.",
+                "When the upload succeeded on every agent and no prerequisite check failed, click Done in"
+                " Cube below. (If a check failed, cancel the plan: the package is rejected.)",
             ]
         else:
             lines += [
                 "Click Upgrade (the package was uploaded and verified before).",
-                f"The bot watches every agent until all run {hop.version}.",
+                f"When Cube shows the upgrade running, click Done in Cube below; the bot then watches every "
+                f"agent until all run {hop.version}.",
             ]
         return lines
 
@@ -197,10 +225,11 @@ class WatchDriver(_Watching):
 
 
 def make_driver(
-    kind: str, *, client: DmsClient, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER
+    kind: str, *, client: DmsClient, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
+    cube_url: str | None = None,
 ) -> UpgradeDriver:
     if kind == "script":
         return ScriptDriver(client, package_folder=package_folder)
     if kind == "watch":
-        return WatchDriver(client)
+        return WatchDriver(client, cube_url=cube_url)
     raise ValueError(f"unknown upgrade driver {kind!r}: use 'script' or 'watch'")

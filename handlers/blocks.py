@@ -137,9 +137,14 @@ def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
+def simulated_mark(snap: PlanSnapshot) -> str:
+    """Appended wherever a plan is named: a plan on a simulated DMS never reads like a real upgrade."""
+    return " [SIMULATED DMS]" if snap.dms_simulated else ""
+
+
 def title_line(snap: PlanSnapshot) -> str:
-    return (f"Plan #{snap.id}: DMS {safe.name(snap.dms_name)} {safe.name(snap.current_version)} → "
-            f"{safe.name(snap.target_version)} ({safe.name(snap.track)}) — {snap.state.label}")
+    return (f"Plan #{snap.id}: DMS {safe.name(snap.dms_name)}{simulated_mark(snap)} {versions(snap)} "
+            f"({safe.name(snap.track)}) — {snap.state.label}")
 
 
 def versions(snap: PlanSnapshot) -> str:
@@ -283,7 +288,8 @@ def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
     emoji = STATE_EMOJI.get(snap.state, "")
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.PLAN_HEADER.value,
-                    text=safe.plain(f"Upgrade plan #{snap.id}: {snap.dms_name}", limit=HEADER_LIMIT)),
+                    text=safe.plain(f"Upgrade plan #{snap.id}: {snap.dms_name}{simulated_mark(snap)}",
+                                    limit=HEADER_LIMIT)),
         section(
             f"*{safe.name(snap.current_version)}* → *{safe.name(snap.target_version)}* "
             f"(track: {safe.name(snap.track)})\n"

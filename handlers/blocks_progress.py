@@ -21,6 +21,7 @@ from handlers.blocks import (
     fold_lines,
     plan_message,
     section,
+    simulated_mark,
     title_line,
     to_dicts,
     truncate,
@@ -88,14 +89,14 @@ def status_message(snap: PlanSnapshot, *, agents: Sequence[AgentState] | None = 
     rows.sort(key=lambda row: (str(row.get("status", "")).lower() == "running", str(row.get("name", ""))))
     moment = eta or snap.eta
     blocks: list[Block] = [
-        section(f"*Status of plan #{snap.id}*: {snap.state.label}\n"
+        section(f"*Status of plan #{snap.id}*{simulated_mark(snap)}: {snap.state.label}\n"
                 f"`{progress_bar(progress_fraction(snap, rows))}`\n"
                 f"ETA: {when(moment) if moment else 'unknown'}"),
         section("*Hops*\n" + fold_lines(hop_lines, budget=TEXT_BUDGET - 20)),
         section(f"*Agents* ({len(rows)}: {truncate(summary, 200)})\n"
                 + fold_lines([_agent_line(row) for row in rows], budget=TEXT_BUDGET - 300)),
     ]
-    return Message(text=f"Plan #{snap.id}: {snap.state.label}", blocks=to_dicts(blocks))
+    return Message(text=f"Plan #{snap.id}{simulated_mark(snap)}: {snap.state.label}", blocks=to_dicts(blocks))
 
 
 def note(text: str) -> Message:
@@ -128,20 +129,22 @@ def _detail(detail: str, people: set[str]) -> str:
 
 def finished(snap: PlanSnapshot, *, results: Sequence[CheckResult]) -> Message:
     failed = [r for r in results if r.status is CheckStatus.FAIL]
-    text = (f":white_check_mark: *Upgrade done*: {safe.name(snap.dms_name)} runs "
+    text = (f":white_check_mark: *Upgrade done*: {safe.name(snap.dms_name)}{simulated_mark(snap)} runs "
             f"{safe.name(snap.target_version)} (plan #{snap.id}, from {safe.name(snap.current_version)}).")
     blocks: list[Block] = [section(text)]
     if results:
         verdict = "all checks passed" if not failed else f"{len(failed)} check(s) failed"
         blocks.append(context(f"Verification: {verdict}"))
-    return Message(text=f"Upgrade done: {safe.name(snap.dms_name)} runs {safe.name(snap.target_version)}",
+    return Message(text=f"Upgrade done: {safe.name(snap.dms_name)}{simulated_mark(snap)} runs "
+                        f"{safe.name(snap.target_version)}",
                    blocks=to_dicts(blocks))
 
 
 def failed(snap: PlanSnapshot, *, reason: str, guidance: str, agents: Sequence[AgentState]) -> Message:
     lines = [_agent_line(row) for row in agent_dicts(agents)]
     blocks: list[Block] = [
-        section(f":x: *Upgrade failed* (plan #{snap.id}, {safe.name(snap.dms_name)}): {safe.mrkdwn(reason)}"),
+        section(f":x: *Upgrade failed* (plan #{snap.id}, {safe.name(snap.dms_name)}{simulated_mark(snap)}): "
+                f"{safe.mrkdwn(reason)}"),
         section(f"*What to do*\n{safe.escape(safe.clean(guidance, limit=2500, one_line=False))}"),
     ]
     if lines:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from dms.exceptions import VersionError
+from dms.versions import parse_spec
 from handlers.ids import SLASH_COMMAND, USAGE
 from handlers.safe_text import escape, strip_controls
 
@@ -24,7 +26,8 @@ _HELP = (
     "(`track preview` plans a preview release, never for production) "
     "(`on` names a DMS from the targets file; without it, the default DMS; "
     "`from <version>` states the version the DMS runs when the bot cannot read it) "
-    "(durations like `4h`, `90m`, `2h30m`)\n"
+    "(durations like `4h`, `90m`, `2h30m`); `plan latest` is the latest released main release, "
+    "`plan latest feature` the latest released feature release\n"
     f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
     f"• `{SLASH_COMMAND} cancel <id> [reason]` cancels a plan\n"
@@ -140,6 +143,19 @@ def _optional_id(args: list[str], command: str) -> int | None:
     return parse_plan_id(args[0])
 
 
+def _check_version(version: str) -> None:
+    """The version's shape only (a syntax error shows the usage); whether it exists is the engine's call."""
+    words = version.lower().split()
+    if words[0] == "latest":
+        if len(words) > 2 or (len(words) == 2 and words[1] not in TRACKS):
+            raise ParseError(f"`latest` is followed by `main`, `feature` or nothing, not `{version}`")
+        return
+    try:
+        parse_spec(version)
+    except VersionError as exc:
+        raise ParseError(str(exc)) from None
+
+
 def _parse_plan(args: list[str]) -> PlanCommand:
     if not args:
         raise ParseError("`plan` needs the target version, e.g. `plan 10.4` or `plan 10.4.0 CU5`")
@@ -149,6 +165,7 @@ def _parse_plan(args: list[str]) -> PlanCommand:
     version = " ".join(args[:end])
     if not version:
         raise ParseError("`plan` needs the target version before the options, e.g. `plan 10.4 track main`")
+    _check_version(version)
     rest = args[end:]
     dms: str | None = None
     track: str | None = None

@@ -31,7 +31,6 @@ from handlers.command_parser import (
     TimelineCommand,
     mrkdwn_escape,
     parse_command,
-    with_usage,
 )
 from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
@@ -86,10 +85,11 @@ class CommandRunner:
             async with self._semaphore:
                 answer = await self._dispatch(parsed, user=user, channel=channel, dedupe_key=dedupe_key)
         except UserError as exc:
-            # A refused plan is usually a mistyped version: show the usage. Elsewhere the usage is noise
-            # ("plan #1 is already done" needs no syntax lesson).
-            plan = isinstance(parsed, PlanCommand)
-            answer = with_usage(exc.message) if plan else mrkdwn_escape(exc.message)
+            # The usage goes with syntax errors only (ParseError, answered before this): a version the
+            # catalog does not know or a downgrade needs no syntax lesson, just the reason.
+            text = mrkdwn_escape(exc.message)
+            await ephemeral(client, channel=channel, user=user, message=text)
+            return
         except Exception:
             log.exception("/dm-upgrade %s failed", type(parsed).__name__)
             answer = UNEXPECTED

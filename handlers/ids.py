@@ -48,6 +48,8 @@ class ActionId(StrEnum):
     CANCEL_RUNNING = "plan.cancel_running"
     # The reason input of the override and reject modals
     DECISION_REASON = "decision.reason"
+    # Watch driver: a person confirms a step done in DataMiner Cube (value "<plan>:<hop index>:<step>")
+    CUBE_DONE = "cube.done"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"

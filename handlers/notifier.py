@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dms.durations import duration_text
-from handlers import blocks, blocks_notes, blocks_progress
+from handlers import blocks, blocks_cube, blocks_notes, blocks_progress
 from handlers import safe_text as safe
 from handlers.slack_web import ChannelPacer
 from workflow.events import (
@@ -32,6 +32,8 @@ from workflow.events import (
     ApprovalRequested,
     CheckFinished,
     CheckStarted,
+    CubeStepConfirmed,
+    CubeStepRequested,
     EtaChanged,
     Event,
     HopFinished,
@@ -119,10 +121,10 @@ class SlackNotifier:
             case HopStarted():
                 text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {_hop(event)}" \
                        f"{' (resumed)' if event.resumed else ''}."
-                if event.instructions:  # the driver's lines, quoting package names and the folder setting
-                    text += "\n" + safe.escape(safe.clean(event.instructions, limit=2500, one_line=False))
                 self._reply(snap.id, snap.channel, blocks_progress.note(text))
                 self._status(event)
+            case CubeStepRequested() | CubeStepConfirmed():
+                self._cube_step(event)
             case HopFinished():
                 took = f" in {duration_text(event.minutes * 60)}" if event.minutes else ""
                 self._reply(snap.id, snap.channel, blocks_progress.note(
@@ -242,6 +244,18 @@ class SlackNotifier:
             await self._client.chat_postMessage(channel=channel, **extra, **message.kwargs())
 
         self._spawn(self._pacer.post(channel, call), what=f"reply #{plan_id}")
+
+    def _cube_step(self, event: CubeStepRequested | CubeStepConfirmed) -> None:
+        """Watch driver: the step's message with its Done in Cube button, then the same message confirmed."""
+        snap = event.snapshot
+        if isinstance(event, CubeStepRequested):
+            message = blocks_cube.step_request(snap, hop_index=event.hop_index, step=event.step,
+                                               instructions=event.instructions, deadline=event.deadline)
+        else:
+            message = blocks_cube.step_confirmed(snap, hop_index=event.hop_index, step=event.step,
+                                                 actor=event.actor)
+        self._upsert(snap.id, blocks_cube.role(event.hop_index, event.step), snap.channel, message,
+                     in_thread=True)
 
     def _status(self, event: Event) -> None:
         snap = event.snapshot

@@ -50,6 +50,9 @@ class WorkflowContext:
         self.dms_access = dms_access
         self.scheduler = scheduler
         self.tasks: set[asyncio.Task[None]] = set()
+        # Plans whose execution waits for a person (Done in Cube): idle work, which ``settle`` does not wait
+        # for. A confirmation takes its plan out again, so settling then waits for what the click set off.
+        self.waiting_for_person: set[int] = set()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -28,6 +28,8 @@ def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
         speed=settings.sim_speed,
         user=settings.dms_user,
         password=settings.dms_password,
+        faults=tuple(settings.sim_faults),
+        play_cube=settings.sim_play_cube,
     )
 
 
@@ -109,8 +111,12 @@ class DmsAccess:
         target = self.target(name)
         client = self.client(target.name)
         try:
+            # SIM_PLAY_CUBE: the target is a simulator (embedded or started with --play-cube) that plays
+            # the person in Cube; the watch driver asks it to perform each step.
+            cube_url = self.url_of(target) if self._settings.sim_play_cube else None
             yield Connection(target=target, client=client,
                              driver=make_driver(self.driver_kind(target.name), client=client,
-                                                package_folder=self._settings.dms_package_folder))
+                                                package_folder=self._settings.dms_package_folder,
+                                                cube_url=cube_url))
         finally:
             await client.close()

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.planner import plan_path
-from workflow import approvals, plan_requests
+from workflow import approvals, cube_steps, plan_requests
 from workflow.approvals import ApproverDirectory
 from workflow.cancel_watch import CancelWatcher, cancel_request
 from workflow.context import WorkflowContext
@@ -144,15 +144,16 @@ class UpgradeEngine:
         self._started = False
 
     async def settle(self, timeout_s: float = 30.0) -> None:
-        """Wait until every background task (checks, executions) has finished."""
+        """Wait until every background task (checks, executions) has finished or waits for a person."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self.context.tasks:
+        while len(self.context.tasks) > len(self.context.waiting_for_person):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 running = len(self.context.tasks)
                 raise TimeoutError(f"{running} background task(s) still running after {timeout_s}s")
-            await asyncio.wait(set(self.context.tasks), timeout=remaining)
+            await asyncio.wait(set(self.context.tasks), timeout=min(remaining, 0.05),
+                               return_when=asyncio.FIRST_COMPLETED)
 
     # ------------------------------------------------------------------ planning
 
@@ -174,7 +175,8 @@ class UpgradeEngine:
         # `track preview` is the requester's explicit opt-in for a preview target (issue 11's rule); the
         # planner then picks the track from the version, and refuses any preview without it.
         allow_preview = (track or "").strip().lower() == "preview"
-        spec, chosen_track = plan_requests.parse_request(target, None if allow_preview else track)
+        spec, chosen_track = plan_requests.parse_request(target, None if allow_preview else track,
+                                                         catalog=self.catalog)
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)
@@ -206,8 +208,6 @@ class UpgradeEngine:
             plan_id = plan.id
             plan_requests.record_reading(session, plan_id=plan_id, agents=len(states), current=current,
                                          as_read=as_read, requester=requester, now=self.now())
-            if self.dms_access.driver_kind(dms_target.name) == "watch":
-                checklist.ensure_item(session, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
         await self.emit(PlanCreated, plan_id)
         if start is not None and end is not None:
             await self.emit(WindowScheduled, plan_id, start=start, end=end, actor=requester)
@@ -324,6 +324,12 @@ class UpgradeEngine:
         except Exception:
             # The caller must still get the refusal itself, not an error about auditing it.
             log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
+
+    async def confirm_cube_step(self, *, plan_id: int, hop_index: int, step: str, actor: str) -> PlanSnapshot:
+        """Watch driver: "Done in Cube" for the step the bot asked for (``workflow.cube_steps``)."""
+        await cube_steps.confirm(self.context, self.permissions, plan_id=plan_id, hop_index=hop_index,
+                                 step=step, actor=actor)
+        return self.snapshot(plan_id)
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop

@@ -9,6 +9,7 @@ renderer (Slack, console) never has to query the database to draw it. No Slack c
     ├── ItemTicked, ReminderDue
     ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
     ├── HopStarted, HopFinished, AgentProgress, EtaChanged
+    ├── CubeStepRequested, CubeStepConfirmed  (watch driver: a person's step in Cube, one at a time)
     └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
 """
 
@@ -112,9 +113,26 @@ class HopStarted(Event):
     hop_index: int
     version: str
     package: str
-    # Set when the watch driver is used: what a person must do in Cube for this hop.
+    # No longer set: the watch driver's instructions come one step at a time (CubeStepRequested).
     instructions: str | None = None
     resumed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CubeStepRequested(Event):
+    """Watch driver: a person must do ``step`` of the hop in Cube, then click Done in Cube by ``deadline``."""
+
+    hop_index: int
+    step: str  # "upload" | "upgrade"
+    instructions: tuple[str, ...]
+    deadline: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CubeStepConfirmed(Event):
+    hop_index: int
+    step: str
+    actor: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,8 +32,8 @@ from dms.models import AgentState, AgentStatus, Baseline, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
 from dms.verification import run_verification
 from dms.versions import Version
+from workflow import cube_steps, verified_items
 from workflow import eta as eta_mod
-from workflow import verified_items
 from workflow.context import WorkflowContext
 from workflow.events import (
     DOWNGRADE_GUIDANCE,
@@ -47,7 +47,7 @@ from workflow.events import (
     UpgradeFinished,
 )
 from workflow.plan_requests import STARTUP_KIND
-from workflow.store import check_runs, checklist, plans
+from workflow.store import check_runs, plans
 from workflow.store.clock import utc_now
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 BOT = "bot"
 # How long (DMS minutes) a resumed loop keeps asking an unreachable DMS before it gives up.
 OBSERVE_PATIENCE_MINUTES = 15.0
-# With the watch driver a person confirms each hop's upload by ticking this (manual) item.
-UPLOAD_CONFIRM_KEY = checklist.UPLOAD_CONFIRMED.key
 
 
 class PlanStopped(Exception):
@@ -136,7 +134,10 @@ class Execution:
         if row.upload_done_at is None:
             await self._upload(index, row.id, hop, started=row.upload_started_at is not None)
         if row.upgrade_done_at is None:
-            if row.upgrade_started_at is not None:
+            if self.driver.needs_person:
+                self._touched = True  # from the ask on, a person may have clicked Upgrade in Cube
+                await self._ask_person(index, row.id, hop, "upgrade")
+            elif row.upgrade_started_at is not None:
                 await self._observe_interrupted_upgrade(hop, previous=previous)
             else:
                 self._mark(row.id, "upgrade", "started")
@@ -147,33 +148,21 @@ class Execution:
         await self._wait_for_hop(index, row.id, hop, started_at=started_at)
 
     async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
-        """HopStarted (with Cube instructions for the watch driver) and the ETA; when the hop started."""
-        instructions = None
-        if self.driver.needs_person:
-            lines = [*self.driver.instructions(hop=hop, step="upload"),
-                     *self.driver.instructions(hop=hop, step="upgrade")]
-            instructions = "\n".join(lines)
+        """HopStarted and the ETA; when the hop started. (The watch driver's Cube instructions come one
+        step at a time, ``workflow.cube_steps``.)"""
         await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
-                             package=hop.name, instructions=instructions,
-                             resumed=row.upload_started_at is not None)
+                             package=hop.name, resumed=row.upload_started_at is not None)
         started_at = row.upload_started_at or utc_now()
         await self._emit_eta(current_started_at=started_at)
         return started_at
 
     async def _upload(self, index: int, row_id: int, hop: Hop, *, started: bool) -> None:
         """Upload only: the script driver uploads; with the watch driver a person uploads in Cube and
-        confirms on the checklist. Re-run after a restart: it never restarts an agent."""
-        if self.driver.needs_person and not started:
-            # Each hop needs its own confirmation: clear the previous hop's.
-            with self.host.session() as session:
-                checklist.ensure_item(session, plan_id=self.plan_id, step=checklist.UPLOAD_CONFIRMED)
-                checklist.auto_tick(session, plan_id=self.plan_id, key=UPLOAD_CONFIRM_KEY, checked=False,
-                                    detail=f"hop {index + 1}: waiting for the upload in Cube",
-                                    now=self.host.now())
-        self._mark(row_id, "upload", "started")
+        clicks Done in Cube. Re-run after a restart: it never restarts an agent."""
         if self.driver.needs_person:
-            await self._wait_for_upload_confirmation()
+            await self._ask_person(index, row_id, hop, "upload")
         else:
+            self._mark(row_id, "upload", "started")
             try:
                 await self.driver.upload(hop=hop)
             except DmsScriptError as exc:
@@ -187,7 +176,9 @@ class Execution:
         fresh = self._hop(row_id)
         if fresh.wait_started_at is None:
             fresh = self._mark(row_id, "wait", "started")
-        upgrade_started = fresh.upgrade_started_at or utc_now()
+        # With a person in Cube the agents' clock starts at the confirmation, not at the bot's question.
+        upgrade_started = (fresh.upgrade_done_at if self.driver.needs_person else fresh.upgrade_started_at) \
+            or utc_now()
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         remaining = budget - (utc_now() - upgrade_started).total_seconds()
 
@@ -215,16 +206,16 @@ class Execution:
                              minutes=minutes)
         await self._emit_eta(current_started_at=None)
 
-    async def _wait_for_upload_confirmation(self) -> None:
-        """Watch driver: poll the checklist until a person confirmed this hop's upload; PlanStopped when
-        the plan leaves EXECUTING meanwhile (a cancel must not leave this loop waiting forever)."""
-        while True:
-            self._ensure_executing()
-            with self.host.session() as session:
-                items = checklist.items(session, plan_id=self.plan_id)
-                if any(item.checked for item in items if item.key == UPLOAD_CONFIRM_KEY):
-                    return
-            await asyncio.sleep(self._poll_s)
+    async def _ask_person(self, index: int, row_id: int, hop: Hop, step: cube_steps.CubeStep) -> None:
+        """Watch driver: ask for the step in Cube and wait for Done in Cube, by the hop's deadline from the
+        estimate in real minutes (a person is not sped up with the DMS); PlanStopped on a cancel."""
+        try:
+            await cube_steps.ask_and_wait(
+                self.host, plan_id=self.plan_id, row_id=row_id, index=index, hop=hop, step=step,
+                driver=self.driver, poll_s=max(self._poll_s, 0.02), ensure_executing=self._ensure_executing,
+                deadline_s=eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=1.0))
+        except cube_steps.CubeStepOverdue as exc:
+            raise ExecutionFailed(str(exc), touched=self._touched) from exc
 
     async def _observe_interrupted_upgrade(self, hop: Hop, *, previous: Version) -> None:
         """The upgrade step was started before a restart and not recorded done: look, never re-trigger."""

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from dms.catalog import Catalog
 from dms.estimate import estimate as make_estimate
 from dms.exceptions import DmsApiError, VersionError
 from dms.models import AgentState
@@ -31,7 +32,17 @@ START_NOW_TOLERANCE = timedelta(minutes=2)
 MAX_START_AHEAD = timedelta(days=366)
 
 
-def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | None]:
+LATEST = "latest"
+
+
+def parse_request(
+    target: str, track: str | None, *, catalog: Catalog | None = None
+) -> tuple[VersionSpec | Version, Track | None]:
+    """The version and track asked for. ``latest`` (or ``latest feature``) is the newest *released*
+    release of the track in the catalog: a preview is never "the latest" (it needs its own opt-in)."""
+    words = target.lower().split()
+    if words and words[0] == LATEST and catalog is not None:
+        return _latest(words[1:], track, catalog)
     try:
         spec = parse_spec(target)
     except VersionError as exc:
@@ -42,6 +53,19 @@ def parse_request(target: str, track: str | None) -> tuple[VersionSpec, Track | 
         return spec, Track(track.strip().lower())
     except ValueError:
         raise UserError(f"Track must be 'main' or 'feature', not {track!r}") from None
+
+
+def _latest(words: list[str], track: str | None, catalog: Catalog) -> tuple[Version, Track]:
+    named = words[0] if words else (track or Track.MAIN.value)
+    if len(words) > 1 or named not in (Track.MAIN.value, Track.FEATURE.value):
+        raise UserError(f"`latest` is followed by `main` or `feature` or nothing, not {' '.join(words)!r}")
+    if words and track and track.strip().lower() != named:
+        raise UserError(f"`latest {named}` contradicts `track {track}`")
+    chosen = Track(named)
+    released = [v for v in catalog.versions if v.track is chosen and not catalog.is_preview(v)]
+    if not released:
+        raise UserError(f"the release catalog has no released {chosen.value} release")
+    return released[-1], chosen
 
 
 def window(

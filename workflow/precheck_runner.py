@@ -1,6 +1,11 @@
 """The pre-upgrade check of one plan, as the engine runs it (MOP: "Perform a pre-upgrade check on the
-day before the upgrade"): the health checks of ``dms.prechecks``, then *Upload only* of every hop's package,
-which makes the DMS run the package's prerequisite checks without upgrading anything.
+day before the upgrade"): the health checks of ``dms.prechecks``, then *Upload only* of the first hop's
+package, which makes the DMS run the package's prerequisite checks without upgrading anything.
+
+Only the first hop: a later hop's package checks the DMS it will be installed on (the 10.6 package's Verify
+BrokerGateway Migration on a DMS still on 10.4 fails for the wrong reason). Later hops are *staged*: the
+inventory of ``dms.packages`` (part of the health checks) shows their files are on the DMA, and the
+execution uploads each one, with its prerequisite checks, right before that hop.
 
 The outcome is stored as a check run (with the baseline the verification compares against), the items
 the bot verified are ticked on the checklist, and the plan moves to PRECHECKED or BLOCKED when it is in
@@ -138,6 +143,12 @@ class PrecheckRunner:
     async def _uploads(self, upgrade_driver: UpgradeDriver, hops: tuple[Hop, ...]) -> list[CheckResult]:
         results: list[CheckResult] = []
         for index, hop in enumerate(hops, start=1):
+            if index > 1:
+                results.append(CheckResult(
+                    name="staged", title=f"Hop {index}: {hop.name} staged", status=CheckStatus.PASS,
+                    detail=f"uploaded with its prerequisite checks right before hop {index}, once the DMS "
+                           "runs the version it starts from"))
+                continue
             title = f"Hop {index}: {hop.name} upload only with its prerequisite checks"
             if upgrade_driver.needs_person:
                 results.append(CheckResult(

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from workflow.approvals import ApproverDirectory
 from workflow.store import audit
-from workflow.store.checklist import UPLOAD_CONFIRMED, Phase
+from workflow.store.checklist import Phase
 from workflow.store.errors import NotAuthorized
 from workflow.store.states import get_plan
 
@@ -42,7 +42,7 @@ class Action(StrEnum):
     SET_WINDOW = "window"  # the "Set window" button and the modal's submission
     RUN_CHECK = "check"  # "Run check now" and ``/dm-upgrade check``
     TICK_PREPARATION = "checklist.preparation"  # manual items before the upgrade ("Backup taken", ...)
-    TICK_UPLOAD = "checklist.upload"  # watch driver: "Upload verified in Cube" for the current hop
+    CUBE_STEP = "cube"  # watch driver: "Done in Cube" for the step the bot asked for
     TICK_AFTER = "checklist.after"  # manual items after the upgrade ("Key functionalities checked")
     CANCEL = "cancel"
     APPROVE = "approval"
@@ -59,7 +59,7 @@ WHO_MAY: dict[Action, frozenset[Role]] = {
     Action.SET_WINDOW: _ALL,
     Action.RUN_CHECK: _ALL,
     Action.TICK_PREPARATION: _ALL,
-    Action.TICK_UPLOAD: _ALL,
+    Action.CUBE_STEP: _ALL,
     Action.TICK_AFTER: _ALL,
     Action.CANCEL: _ALL,  # stopping is always allowed to those who run the upgrade
     # Four eyes: the requester approves only with ALLOW_SELF_APPROVAL (``workflow.approvals``).
@@ -71,7 +71,7 @@ _LABELS: dict[Action, str] = {
     Action.SET_WINDOW: "set the window of",
     Action.RUN_CHECK: "run the pre-upgrade check of",
     Action.TICK_PREPARATION: "tick the preparation items of",
-    Action.TICK_UPLOAD: "confirm the upload of",
+    Action.CUBE_STEP: "confirm a step in Cube of",
     Action.TICK_AFTER: "tick the after-upgrade checks of",
     Action.CANCEL: "cancel",
     Action.APPROVE: "approve",
@@ -94,8 +94,6 @@ class NoOne:
 
 def tick_action(*, key: str, phase: str) -> Action:
     """The kind of checklist item, as the table knows it."""
-    if key == UPLOAD_CONFIRMED.key:
-        return Action.TICK_UPLOAD
     return Action.TICK_AFTER if phase == Phase.VERIFY.value else Action.TICK_PREPARATION
 
 

@@ -76,12 +76,24 @@ class WorkflowSettings(BaseSettings):
     sim_failover_pairs: int = Field(default=1, ge=0)
     sim_version: str = "10.4.0 CU3"
     sim_speed: float = Field(default=600.0, gt=0)
+    # Faults the embedded simulator starts with (``dm-upgrade console --fault``); flags as in
+    # ``dms.simulator.faults``, separated by spaces or semicolons (a flag's own options use commas).
+    sim_faults: Annotated[list[str], NoDecode] = []
+    # Watch driver: the simulator plays the person in Cube (performs each step when the bot asks for it).
+    sim_play_cube: bool = False
 
     @field_validator("upgrade_approvers", "upgrade_operators", "blocking_alarm_severities", "dms_agent_allow",
                      mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("sim_faults", mode="before")
+    @classmethod
+    def _fault_flags(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(";", " ").split() if part]
+        return value
 
     @property
     def dms_simulated(self) -> bool:

@@ -42,12 +42,20 @@ def after_precheck(
         "precheck.connect": connect,
         "details.no_problems": health,
         "precheck.health": health,
-        "precheck.upload": (uploaded, "every package uploaded (Upload only)" if uploaded else "not uploaded"),
+        "precheck.upload": (uploaded, _upload_detail(uploaded, staged="staged" in names)),
     }
     if "key_element" in names:
         ok = "key_element" not in failed
         ticks["precheck.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
     _apply(session, plan_id=plan_id, ticks=ticks, now=now)
+
+
+def _upload_detail(uploaded: bool, *, staged: bool) -> str:
+    if not uploaded:
+        return "not uploaded"
+    if staged:  # later hops' packages are checked right before their hop (workflow.precheck_runner)
+        return "the first hop's package uploaded (Upload only); later hops staged"
+    return "every package uploaded (Upload only)"
 
 
 def with_confirmations(session: Session, *, plan_id: int, results: list[CheckResult]) -> list[CheckResult]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.console.home_tab import open_home
+from bot.console.render import MessageState
 from bot.console.session import ConsoleError, ConsoleSession, quoted
 from handlers.ids import ActionId
 
@@ -245,10 +246,14 @@ class Console:
 
     def show(self, label: str) -> None:
         transcript = self.session.transcript
+        state: MessageState | None
         if label:
-            state = transcript.by_label(label) if _is_label(label) else None
-            if state is None:
+            if not _is_label(label):
                 raise ConsoleError(f"{quoted(label)} is not a message label (m1, m2 ...)")
+            try:
+                state = transcript.by_label(label)
+            except LookupError as exc:  # a well-formed label of no message: a typo, not a crash
+                raise ConsoleError(str(exc)) from None
         else:
             top = [m for m in transcript.messages.values() if m.thread_ts is None and not m.deleted]
             state = max(top, key=lambda m: m.order, default=None)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from bot.console.commands import Console, ReadLine
 from bot.console.session import DEFAULT_USERS, ConsoleSession
 from bot.settings import Settings
 from bot.startup import fail, load_settings, startup_error
+from dms.simulator.faults import fault_names
 from workflow.settings import SIMULATED
 from workflow.store.errors import ConfigError
 
@@ -38,6 +38,8 @@ class ConsoleOptions:
     agents: int | None = None
     version: str | None = None
     user: str = "alice"
+    faults: tuple[str, ...] = ()  # fault flags for the embedded simulator
+    play_cube: bool = False  # watch driver: the simulator performs each Cube step when the bot asks
     pacer_interval_s: float = 1.0  # Slack's one message per second per channel, kept in the console
     settle_timeout_s: float = 600.0
     files_dir: Path | None = None  # where shared files (timeline pictures) go; default: a temp folder
@@ -49,15 +51,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agents", type=int, default=None, help="agents in the simulated DMS (default 4)")
     parser.add_argument("--version", default=None, help="version the simulated DMS runs (default 10.4.0 CU3)")
     parser.add_argument("--user", default="alice", help="acting user at start (default alice)")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME[:key=value,...]",
+                        help="start the embedded simulated DMS with this fault (repeatable): "
+                             + ", ".join(fault_names()) + "; options: dm-upgrade simulator --help")
+    parser.add_argument("--play-cube", action="store_true",
+                        help="with DMS_DRIVER=watch: the simulated DMS plays the person in Cube, performing "
+                             "each step when the bot asks; you still click Done in Cube")
 
 
-def console_settings(base: Settings, *, options: ConsoleOptions, work_dir: Path) -> Settings:
-    """The console's settings: simulated DMS, approvers by name, a fresh SQLite file unless DATABASE_URL."""
+def console_settings(base: Settings, *, options: ConsoleOptions) -> Settings:
+    """The console's settings: the DMS of DMS_URL or DMS_TARGETS_FILE (else the embedded simulator) and
+    approvers by name. The database is DATABASE_URL's, by default the same file in the working directory
+    as ``dm-upgrade run`` uses, so ``dm-upgrade audit`` shows what a console session did."""
     given = base.model_fields_set
-    update: dict[str, Any] = {"dms_url": SIMULATED, "upgrade_approver_group": None,
-                              "upgrade_operator_group": None}
-    if "database_url" not in given:
-        update["database_url"] = f"sqlite:///{work_dir / 'dm-upgrade-console.db'}"
+    update: dict[str, Any] = {"upgrade_approver_group": None, "upgrade_operator_group": None}
+    named_dms = ("dms_url" in given and bool(base.dms_url.strip())) or base.dms_targets_file is not None
+    if not named_dms:
+        update["dms_url"] = SIMULATED
+    simulated = not named_dms or base.dms_simulated
+    if options.faults:
+        if not simulated:
+            raise ConfigError("--fault needs the embedded simulated DMS, but DMS_URL/DMS_TARGETS_FILE names "
+                              "another; start that one with `dm-upgrade simulator --fault NAME`")
+        update["sim_faults"] = [*base.sim_faults, *options.faults]
+    if options.play_cube:
+        update["sim_play_cube"] = True
     names = base.upgrade_approvers if "upgrade_approvers" in given else ["bob"]
     update["upgrade_approvers"] = [DEFAULT_USERS.get(n.lower(), n) for n in names]
     if options.speed is not None:
@@ -89,31 +107,43 @@ async def run_console(
 ) -> int:
     """Run a session until end of input or ``quit``; returns the exit code. Raises ``ConfigError``."""
     interactive = stdin.isatty() if interactive is None else interactive
-    with tempfile.TemporaryDirectory(prefix="dm-upgrade-console-") as work:
-        session = ConsoleSession(console_settings(settings, options=options, work_dir=Path(work)),
-                                 make_runtime=make_runtime, pacer_interval_s=options.pacer_interval_s,
-                                 files_dir=options.files_dir)
-        session.switch_user(options.user)
-        await session.start()
+    session = ConsoleSession(console_settings(settings, options=options),
+                             make_runtime=make_runtime, pacer_interval_s=options.pacer_interval_s,
+                             files_dir=options.files_dir)
+    session.switch_user(options.user)
+    await session.start()
+    try:
+        console = Console(session, out=stdout, interactive=interactive, timeout_s=options.settle_timeout_s)
+        console.print(banner(session))
+        printer = asyncio.create_task(_print_live(console)) if interactive else None
         try:
-            console = Console(session, out=stdout, interactive=interactive,
-                              timeout_s=options.settle_timeout_s)
-            console.print(banner(session))
-            printer = asyncio.create_task(_print_live(console)) if interactive else None
-            try:
-                return await console.run_lines(_line_reader(stdin, interactive=interactive))
-            finally:
-                if printer is not None:
-                    printer.cancel()
+            return await console.run_lines(_line_reader(stdin, interactive=interactive))
         finally:
-            await session.stop()
+            if printer is not None:
+                printer.cancel()
+    finally:
+        await session.stop()
 
 
 def banner(session: ConsoleSession) -> str:
     s = session.runtime.settings
     approvers = ", ".join(session.transcript.user_names.get(a, a) for a in s.upgrade_approvers) or "nobody"
-    return (f"dm-upgrade console: simulated DMS ({s.sim_agents} agents on {s.sim_version}, "
-            f"speed x{s.sim_speed:g}); you are {session.user}; approvers: {approvers}; #upgrades. Type help.")
+    return (f"dm-upgrade console: {dms_line(s)}; you are {session.user}; approvers: {approvers}; "
+            "#upgrades. Type help.")
+
+
+def dms_line(s: Settings) -> str:
+    """Which DMS the session works on: the banner never lets a real DMS pass for a simulator or back."""
+    if s.dms_targets_file is not None:
+        return f"the DMSs of {s.dms_targets_file}"
+    if not s.dms_simulated:
+        return f"DMS {s.dms_url}"
+    faults = f", faults: {' '.join(s.sim_faults)}" if s.sim_faults else ""
+    driver = ""
+    if s.dms_driver == "watch":
+        driver = ", watch driver" + (", the simulator plays Cube" if s.sim_play_cube else "")
+    return (f"simulated DMS ({s.sim_agents} agents on {s.sim_version}, speed x{s.sim_speed:g}{faults}"
+            f"{driver})")
 
 
 async def _print_live(console: Console) -> None:
@@ -171,5 +201,6 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return fail(str(exc))
-    options = ConsoleOptions(speed=args.speed, agents=args.agents, version=args.version, user=args.user)
+    options = ConsoleOptions(speed=args.speed, agents=args.agents, version=args.version, user=args.user,
+                             faults=tuple(args.fault), play_cube=args.play_cube)
     return start_console(settings, options=options)

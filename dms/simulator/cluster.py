@@ -213,7 +213,7 @@ class SimCluster:
                                    f"{self.agents[agent_id].name} has an upgrade pending.")
 
     def check_prerequisites(self, package: str, agent_ids: list[int]) -> None:
-        failing = next((f for f in self.faults if f.fault is Fault.PREREQUISITE_CHECK_FAILS), None)
+        failing = next((f for f in self.faults if f.fails_upload_of(package)), None)
         if failing is not None:
             agent = self.agents[agent_ids[-1]]
             raise ScriptFailed(f"{PREREQUISITE_FAILED_PREFIX} {failing.check} failed on {agent.name} "

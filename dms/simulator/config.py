@@ -49,6 +49,8 @@ class SimulatorConfig(BaseModel):
     # DMAVersion while the agents run ``version``, in a form the bot may not know (its format is not
     # documented, e.g. "10.6.2617.1490"); None: the usual build string.
     reported_version: str | None = Field(default=None, max_length=100)
+    # Play the person in Cube for the watch driver: POST /_sim/cube performs a step (dms.simulator.cube).
+    play_cube: bool = False
 
     @field_validator("version")
     @classmethod

@@ -9,8 +9,9 @@ agent_stuck_starting     the agent's current or next startup hangs at "Starting 
                          (40%)"; ``restart`` restarts it now so a check can see it       restart (false)
 agent_fails_to_start     the agent's current or next startup ends Disconnected           agent (last),
                          ("Failed to start"); ``restart`` restarts it now                restart (false)
-prerequisite_check_fails every upload (Action=upload) fails its prerequisite check        check ("Verify
-                                                                                        Cluster Ports")
+prerequisite_check_fails every upload (Action=upload) fails its prerequisite check;     check ("Verify
+                         with ``package``, only uploads whose file name contains it      Cluster Ports"),
+                                                                                        package (any)
 critical_alarms          ``count`` unmasked Critical alarms appear on the agent          agent (1), count (2)
 latency_spike            every request to the agent (or all) waits ``ms`` longer         agent (all),
                                                                                         ms (3000)
@@ -49,7 +50,7 @@ _OPTIONS: dict[Fault, frozenset[str]] = {
     Fault.AGENT_UNREACHABLE: frozenset({"agent"}),
     Fault.AGENT_STUCK_STARTING: frozenset({"agent", "restart"}),
     Fault.AGENT_FAILS_TO_START: frozenset({"agent", "restart"}),
-    Fault.PREREQUISITE_CHECK_FAILS: frozenset({"check"}),
+    Fault.PREREQUISITE_CHECK_FAILS: frozenset({"check", "package"}),
     Fault.CRITICAL_ALARMS: frozenset({"agent", "count"}),
     Fault.LATENCY_SPIKE: frozenset({"agent", "ms"}),
     Fault.SESSION_EXPIRY: frozenset(),
@@ -70,15 +71,43 @@ class ActiveFault:
     ms: float = 0.0
     check: str = ""
     restart: bool = False
+    package: str = ""  # prerequisite_check_fails: only packages whose file name contains this ("": all)
+
+    def fails_upload_of(self, package: str) -> bool:
+        return self.fault is Fault.PREREQUISITE_CHECK_FAILS and self.package.lower() in package.lower()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["fault"] = self.fault.value
-        return {key: value for key, value in data.items() if key == "fault" or key in _OPTIONS[self.fault]}
+        shown = {key: value for key, value in data.items() if key == "fault" or key in _OPTIONS[self.fault]}
+        if not self.package:
+            shown.pop("package", None)  # "every package": the default says nothing
+        return shown
+
+
+_EFFECTS: dict[Fault, str] = {
+    Fault.AGENT_UNREACHABLE: "the agent answers 503 / shows Disconnected",
+    Fault.AGENT_STUCK_STARTING: 'the agent\'s startup hangs at "Starting up (40%)"',
+    Fault.AGENT_FAILS_TO_START: "the agent's startup ends Disconnected",
+    Fault.PREREQUISITE_CHECK_FAILS: "uploads (of the package named) fail the check",
+    Fault.CRITICAL_ALARMS: "unmasked Critical alarms appear on the agent",
+    Fault.LATENCY_SPIKE: "every request waits ms longer",
+    Fault.SESSION_EXPIRY: "sessions drop; a connection id serves one call",
+    Fault.HTML_ANSWERS: "API calls answer 200 with an HTML error page",
+}
 
 
 def fault_names() -> list[str]:
     return [fault.value for fault in Fault]
+
+
+def fault_help() -> str:
+    """Every fault with what it does and the options it takes: the epilog of ``--help``."""
+    lines = ["faults for --fault NAME[:key=value,...] (repeatable):"]
+    for fault in Fault:
+        options = ", ".join(sorted(_OPTIONS[fault])) or "-"
+        lines.append(f"  {fault.value:<25} options: {options:<14} {_EFFECTS[fault]}")
+    return "\n".join(lines)
 
 
 def make_fault(name: object, options: Mapping[str, object], *, agents: int) -> ActiveFault:
@@ -104,7 +133,9 @@ def make_fault(name: object, options: Mapping[str, object], *, agents: int) -> A
         raise FaultError("count must be 0-1000 and ms 0-600000")
     check = str(options.get("check") or (DEFAULT_CHECK if fault is Fault.PREREQUISITE_CHECK_FAILS else ""))
     restart = _bool(options.get("restart"), "restart")
-    return ActiveFault(fault, agent=agent, count=count, ms=ms, check=check[:200], restart=restart)
+    package = str(options.get("package") or "")[:200]
+    return ActiveFault(fault, agent=agent, count=count, ms=ms, check=check[:200], restart=restart,
+                       package=package)
 
 
 def parse_fault_flag(text: str) -> tuple[str, dict[str, str]]:

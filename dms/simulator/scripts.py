@@ -158,6 +158,16 @@ async def _upload(cluster: SimCluster, package: str, agent_ids: list[int]) -> st
     return contract.STATE_SUCCEEDED
 
 
+async def upload_package(cluster: SimCluster, package: str, agent_ids: list[int]) -> None:
+    """Upload only, as Cube does it (``dms.simulator.cube``); ``ScriptFailed`` when a check fails."""
+    await _upload(cluster, package, agent_ids)
+
+
+async def upgrade_package(cluster: SimCluster, package: str, agent_ids: list[int]) -> None:
+    """Upgrade, failover pairs simultaneously, as Cube does it (``dms.simulator.cube``)."""
+    await _upgrade(cluster, package, agent_ids, backup_first=False)
+
+
 async def _upgrade(cluster: SimCluster, package: str, agent_ids: list[int], *, backup_first: bool) -> str:
     if package not in cluster.uploaded:
         raise ScriptFailed(f"Automation script failed: package {package!r} was not uploaded to the agents; "

@@ -10,6 +10,8 @@ Routes, on every address:
 * ``POST /API/v1/Json.asmx/<Method>``: the API (``dms.simulator.api``); answers ``{"d": ...}`` or an ASMX
   fault.
 * ``GET /_sim/state``: agents, trigger and upload counters, active faults (``SimCluster.state``).
+* ``POST /_sim/cube`` ``{"step": "upload"|"upgrade", "package": FILE}``: with ``play_cube``, do what the
+  person in Cube would (``dms.simulator.cube``), for the watch driver.
 * ``POST /_sim/fault`` ``{"fault": NAME, ...options}`` injects, ``{"clear": true[, "fault": NAME]}`` or
   ``DELETE /_sim/fault[?fault=NAME]`` clears (``dms.simulator.faults``).
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dms.simulator import cube
 from dms.simulator.api import METHODS_BY_LOWER
 from dms.simulator.clock import ScaledClock, SimClock
 from dms.simulator.cluster import SimCluster
@@ -125,6 +128,7 @@ def build_app(cluster: SimCluster, *, routes: dict[str, int]) -> web.Application
     app.router.add_get("/_sim/state", _state)
     app.router.add_post("/_sim/fault", _fault)
     app.router.add_delete("/_sim/fault", _clear)
+    app.router.add_post("/_sim/cube", cube.handler(cluster))
     return app
 
 

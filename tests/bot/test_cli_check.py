@@ -114,3 +114,49 @@ def test_dms_url_that_is_no_address_exit_2_at_once(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DMS_URL", "http://[::1")
     assert main(["check"]) == 2
     assert "invalid settings: DMS URL is not a valid URL" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fast_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The simulator runs x6000: the script job is polled in real milliseconds, as DMS_TIME_SCALE says.
+    monkeypatch.setenv("DMS_TIME_SCALE", "6000")
+    monkeypatch.setenv("DMS_POLL_SECONDS", "60")
+
+
+def test_without_a_target_it_says_the_packages_were_not_checked(
+    sim_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "Not checked: the packages' prerequisite checks: give --target VERSION" in out
+
+
+def test_a_target_uploads_the_first_hop_and_a_failing_prerequisite_check_is_not_ready(
+    sim_url: str, fast_uploads: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = httpx.post(f"{sim_url}/_sim/fault",
+                          json={"fault": "prerequisite_check_fails", "check": "Verify NATS Cluster"})
+    assert response.status_code == 200
+    assert main(["check", "--target", "10.5"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  Hop 1: DataMiner 10.5.0" in out and "Verify NATS Cluster failed" in out
+    assert "NOT ready" in out and "Not checked: the items marked TODO" in out
+    state = httpx.get(f"{sim_url}/_sim/state").json()
+    assert list(state["uploads"]) == [next(iter(state["uploads"]))] and state["upgrades_triggered"] == {}
+
+
+def test_a_multi_hop_target_checks_the_first_hop_and_names_the_later_ones(
+    sim_url: str, fast_uploads: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--target", "10.6", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (upload,) = [r for r in data["results"] if r["name"] == "prerequisites"]
+    assert upload["status"] == "pass" and upload["title"].startswith("Hop 1: ")
+    assert any("hop 2" in line and "right before each hop" in line for line in data["not_checked"])
+    assert len(httpx.get(f"{sim_url}/_sim/state").json()["uploads"]) == 1
+
+
+def test_a_target_without_a_path_is_one_line_exit_2(sim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--target", "9.6"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dm-upgrade check: ") and err.count("\n") == 1

@@ -209,3 +209,23 @@ def test_broker_gateway_checklist_in_text() -> None:
     assert "restart:      none" in out
     assert "before:       ASP.NET Core Runtime 10 Hosting Bundle" in out
     assert "after:        Data Aggregator" in out
+
+
+@pytest.mark.parametrize(("words", "start"), [
+    (["10.0.0", "CU3", "10.6"], "Upgrade path 10.0.0 CU3 -> 10.6.0"),
+    (["10.5.12", "CU", "2", "10.6"], "Upgrade path 10.5.12 CU2 -> 10.6.0"),
+    (["10.2.0", "[CU5]", "10.3"], "Upgrade path 10.2.0 CU5 -> 10.3.0"),
+    (["10.2.0 CU5", "10.3"], "Upgrade path 10.2.0 CU5 -> 10.3.0"),
+])
+def test_versions_may_be_typed_with_a_space_and_no_quotes(words: list[str], start: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser(only="path").parse_args(["path", *words])
+    assert cli_path.run(args, out=out, err=err, now=NOW) == 0, err.getvalue()
+    assert out.getvalue().startswith(start)
+
+
+def test_more_or_fewer_than_two_versions_is_one_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser(only="path").parse_args(["path", "10.4", "10.5", "10.6"])
+    assert cli_path.run(args, out=out, err=err, now=NOW) == 2
+    assert err.getvalue() == "dm-upgrade path: give two versions, FROM and TO; got 3: 10.4, 10.5, 10.6\n"

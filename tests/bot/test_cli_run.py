@@ -35,6 +35,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
     monkeypatch.setenv("SIM_SPEED", "3000")
+    monkeypatch.setenv("DMS_URL", "simulated")  # Slack modes need the DMS named, a simulator included
     # run() configures the root logger for the Slack modes; keep pytest's own log capture in place.
     monkeypatch.setattr(cli_run, "setup_logging", lambda **_: None)
 
@@ -155,6 +156,37 @@ def test_configuration_errors_are_one_line_and_exit_2(
     assert err.startswith(line), err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "secretvalue" not in err and recorder.calls == []
+
+
+@pytest.mark.parametrize("mode_env", [{"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": BOT_TOKEN},
+                                      {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING}])
+@pytest.mark.parametrize("dms_url", [None, ""])
+def test_slack_mode_without_dms_url_is_a_configuration_error_not_a_simulator(
+    monkeypatch: pytest.MonkeyPatch, mode_env: dict[str, str], dms_url: str | None
+) -> None:
+    for name, value in mode_env.items():
+        monkeypatch.setenv(name, value)
+    if dms_url is None:
+        monkeypatch.delenv("DMS_URL")
+    else:
+        monkeypatch.setenv("DMS_URL", dms_url)
+    recorder = Recorder()
+    code, _, err = run(recorder)
+    assert (code, err) == (2, f"dm-upgrade: {cli_run.NO_DMS}\n")
+    assert recorder.calls == []
+
+
+def test_slack_mode_with_a_targets_file_needs_no_dms_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[[targets]]\nname = "lab"\nurl = "simulated"\n', encoding="utf-8")
+    monkeypatch.delenv("DMS_URL")
+    monkeypatch.setenv("DMS_TARGETS_FILE", str(targets))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    settings = Settings()
+    cli_run.require_dms(settings)  # no error
 
 
 def test_bare_command_falls_back_to_the_console(tmp_path: Path) -> None:

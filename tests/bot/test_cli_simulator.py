@@ -70,3 +70,19 @@ def test_simulator_refuses_bad_options() -> None:
     assert process.wait(timeout=20) == 2
     line, _ = _wait_for_line(lines, "dm-upgrade simulator:")
     assert "failover pairs" in line
+
+
+def test_help_lists_every_fault_with_its_options() -> None:
+    import contextlib
+    import io
+
+    from bot.cli import main
+    from dms.simulator.faults import fault_names
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(["simulator", "--help"])
+    text = out.getvalue()
+    for name in fault_names():
+        assert f"  {name} " in text, name
+    assert "options: check, package" in text and "options: agent, restart" in text

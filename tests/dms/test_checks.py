@@ -232,11 +232,16 @@ async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options:
 
 async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
     from dms.simulator import SimulatedDms
+    from dms.simulator.clock import ManualClock
     from tests.dms.dms_fakes import sim_config
 
-    async with SimulatedDms(sim_config()) as sim:
+    # The simulator's clock stands still. On a scaled clock (x6000) the 5-minute idle timeout is 50 ms of
+    # real time, so on a busy machine a session could also expire *idle* between the reconnect and the retry
+    # that the session_expiry fault provokes: a second expiry the client rightly refuses to chase. The
+    # test is about the fault and the latency, so simulated time must not move under it.
+    async with SimulatedDms(sim_config(), clock=ManualClock()) as sim:
         sim.inject("session_expiry")
-        sim.inject("latency_spike", ms=20)  # below the idle timeout at this speed
+        sim.inject("latency_spike", ms=20)
         report = await asyncio.wait_for(sim_report(sim), timeout=20)
     assert report.passed
 

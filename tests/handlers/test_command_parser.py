@@ -122,3 +122,13 @@ def test_timeline_takes_an_optional_plan_id() -> None:
     with pytest.raises(ParseError):
         parse_command("timeline 1 2")
     assert "timeline [id]" in HELP_TEXT
+def test_plan_latest_is_accepted_and_a_malformed_version_is_a_syntax_error() -> None:
+    from handlers.command_parser import ParseError, PlanCommand, parse_command
+
+    assert parse_command("plan latest") == PlanCommand(version="latest")
+    assert parse_command("plan latest feature at 2030-01-01 10:00") == PlanCommand(
+        version="latest feature", window_start=parse_command("plan 10.4 at 2030-01-01 10:00").window_start)
+    for text in ("plan latest banana", "plan banana", "plan 10.x"):
+        with pytest.raises(ParseError, match="Usage:"):
+            parse_command(text)
+    assert parse_command("plan 99.9") == PlanCommand(version="99.9")  # well formed: the engine decides

@@ -65,7 +65,9 @@ async def test_no_injection_reaches_slack_live(stack: Stack) -> None:
     assert sent and sent[-1].reply_broadcast
     posted = [str(call.params) for call in stack.slack.calls_for("chat.postMessage")]
     assert [text for text in posted if "Prerequisite check failed" in text and "Power Supply" not in text]
-    assert len(stack.slack.calls_for("chat.postEphemeral")) >= 6
+    # Six refusals: a malformed version is answered in the ack itself (a syntax error, checked below),
+    # the other five ephemerally.
+    assert len(stack.slack.calls_for("chat.postEphemeral")) >= 5
     assert everything_sent(stack) == []
     for ack in acks:
         assert ack.status_code == 200

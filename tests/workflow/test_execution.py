@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
 
 from dms import script_contract as contract
 from dms.client import DmsClient
+from dms.packages import package_file
 from dms.simulator import SimulatedDms
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
@@ -19,6 +21,8 @@ from workflow.events import (
     DOWNGRADE_GUIDANCE,
     AgentProgress,
     CheckFinished,
+    CubeStepConfirmed,
+    CubeStepRequested,
     EtaChanged,
     HopFinished,
     HopStarted,
@@ -26,7 +30,7 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
-from workflow.store.errors import AlreadyDecided, RuleViolation
+from workflow.store.errors import AlreadyDecided, NotAuthorized, RuleViolation
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent, ObservedDuration
 
@@ -191,51 +195,94 @@ async def test_two_approvals_at_once_give_one_execution(harness: Harness) -> Non
     assert len(harness.notifier.of_type(UpgradeFinished)) == 1
 
 
-async def test_watch_driver_gives_instructions_and_waits_for_the_person(
+async def test_watch_driver_asks_one_step_at_a_time_and_each_done_in_cube_confirms_it(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(dms_driver="watch")
     snap = await h.ready_plan(target="10.3")
     assert snap.precheck is not None and snap.precheck.passed
     assert all(r.status.value == "manual" for r in snap.precheck.results if r.name == "prerequisites")
+    # No checklist item (optional or not) stands in for the confirmation any more.
+    assert "execute.upload_confirmed" not in {item.key for item in snap.checklist}
     await h.engine.approve(plan_id=snap.id, actor=APPROVER)
-    started = await h.notifier.wait_for(HopStarted, plan_id=snap.id)
-    assert started.instructions is not None and "Upload only" in started.instructions
-    assert "Upgrade main and backup Agent simultaneously" in started.instructions
+    upload = await h.notifier.wait_for(CubeStepRequested, plan_id=snap.id)
+    assert upload.step == "upload" and upload.hop_index == 0
+    assert any("Upload only" in line for line in upload.instructions)
+    assert any("Upgrade main and backup Agent simultaneously" in line for line in upload.instructions)
+    assert not any("Click Upgrade" in line for line in upload.instructions)  # one step at a time
+    await h.engine.settle(timeout_s=5)  # waiting for a person is idle: settle returns
     assert h.sim.state()["upgrades_triggered"] == {}  # the bot triggers nothing itself
-    # The person does it in "Cube" (here: the same script a person's clicks would run) and confirms.
-    package = snap.hops[0].name
+    # The person uploads in "Cube" (here: the same script a person's clicks would run), then clicks.
+    package = package_file(snap.hops[0])
     async with DmsClient(url=h.sim.url, user="admin", password="admin") as client:
-        for action in (contract.ACTION_UPLOAD, contract.ACTION_UPGRADE):
-            await client.execute_automation_script(
-                contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
-                {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: action}, wait=True)
-    # The automatic item stays the bot's; the person confirms on the watch driver's manual item.
-    with pytest.raises(RuleViolation, match="checked by the bot"):
-        await h.engine.tick(plan_id=snap.id, key="execute.upload_only", actor=REQUESTER, checked=True)
-    await h.engine.tick(plan_id=snap.id, key="execute.upload_confirmed", actor=REQUESTER, checked=True)
+        await client.execute_automation_script(
+            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
+            {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: contract.ACTION_UPLOAD}, wait=True)
+        with pytest.raises(NotAuthorized):
+            await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor="UOTHER")
+        with pytest.raises(RuleViolation, match="not asked"):
+            await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=REQUESTER)
+        await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor=REQUESTER)
+        upgrade = await wait_for_step(h, snap.id, "upgrade")
+        assert any("Click Upgrade" in line for line in upgrade.instructions)
+        await client.execute_automation_script(
+            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
+            {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: contract.ACTION_UPGRADE}, wait=True)
+    await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=APPROVER)
+    with pytest.raises(RuleViolation, match="already confirmed"):
+        await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=APPROVER)
     await h.engine.settle(timeout_s=20)
     assert h.engine.status(plan_id=snap.id).state is PlanState.DONE, h.notifier.types()
     assert h.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
-    final = h.engine.status(plan_id=snap.id)
-    confirmed = next(i for i in final.checklist if i.key == "execute.upload_confirmed")
-    assert confirmed.checked and confirmed.checked_by == REQUESTER
+    confirmed = [(e.step, e.actor) for e in h.notifier.of_type(CubeStepConfirmed)]
+    assert confirmed == [("upload", REQUESTER), ("upgrade", APPROVER)]
+    with Session(h.engine.db) as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.action == "cube.confirmed")).all()
+    assert [row.actor for row in rows] == [REQUESTER, APPROVER]
 
 
-async def test_only_watch_plans_have_the_manual_upload_confirmation(
+async def wait_for_step(h: Harness, plan_id: int, step: str) -> CubeStepRequested:
+    await wait_until(lambda: any(e.step == step for e in h.notifier.of_type(CubeStepRequested)),
+                     what=f"the bot to ask for {step}")
+    return next(e for e in h.notifier.of_type(CubeStepRequested) if e.step == step)
+
+
+async def test_watch_driver_deadline_is_in_real_minutes_from_the_estimate(
     make_harness: Callable[..., Harness],
 ) -> None:
-    script = make_harness()
-    snap = await script.ready_plan(target="10.3")
-    assert "execute.upload_confirmed" not in {item.key for item in snap.checklist}
-    await script.engine.cancel(plan_id=snap.id, actor=REQUESTER, reason="next")
-    watch = make_harness(dms_driver="watch")
-    snap = await watch.ready_plan(target="10.3")
-    keys = [item.key for item in snap.checklist]
-    item = next(i for i in snap.checklist if i.key == "execute.upload_confirmed")
-    assert item.kind == "manual" and not item.required and item.phase == "execute"
-    assert keys.index("execute.upload_confirmed") < keys.index("verify.agents_running")
-    assert all(i.key != item.key for i in snap.open_required_manual)  # not needed for the approval
+    # At x2000 the agents' deadline is seconds; a person's is the estimate's minutes, unscaled.
+    h = make_harness(dms_driver="watch")
+    snap = await h.ready_plan(target="10.3")
+    await h.engine.approve(plan_id=snap.id, actor=APPROVER)
+    upload = await h.notifier.wait_for(CubeStepRequested, plan_id=snap.id)
+    minutes = (upload.deadline - datetime.now(UTC)).total_seconds() / 60
+    assert minutes >= 20, upload.deadline  # the estimate's hop, never divided by the DMS time scale
+    await h.engine.cancel(plan_id=snap.id, actor=REQUESTER, reason="enough")
+    await h.engine.settle(timeout_s=5)
+
+
+async def test_watch_story_end_to_end_with_the_simulator_playing_cube(
+    make_harness: Callable[..., Harness],
+) -> None:
+    simulator = SimulatedDms(sim_config(play_cube=True))
+    await simulator.start()
+    try:
+        h = make_harness(simulator=simulator, dms_driver="watch", sim_play_cube=True)
+        snap = await h.ready_plan(target="10.4")
+        await h.engine.approve(plan_id=snap.id, actor=APPROVER)
+        for hop in (0, 1):
+            for step in ("upload", "upgrade"):
+                await wait_until(lambda hop=hop, step=step: any(
+                    (e.hop_index, e.step) == (hop, step) for e in h.notifier.of_type(CubeStepRequested)),
+                    what=f"hop {hop} {step}")
+                await h.engine.settle(timeout_s=10)
+                await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=hop, step=step, actor=REQUESTER)
+        await h.engine.settle(timeout_s=20)
+        assert h.engine.status(plan_id=snap.id).state is PlanState.DONE, h.notifier.types()
+        assert h.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1, "10.4.0 CU21": 1}
+    finally:
+        await h.engine.stop()
+        await simulator.stop()
 
 
 def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
@@ -314,3 +361,23 @@ async def test_a_cancel_watch_resumes_after_a_restart(make_harness: Callable[...
     events = second.notifier.of_type(UpgradeCancelled)
     assert len(events) == 1 and events[0].actor == APPROVER_2 and events[0].reason == "change freeze"
     await second.engine.stop()
+async def test_multi_hop_pre_check_uploads_the_first_hop_and_later_hops_are_checked_before_they_run(
+    harness: Harness,
+) -> None:
+    # The second hop's package would fail its prerequisite checks on a DMS not yet on the first hop's
+    # version: the day before, only the first hop is uploaded; the second is checked right before it runs.
+    harness.sim.inject("prerequisite_check_fails", check="Verify NATS Cluster", package="10.4.0 CU21")
+    snap = await harness.ready_plan(target="10.4")
+    assert snap.precheck is not None and snap.precheck.passed, snap.precheck
+    uploads = {r.title: r for r in snap.precheck.results if r.name in ("prerequisites", "staged")}
+    assert [r.name for r in uploads.values()] == ["prerequisites", "staged"]
+    assert harness.sim.state()["uploads"] == {"10.3.0 CU22": 1}
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    final = harness.engine.status(plan_id=snap.id)
+    assert final.state is PlanState.FAILED
+    (failed,) = harness.notifier.of_type(UpgradeFailed)
+    assert "hop 2" in failed.reason.lower() or "10.4.0 CU21" in failed.reason
+    assert "Prerequisite check failed: Verify NATS Cluster failed" in failed.reason
+    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}  # the second hop never started
+    assert {agent["version"] for agent in harness.sim.state()["agents"]} == {"10.3.0 CU22"}

@@ -46,7 +46,7 @@ def refusals(h: Harness, actor: str) -> list[AuditEvent]:
 
 
 def test_the_table() -> None:
-    everyone_who_runs_it = {Action.SET_WINDOW, Action.RUN_CHECK, Action.TICK_PREPARATION, Action.TICK_UPLOAD,
+    everyone_who_runs_it = {Action.SET_WINDOW, Action.RUN_CHECK, Action.TICK_PREPARATION, Action.CUBE_STEP,
                             Action.TICK_AFTER, Action.CANCEL}
     for action in Action:
         for role in Role:
@@ -54,7 +54,6 @@ def test_the_table() -> None:
             assert may(action, frozenset({role})) is expected, (action, role)
         assert not may(action, frozenset()), action  # a bystander may do nothing to a plan
     assert tick_action(key="details.backup", phase="details") is Action.TICK_PREPARATION
-    assert tick_action(key="execute.upload_confirmed", phase="execute") is Action.TICK_UPLOAD
     assert tick_action(key="verify.key_functionalities", phase="verify") is Action.TICK_AFTER
 
 
@@ -114,15 +113,17 @@ async def test_ticking_each_kind_for_each_role(h: Harness, key: str) -> None:
         await h.engine.tick(plan_id=plan_id, key="details.connect", actor=APPROVER, checked=False)
 
 
-async def test_confirming_the_upload_for_each_role(make_harness: Callable[..., Harness]) -> None:
+async def test_done_in_cube_for_each_role(make_harness: Callable[..., Harness]) -> None:
+    """The watch driver's "Done in Cube" goes through the same table: a bystander is refused and audited;
+    the others pass the role check (and then hear that the plan has no step waiting yet)."""
     h = make_harness(upgrade_operators=[OPERATOR], dms_driver="watch")
     plan_id = await _plan(h)
-    key = "execute.upload_confirmed"
-    with pytest.raises(NotAuthorized, match="confirm the upload"):
-        await h.engine.tick(plan_id=plan_id, key=key, actor=BYSTANDER, checked=True)
+    with pytest.raises(NotAuthorized, match="confirm a step in Cube"):
+        await h.engine.confirm_cube_step(plan_id=plan_id, hop_index=0, step="upload", actor=BYSTANDER)
     for role in Role:
-        await h.engine.tick(plan_id=plan_id, key=key, actor=PEOPLE[role], checked=role is not Role.OPERATOR)
-    assert [row.action for row in refusals(h, BYSTANDER)] == ["checklist.upload.refused"]
+        with pytest.raises(RuleViolation, match="there is no step to confirm"):
+            await h.engine.confirm_cube_step(plan_id=plan_id, hop_index=0, step="upload", actor=PEOPLE[role])
+    assert [row.action for row in refusals(h, BYSTANDER)] == ["cube.refused"]
     await h.engine.stop()
 
 

@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from workflow.store.errors import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -45,7 +47,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; SQLite gets the pragmas and locking described above."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        try:
+            return create_engine(url, echo=echo, pool_pre_ping=True)
+        except ImportError as exc:  # the URL is fine, its driver is not installed: say how to get it
+            backend = parsed.get_backend_name()
+            extra = ": pip install 'dm-upgrade[postgres]'" if backend == "postgresql" else ""
+            driver = exc.name or parsed.get_driver_name()
+            raise ConfigError(f"DATABASE_URL needs the {backend} driver {driver}, which is not installed"
+                              f"{extra}") from None
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         "echo": echo,

@@ -18,7 +18,7 @@ from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
 from workflow.store.clock import as_utc
 from workflow.store.states import PlanState, get_plan
-from workflow.store.tables import CheckRun, PlanHop
+from workflow.store.tables import CheckRun, DmsTarget, PlanHop
 
 
 class _Frozen(BaseModel):
@@ -109,6 +109,8 @@ class PlanSnapshot(_Frozen):
     eta: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The plan's DMS is a simulator (its URL is "simulated"): every message about it must say so.
+    dms_simulated: bool = False
 
     @property
     def checklist_by_phase(self) -> dict[Phase, tuple[ItemView, ...]]:
@@ -219,4 +221,10 @@ def load_snapshot(session: Session, *, plan_id: int) -> PlanSnapshot:
         eta=as_utc(plan.eta),
         created_at=created,
         updated_at=updated,
+        dms_simulated=_simulated(session, plan.dms_name),
     )
+
+
+def _simulated(session: Session, dms_name: str) -> bool:
+    target = session.get(DmsTarget, dms_name)
+    return target is not None and target.url.strip().lower() == "simulated"

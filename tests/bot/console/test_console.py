@@ -19,6 +19,7 @@ from bot.console.fake_slack import FakeEvent, FakeMessage
 from bot.console.render import Transcript
 from bot.console.runner import ConsoleOptions, console_settings, run_console, start_console
 from bot.settings import Settings
+from workflow.store.errors import ConfigError
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them); 15 is the known
@@ -66,7 +67,8 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
     in_order(
         text,
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
-        "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "10.4.0 CU3 → 10.5.0 CU18",
+        "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "Upgrade plan #1: default [SIMULATED DMS]",
+        "10.4.0 CU3 → 10.5.0 CU18",
         "State: planned", "Known issue", "(5) [ ] Key DMS functionalities", "(15) [ ] Known issue handled",
         "[27] Set window",
         "alice> tick 5 6 7 10 11 12 13 14 15 20", "~ m1 updated:", "(5) [x] Key DMS functionalities",
@@ -76,7 +78,8 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         "alice> /dm-upgrade check", "Pre-upgrade check of plan #1 started",
         "alice> /as bob", "(now acting as bob, an approver)",
         "bob> click 1", "confirm dialog", "Approved by @bob",
-        "Hop 1/1 started", "Upgrade done: default runs 10.5.0 CU18",
+        "Hop 1/1 started", "Status of plan #1 [SIMULATED DMS]",
+        "Upgrade done: default [SIMULATED DMS] runs 10.5.0 CU18",
         "bob> show", "[m1]", "State: done",
     )
     # A window "now" opens at once, so the approval request follows the pre-check closely: the check's
@@ -104,7 +107,8 @@ async def test_refusals_and_bad_input_make_the_exit_code_1() -> None:
     assert code == 1
     in_order(
         text,
-        "alice> /dm-upgrade plan banana", "(only visible to alice)", "Usage:",
+        "alice> /dm-upgrade plan banana", "(only visible to alice)", "'banana' is not a DataMiner version",
+        "Usage:",
         "[m1] #upgrades",
         "(now acting as carol, not an approver)", "carol> click 1", "(only visible to carol)",
         "carol> frobnicate", "! unknown command 'frobnicate': type help",
@@ -134,23 +138,29 @@ async def test_clicking_what_does_not_exist_fails_clearly() -> None:
              "! [27] in m1 is a button: use click 27", "the form was refused", "in the past")
 
 
-def test_console_settings_force_the_simulator_and_default_the_approver(tmp_path: Path) -> None:
-    base = Settings(_env_file=None, dms_url="https://dms.example", upgrade_approver_group="S123")
-    settings = console_settings(base, options=ConsoleOptions(speed=50, agents=1, version="10.3.0 CU9"),
-                                work_dir=tmp_path)
-    assert settings.dms_simulated
+def test_console_settings_default_to_the_simulator_and_the_approver() -> None:
+    base = Settings(_env_file=None, upgrade_approver_group="S123")
+    settings = console_settings(base, options=ConsoleOptions(speed=50, agents=1, version="10.3.0 CU9",
+                                                             faults=("critical_alarms:count=1",)))
+    assert settings.dms_simulated and settings.sim_faults == ["critical_alarms:count=1"]
     assert settings.upgrade_approvers == ["U0BOB"]
     assert settings.upgrade_approver_group is None
-    assert settings.database_url == f"sqlite:///{tmp_path / 'dm-upgrade-console.db'}"
+    assert settings.database_url == "sqlite:///dm-upgrade.db"  # the working directory's, as `run` uses
     assert (settings.sim_speed, settings.sim_agents, settings.sim_version) == (50, 1, "10.3.0 CU9")
     assert settings.sim_failover_pairs == 0  # one agent cannot form a pair
 
 
 def test_console_settings_keep_what_was_configured(tmp_path: Path) -> None:
-    base = Settings(_env_file=None, database_url="sqlite:///kept.db", upgrade_approvers="carol,U0XYZ")
-    settings = console_settings(base, options=ConsoleOptions(), work_dir=tmp_path)
+    base = Settings(_env_file=None, database_url="sqlite:///kept.db", upgrade_approvers="carol,U0XYZ",
+                    dms_url="https://dms.example")
+    settings = console_settings(base, options=ConsoleOptions())
     assert settings.database_url == "sqlite:///kept.db"
     assert settings.upgrade_approvers == ["U0CAROL", "U0XYZ"]
+    assert settings.dms_url == "https://dms.example" and not settings.dms_simulated  # DMS_URL is honoured
+    targets = Settings(_env_file=None, dms_targets_file=tmp_path / "targets.toml")
+    assert console_settings(targets, options=ConsoleOptions()).dms_targets_file == tmp_path / "targets.toml"
+    with pytest.raises(ConfigError, match="--fault needs the embedded simulated DMS"):
+        console_settings(base, options=ConsoleOptions(faults=("session_expiry",)))
 
 
 def _message(ts: str, text: str, *, thread_ts: str | None = None) -> FakeMessage:
@@ -203,13 +213,22 @@ def test_piped_into_the_installed_command(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "console", "--speed", "3000"],
-        input="/dm-upgrade help\n/dm-upgrade plan 99.9\n", capture_output=True, text=True, cwd=tmp_path,
-        env=env, timeout=60,
+        input="/dm-upgrade help\n/dm-upgrade plan 99.9\nshow m99\n/dm-upgrade plan latest\n",
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
     )
     assert result.returncode == 1, result.stderr
     assert "alice> /dm-upgrade help" in result.stdout and "records a plan" in result.stdout
-    assert "Usage:" in result.stdout  # the plan of an unknown version was refused
-    assert "Traceback" not in result.stderr
+    # The plan of an unknown version is refused with the reason; the usage is for syntax errors only.
+    in_order(result.stdout, "alice> /dm-upgrade plan 99.9", "not in the release catalog", "alice> show m99")
+    assert "Usage:" not in result.stdout
+    in_order(result.stdout, "alice> show m99", "! no message 'm99'", "alice> /dm-upgrade plan latest",
+             "[m1] #upgrades", "10.4.0 CU3 → 10.6.0 CU6 (track: main)")
+    assert "internal error" not in result.stdout and "Traceback" not in result.stderr
+    # The console kept its database in the working directory: the audit log shows the plan.
+    audit = subprocess.run([sys.executable, "-m", "bot.cli", "audit"], capture_output=True, text=True,
+                           cwd=tmp_path, env=env, timeout=60)
+    assert audit.returncode == 0, audit.stderr
+    assert '"plan_id": 1' in audit.stdout and "plan" in audit.stdout
 
 
 def test_a_bad_console_option_is_one_line_and_exit_2(
@@ -243,3 +262,47 @@ async def test_reject_asks_for_a_reason_in_a_form_and_tells_the_channel() -> Non
         "bob> submit", "the form was refused",
         "bob> submit not tonight: change freeze", "Plan #1 rejected by @bob: not tonight: change freeze",
     )
+async def test_the_console_works_on_the_dms_of_dms_url_not_its_own_simulator() -> None:
+    from dms.simulator import SimulatedDms, SimulatorConfig
+
+    config = SimulatorConfig(agents=2, version="10.2.0 CU5", speed=3000, alarms=0)
+    async with SimulatedDms(config) as sim:
+        url, out = sim.url, io.StringIO()
+        settings = Settings(_env_file=None, dms_url=url)
+        code = await run_console(settings, options=FAST, stdin=io.StringIO("/dm-upgrade plan 10.3\n"),
+                                 stdout=out, interactive=False)
+    text = out.getvalue()
+    assert code == 0, text
+    in_order(text, f"dm-upgrade console: DMS {url};", "[m1] #upgrades", "10.2.0 CU5 →")
+    assert "SIMULATED" not in text and "simulated DMS (" not in text
+
+
+async def test_a_fault_given_to_the_console_reaches_its_simulator() -> None:
+    options = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60,
+                             faults=("prerequisite_check_fails:check=Verify OS Version",))
+    code, text = await session(f"/dm-upgrade plan 10.5\n{TICKS}\nwindow now for 2h\n", options=options)
+    in_order(text, "faults: prerequisite_check_fails:check=Verify OS Version", "alice> window now",
+             "Pre-upgrade check failed", "Verify OS Version failed")
+    assert "State: executing" not in text and code == 0
+
+
+async def test_the_watch_story_runs_through_the_piped_console_with_the_simulator_playing_cube() -> None:
+    options = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60, play_cube=True)
+    script = f"/dm-upgrade plan 10.5\n{TICKS}\nwindow now\n/as bob\nclick 1\nclick 1\nclick 1\n"
+    out = io.StringIO()
+    code = await run_console(Settings(_env_file=None, dms_driver="watch"), options=options,
+                             stdin=io.StringIO(script), stdout=out, interactive=False)
+    text = out.getvalue()
+    assert code == 0, text
+    in_order(text, "watch driver, the simulator plays Cube", "bob> click 1", "Approved by @bob",
+             "step Upload only in DataMiner Cube", "Click Upload only", "[1] Done in Cube",
+             "bob> click 1", "done in Cube, confirmed by @bob",
+             "step Upgrade in DataMiner Cube", "Click Upgrade", "[1] Done in Cube",
+             "bob> click 1", "done in Cube, confirmed by @bob",
+             "Upgrade done: default [SIMULATED DMS] runs 10.5.0 CU18")
+    assert "Upload verified in Cube" not in text  # the old optional checklist item that blocked the hop
+
+
+def test_sim_faults_from_the_environment_keep_their_own_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_FAULTS", "critical_alarms:agent=1,count=2; session_expiry")
+    assert Settings(_env_file=None).sim_faults == ["critical_alarms:agent=1,count=2", "session_expiry"]

@@ -137,3 +137,21 @@ async def test_fault_endpoint_validates_and_changes_nothing_on_bad_input(make_si
                                                    "check": "Verify Cluster Ports"}]
     response = await api.http.delete(f"{sim.url}/_sim/fault", params={"fault": "prerequisite_check_fails"})
     assert response.json()["state"]["faults"] == []
+
+
+async def test_a_prerequisite_fault_can_name_the_package_it_fails(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=2)
+    response = await api.http.post(f"{sim.url}/_sim/fault", json={
+        "fault": "prerequisite_check_fails", "check": "Verify BrokerGateway Migration", "package": "10.6"})
+    expected = {"fault": "prerequisite_check_fails", "check": "Verify BrokerGateway Migration",
+                "package": "10.6"}
+    assert response.json()["state"]["faults"] == [expected]
+    (active,) = sim.cluster.faults
+    assert active.fails_upload_of("DataMiner 10.6.0 CU6 Full Upgrade.dmupgrade")
+    assert not active.fails_upload_of("DataMiner 10.5.0 CU18 Full Upgrade.dmupgrade")
+
+
+async def test_the_cube_player_answers_only_when_asked_to_play(make_sim: Factory, api: Api) -> None:
+    sim = await make_sim(agents=2)
+    response = await api.http.post(f"{sim.url}/_sim/cube", json={"step": "upload", "package": "x.dmupgrade"})
+    assert response.status_code == 409 and "--play-cube" in response.json()["error"]

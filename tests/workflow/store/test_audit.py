@@ -104,3 +104,26 @@ def test_a_plans_audit_trail_starts_with_its_creation(tmp_path: Path) -> None:
     with session(engine) as s:
         rows = list(s.exec(select(AuditEvent).where(AuditEvent.plan_id == plan_id).order_by(AuditEvent.id)))
     assert [r.action for r in rows][:2] == ["plan.created", "checklist.auto"]
+
+
+def test_cli_on_a_missing_database_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main(["audit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dm-upgrade: no database at dm-upgrade.db: nothing was recorded")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_on_postgresql_without_its_driver_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a machine without the postgres extra
+    assert main(["audit", "--database-url", "postgresql+psycopg://u:secretvalue@db.example/x"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("dm-upgrade: DATABASE_URL needs the postgresql driver psycopg, which is not installed: "
+                   "pip install 'dm-upgrade[postgres]'\n")
