@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 Step = Literal["upload", "upgrade"]
 OnChange = Callable[[list[AgentState]], Awaitable[None]]
+# Hears every observation's reachability: the error of a failed one, None for an answer.
+OnReachability = Callable[[DmsUnreachable | None], Awaitable[None]]
 
 
 class UpgradeDriver(Protocol):
@@ -44,7 +46,8 @@ class UpgradeDriver(Protocol):
     async def observe(self) -> list[AgentState]: ...
 
     async def wait_for_version(
-        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
     ) -> list[AgentState]: ...
 
 
@@ -68,7 +71,8 @@ class _Watching:
         return await self.client.agent_states()
 
     async def wait_for_version(
-        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
     ) -> list[AgentState]:
         deadline = time.monotonic() + timeout_s
         last: list[AgentState] = []
@@ -77,6 +81,8 @@ class _Watching:
             try:
                 states = await self.observe()
             except DmsUnreachable as exc:  # the DMS_URL agent itself may be restarting
+                if on_reachability is not None:
+                    await on_reachability(exc)
                 if time.monotonic() >= deadline:
                     raise UpgradeTimeout(
                         f"agents did not all run {version} within {timeout_s:g}s; last error: {exc}",
@@ -84,6 +90,8 @@ class _Watching:
                     ) from exc
                 log.info("observing agents failed (%s); retrying until the deadline", exc)
             else:
+                if on_reachability is not None:
+                    await on_reachability(None)
                 last = states
                 fingerprint = _fingerprint(states)
                 if fingerprint != seen:

@@ -30,6 +30,8 @@ from workflow.events import (
     ApprovalRequested,
     CheckFinished,
     CheckStarted,
+    DmsConnectionLost,
+    DmsConnectionRestored,
     EtaChanged,
     Event,
     HopFinished,
@@ -113,6 +115,8 @@ class SlackNotifier:
                 self._status(event)
             case AgentProgress() | EtaChanged():
                 self._status(event)
+            case DmsConnectionLost() | DmsConnectionRestored():
+                self._reply(snap.id, snap.channel, blocks_progress.note(_connection_note(event)))
             case UpgradeFinished():
                 self._status(event)
                 self._reply(snap.id, snap.channel, blocks_progress.finished(snap, results=event.results),
@@ -129,8 +133,6 @@ class SlackNotifier:
                 self._close_approval(snap, why="the window closed")
                 expired = f":no_entry: Plan #{snap.id} expired: the window closed without an approval."
                 self._reply(snap.id, snap.channel, blocks_progress.note(expired), broadcast=True)
-            case _:
-                pass
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -231,6 +233,16 @@ class SlackNotifier:
     def _save(self, plan_id: int, role: str, *, channel: str, ts: str, thread_ts: str | None) -> None:
         self._store.save(plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
         self._refs[(plan_id, role)] = (channel, ts)
+
+
+def _connection_note(event: DmsConnectionLost | DmsConnectionRestored) -> str:
+    """Once per outage of the DMS under a running upgrade, and once when it is back (not per poll)."""
+    if isinstance(event, DmsConnectionLost):
+        until = f" until {blocks.when(event.deadline)}" if event.deadline else ""
+        return (f":electric_plug: The DMS {event.dms_name} does not answer; the upgrade waits and keeps "
+                f"asking{until} (the hop's deadline).")
+    return (f":white_check_mark: The DMS {event.dms_name} answers again (after "
+            f"{blocks.minutes_text(event.minutes)}); the upgrade goes on.")
 
 
 def _who(actor: str) -> str:

@@ -47,6 +47,7 @@ from workflow.events import (
     UpgradeFinished,
 )
 from workflow.plan_requests import STARTUP_KIND
+from workflow.reachability import DmsGone, Reachability
 from workflow.store import check_runs, checklist, plans
 from workflow.store.clock import utc_now
 from workflow.store.plans import HopStep, StepEvent
@@ -94,6 +95,12 @@ class Execution:
         self._finished_minutes: list[float] = []
         self._touched = False  # some agent was asked to upgrade (the snapshot matters from then on)
         self._last_on_target = -1
+        self._reach = Reachability(host=self.host, plan_id=self.plan_id, dms_name=self.dms_name,
+                                   poll_s=self._poll_s)
+        self._deadline = self._patience()  # the current hop's (time.monotonic()); an unreachable DMS waits
+
+    def _patience(self) -> float:
+        return time.monotonic() + OBSERVE_PATIENCE_MINUTES * 60.0 / self._scale
 
     # ------------------------------------------------------------------ the loop
 
@@ -104,6 +111,9 @@ class Execution:
             log.info("plan #%s left EXECUTING; the loop stops", self.plan_id)
         except ExecutionFailed as failure:
             await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
+        except DmsGone as gone:
+            await self._fail(f"the DMS {self.dms_name} did not answer before the deadline: {gone}",
+                             touched=self._touched, agents=[])
         except DmsError as exc:
             await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
         except asyncio.CancelledError:
@@ -133,12 +143,17 @@ class Execution:
         assert row.id is not None
         self._ensure_executing()
         started_at = await self._announce_hop(index, row, hop)
+        budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
+        self._deadline = time.monotonic() + budget - (utc_now() - started_at).total_seconds()
         if row.upload_done_at is None:
             await self._upload(index, row.id, hop, started=row.upload_started_at is not None)
         if row.upgrade_done_at is None:
             if row.upgrade_started_at is not None:
                 await self._observe_interrupted_upgrade(hop, previous=previous)
             else:
+                # Trigger only on a DMS that answers: a trigger lost in an outage cannot be told apart.
+                await self._reach.patiently(self.driver.observe, deadline=self._deadline,
+                                            before_retry=self._ensure_executing)
                 self._mark(row.id, "upgrade", "started")
                 self._touched = True
                 await self.driver.start_upgrade(hop=hop)
@@ -175,7 +190,8 @@ class Execution:
             await self._wait_for_upload_confirmation()
         else:
             try:
-                await self.driver.upload(hop=hop)
+                await self._reach.patiently(lambda: self.driver.upload(hop=hop), deadline=self._deadline,
+                                            before_retry=self._ensure_executing)
             except DmsScriptError as exc:
                 raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
                                       touched=self._touched) from exc
@@ -195,10 +211,15 @@ class Execution:
             self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
             await self._progress(index, states, target=hop.version, current_started_at=started_at)
 
+        deadline = time.monotonic() + max(remaining, self._poll_s)
+
+        async def reachability(error: DmsUnreachable | None) -> None:
+            await self._reach.report(error, deadline=deadline)
+
         try:
             await self.driver.wait_for_version(
                 version=hop.version, timeout_s=max(remaining, self._poll_s), poll_s=self._poll_s,
-                on_change=progress,
+                on_change=progress, on_reachability=reachability,
             )
         except UpgradeTimeout as exc:
             states = [a for a in exc.agents if isinstance(a, AgentState)]
@@ -235,7 +256,8 @@ class Execution:
             # prerequisite checks that would catch a helper that did not run.
             log.info("plan #%s: helper %s was started before a restart; continuing", self.plan_id, hop.name)
             return
-        states = await self._observe_patiently()
+        patience = max(self._deadline, self._patience())
+        states = await self._reach.patiently(self.driver.observe, deadline=patience)
         if all_running_on(states, previous):
             raise ExecutionFailed(
                 f"the bot restarted while starting the upgrade to {hop.version}, and every agent still "
@@ -248,17 +270,6 @@ class Execution:
         log.info("plan #%s: upgrade to %s was triggered before a restart; watching",
                  self.plan_id, hop.version)
 
-    async def _observe_patiently(self) -> list[AgentState]:
-        """Every agent's state; the DMS_URL agent may itself be restarting, so retry for a while."""
-        deadline = time.monotonic() + OBSERVE_PATIENCE_MINUTES * 60.0 / self._scale
-        while True:
-            try:
-                return await self.driver.observe()
-            except DmsUnreachable:
-                if time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(self._poll_s)
-
     async def _verify(self, *, already_verifying: bool) -> None:
         if not already_verifying:
             self._ensure_executing()
@@ -267,6 +278,7 @@ class Execution:
             if not moved:
                 raise PlanStopped()
         baseline = self._baseline()
+        await self._reach.patiently(self.driver.observe, deadline=self._patience())  # agents restarting?
         verify_started = self.host.now()
         results = await run_verification(
             self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
