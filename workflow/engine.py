@@ -38,6 +38,7 @@ from workflow.events import (
 )
 from workflow.execution_runner import ExecutionRunner
 from workflow.precheck_runner import PrecheckRunner
+from workflow.replicas import Replica
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
@@ -89,6 +90,7 @@ class UpgradeEngine:
         self.prechecks = PrecheckRunner(self.context)
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
+        self.replica = Replica(self.context, executions=self.executions, scheduler=self.scheduler)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -111,19 +113,16 @@ class UpgradeEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the scheduler and resume every execution that was in flight when the program stopped."""
+        """Start the scheduler (it runs jobs while this process holds the scheduler lease) and resume every
+        execution that was in flight when the program stopped and runs in no other process (its lease)."""
         if self._started:
             return
         self._started = True
-        self.scheduler.start()
-        with self.session() as session:
-            active = plans.active_plans(session)
-            in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
-        for plan_id in sorted(in_flight):
-            log.info("resuming the execution of plan #%s", plan_id)
-            self.executions.start(plan_id)
+        self.scheduler.start(paused=True)
+        await self.replica.start()
 
     async def stop(self) -> None:
+        await self.replica.stop()
         self.scheduler.stop()
         for task in list(self.context.tasks):
             task.cancel()

@@ -24,10 +24,11 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, all_running_on
-from dms.exceptions import DmsError, DmsScriptError, DmsUnreachable, UpgradeTimeout
+from dms.exceptions import DmsError, DmsScriptError, UpgradeTimeout
 from dms.models import AgentState, AgentStatus, Baseline, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
 from dms.verification import run_verification
@@ -46,8 +47,9 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
+from workflow.leases import HeldLease, LeaseLost
 from workflow.plan_requests import STARTUP_KIND
-from workflow.reachability import DmsGone, Reachability
+from workflow.reachability import Reachability
 from workflow.store import check_runs, checklist, plans
 from workflow.store.clock import utc_now
 from workflow.store.plans import HopStep, StepEvent
@@ -87,6 +89,7 @@ class Execution:
     path: UpgradePath
     estimate: Estimate
     dms_name: str
+    lease: HeldLease | None = None  # checked before every DMS call that changes something
 
     def __post_init__(self) -> None:
         self._scale = self.host.settings.dms_time_scale
@@ -109,11 +112,10 @@ class Execution:
             await self._run()
         except PlanStopped:
             log.info("plan #%s left EXECUTING; the loop stops", self.plan_id)
+        except LeaseLost as lost:
+            log.warning("plan #%s: %s; the loop stops without touching anything", self.plan_id, lost)
         except ExecutionFailed as failure:
             await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
-        except DmsGone as gone:
-            await self._fail(f"the DMS {self.dms_name} did not answer before the deadline: {gone}",
-                             touched=self._touched, agents=[])
         except DmsError as exc:
             await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
         except asyncio.CancelledError:
@@ -154,6 +156,7 @@ class Execution:
                 # Trigger only on a DMS that answers: a trigger lost in an outage cannot be told apart.
                 await self._reach.patiently(self.driver.observe, deadline=self._deadline,
                                             before_retry=self._ensure_executing)
+                self._fence()
                 self._mark(row.id, "upgrade", "started")
                 self._touched = True
                 await self.driver.start_upgrade(hop=hop)
@@ -190,8 +193,9 @@ class Execution:
             await self._wait_for_upload_confirmation()
         else:
             try:
+                self._fence()
                 await self._reach.patiently(lambda: self.driver.upload(hop=hop), deadline=self._deadline,
-                                            before_retry=self._ensure_executing)
+                                            before_retry=self._fence)
             except DmsScriptError as exc:
                 raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
                                       touched=self._touched) from exc
@@ -211,11 +215,7 @@ class Execution:
             self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
             await self._progress(index, states, target=hop.version, current_started_at=started_at)
 
-        deadline = time.monotonic() + max(remaining, self._poll_s)
-
-        async def reachability(error: DmsUnreachable | None) -> None:
-            await self._reach.report(error, deadline=deadline)
-
+        reachability = partial(self._reach.report, deadline=time.monotonic() + max(remaining, self._poll_s))
         try:
             await self.driver.wait_for_version(
                 version=hop.version, timeout_s=max(remaining, self._poll_s), poll_s=self._poll_s,
@@ -348,6 +348,12 @@ class Execution:
     def _ensure_executing(self) -> None:
         if self._state() is not PlanState.EXECUTING:
             raise PlanStopped()
+
+    def _fence(self) -> None:  # before a DMS call that changes something: still ours to run?
+        self._ensure_executing()
+        if self.lease is not None:
+            self.lease.check()
+
 
     def _hops(self) -> list[PlanHop]:
         with self.host.session() as session:

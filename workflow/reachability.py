@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class DmsGone(Exception):
-    """The DMS did not answer before the deadline; ``last`` is its last error."""
+class DmsGone(DmsUnreachable):
+    """The DMS did not answer before the deadline (the execution fails the plan as on any DMS error)."""
 
     def __init__(self, last: DmsUnreachable) -> None:
-        super().__init__(str(last))
+        super().__init__(f"it did not answer before the deadline (last: {last})")
         self.last = last
 
 

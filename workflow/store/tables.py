@@ -245,3 +245,15 @@ class ObservedDuration(SQLModel, table=True):
     minutes: float
     plan_id: int | None = Field(default=None, foreign_key="upgrade_plan.id")
     observed_at: datetime = _created()
+
+
+class Lease(SQLModel, table=True):
+    """Who may act, across replicas: ``plan:<id>`` (that plan's execution) or ``scheduler`` (the leader).
+    The owner renews ``expires_at``; another process takes the lease over only once it has passed."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True, max_length=100)
+    owner: str = Field(max_length=200)
+    acquired_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
