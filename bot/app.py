@@ -20,9 +20,9 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bot.health import DmsProbe
+from bot.health import DmsProbe, database_ok, database_writable
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
@@ -243,13 +243,8 @@ class Runtime:
                 return
 
     def db_ok(self) -> bool:
-        try:
-            with self.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: the database does not answer")
-            return False
-        return True
+        """The database can be written (not only read): see ``bot.health.database_writable``."""
+        return database_writable(self.db)
 
     async def __aenter__(self) -> Runtime:
         return await self.start()
@@ -292,7 +287,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
         return response
 
     async def health(request: web.Request) -> web.Response:
-        ok = await asyncio.get_running_loop().run_in_executor(None, runtime.db_ok)
+        ok = await database_ok(runtime.db)
         probe = runtime.dms_probe
         dms = {name: status.as_json() for name, status in (probe.status() if probe else {}).items()}
         return web.json_response({"ok": ok, "db": "ok" if ok else "unavailable", "dms": dms},

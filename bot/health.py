@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
 from dms.exceptions import DmsError
 from workflow.dms_access import DmsAccess
+from workflow.store import database, leases
 from workflow.store.clock import utc_now
 from workflow.store.errors import BotError
+from workflow.store.tables import Lease
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +90,32 @@ class DmsProbe:
             self._status[name] = DmsReachability(True, utc_now())
             if was is False:
                 log.info("DMS %r answers again", name)
+
+
+HEALTH_TIMEOUT_S = 5.0
+
+
+def database_writable(db: Engine) -> bool:
+    """True if a row can be written (and is removed in the same transaction): a read-only, locked or
+    unreachable database fails the health check, not only one that does not answer a SELECT."""
+    name = f"healthz:{uuid.uuid4().hex}"
+    try:
+        with database.session(db) as session:
+            session.add(Lease(name=name, owner="healthz", expires_at=utc_now()))
+            session.flush()
+            leases.release(session, name=name, owner="healthz")
+    except Exception:
+        log.exception("health check: the database cannot be written")
+        return False
+    return True
+
+
+async def database_ok(db: Engine, *, timeout_s: float | None = None) -> bool:
+    """``database_writable`` off the event loop, bounded: a database locked for long counts as down."""
+    timeout_s = timeout_s or HEALTH_TIMEOUT_S
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(None, database_writable, db), timeout=timeout_s)
+    except TimeoutError:
+        log.error("health check: the database did not answer within %ss", timeout_s)
+        return False

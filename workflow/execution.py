@@ -52,6 +52,7 @@ from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
 from workflow.store import check_runs, checklist, plans
 from workflow.store.clock import utc_now
+from workflow.store.errors import DatabaseBusy
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
 from workflow.store.tables import PlanHop, UpgradePlan
@@ -118,8 +119,8 @@ class Execution:
             await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
         except DmsError as exc:
             await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
-        except asyncio.CancelledError:
-            raise
+        except DatabaseBusy:
+            raise  # not the upgrade's failure: the runner waits for the database and resumes
         except Exception as exc:  # a bug must not leave a plan EXECUTING forever without a word
             log.exception("execution of plan #%s crashed", self.plan_id)
             await self._fail(f"internal error: {type(exc).__name__}: {exc}", touched=self._touched, agents=[])
@@ -395,6 +396,5 @@ class Execution:
 
 def _hop_minutes(row: PlanHop) -> float | None:
     """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""
-    if row.wait_done_at is None or row.upload_started_at is None:
-        return None
-    return (row.wait_done_at - row.upload_started_at).total_seconds() / 60.0
+    done, began = row.wait_done_at, row.upload_started_at
+    return None if done is None or began is None else (done - began).total_seconds() / 60.0

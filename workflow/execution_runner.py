@@ -18,12 +18,14 @@ from workflow.context import WorkflowContext
 from workflow.execution import BOT, Execution
 from workflow.leases import HeldLease, replica_owner
 from workflow.store import audit, plans
+from workflow.store.errors import DatabaseBusy
 from workflow.store.leases import plan_lease
 from workflow.store.states import PlanState, get_plan
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
+DB_RETRY_S = 1.0
 
 
 class ExecutionRunner:
@@ -31,6 +33,7 @@ class ExecutionRunner:
         self._context = context
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self.owner = owner or replica_owner()
+        self.db_waits = 0  # times an execution waited for the database (tests, metrics)
 
     def running(self, plan_id: int) -> bool:
         task = self._tasks.get(plan_id)
@@ -73,13 +76,21 @@ class ExecutionRunner:
                 estimate = Estimate.model_validate(plan.estimate)
             if previous is not None:
                 log.warning("plan #%s: taking over its execution from %s", plan_id, previous)
-            async with context.dms_access.open(dms_name) as conn:
-                execution = Execution(
-                    host=context, plan_id=plan_id, client=conn.client, driver=conn.driver,
-                    key_elements=list(conn.target.key_elements), path=path, estimate=estimate,
-                    dms_name=dms_name, lease=lease,
-                )
-                await execution.run()
+            while True:
+                try:
+                    async with context.dms_access.open(dms_name) as conn:
+                        await Execution(
+                            host=context, plan_id=plan_id, client=conn.client, driver=conn.driver,
+                            key_elements=list(conn.target.key_elements), path=path, estimate=estimate,
+                            dms_name=dms_name, lease=lease,
+                        ).run()
+                    return
+                except DatabaseBusy:
+                    self.db_waits += 1
+                    # Every step is recorded before and after it acts, so resuming from the database
+                    # once it answers again is safe; a database outage alone never fails the upgrade.
+                    log.warning("plan #%s: the database is unavailable; resuming when it answers", plan_id)
+                    await asyncio.sleep(DB_RETRY_S)
         finally:
             keeper.cancel()
             lease.release()
