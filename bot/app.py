@@ -23,6 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot.health import DmsProbe, database_ok, database_writable
+from bot.metrics import CONTENT_TYPE as METRICS_TYPE
+from bot.metrics import render as metrics_text
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class _NoClientTokenWarning(logging.Filter):
@@ -296,6 +299,11 @@ def build_web_app(runtime: Runtime) -> web.Application:
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, health)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=await metrics_text(runtime), headers={"Content-Type": METRICS_TYPE})
+
+    web_app.router.add_get(METRICS_PATH, metrics)
     return web_app
 
 
