@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_KEY = 0x646D7570  # "dmup": the advisory lock that serializes migrations on PostgreSQL
 LOOP_LOCK_WAIT_MS = 1_500  # well within Slack's 3 s, with room for the answer itself
 
 
@@ -151,6 +152,10 @@ def migrate(engine_or_url: Engine | str, *, revision: str = "head") -> None:
     try:
         config = alembic_config()
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait and then find nothing to do.
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     finally:
