@@ -28,6 +28,8 @@ from workflow.store.tables import Lease
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 30.0
+# DMSs asked at once: a fleet of hundreds must not be logged into all together every interval.
+PROBE_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class DmsProbe:
         self._interval_s = interval_s
         self._status = {name: DmsReachability(None) for name in dms_access.targets}
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(PROBE_CONCURRENCY)
 
     def status(self) -> dict[str, DmsReachability]:
         return dict(self._status)
@@ -77,8 +80,9 @@ class DmsProbe:
     async def _probe(self, name: str) -> None:
         was = self._status.get(name, DmsReachability(None)).reachable
         try:
-            async with self._access.open(name) as conn:
-                await conn.client.agent_states()
+            # A login on the DMS_URL agent only: "the DMS answers" (each agent's state is the checks' job).
+            async with self._slots, self._access.open(name) as conn:
+                await conn.client.connect()
         except (DmsError, BotError, OSError) as exc:
             self._status[name] = DmsReachability(False, utc_now(), str(exc))
             if was is not False:
