@@ -1,14 +1,19 @@
 """Slash-command ack latency of the real app, against a bare Bolt app that only acks, in the same run.
 
-Both apps are served over HTTP by this process (the same aiohttp wiring, signature verification on); the
-simulated DMS and the fake Slack Web API run in processes of their own (they are other machines in real
-life), and so does the load generator, which fires bursts of 50 concurrent signed ``/dm-upgrade plan``
-commands at one app and then the other, alternating, and reports p50/p99 of the time to the HTTP answer.
-The real app does its work after the ack (reading the DMS, writing the plan, posting to Slack) while the
-rest of the burst is still being acked; every command names a DMS of its own (a targets file of identical
-simulated clusters), so every one creates a plan. The ratio of the p99s must stay <= 1.5.
+Each app is served over HTTP by a process of its own (the same aiohttp wiring, signature verification on),
+so neither pays for the other's work: the real app by this process, the bare app by a child. The simulated
+DMS and the fake Slack Web API run in processes of their own (they are other machines in real life), and so
+does the load generator, which fires bursts of 50 concurrent signed ``/dm-upgrade plan`` commands at one
+app and then the other, alternating, and reports p50/p99 of the time to the HTTP answer; before each burst
+the real app has finished the work the previous one caused. The real app does its work after the ack
+(reading the DMS, writing the plan, posting to Slack) while the rest of the burst is still being acked;
+every command names a DMS of its own (a targets file of identical simulated clusters), so every one creates
+a plan. The ratio of the p99s must stay <= 1.5.
 
-    python benchmarks/bench_ack.py [--concurrency 50] [--rounds 8] [--verbose]
+Then ``--locked-rounds`` bursts hit the real app while another process holds the database's write lock
+for ``--lock-seconds``: their p99 against the unlocked app's p99 must stay <= 1.5 too.
+
+    python benchmarks/bench_ack.py [--concurrency 50] [--rounds 8] [--locked-rounds 2] [--verbose]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import asyncio
 import itertools
 import multiprocessing
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -67,7 +73,30 @@ def _serve_until_told(make: str, pipe: Connection) -> None:
     asyncio.run(main())
 
 
-def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pipe: Connection) -> None:
+def _serve_bare(slack_url: str, pipe: Connection) -> None:
+    async def main() -> None:
+        runner = web.AppRunner(bare_app(slack_url), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        pipe.send(f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def _hold_lock(path: str, seconds: float, pipe: Connection) -> None:
+    """Another process holding the bot's database write lock (a backup, a migration, a stuck client)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pipe.send("locked")
+    time.sleep(seconds)
+    other.rollback()
+    other.close()
+
+
+def _load(urls: dict[str, str], concurrency: int, rounds: int, locked_rounds: int, verbose: bool,
+          pipe: Connection) -> None:
     """Bursts of ``concurrency`` signed commands, alternating between the apps; latencies per app."""
     targets = itertools.count()  # every command plans on a DMS of its own, so every one creates a plan
 
@@ -88,13 +117,16 @@ def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pi
         return list(await asyncio.gather(*(one(i) for i in range(concurrency))))
 
     async def quiet() -> None:
-        # The apps share one event loop: the next burst starts only once the app has finished the work
-        # the previous burst caused, so no burst pays for another's.
+        # The next burst starts only once the app has finished the work the previous burst caused.
         pipe.send("settle")
         await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
 
+    async def lock() -> None:
+        pipe.send("lock")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+
     async def main() -> dict[str, list[float]]:
-        found: dict[str, list[float]] = {name: [] for name in urls}
+        found: dict[str, list[float]] = {name: [] for name in (*urls, "locked")}
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             for warm in range(WARM_UP_BURSTS):  # connections, auth.test, first calls of every code path
@@ -110,6 +142,14 @@ def _load(urls: dict[str, str], concurrency: int, rounds: int, verbose: bool, pi
                         print(f"  burst {number} {name}: min {min(values) * 1000:.0f} ms, "
                               f"max {max(values) * 1000:.0f} ms", flush=True)
                     await quiet()
+            for number in range(locked_rounds):
+                await lock()
+                values = await burst(client, urls["app"], f"locked-{number}")
+                found["locked"] += values
+                if verbose:
+                    print(f"  burst {number} locked: min {min(values) * 1000:.0f} ms, "
+                          f"max {max(values) * 1000:.0f} ms", flush=True)
+                await quiet()
         return found
 
     pipe.send(("done", asyncio.run(main())))
@@ -151,10 +191,12 @@ async def run(args: argparse.Namespace) -> int:
     dms_proc, dms_pipe = _start_process(_serve_until_told, "dms")
     slack_proc, slack_pipe = _start_process(_serve_until_told, "slack")
     dms_url, slack_url = dms_pipe.recv(), slack_pipe.recv()
+    bare_proc, bare_pipe = _start_process(_serve_bare, slack_url)
+    bare_url = bare_pipe.recv()
     with tempfile.TemporaryDirectory() as tmp:
         # Named targets (all the same simulated cluster): one active plan per DMS would otherwise refuse
         # every command but the first, and the app would have almost nothing to do after its acks.
-        commands = args.concurrency * (args.rounds + WARM_UP_BURSTS) * 2
+        commands = args.concurrency * ((args.rounds + WARM_UP_BURSTS) * 2 + args.locked_rounds)
         targets_file = Path(tmp) / "targets.toml"
         targets_file.write_text("".join(f'[[targets]]\nname = "dms{n}"\nurl = "{dms_url}"\n\n'
                                         for n in range(commands)), encoding="utf-8")
@@ -166,20 +208,24 @@ async def run(args: argparse.Namespace) -> int:
         )
         async with Runtime(settings) as runtime:
             full = await start_http(runtime, host="127.0.0.1", port=0)
-            runner = web.AppRunner(bare_app(slack_url), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            bare_port = runner.addresses[0][1]
-            urls = {"bare": f"http://127.0.0.1:{bare_port}/slack/events",
-                    "app": f"http://127.0.0.1:{full.port}/slack/events"}
-            load_proc, load_pipe = _start_process(_load, urls, args.concurrency, args.rounds, args.verbose)
+            urls = {"bare": bare_url, "app": f"http://127.0.0.1:{full.port}/slack/events"}
+            load_proc, load_pipe = _start_process(_load, urls, args.concurrency, args.rounds,
+                                                  args.locked_rounds, args.verbose)
+            lockers: list[multiprocessing.Process] = []
             while True:
                 while not load_pipe.poll():
                     await asyncio.sleep(0.01)
                 message = load_pipe.recv()
-                if message != "settle":
+                if message == "lock":
+                    locker, lock_pipe = _start_process(_hold_lock, f"{tmp}/bench.db", args.lock_seconds)
+                    lockers.append(locker)
+                    while not lock_pipe.poll():
+                        await asyncio.sleep(0.01)
+                    lock_pipe.recv()
+                elif message == "settle":
+                    await runtime.settle(timeout_s=120)
+                else:
                     break
-                await runtime.settle(timeout_s=60)
                 load_pipe.send("go")
             latencies: dict[str, list[float]] = message[1]
             load_proc.join()
@@ -187,24 +233,34 @@ async def run(args: argparse.Namespace) -> int:
             with runtime.engine.session() as session:
                 plans = len(session.exec(select(UpgradePlan.id)).all())
             await full.stop()
-            await runner.cleanup()
-    for pipe in (dms_pipe, slack_pipe):
+            for locker in lockers:
+                locker.join(args.lock_seconds + 5)
+    for pipe in (dms_pipe, slack_pipe, bare_pipe):
         pipe.send("stop")
-    dms_proc.join(5)
-    slack_proc.join(5)
+    for proc in (dms_proc, slack_proc, bare_proc):
+        proc.join(5)
 
     print(f"{args.rounds} bursts of {args.concurrency} concurrent /dm-upgrade plan commands per app "
           f"(after {WARM_UP_BURSTS} warm-up bursts each); plans created by the app: {plans}")
     print(f"{'app':<6} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8}")
-    for name in ("bare", "app"):
+    for name in ("bare", "app", "locked"):
         values = latencies[name]
+        if not values:
+            continue
         print(f"{name:<6} {len(values):>5} {pct(values, 0.5) * 1000:>8.1f} {pct(values, 0.99) * 1000:>8.1f} "
               f"{max(values) * 1000:>8.1f} {statistics.fmean(values) * 1000:>8.1f}")
     p50 = pct(latencies["app"], 0.5) / pct(latencies["bare"], 0.5)
     p99 = pct(latencies["app"], 0.99) / pct(latencies["bare"], 0.99)
     verdict = "OK" if max(p50, p99) <= TARGET_RATIO else "ABOVE TARGET"
     print(f"ratio app/bare: p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {TARGET_RATIO}x): {verdict}")
-    return 0 if verdict == "OK" else 1
+    ok = verdict == "OK"
+    if latencies["locked"]:
+        locked = pct(latencies["locked"], 0.99) / pct(latencies["app"], 0.99)
+        locked_ok = locked <= TARGET_RATIO
+        print(f"ratio locked/unlocked app: p99 {locked:.2f}x (database locked by another process for "
+              f"{args.lock_seconds:g} s; target <= {TARGET_RATIO}x): {'OK' if locked_ok else 'ABOVE TARGET'}")
+        ok = ok and locked_ok
+    return 0 if ok else 1
 
 
 def main() -> int:
@@ -213,6 +269,8 @@ def main() -> int:
     )
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--locked-rounds", type=int, default=2)
+    parser.add_argument("--lock-seconds", type=float, default=10.0)
     parser.add_argument("--verbose", action="store_true", help="print every burst's fastest and slowest ack")
     return asyncio.run(run(parser.parse_args()))
 

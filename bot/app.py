@@ -21,8 +21,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from bot.health import DmsProbe, database_ok, database_writable
+from bot.metrics import CONTENT_TYPE as METRICS_TYPE
+from bot.metrics import render as metrics_text
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
@@ -41,13 +44,14 @@ from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
 from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
-from workflow.store.errors import BotError, ConfigError
+from workflow.store.errors import ConfigError
 from workflow.store.message_refs import MessageRefs
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class _NoClientTokenWarning(logging.Filter):
@@ -149,6 +153,7 @@ class Runtime:
         self._app: AsyncApp | None = None
         self._notifier: SlackNotifier | None = None
         self.listener_work = ListenerWork()
+        self.dms_probe: DmsProbe | None = None
         self._started = False
 
     # Typed accessors: using the runtime before start() is a programming error, said clearly.
@@ -196,7 +201,10 @@ class Runtime:
         except DmsError as exc:
             raise ConfigError(f"RELEASE_CATALOG cannot be used: {exc}") from None
         self.dms_access = DmsAccess(settings=settings, simulated_url=simulated_url)
-        await check_dms_reachable(self.dms_access)
+        check_dms_urls(self.dms_access)
+        # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
+        self.dms_probe = DmsProbe(self.dms_access)
+        self.dms_probe.start()
         token = _secret(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
@@ -240,6 +248,8 @@ class Runtime:
             await self.listener_work.idle(timeout_s=10.0)
         except TimeoutError:
             log.warning("stopping with Slack listeners still running")
+        if self.dms_probe is not None:
+            await self.dms_probe.stop()
         if self._engine is not None:
             await self._engine.stop()
         if self._notifier is not None:
@@ -261,13 +271,8 @@ class Runtime:
                 return
 
     def db_ok(self) -> bool:
-        try:
-            with self.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: the database does not answer")
-            return False
-        return True
+        """The database can be written (not only read): see ``bot.health.database_writable``."""
+        return database_writable(self.db)
 
     async def __aenter__(self) -> Runtime:
         return await self.start()
@@ -282,20 +287,15 @@ def _ready(value: Any, name: str) -> Any:
     return value
 
 
-async def check_dms_reachable(dms_access: DmsAccess) -> None:
-    """Every configured DMS must answer now; otherwise stop with one line naming it (no credentials)."""
+def check_dms_urls(dms_access: DmsAccess) -> None:
+    """Stop with one line on a DMS URL that carries credentials. Reachability is not checked here: the
+    bot starts whatever the DMS's state (``bot.health.DmsProbe`` reports it on /healthz)."""
     for name, target in dms_access.targets.items():
         # aiohttp refuses a URL with user:password@ (a ValueError, a traceback): say what to do instead.
         parts = urlsplit(target.url)
         if parts.username is not None or parts.password is not None:
             raise ConfigError(f"DMS {name!r}: the URL must not contain a user or password; give them as "
                               "DMS_USER and DMS_PASSWORD (or the variables named in the targets file)")
-    for name in dms_access.targets:
-        try:
-            async with dms_access.open(name) as conn:
-                await conn.client.agent_states()
-        except (DmsError, BotError, OSError) as exc:
-            raise ConfigError(f"DMS {name!r} is unreachable: {exc}") from None
 
 
 def build_web_app(runtime: Runtime) -> web.Application:
@@ -325,12 +325,20 @@ def build_web_app(runtime: Runtime) -> web.Application:
         return response
 
     async def health(request: web.Request) -> web.Response:
-        ok = await asyncio.get_running_loop().run_in_executor(None, runtime.db_ok)
-        return web.json_response({"ok": ok, "db": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+        ok = await database_ok(runtime.db)
+        probe = runtime.dms_probe
+        dms = {name: status.as_json() for name, status in (probe.status() if probe else {}).items()}
+        return web.json_response({"ok": ok, "db": "ok" if ok else "unavailable", "dms": dms},
+                                 status=200 if ok else 503)
 
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, health)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=await metrics_text(runtime), headers={"Content-Type": METRICS_TYPE})
+
+    web_app.router.add_get(METRICS_PATH, metrics)
     return web_app
 
 

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Step = Literal["upload", "upgrade"]
 OnChange = Callable[[list[AgentState]], Awaitable[None]]
+# Hears every observation's reachability: the error of a failed one, None for an answer.
+OnReachability = Callable[[DmsUnreachable | None], Awaitable[None]]
 
 
 class UpgradeDriver(Protocol):
@@ -51,7 +53,8 @@ class UpgradeDriver(Protocol):
     async def observe(self) -> list[AgentState]: ...
 
     async def wait_for_version(
-        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
     ) -> list[AgentState]: ...
 
 
@@ -78,7 +81,8 @@ class _Watching:
         return None  # the bot's message is the question; only a simulator playing Cube hears it too
 
     async def wait_for_version(
-        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None
+        self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
     ) -> list[AgentState]:
         deadline = time.monotonic() + timeout_s
         last: list[AgentState] = []
@@ -87,6 +91,8 @@ class _Watching:
             try:
                 states = await self.observe()
             except DmsUnreachable as exc:  # the DMS_URL agent itself may be restarting
+                if on_reachability is not None:
+                    await on_reachability(exc)
                 if time.monotonic() >= deadline:
                     raise UpgradeTimeout(
                         f"agents did not all run {version} within {duration_text(timeout_s)}; "
@@ -95,6 +101,8 @@ class _Watching:
                     ) from exc
                 log.info("observing agents failed (%s); retrying until the deadline", exc)
             else:
+                if on_reachability is not None:
+                    await on_reachability(None)
                 last = states
                 fingerprint = _fingerprint(states)
                 if fingerprint != seen:

@@ -34,6 +34,8 @@ from workflow.events import (
     CheckStarted,
     CubeStepConfirmed,
     CubeStepRequested,
+    DmsConnectionLost,
+    DmsConnectionRestored,
     EtaChanged,
     Event,
     HopFinished,
@@ -133,6 +135,8 @@ class SlackNotifier:
                 self._status(event)
             case AgentProgress() | EtaChanged():
                 self._status(event)
+            case DmsConnectionLost() | DmsConnectionRestored():
+                self._reply(snap.id, snap.channel, blocks_progress.note(_connection_note(event)))
             case UpgradeFinished() | UpgradeFailed() | UpgradeCancelled() | UpgradeExpired():
                 self._outcome(event)
             case _:
@@ -299,6 +303,14 @@ class SlackNotifier:
 
 def _hop(event: HopStarted) -> str:
     return f"{safe.name(event.version)} ({safe.name(event.package)})"
+def _connection_note(event: DmsConnectionLost | DmsConnectionRestored) -> str:
+    """Once per outage of the DMS under a running upgrade, and once when it is back (not per poll)."""
+    if isinstance(event, DmsConnectionLost):
+        until = f" until {blocks.when(event.deadline)}" if event.deadline else ""
+        return (f":electric_plug: The DMS {event.dms_name} does not answer; the upgrade waits and keeps "
+                f"asking{until} (the hop's deadline).")
+    return (f":white_check_mark: The DMS {event.dms_name} answers again (after "
+            f"{blocks.minutes_text(event.minutes)}); the upgrade goes on.")
 
 
 def _who(actor: str) -> str:

@@ -2,7 +2,8 @@
 
 Both are compared step by step after normalising spellings that do the same thing
 (``.venv/bin/pip`` = ``.venv/bin/python -m pip``, ``.venv/bin/pytest`` = ``.venv/bin/python -m pytest``,
-``--quiet`` dropped); CI may only add an upgrade of pip itself.
+``--quiet`` dropped); CI may only add an upgrade of pip itself and the start of a throwaway PostgreSQL
+(``source .ci/postgres && start_postgres``, which sets DMU_TEST_POSTGRES_URL for the PostgreSQL tests).
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ def steps_of_script(path: Path) -> list[Step]:
     return steps
 
 
-def is_pip_self_upgrade(step: Step) -> bool:
-    return step[:3] == (".venv/bin/pip", "install", "--upgrade") and step[3:] == ("pip",)
+# What CI runs around the README's command: only the environment changes, never the command itself.
+CI_SETUP_STEPS: set[Step] = {("source", ".ci/postgres"), ("start_postgres",)}
+
+
+def is_ci_setup(step: Step) -> bool:
+    pip_self_upgrade = step[:3] == (".venv/bin/pip", "install", "--upgrade") and step[3:] == ("pip",)
+    return pip_self_upgrade or step in CI_SETUP_STEPS
 
 
 def test_the_quick_start_is_two_commands() -> None:
@@ -60,7 +66,7 @@ def test_the_quick_start_is_two_commands() -> None:
 def test_the_readme_test_command_is_what_ci_runs() -> None:
     readme_steps = steps_of_command(quick_start_commands()[1])
     assert readme_steps[-1][0] == ".venv/bin/pytest", "the second quick-start command must run the tests"
-    ci_steps = [s for s in steps_of_script(ROOT / ".ci" / "run") if not is_pip_self_upgrade(s)]
+    ci_steps = [s for s in steps_of_script(ROOT / ".ci" / "run") if not is_ci_setup(s)]
     assert ci_steps == readme_steps
 
 

@@ -23,7 +23,7 @@ from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import database
 from workflow.store.clock import Clock
-from workflow.store.errors import UserError
+from workflow.store.errors import DatabaseBusy, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 
@@ -93,6 +93,8 @@ class WorkflowContext:
                 before = PlanState(get_plan(session, plan_id=plan_id).state)
                 transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
                            expected_from=expected_from, now=self.now())
+        except DatabaseBusy:
+            raise  # not a refusal: nothing is known about the plan's state
         except UserError as exc:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False

@@ -39,6 +39,7 @@ from workflow.events import (
 from workflow.execution_runner import ExecutionRunner
 from workflow.home import HomeView, load_home, may_run_check
 from workflow.precheck_runner import PrecheckRunner
+from workflow.replicas import Replica
 from workflow.roles import Action, MemberDirectory, Permissions, may, tick_action
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
@@ -97,6 +98,7 @@ class UpgradeEngine:
         # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
         self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
                                        operators=operators)
+        self.replica = Replica(self.context, executions=self.executions, scheduler=self.scheduler)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -119,23 +121,22 @@ class UpgradeEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the scheduler and resume every execution that was in flight when the program stopped."""
+        """Start the scheduler (it runs jobs while this process holds the scheduler lease) and resume every
+        execution that was in flight when the program stopped and runs in no other process (its lease)."""
         if self._started:
             return
         self._started = True
-        self.scheduler.start()
+        self.scheduler.start(paused=True)
+        await self.replica.start()  # resumes the executions whose lease this process can take
         with self.session() as session:
-            active = plans.active_plans(session)
-            in_flight = [p.id for p in active if p.id is not None and p.state in IN_FLIGHT]
-            cancelling = [p.id for p in active if p.id is not None and p.state == PlanState.CANCELLING]
-        for plan_id in sorted(in_flight):
-            log.info("resuming the execution of plan #%s", plan_id)
-            self.executions.start(plan_id)
+            cancelling = [p.id for p in plans.active_plans(session)
+                          if p.id is not None and p.state == PlanState.CANCELLING]
         for plan_id in sorted(cancelling):
             actor, reason = cancel_request(self.context, plan_id)
             self.cancel_watch.start(plan_id, actor=actor, reason=reason)
 
     async def stop(self) -> None:
+        await self.replica.stop()
         self.scheduler.stop()
         for task in list(self.context.tasks):
             task.cancel()

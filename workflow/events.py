@@ -10,6 +10,7 @@ renderer (Slack, console) never has to query the database to draw it. No Slack c
     ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
     ├── HopStarted, HopFinished, AgentProgress, EtaChanged
     ├── CubeStepRequested, CubeStepConfirmed  (watch driver: a person's step in Cube, one at a time)
+    ├── DmsConnectionLost, DmsConnectionRestored  (once per outage, not per poll)
     └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
 """
 
@@ -152,6 +153,21 @@ class AgentProgress(Event):
 class EtaChanged(Event):
     eta: datetime
     remaining_minutes: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DmsConnectionLost(Event):
+    """The running execution cannot reach the DMS; it keeps asking until ``deadline`` (the hop's)."""
+
+    dms_name: str
+    error: str
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DmsConnectionRestored(Event):
+    dms_name: str
+    minutes: float  # how long it was unreachable (wall clock)
 
 
 @dataclass(frozen=True, kw_only=True)

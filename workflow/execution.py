@@ -19,15 +19,15 @@ the plan with the downgrade guidance (restore the snapshot).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, all_running_on
-from dms.exceptions import DmsError, DmsScriptError, DmsUnreachable, UpgradeTimeout
+from dms.exceptions import DmsError, DmsScriptError, UpgradeTimeout
 from dms.models import AgentState, AgentStatus, Baseline, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
 from dms.verification import run_verification
@@ -46,9 +46,12 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
+from workflow.leases import HeldLease, LeaseLost
 from workflow.plan_requests import STARTUP_KIND
+from workflow.reachability import Reachability
 from workflow.store import check_runs, plans
 from workflow.store.clock import utc_now
+from workflow.store.errors import DatabaseBusy
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
 from workflow.store.tables import PlanHop, UpgradePlan
@@ -84,6 +87,7 @@ class Execution:
     path: UpgradePath
     estimate: Estimate
     dms_name: str
+    lease: HeldLease | None = None  # checked before every DMS call that changes something
 
     def __post_init__(self) -> None:
         self._scale = self.host.settings.dms_time_scale
@@ -92,6 +96,12 @@ class Execution:
         self._finished_minutes: list[float] = []
         self._touched = False  # some agent was asked to upgrade (the snapshot matters from then on)
         self._last_on_target = -1
+        self._reach = Reachability(host=self.host, plan_id=self.plan_id, dms_name=self.dms_name,
+                                   poll_s=self._poll_s)
+        self._deadline = self._patience()  # the current hop's (time.monotonic()); an unreachable DMS waits
+
+    def _patience(self) -> float:
+        return time.monotonic() + OBSERVE_PATIENCE_MINUTES * 60.0 / self._scale
 
     # ------------------------------------------------------------------ the loop
 
@@ -100,12 +110,14 @@ class Execution:
             await self._run()
         except PlanStopped:
             log.info("plan #%s left EXECUTING; the loop stops", self.plan_id)
+        except LeaseLost as lost:
+            log.warning("plan #%s: %s; the loop stops without touching anything", self.plan_id, lost)
         except ExecutionFailed as failure:
             await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
         except DmsError as exc:
             await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
-        except asyncio.CancelledError:
-            raise
+        except DatabaseBusy:
+            raise  # not the upgrade's failure: the runner waits for the database and resumes
         except Exception as exc:  # a bug must not leave a plan EXECUTING forever without a word
             log.exception("execution of plan #%s crashed", self.plan_id)
             await self._fail(f"internal error: {type(exc).__name__}: {exc}", touched=self._touched, agents=[])
@@ -131,6 +143,8 @@ class Execution:
         assert row.id is not None
         self._ensure_executing()
         started_at = await self._announce_hop(index, row, hop)
+        budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
+        self._deadline = time.monotonic() + budget - (utc_now() - started_at).total_seconds()
         if row.upload_done_at is None:
             await self._upload(index, row.id, hop, started=row.upload_started_at is not None)
         if row.upgrade_done_at is None:
@@ -140,6 +154,10 @@ class Execution:
             elif row.upgrade_started_at is not None:
                 await self._observe_interrupted_upgrade(hop, previous=previous)
             else:
+                # Trigger only on a DMS that answers: a trigger lost in an outage cannot be told apart.
+                await self._reach.patiently(self.driver.observe, deadline=self._deadline,
+                                            before_retry=self._ensure_executing)
+                self._fence()
                 self._mark(row.id, "upgrade", "started")
                 self._touched = True
                 await self.driver.start_upgrade(hop=hop)
@@ -164,7 +182,9 @@ class Execution:
         else:
             self._mark(row_id, "upload", "started")
             try:
-                await self.driver.upload(hop=hop)
+                self._fence()
+                await self._reach.patiently(lambda: self.driver.upload(hop=hop), deadline=self._deadline,
+                                            before_retry=self._fence)
             except DmsScriptError as exc:
                 raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
                                       touched=self._touched) from exc
@@ -186,10 +206,11 @@ class Execution:
             self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
             await self._progress(index, states, target=hop.version, current_started_at=started_at)
 
+        reachability = partial(self._reach.report, deadline=time.monotonic() + max(remaining, self._poll_s))
         try:
             await self.driver.wait_for_version(
                 version=hop.version, timeout_s=max(remaining, self._poll_s), poll_s=self._poll_s,
-                on_change=progress,
+                on_change=progress, on_reachability=reachability,
             )
         except UpgradeTimeout as exc:
             states = [a for a in exc.agents if isinstance(a, AgentState)]
@@ -226,7 +247,8 @@ class Execution:
             # prerequisite checks that would catch a helper that did not run.
             log.info("plan #%s: helper %s was started before a restart; continuing", self.plan_id, hop.name)
             return
-        states = await self._observe_patiently()
+        patience = max(self._deadline, self._patience())
+        states = await self._reach.patiently(self.driver.observe, deadline=patience)
         if all_running_on(states, previous):
             raise ExecutionFailed(
                 f"the bot restarted while starting the upgrade to {hop.version}, and every agent still "
@@ -239,17 +261,6 @@ class Execution:
         log.info("plan #%s: upgrade to %s was triggered before a restart; watching",
                  self.plan_id, hop.version)
 
-    async def _observe_patiently(self) -> list[AgentState]:
-        """Every agent's state; the DMS_URL agent may itself be restarting, so retry for a while."""
-        deadline = time.monotonic() + OBSERVE_PATIENCE_MINUTES * 60.0 / self._scale
-        while True:
-            try:
-                return await self.driver.observe()
-            except DmsUnreachable:
-                if time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(self._poll_s)
-
     async def _verify(self, *, already_verifying: bool) -> None:
         if not already_verifying:
             self._ensure_executing()
@@ -258,6 +269,7 @@ class Execution:
             if not moved:
                 raise PlanStopped()
         baseline = self._baseline()
+        await self._reach.patiently(self.driver.observe, deadline=self._patience())  # agents restarting?
         verify_started = self.host.now()
         results = await run_verification(
             self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
@@ -328,6 +340,12 @@ class Execution:
         if self._state() is not PlanState.EXECUTING:
             raise PlanStopped()
 
+    def _fence(self) -> None:  # before a DMS call that changes something: still ours to run?
+        self._ensure_executing()
+        if self.lease is not None:
+            self.lease.check()
+
+
     def _hops(self) -> list[PlanHop]:
         with self.host.session() as session:
             return plans.hops(session, plan_id=self.plan_id)
@@ -368,6 +386,5 @@ class Execution:
 
 def _hop_minutes(row: PlanHop) -> float | None:
     """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""
-    if row.wait_done_at is None or row.upload_started_at is None:
-        return None
-    return (row.wait_done_at - row.upload_started_at).total_seconds() / 60.0
+    done, began = row.wait_done_at, row.upload_started_at
+    return None if done is None or began is None else (done - began).total_seconds() / 60.0

@@ -1,22 +1,41 @@
 """The engine's execution tasks: at most one loop per plan in this process, started on approval and
 after a restart, stopped on cancel (``workflow.cancel_watch`` then records where the agents end).
+
+Across processes, a plan's loop runs only while this process holds the plan's lease (``workflow.leases``):
+taken before any step, renewed while it runs, checked before every DMS call that changes something, and
+released when the loop ends. A process that finds the lease held by another simply does not run the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from dms.upgrade_path import Estimate
 from workflow.context import WorkflowContext
-from workflow.execution import Execution
-from workflow.store import plans
-from workflow.store.states import get_plan
+from workflow.execution import BOT, Execution
+from workflow.leases import HeldLease, replica_owner
+from workflow.store import audit, plans
+from workflow.store.errors import DatabaseBusy
+from workflow.store.leases import plan_lease
+from workflow.store.states import PlanState, get_plan
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
+DB_RETRY_S = 1.0
 
 
 class ExecutionRunner:
-    def __init__(self, context: WorkflowContext) -> None:
+    def __init__(self, context: WorkflowContext, *, owner: str | None = None) -> None:
         self._context = context
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.owner = owner or replica_owner()
+        self.db_waits = 0  # times an execution waited for the database (tests, metrics)
+
+    def running(self, plan_id: int) -> bool:
+        task = self._tasks.get(plan_id)
+        return task is not None and not task.done()
 
     def start(self, plan_id: int) -> None:
         running = self._tasks.get(plan_id)
@@ -32,14 +51,44 @@ class ExecutionRunner:
 
     async def _execute(self, plan_id: int) -> None:
         context = self._context
-        with context.session() as session:
-            plan = get_plan(session, plan_id=plan_id)
-            dms_name = plan.dms_name
-            path = plans.stored_path(session, plan)
-            estimate = Estimate.model_validate(plan.estimate)
-        async with context.dms_access.open(dms_name) as conn:
-            execution = Execution(
-                host=context, plan_id=plan_id, client=conn.client, driver=conn.driver,
-                key_elements=list(conn.target.key_elements), path=path, estimate=estimate, dms_name=dms_name,
-            )
-            await execution.run()
+        lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
+                          ttl_s=context.settings.lease_seconds)
+        taken, previous = lease.acquire()
+        if not taken:
+            log.debug("plan #%s is executed by another process (it holds the lease)", plan_id)
+            return
+        current = asyncio.current_task()
+        assert current is not None
+        keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-plan-{plan_id}")
+        try:
+            with context.session() as session:
+                plan = get_plan(session, plan_id=plan_id)
+                if plan.state not in IN_FLIGHT:
+                    return  # it ended while this process waited for the lease
+                if previous is not None:
+                    audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
+                                 reason="the previous owner's lease expired",
+                                 detail={"previous": previous, "owner": self.owner}, now=context.now())
+                dms_name = plan.dms_name
+                path = plans.stored_path(session, plan)
+                estimate = Estimate.model_validate(plan.estimate)
+            if previous is not None:
+                log.warning("plan #%s: taking over its execution from %s", plan_id, previous)
+            while True:
+                try:
+                    async with context.dms_access.open(dms_name) as conn:
+                        await Execution(
+                            host=context, plan_id=plan_id, client=conn.client, driver=conn.driver,
+                            key_elements=list(conn.target.key_elements), path=path, estimate=estimate,
+                            dms_name=dms_name, lease=lease,
+                        ).run()
+                    return
+                except DatabaseBusy:
+                    self.db_waits += 1
+                    # Every step is recorded before and after it acts, so resuming from the database
+                    # once it answers again is safe; a database outage alone never fails the upgrade.
+                    log.warning("plan #%s: the database is unavailable; resuming when it answers", plan_id)
+                    await asyncio.sleep(DB_RETRY_S)
+        finally:
+            keeper.cancel()
+            lease.release()

@@ -156,11 +156,25 @@ class PlanScheduler:
         else:
             self._in_progress.discard(event.job_id)
 
-    def start(self) -> None:
-        """Start processing; call inside the running event loop. Stored jobs that are due run now."""
+    def start(self, *, paused: bool = False) -> None:
+        """Start processing; call inside the running event loop. Stored jobs that are due run now.
+        ``paused``: jobs are stored but none runs until ``resume()`` (a replica that does not lead)."""
         register(self._engine_key, self._target)
         if not self._scheduler.running:
-            self._scheduler.start()
+            self._scheduler.start(paused=paused)
+
+    def pause(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    def resume(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.resume()
+
+    def wakeup(self) -> None:
+        """Look at the job store again: another replica may have stored a job due earlier."""
+        if self._scheduler.running:
+            self._scheduler.wakeup()
 
     def stop(self) -> None:
         if self._scheduler.running:

@@ -71,6 +71,10 @@ class WorkflowSettings(BaseSettings):
     agent_startup_minutes: float = Field(default=15.0, gt=0)
     hotfixes: int = Field(default=0, ge=0)
 
+    # Replicas on one database: a plan's execution and the scheduler each run on the one process holding
+    # their lease, renewed every third of this (real seconds); another takes over once it has expired.
+    lease_seconds: float = Field(default=30.0, gt=0)
+
     # Simulated DMS used when DMS_URL=simulated (console and the embedded default)
     sim_agents: int = Field(default=4, ge=1, le=250)
     sim_failover_pairs: int = Field(default=1, ge=0)

@@ -118,7 +118,8 @@ async def test_bad_signature_and_stale_timestamp_get_401(stack: Stack) -> None:
     assert (await stack.http.post("/slack/events", content=body, headers=headers)).status_code == 401
     await stack.settle()
     assert not stack.slack.calls_for("chat.postMessage")
-    assert (await stack.http.get("/healthz")).json() == {"ok": True, "db": "ok"}
+    health = (await stack.http.get("/healthz")).json()
+    assert (health["ok"], health["db"]) == (True, "ok") and set(health["dms"]) == {"default"}
 
 
 async def test_retried_slash_command_makes_one_plan(stack: Stack) -> None:
@@ -189,8 +190,7 @@ def _settings(tmp_path: Any, **overrides: Any) -> Settings:
     ({"slack_bot_token": None}, "SLACK_BOT_TOKEN is not set"),
     ({"slack_bot_token": "xapp-1-wrong-kind"}, "SLACK_BOT_TOKEN is not a bot token: it must start with"),
     ({"slack_app_token": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN is not an app-level token"),
-    ({"dms_url": "http://127.0.0.1:9", "dms_retries": 0, "dms_timeout_seconds": 1.0},
-     "DMS 'default' is unreachable"),
+    ({"dms_url": "http://admin:wrong-kind@127.0.0.1:9"}, "the URL must not contain a user or password"),
 ])
 async def test_startup_stops_with_one_clear_line(
     tmp_path: Any, overrides: dict[str, Any], message: str

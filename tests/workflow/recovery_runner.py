@@ -23,7 +23,10 @@ from tests.support.notifier import RecordingNotifier
 from tests.workflow.conftest import APPROVER, engine_settings, sim_config
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
+from workflow.store import plans
 from workflow.store.database import make_engine
+
+LEASE_SECONDS = 2.0
 
 
 async def serve_sim(speed: float) -> None:
@@ -42,8 +45,9 @@ async def run_engine(args: argparse.Namespace) -> int:
     def clock() -> datetime:
         return base + timedelta(seconds=time.monotonic() - started)
 
+    # A short lease: after a SIGKILL the next process resumes once the dead one's lease expired.
     settings = engine_settings(dms_url=args.dms, database_url=args.db, dms_time_scale=args.speed,
-                             dms_poll_seconds=0.03 * args.speed)
+                             dms_poll_seconds=0.03 * args.speed, lease_seconds=LEASE_SECONDS)
     db = make_engine(args.db)
     engine = UpgradeEngine(
         settings=settings, db=db, catalog=load_catalog(), notifier=RecordingNotifier(),
@@ -55,11 +59,24 @@ async def run_engine(args: argparse.Namespace) -> int:
     if args.approve is not None:
         await engine.approve(plan_id=args.approve, actor=APPROVER)
         print(f"approved plan #{args.approve}", flush=True)
-    await engine.settle(timeout_s=120)
+    await _until_nothing_in_flight(engine)
     await engine.stop()
     db.dispose()
     print("engine settled", flush=True)
     return 0
+
+
+async def _until_nothing_in_flight(engine: UpgradeEngine, *, timeout_s: float = 120.0) -> None:
+    """Settle, again and again: an execution still leased by a killed process starts once it expired."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        await engine.settle(timeout_s=timeout_s)
+        with engine.session() as session:
+            if not any(p.state in ("executing", "verifying") for p in plans.active_plans(session)):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError("an execution is still in flight")
+        await asyncio.sleep(LEASE_SECONDS / 10)
 
 
 def main() -> int:

@@ -6,10 +6,17 @@ the lock instead of failing at once, and ``BEGIN IMMEDIATE`` for every transacti
 matters: with pysqlite's default deferred transactions two writers that both read first deadlock on
 the lock upgrade and one fails with "database is locked" no matter the timeout; taking the write
 lock up front serializes them instead, which is what makes ``claim_decision`` race-free on SQLite.
+
+A lock held by another process must not freeze the event loop (acks, every listener) for long: work done
+on the loop's thread waits at most ``LOOP_LOCK_WAIT_MS`` for a lock (SQLite busy timeout, PostgreSQL
+``lock_timeout``), other threads up to ``SQLITE_BUSY_TIMEOUT_MS``. A locked, read-only or unreachable
+database then raises ``DatabaseBusy`` (a message fit for Slack, never the SQL error itself).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +26,23 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from workflow.store.errors import ConfigError
+from workflow.store.errors import ConfigError, DatabaseBusy
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_KEY = 0x646D7570  # "dmup": the advisory lock that serializes migrations on PostgreSQL
+LOOP_LOCK_WAIT_MS = 1_500  # well within Slack's 3 s, with room for the answer itself
+
+
+def lock_wait_ms() -> int:
+    """How long this thread may wait for a database lock: briefly on a thread running an event loop."""
+    return LOOP_LOCK_WAIT_MS if asyncio._get_running_loop() is not None else SQLITE_BUSY_TIMEOUT_MS
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -48,13 +65,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         try:
-            return create_engine(url, echo=echo, pool_pre_ping=True)
+            engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=_connect_args(parsed))
         except ImportError as exc:  # the URL is fine, its driver is not installed: say how to get it
             backend = parsed.get_backend_name()
             extra = ": pip install 'dm-upgrade[postgres]'" if backend == "postgresql" else ""
             driver = exc.name or parsed.get_driver_name()
             raise ConfigError(f"DATABASE_URL needs the {backend} driver {driver}, which is not installed"
                               f"{extra}") from None
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout_pg(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {lock_wait_ms()}")
+            cursor.close()
+            dbapi_connection.commit()
+
+        return engine
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         "echo": echo,
@@ -76,11 +102,20 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={lock_wait_ms()}")
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _connect_args(parsed: Any) -> dict[str, Any]:
+    # An unreachable server must fail a unit of work in seconds, not hang the caller for minutes.
+    return {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
 
 
 @contextmanager
@@ -93,9 +128,20 @@ def session(engine: Engine) -> Iterator[Session]:
         try:
             yield db_session
             db_session.commit()
+        except OperationalError as exc:
+            _rollback_quietly(db_session)
+            log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0][:200])
+            raise DatabaseBusy() from exc
         except BaseException:
-            db_session.rollback()
+            _rollback_quietly(db_session)
             raise
+
+
+def _rollback_quietly(db_session: Session) -> None:
+    try:
+        db_session.rollback()
+    except Exception:  # the connection may be gone; the original error is the one to report
+        log.debug("rollback failed", exc_info=True)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -113,6 +159,10 @@ def migrate(engine_or_url: Engine | str, *, revision: str = "head") -> None:
     try:
         config = alembic_config()
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait and then find nothing to do.
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     finally:

@@ -3,6 +3,7 @@
     BotError
     ├── ConfigError             settings or the DMS targets file cannot be used (names the file/field)
     └── UserError               the message is safe to show to the person who asked (no secrets, no SQL)
+        ├── DatabaseBusy        the database is locked, read-only or unreachable now: nothing changed
         ├── NotFound            no such plan / checklist item / target
         ├── IllegalTransition   the state machine does not allow this move (names from, to and the plan)
         ├── NotAuthorized       the actor may not do this (not an approver, own upgrade)
@@ -31,6 +32,15 @@ class UserError(BotError):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class DatabaseBusy(UserError):
+    """The database is locked by another process, read-only or unreachable right now, and the unit of
+    work was rolled back. The message is what a Slack user sees; the SQL error itself only reaches the log.
+    The execution loop waits and resumes from the database instead of failing the plan."""
+
+    def __init__(self) -> None:
+        super().__init__("The bot's database is busy; try again in a moment.")
 
 
 class NotFound(UserError):

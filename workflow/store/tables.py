@@ -262,3 +262,13 @@ class AgentStatusChange(SQLModel, table=True):
     agent_name: str = Field(max_length=200)
     status: str = Field(max_length=40)  # AgentStatus value, or "Unreachable" when the agent did not answer
     version: str | None = Field(default=None, max_length=64)
+class Lease(SQLModel, table=True):
+    """Who may act, across replicas: ``plan:<id>`` (that plan's execution) or ``scheduler`` (the leader).
+    The owner renews ``expires_at``; another process takes the lease over only once it has passed."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True, max_length=100)
+    owner: str = Field(max_length=200)
+    acquired_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))

@@ -87,3 +87,28 @@ def test_rules_hold_on_postgresql(pg: Engine) -> None:
         snap = load_snapshot(s, plan_id=plan_id)
         assert snap.state is PlanState.EXECUTING and snap.window_start == NOW
         assert '"to_state": "executing"' in audit.export(s, fmt="jsonl")
+
+
+def test_one_replica_takes_an_expired_lease_over(pg: Engine) -> None:
+    from datetime import timedelta
+
+    from workflow.store import leases
+
+    with session(pg) as s:
+        assert leases.acquire(s, name="plan:1", owner="dead", ttl_s=1, now=NOW)[0]
+    later = NOW + timedelta(seconds=5)
+    outcomes: dict[str, tuple[bool, str | None]] = {}
+    barrier = threading.Barrier(4)
+
+    def take(owner: str) -> None:
+        barrier.wait()
+        with session(pg) as s:
+            outcomes[owner] = leases.acquire(s, name="plan:1", owner=owner, ttl_s=30, now=later)
+
+    threads = [threading.Thread(target=take, args=(f"R{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [owner for owner, (taken, _) in outcomes.items() if taken]
+    assert len(winners) == 1 and outcomes[winners[0]] == (True, "dead"), outcomes

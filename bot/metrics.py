@@ -1,0 +1,77 @@
+"""``GET /metrics``: Prometheus text exposition of what an operator of several replicas needs to see.
+
+Plans by state, each DMS's reachability, who holds which lease (plan executions and the scheduler),
+whether this process leads the scheduler, how often executions waited for the database, and Slack calls
+that failed for good. Read from the database in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from bot.health import DmsProbe
+from handlers.middleware import ListenerWork
+from handlers.notifier import SlackNotifier
+from workflow.engine import UpgradeEngine
+from workflow.store.tables import Lease, UpgradePlan
+
+
+class Source(Protocol):
+    """What the metrics read (``bot.app.Runtime``)."""
+
+    @property
+    def db(self) -> Engine: ...
+    @property
+    def engine(self) -> UpgradeEngine: ...
+    @property
+    def notifier(self) -> SlackNotifier: ...
+
+    dms_probe: DmsProbe | None
+    listener_work: ListenerWork
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _database_lines(db: Engine) -> list[str]:
+    with Session(db) as session:
+        by_state = session.exec(select(UpgradePlan.state, func.count()).group_by(UpgradePlan.state)).all()
+        held = session.exec(select(Lease)).all()
+    lines = ["# HELP dmu_plans Upgrade plans by state.", "# TYPE dmu_plans gauge"]
+    lines += [f'dmu_plans{{state="{_label(state)}"}} {count}' for state, count in sorted(by_state)]
+    lines += ["# HELP dmu_lease_owner Who holds each lease (1 per lease; expired ones included).",
+              "# TYPE dmu_lease_owner gauge"]
+    lines += [f'dmu_lease_owner{{name="{_label(row.name)}",owner="{_label(row.owner)}"}} 1' for row in held
+              if not row.name.startswith("healthz:")]
+    return lines
+
+
+async def render(runtime: Source) -> str:
+    loop = asyncio.get_running_loop()
+    lines = await loop.run_in_executor(None, _database_lines, runtime.db)
+    probe = runtime.dms_probe
+    lines += ["# HELP dmu_dms_reachable Whether the DMS answered its last probe (1), did not (0), or "
+              "was not asked yet (-1).", "# TYPE dmu_dms_reachable gauge"]
+    for name, status in (probe.status() if probe else {}).items():
+        value = -1 if status.reachable is None else int(status.reachable)
+        lines.append(f'dmu_dms_reachable{{dms="{_label(name)}"}} {value}')
+    engine = runtime.engine
+    lines += [
+        "# HELP dmu_scheduler_leader Whether this process runs the scheduled jobs.",
+        "# TYPE dmu_scheduler_leader gauge", f"dmu_scheduler_leader {int(engine.replica.leading)}",
+        "# HELP dmu_execution_database_waits_total Times an execution waited for the database.",
+        "# TYPE dmu_execution_database_waits_total counter",
+        f"dmu_execution_database_waits_total {engine.executions.db_waits}",
+        "# HELP dmu_slack_failures_total Slack calls that failed for good (after retries).",
+        "# TYPE dmu_slack_failures_total counter", f"dmu_slack_failures_total {runtime.notifier.failures}",
+        "# HELP dmu_listeners_running Slack listeners still working after their ack.",
+        "# TYPE dmu_listeners_running gauge", f"dmu_listeners_running {runtime.listener_work.running}",
+    ]
+    return "\n".join(lines) + "\n"

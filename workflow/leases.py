@@ -1,0 +1,93 @@
+"""The leases this process holds (see ``workflow.store.leases``): taken before acting, renewed in the
+background, and checked again right before every DMS call that changes something.
+
+Why a lease row rather than PostgreSQL advisory locks: it works the same on SQLite and PostgreSQL (one
+code path, tested everywhere), it says who holds what (``lease`` table, /healthz, the audit of a takeover),
+and it expires on time. An advisory lock lives as long as its connection: it needs one dedicated connection
+per plan held open for hours, disappears on a network blip while the old owner may still be calling the
+DMS, and cannot be seen from SQLite. The price of a lease is a takeover delay of at most one lease length.
+
+Fencing: the owner renews the lease right before each DMS call that changes something, and stops acting
+when a renewal finds another owner, or when it could not renew for a whole lease length (the database
+being unreachable), since from then on another replica may have taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+
+from sqlalchemy import Engine
+
+from workflow.store import database, leases
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another process holds the lease now (or it could not be renewed in time): stop acting."""
+
+
+def replica_owner() -> str:
+    """This process's name in the lease table: host, pid, and a nonce (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class HeldLease:
+    def __init__(self, db: Engine, *, name: str, owner: str, ttl_s: float) -> None:
+        self.db = db
+        self.name = name
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self._valid_until = 0.0  # time.monotonic() until which nobody else can have taken it
+
+    def acquire(self) -> tuple[bool, str | None]:
+        """``(taken, previous owner whose expired lease was taken over)``."""
+        started = time.monotonic()
+        with database.session(self.db) as session:
+            taken, previous = leases.acquire(session, name=self.name, owner=self.owner, ttl_s=self.ttl_s)
+        if taken:
+            self._valid_until = started + self.ttl_s
+        return taken, previous
+
+    def renew(self) -> bool:
+        """True while held. A database error is not a loss while the last renewal is still valid."""
+        started = time.monotonic()
+        try:
+            with database.session(self.db) as session:
+                held = leases.renew(session, name=self.name, owner=self.owner, ttl_s=self.ttl_s)
+        except Exception as exc:
+            if time.monotonic() < self._valid_until:
+                log.warning("renewing lease %s failed (%s); still valid", self.name, type(exc).__name__)
+                return True
+            log.error("lease %s could not be renewed within its length: giving it up", self.name)
+            return False
+        if held:
+            self._valid_until = started + self.ttl_s
+        return held
+
+    def check(self) -> None:
+        """Right before a DMS call that changes something: renew, or raise ``LeaseLost``."""
+        if not self.renew():
+            raise LeaseLost(f"lease {self.name} is no longer held by {self.owner}")
+
+    async def keep(self, task: asyncio.Task[None]) -> None:
+        """Renew every third of the lease length while ``task`` runs; cancel it once the lease is lost."""
+        while not task.done():
+            await asyncio.sleep(self.ttl_s / 3)
+            if not task.done() and not self.renew():
+                log.warning("lease %s lost; stopping %s", self.name, task.get_name())
+                task.cancel()
+                return
+
+    def release(self) -> None:
+        try:
+            with database.session(self.db) as session:
+                leases.release(session, name=self.name, owner=self.owner)
+        except Exception:
+            # It expires by itself; another replica takes over after at most one lease length.
+            log.exception("releasing lease %s failed", self.name)

@@ -1,0 +1,79 @@
+"""This process among the replicas sharing one database.
+
+Every third of a lease length it (1) tries to hold the scheduler's lease: the holder runs the scheduled
+jobs (APScheduler's job store is shared, its scheduler is not safe to run twice), the others keep their
+scheduler paused and only store jobs; and (2) starts the execution of every in-flight plan that runs
+nowhere in this process: the execution runs only if it gets the plan's lease, i.e. when no other live
+process holds it. A single process (SQLite) therefore leads and resumes everything at its first pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from workflow.context import WorkflowContext
+from workflow.execution_runner import IN_FLIGHT, ExecutionRunner
+from workflow.leases import HeldLease
+from workflow.scheduler import PlanScheduler
+from workflow.store import plans
+from workflow.store.leases import SCHEDULER
+
+log = logging.getLogger(__name__)
+
+
+class Replica:
+    def __init__(self, context: WorkflowContext, *, executions: ExecutionRunner, scheduler: PlanScheduler
+                 ) -> None:
+        self._context = context
+        self._executions = executions
+        self._scheduler = scheduler
+        self._ttl_s = context.settings.lease_seconds
+        self._leader = HeldLease(context.db, name=SCHEDULER, owner=executions.owner, ttl_s=self._ttl_s)
+        self.leading = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """One pass now (so a single process resumes its plans at once), then one every third of a lease."""
+        await self.tick()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="replica")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.leading:
+            self.leading = False
+            self._leader.release()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._ttl_s / 3)
+            try:
+                await self.tick()
+            except Exception:  # a database hiccup must not end the replica's duties for good
+                log.exception("replica pass failed; trying again")
+
+    async def tick(self) -> None:
+        self._lead()
+        with self._context.session() as session:
+            in_flight = sorted(p.id for p in plans.active_plans(session)
+                               if p.id is not None and p.state in IN_FLIGHT)
+        for plan_id in in_flight:
+            if not self._executions.running(plan_id):
+                self._executions.start(plan_id)  # runs only if it gets the plan's lease
+
+    def _lead(self) -> None:
+        held = self._leader.renew() if self.leading else self._leader.acquire()[0]
+        if held and not self.leading:
+            log.info("this process runs the scheduled jobs (it holds the scheduler lease)")
+            self._scheduler.resume()
+        elif not held and self.leading:
+            log.warning("scheduler lease lost: another process runs the scheduled jobs")
+            self._scheduler.pause()
+        self.leading = held
+        if held:
+            self._scheduler.wakeup()  # jobs another replica stored meanwhile
