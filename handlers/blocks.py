@@ -34,8 +34,6 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from dms.packages import package_file
-from dms.upgrade_path import Hop
 from handlers import blocks_notes
 from handlers import safe_text as safe
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
@@ -155,14 +153,6 @@ def versions(snap: PlanSnapshot) -> str:
 # ---------------------------------------------------------------------------------------------- plan message
 
 
-def _package_file(hop: Hop) -> str:
-    """The exact file to put in DMS_PACKAGE_FOLDER on the DMA for this hop (``dms.packages``)."""
-    try:
-        return f"`{safe.name(package_file(hop))}`"
-    except ValueError:  # a name that cannot be a file on the DMA: say so rather than post it
-        return "(no valid package file name for this hop)"
-
-
 def _hop_lines(snap: PlanSnapshot) -> list[str]:
     lines = []
     for hop in snap.hops:
@@ -172,7 +162,7 @@ def _hop_lines(snap: PlanSnapshot) -> list[str]:
             rule = f"<{safe.escape(safe.clean(hop.rule_url).replace('|', '%7C'))}|{rule}>"
         minutes = f", ~{minutes_text(hop.minutes)}" if hop.minutes else ""
         lines.append(f"{hop.position + 1}. *{safe.name(hop.version)}* ({safe.name(hop.package)}{minutes}) — "
-                     f"{rule}\n      file: {_package_file(hop)}")
+                     f"{rule}\n      file: {blocks_notes.package_file_text(hop)}")
         lines += blocks_notes.hop_warning_lines(snap, hop.position)  # a known issue next to its hop
     return lines
 

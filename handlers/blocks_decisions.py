@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View
 
+from handlers import safe_text as safe
 from handlers.blocks import Message, section, to_dicts, truncate
 from handlers.blocks_notes import CANCEL_RUNNING_EFFECT
 from handlers.command_parser import mrkdwn_escape
@@ -24,7 +25,7 @@ _VALUE_REASON_MAX = 1500
 
 
 def _plan_line(snap: PlanSnapshot) -> str:
-    where = mrkdwn_escape(snap.dms_name)
+    where = safe.name(snap.dms_name)
     return f"Plan #{snap.id}: {snap.current_version} → {snap.target_version} on {where}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from handlers import safe_text as safe
 from handlers.blocks import STATE_EMOJI, truncate, when
 from handlers.command_parser import mrkdwn_escape
 from handlers.ids import ActionId
@@ -51,8 +52,8 @@ def _button(text: str, *, action_id: str, value: str, url: str | None = None) ->
 def _plan_line(item: HomePlan) -> str:
     s = item.snapshot
     emoji = STATE_EMOJI.get(s.state, "")
-    return (f"{emoji} *Plan #{s.id}* on *{mrkdwn_escape(s.dms_name)}*: {mrkdwn_escape(s.current_version)} → "
-            f"{mrkdwn_escape(s.target_version)} — {s.state.label}")
+    return (f"{emoji} *Plan #{s.id}* on *{safe.name(s.dms_name)}*: {safe.name(s.current_version)} → "
+            f"{safe.name(s.target_version)} — {s.state.label}")
 
 
 def _plan_blocks(item: HomePlan, detail: str, *, links: dict[int, str]) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
     if len(home.approvals) > MAX_PER_LIST:
         blocks.append(_context(f"…and {len(home.approvals) - MAX_PER_LIST} more: `/dm-upgrade history`"))
     if home.manual_items:
-        lines = [f"• Plan #{m.plan_id} ({mrkdwn_escape(m.dms_name)}): {mrkdwn_escape(m.title)}"
+        lines = [f"• Plan #{m.plan_id} ({safe.name(m.dms_name)}): {mrkdwn_escape(m.title)}"
                  for m in home.manual_items[:20]]
         more = len(home.manual_items) - 20
         blocks.append(_section("*Manual checklist items you own:*\n" + "\n".join(lines)

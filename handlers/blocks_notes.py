@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dms.upgrade_path import PathWarning, WarningKind
+from dms.packages import package_file
+from dms.upgrade_path import Hop, PathWarning, WarningKind
+from handlers import safe_text as safe
 from handlers.command_parser import mrkdwn_escape
 from workflow.approvals import overrides_needed
 from workflow.settings import WorkflowSettings
@@ -143,3 +145,11 @@ def next_step(snap: PlanSnapshot, *, settings: WorkflowSettings, now: datetime) 
                     "message.")
         return "*Next:* nothing: the upgrade is done and verified."
     return f"*Next:* nothing for this plan ({state.label}); plan a new one with `/dm-upgrade plan <version>`."
+
+
+def package_file_text(hop: Hop) -> str:
+    """The exact file to put in DMS_PACKAGE_FOLDER on the DMA for this hop (``dms.packages``)."""
+    try:
+        return f"`{safe.name(package_file(hop))}`"
+    except ValueError:  # a name that cannot be a file on the DMA: say so rather than post it
+        return "(no valid package file name for this hop)"

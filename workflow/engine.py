@@ -37,7 +37,7 @@ from workflow.events import (
     WindowScheduled,
 )
 from workflow.execution_runner import ExecutionRunner
-from workflow.home import HomeView, load_home, may_run_check
+from workflow.plan_views import PlanViews
 from workflow.precheck_runner import PrecheckRunner
 from workflow.replicas import Replica
 from workflow.roles import Action, MemberDirectory, Permissions, may, tick_action
@@ -59,7 +59,6 @@ from workflow.store.errors import (
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets
-from workflow.timeline import Timeline, load_timeline
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +94,10 @@ class UpgradeEngine:
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
         self.cancel_watch = CancelWatcher(self.context)
+        # Reading (``workflow.plan_views``): status, history, a person's Home tab, a plan's timeline.
+        self.views = PlanViews(self.context, dms_access=dms_access, approvers=approvers)
+        self.status, self.history, self.home, self.timeline = (
+            self.views.status, self.views.history, self.views.home, self.views.timeline)
         # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
         self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
                                        operators=operators)
@@ -358,48 +361,9 @@ class UpgradeEngine:
 
     # ------------------------------------------------------------------ reading
 
-    def status(
-        self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None
-    ) -> PlanSnapshot:
-        """One plan, or (None) the latest active plan on that DMS / in that channel / anywhere."""
-        if plan_id is not None:
-            return self.snapshot(plan_id)
-        dms_name = self.dms_access.target(dms).name if dms else None
-        with self.session() as session:
-            for plan in plans.active_plans(session):
-                if plan.id is None or (dms_name is not None and plan.dms_name != dms_name):
-                    continue
-                if channel is None or plan.channel == channel:
-                    return load_snapshot(session, plan_id=plan.id)
-        raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
-
-    async def home(self, *, user: str) -> HomeView:
-        """What the App Home tab shows ``user`` (``workflow.home``)."""
-        is_approver = await self.approvers.is_approver(user)
-        with self.session() as session:
-            return load_home(session, user=user, is_approver=is_approver,
-                             allow_self_approval=self.settings.allow_self_approval, now=self.now())
-
     async def run_check_from_home(self, *, plan_id: int, actor: str) -> None:
-        """The Home tab's pre-check button: only the requester or an approver may press it."""
-        requester = self.snapshot(plan_id).requester
-        is_approver = await self.approvers.is_approver(actor)
-        if not may_run_check(requester=requester, user=actor, is_approver=is_approver):
-            raise NotAuthorized("Only the requester or an upgrade approver can run this plan's pre-check")
+        """The Home tab's pre-check button: the roles table decides, as for the plan message's button."""
         await self.run_check(plan_id=plan_id, actor=actor)
-
-    def timeline(self, plan_id: int) -> Timeline:
-        """Where the plan's time went so far (``workflow.timeline``); NotFound if there is no such plan."""
-        with self.session() as session:
-            return load_timeline(session, plan_id=plan_id, now=self.now(),
-                                 time_scale=self.settings.dms_time_scale)
-
-    def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
-        if not 1 <= limit <= 100:
-            raise UserError("History shows between 1 and 100 plans")
-        with self.session() as session:
-            return [load_snapshot(session, plan_id=row.id) for row in plans.history(session, limit=limit)
-                    if row.id is not None]
 
     # ------------------------------------------------------------------ scheduled jobs (workflow.scheduler)
 

@@ -1,0 +1,60 @@
+"""What the engine shows without changing anything: a plan's snapshot, the latest plans, a person's App
+Home and a plan's timeline. The engine facade exposes these as ``engine.status``, ``history``, ``home`` and
+``timeline``.
+"""
+
+from __future__ import annotations
+
+from workflow.approvals import ApproverDirectory
+from workflow.context import WorkflowContext
+from workflow.dms_access import DmsAccess
+from workflow.home import HomeView, load_home
+from workflow.store import plans
+from workflow.store.errors import NotFound, UserError
+from workflow.store.snapshot import PlanSnapshot, load_snapshot
+from workflow.timeline import Timeline, load_timeline
+
+
+class PlanViews:
+    def __init__(
+        self, context: WorkflowContext, *, dms_access: DmsAccess, approvers: ApproverDirectory
+    ) -> None:
+        self._context = context
+        self._dms_access = dms_access
+        self._approvers = approvers
+
+    def status(
+        self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None
+    ) -> PlanSnapshot:
+        """One plan, or (None) the latest active plan on that DMS / in that channel / anywhere."""
+        if plan_id is not None:
+            return self._context.snapshot(plan_id)
+        dms_name = self._dms_access.target(dms).name if dms else None
+        with self._context.session() as session:
+            for plan in plans.active_plans(session):
+                if plan.id is None or (dms_name is not None and plan.dms_name != dms_name):
+                    continue
+                if channel is None or plan.channel == channel:
+                    return load_snapshot(session, plan_id=plan.id)
+        raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
+
+    def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
+        if not 1 <= limit <= 100:
+            raise UserError("History shows between 1 and 100 plans")
+        with self._context.session() as session:
+            return [load_snapshot(session, plan_id=row.id) for row in plans.history(session, limit=limit)
+                    if row.id is not None]
+
+    async def home(self, *, user: str) -> HomeView:
+        """What the App Home tab shows ``user`` (``workflow.home``)."""
+        is_approver = await self._approvers.is_approver(user)
+        settings = self._context.settings
+        with self._context.session() as session:
+            return load_home(session, user=user, is_approver=is_approver,
+                             allow_self_approval=settings.allow_self_approval, now=self._context.now())
+
+    def timeline(self, plan_id: int) -> Timeline:
+        """Where the plan's time went so far (``workflow.timeline``); NotFound if there is no such plan."""
+        with self._context.session() as session:
+            return load_timeline(session, plan_id=plan_id, now=self._context.now(),
+                                 time_scale=self._context.settings.dms_time_scale)
