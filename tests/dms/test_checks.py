@@ -202,7 +202,11 @@ async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
     from dms.simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_config
 
-    async with SimulatedDms(sim_config()) as sim:
+    from dms.simulator.clock import ManualClock
+
+    # A still simulator clock: at the test speed a session's 5 idle minutes are 50 ms of real time, which a
+    # busy machine can spend between a reconnect and its retry (the check then fails for no real reason).
+    async with SimulatedDms(sim_config(), clock=ManualClock()) as sim:
         names = [a["name"] for a in sim.state()["agents"]]
         report = await sim_report(sim)
     assert report.passed, [r for r in report.results if r.status is CheckStatus.FAIL]
