@@ -46,7 +46,8 @@ pytestmark = pytest.mark.skipif(not SERVER, reason="DMU_TEST_POSTGRES_URL is not
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "replica-signing-secret-0123456789"
-CHANNEL = "C1"
+CHANNEL = "C0REPLICAS"  # where the click comes from: an id as Slack makes them (the request guard checks)
+PLAN_CHANNEL = "C1"  # where the harness's plan posts
 SPEED = 300.0  # slow enough to kill a replica in the middle of a hop
 LEASE_SECONDS = 3.0
 
@@ -188,7 +189,7 @@ async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
         assert state["upgrades_triggered"] == {"10.3.0 CU22": 1, "10.4.0 CU21": 1}
         uploads = {k: v - uploads_before.get(k, 0) for k, v in state["uploads"].items()}
         assert set(uploads.values()) == {1}, uploads
-        assert len([m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None]) == 1
+        assert len([m for m in slack.channel_messages(PLAN_CHANNEL) if m.thread_ts is None]) == 1
         with Session(db) as session:
             hops = len(session.exec(select(PlanHop).where(PlanHop.plan_id == plan_id)).all())
             takeovers = session.exec(select(AuditEvent).where(AuditEvent.action == "lease.takeover")
