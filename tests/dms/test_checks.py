@@ -200,9 +200,8 @@ async def sim_report(sim: Any, **options: Any) -> Any:
 
 async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
     from dms.simulator import SimulatedDms
-    from tests.dms.dms_fakes import sim_config
-
     from dms.simulator.clock import ManualClock
+    from tests.dms.dms_fakes import sim_config
 
     # A still simulator clock: at the test speed a session's 5 idle minutes are 50 ms of real time, which a
     # busy machine can spend between a reconnect and its retry (the check then fails for no real reason).
