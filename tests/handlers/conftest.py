@@ -14,12 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import HttpServer, Runtime, start_http
+from bot.app import HttpServer, Runtime
 from bot.console.fake_slack import FakeMessage
 from bot.settings import Settings
 from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.slack_web import make_web_client
 from tests.support import slack_requests as sr
 from tests.support.clock import START, FakeClock
 from tests.support.fake_slack_faults import FaultySlack
@@ -111,28 +110,10 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    slack = FaultySlack()
-    base_url = await slack.start()
-    sim = SimulatedDms(sim_config())
-    await sim.start()
-    clock = FakeClock()
-    settings = app_settings(dms_url=sim.url, database_url=f"sqlite:///{tmp_path / 'app.db'}",
-                            slack_api_url=base_url)
-    # Fast retries (no jitter) and a short pacing interval keep the tests quick; the pacing itself is
-    # measured at 1 s in benchmarks/bench_rate.py.
-    client = make_web_client(token=TOKEN, base_url=base_url, jitter=0.0, backoff_factor=0.01)
-    runtime = Runtime(settings, clock=clock, web_client=client, pacer_interval_s=0.01)
-    await runtime.start()
-    server = await start_http(runtime, host="127.0.0.1", port=0)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10)
-    try:
-        yield Stack(runtime=runtime, server=server, slack=slack, sim=sim, clock=clock, http=http)
-    finally:
-        await http.aclose()
-        await server.stop()
-        await runtime.stop()
-        await sim.stop()
-        await slack.stop()
+    from tests.handlers.stacks import custom_stack  # stacks imports this module's helpers
+
+    async with custom_stack(tmp_path) as built:
+        yield built
 
 
 async def plan_message(stack: Stack) -> FakeMessage:

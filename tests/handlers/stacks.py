@@ -1,4 +1,5 @@
-"""The conftest's stack with other settings (approvers, the bot's time scale): same parts, same cleanup."""
+"""The end-to-end stack (fake Slack, simulated DMS, the real app over HTTP): one builder for the conftest's
+``stack`` fixture and for tests that need other settings or simulator options."""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from tests.support.fake_slack_faults import FaultySlack
 
 
 @asynccontextmanager
-async def custom_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
+async def custom_stack(
+    tmp_path: Path, *, sim_options: dict[str, Any] | None = None, **overrides: Any
+) -> AsyncIterator[Stack]:
     slack = FaultySlack()
     base_url = await slack.start()
-    sim = SimulatedDms(sim_config())
+    sim = SimulatedDms(sim_config(**(sim_options or {})))
     await sim.start()
     clock = FakeClock()
     settings = app_settings(dms_url=sim.url, database_url=f"sqlite:///{tmp_path / 'app.db'}",
                             slack_api_url=base_url, **overrides)
+    # Fast retries (no jitter) and a short pacing interval keep the tests quick; the pacing itself is
+    # measured at 1 s in benchmarks/bench_rate.py.
     client = make_web_client(token=TOKEN, base_url=base_url, jitter=0.0, backoff_factor=0.01)
     runtime = Runtime(settings, clock=clock, web_client=client, pacer_interval_s=0.01)
     await runtime.start()

@@ -6,53 +6,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from bot.app import Runtime, start_http
 from bot.console.fake_slack import FakeMessage
-from dms.simulator import SimulatedDms
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId
-from handlers.slack_web import make_web_client
 from tests.handlers.conftest import (
     APPROVER,
     CHANNEL,
     REQUESTER,
-    TOKEN,
     Stack,
-    app_settings,
     awaiting_approval,
-    sim_config,
 )
-from tests.support.clock import FakeClock
-from tests.support.fake_slack_faults import FaultySlack
+from tests.handlers.stacks import custom_stack
 from tests.support.polling import wait_until
 from workflow.store.states import PlanState
 
 
 @pytest.fixture
 async def watch_stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    slack = FaultySlack()
-    base_url = await slack.start()
-    sim = SimulatedDms(sim_config(play_cube=True))
-    await sim.start()
-    clock = FakeClock()
-    settings = app_settings(dms_url=sim.url, database_url=f"sqlite:///{tmp_path / 'app.db'}",
-                            slack_api_url=base_url, dms_driver="watch", sim_play_cube=True)
-    client = make_web_client(token=TOKEN, base_url=base_url, jitter=0.0, backoff_factor=0.01)
-    runtime = Runtime(settings, clock=clock, web_client=client, pacer_interval_s=0.01)
-    await runtime.start()
-    server = await start_http(runtime, host="127.0.0.1", port=0)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10)
-    try:
-        yield Stack(runtime=runtime, server=server, slack=slack, sim=sim, clock=clock, http=http)
-    finally:
-        await http.aclose()
-        await server.stop()
-        await runtime.stop()
-        await sim.stop()
-        await slack.stop()
+    async with custom_stack(tmp_path, sim_options={"play_cube": True}, dms_driver="watch",
+                            sim_play_cube=True) as built:
+        yield built
 
 
 async def step_message(stack: Stack, plan_ts: str, words: str) -> FakeMessage:
