@@ -3,9 +3,10 @@
 The real runtime (``bot.app.Runtime``) with its in-process simulated DMS (DMS_URL=simulated, 24 agents,
 10.1.0 CU5 -> 10.4: three hops) at high speed, and the fake Slack Web API recording every call with its
 arrival time. The plan goes through the whole workflow (plan, window, checklist, pre-check, approval,
-execution, verification); the engine's clock is moved by hand to open the window. The notifier's pacer
-allows one call per second per channel and coalesces edits, so the count in any 1-second sliding window
-must never exceed 1, however many progress events the upgrade produces.
+execution, verification); the engine's clock is moved by hand to open the window. The Slack outbox merges
+edits of one message that are still waiting and its sender's pacer allows one call per second per
+channel, so the count in any 1-second sliding window must never exceed 1, however many progress events
+the upgrade produces.
 
     python benchmarks/bench_rate.py [--agents 24] [--speed 3000]
 """
@@ -88,7 +89,8 @@ async def run(args: argparse.Namespace) -> int:
             state = engine.status(plan_id=snap.id).state
             await runtime.settle(timeout_s=600)
             drained_s = time.monotonic() - started
-            coalesced = runtime.pacer.coalesced
+            notifier = runtime.notifier
+            coalesced = notifier.drawn - notifier.sender.sent - notifier.sender.refusals
     await slack.stop()
 
     return report(slack, kinds=events.kinds, state=state, upgrade_s=upgrade_s, drained_s=drained_s,
@@ -112,7 +114,7 @@ def report(
     by_method = ", ".join(f"{m} {n}" for m, n in methods.most_common())
     print(f"engine events: {sum(kinds.values())} ({top_kinds}, ...)")
     print(f"total Web API calls: {len(slack.calls)} ({by_method}); "
-          f"edits coalesced by the pacer: {coalesced}")
+          f"messages merged in the outbox: {coalesced}")
     worst = 0
     for channel, times in sorted(per_channel.items()):
         ordered = sorted(times)

@@ -46,6 +46,7 @@ from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.errors import ConfigError
 from workflow.store.message_refs import MessageRefs
+from workflow.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class Runtime:
         validate_tokens(self.settings)
         try:
             await self._build()
+            self.notifier.start()  # what an earlier run left unsent goes out first
             await self.engine.start()
         except BaseException:
             await self._teardown()
@@ -209,7 +211,9 @@ class Runtime:
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=self._pacer_interval_s)
         self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
-                                       pacer=self.pacer, settings=settings)
+                                       outbox=Outbox(self._db), pacer=self.pacer, settings=settings,
+                                       poll_s=max(0.2, 2 * self._pacer_interval_s),  # tests: shorter
+                                       retry_base_s=max(0.05, 2 * self._pacer_interval_s))
         slack = self._notifier
         # The timeline picture when a plan ends (and on /dm-upgrade timeline), after the final result.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,

@@ -5,25 +5,27 @@
   replies, and failures and the final result as replies also broadcast to the channel.
 - The approval request (Approve / Reject) is replaced by who decided, and when.
 
-``notify`` never waits for Slack: it queues the calls on a ``ChannelPacer`` (at most one call per second per
-channel, edits of one message coalesced) and returns, so a slow or rate-limited Slack never slows an
-upgrade. Edits are "upserts" decided when the call runs: the first one posts, the next ones edit, and the
-message references are stored in the database so threads and edits survive a restart.
+Nothing is sent from here: each event is drawn into messages written to the Slack outbox
+(``workflow.store.outbox``), in the transaction of the state move itself when the workflow asks for them
+(``stage``), else right after the change (``notify``), and the ``OutboxSender`` delivers them in order per
+channel until Slack takes them, across restarts. Edits are "upserts" decided when the call runs: the first
+one posts, the next ones edit; an edit still waiting in the outbox absorbs a newer one. Drawing reads no
+database (it may run inside the move's transaction), so "redraw if it was posted" is an ``edit_only`` upsert
+decided by the sender.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Any
+import weakref
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dms.durations import duration_text
 from handlers import blocks, blocks_cube, blocks_notes, blocks_progress
 from handlers import safe_text as safe
+from handlers.outbox_sender import OutboxSender
 from handlers.slack_web import ChannelPacer
 from workflow.events import (
     AgentProgress,
@@ -52,14 +54,13 @@ from workflow.events import (
 )
 from workflow.settings import WorkflowSettings
 from workflow.store.message_refs import MessageRefs
+from workflow.store.outbox import REPLY, UPSERT, Outbox, Outgoing
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState
 
 log = logging.getLogger(__name__)
 
 PLAN, STATUS, APPROVAL = "plan", "status", "approval"
-# Chat.update answers these when the message is gone: post it again rather than lose it.
-_GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found"})
 _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, ItemTicked, ApprovalRequested,
                  ApprovalGranted, ApprovalRejected, HopFinished, UpgradeFinished, UpgradeFailed,
                  UpgradeCancelled, UpgradeExpired)
@@ -68,22 +69,58 @@ _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, Item
 class SlackNotifier:
     """Implements ``workflow.events.Notifier`` on the Slack Web API."""
 
-    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, pacer: ChannelPacer,
-                 settings: WorkflowSettings | None = None) -> None:
-        self._client = web_client
+    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, outbox: Outbox, pacer: ChannelPacer,
+                 settings: WorkflowSettings | None = None, poll_s: float = 2.0,
+                 retry_base_s: float = 2.0) -> None:
         # With settings the plan message says who can approve and when the bot acts (issue 12).
         self._settings = settings
         self._approvers: dict[int, tuple[str, ...]] = {}  # the approvers each request named
-        self._store = refs
+        self._outbox = outbox
         self._pacer = pacer
-        self._refs: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._requested: set[int] = set()  # plans whose approval request was queued in this process
-        self.failures = 0  # calls that failed for good (after the client's retries)
+        self.sender = OutboxSender(web_client=web_client, outbox=outbox, refs=refs, pacer=pacer,
+                                   poll_s=poll_s, retry_base_s=retry_base_s)
+        self._batch: list[Outgoing] = []
+        self.drawn = 0  # messages drawn into the outbox (more than were sent: waiting edits merge)
+        # Events whose messages the workflow wrote in its own transaction (``stage``): their ``notify`` only
+        # wakes the sender. Weak, so an event whose move rolled back leaves nothing behind.
+        self._staged: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
+
+    @property
+    def failures(self) -> int:
+        """Messages Slack refused for good (audited), in this process."""
+        return self.sender.refusals
 
     # ------------------------------------------------------------------ the Notifier protocol
 
+    def stage(self, event: Event) -> list[Outgoing]:
+        """The messages for ``event``, for the workflow to write in the transaction of the change."""
+        messages = self._draw(event)
+        self._staged[id(event)] = event
+        return messages
+
     async def notify(self, event: Event) -> None:
+        if self._staged.get(id(event)) is event:
+            del self._staged[id(event)]
+        else:
+            messages = self._draw(event)
+            if messages:
+                self._outbox.add(messages)
+        self.sender.wake()
+
+    def start(self) -> None:
+        """Deliver what an earlier run left in the outbox (call with the loop running)."""
+        self.sender.wake()
+
+    def _draw(self, event: Event) -> list[Outgoing]:
+        self._batch = []
+        try:
+            self._draw_event(event)
+            self.drawn += len(self._batch)
+            return self._batch
+        finally:
+            self._batch = []
+
+    def _draw_event(self, event: Event) -> None:
         snap = event.snapshot
         if isinstance(event, _PLAN_CHANGES):
             notes = blocks_notes.plan_notes(snap, settings=self._settings) if self._settings else ()
@@ -111,7 +148,6 @@ class SlackNotifier:
                 self._reply(snap.id, snap.channel, blocks_progress.note(
                     f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
             case ApprovalRequested():
-                self._requested.add(snap.id)
                 self._approvers[snap.id] = event.approvers
                 self._upsert(snap.id, APPROVAL, snap.channel,
                              blocks.approval_request(snap, approvers=event.approvers), in_thread=True)
@@ -170,84 +206,40 @@ class SlackNotifier:
     # ------------------------------------------------------------------ lifecycle
 
     async def drain(self) -> None:
-        """Wait until every queued Slack call has been made (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every message that is due has been delivered (tests, shutdown); a message waiting for
+        its retry is not due."""
+        await self.sender.drain()
         await self._pacer.drain()
 
     async def aclose(self, *, timeout_s: float = 10.0) -> None:
-        """Flush what is queued (bounded), then stop the pacer."""
+        """Deliver what is due (bounded), then stop; the rest waits in the outbox for the next start."""
         try:
             await asyncio.wait_for(self.drain(), timeout=timeout_s)
         except TimeoutError:
-            log.warning("stopping with Slack calls still queued")
+            log.warning("stopping with Slack messages still due; they stay in the outbox")
+        await self.sender.aclose()
         await self._pacer.aclose()
 
     def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
         """(channel, ts) of a plan's message in ``role`` ("plan", "status", "approval"), from the database."""
-        cached = self._refs.get((plan_id, role))
-        if cached is not None:
-            return cached
-        found = self._store.get(plan_id=plan_id, role=role)
-        if found is None:
-            return None
-        self._refs[(plan_id, role)] = found
-        return found
+        return self.sender.message_ref(plan_id, role)
 
-    # ------------------------------------------------------------------ queueing
-
-    def _spawn(self, coro: Awaitable[Any], *, what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except Exception:
-                self.failures += 1
-                log.exception("Slack call failed for good: %s", what)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=f"slack:{what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # ------------------------------------------------------------------ drawing into the outbox
 
     def _upsert(
-        self, plan_id: int, role: str, channel: str, message: blocks.Message, *, in_thread: bool
+        self, plan_id: int, role: str, channel: str, message: blocks.Message, *, in_thread: bool,
+        edit_only: bool = False,
     ) -> None:
-        """Post the role's message the first time, edit it afterwards; edits waiting their turn coalesce."""
-        async def call() -> None:
-            ref = self.message_ref(plan_id, role)
-            if ref is not None:
-                try:
-                    await self._client.chat_update(channel=ref[0], ts=ref[1], **message.kwargs())
-                    return
-                except SlackApiError as exc:
-                    if exc.response.get("error") not in _GONE:
-                        raise
-                    log.warning("plan #%s: the %s message is gone; posting it again", plan_id, role)
-            thread_ts = None
-            if in_thread:
-                parent = self.message_ref(plan_id, PLAN)
-                thread_ts = parent[1] if parent else None
-            answer = await self._client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, **message.kwargs()
-            )
-            self._save(plan_id, role, channel=str(answer["channel"]), ts=str(answer["ts"]),
-                       thread_ts=thread_ts)
-
-        self._spawn(self._pacer.update(channel, f"{role}:{plan_id}", call), what=f"{role} #{plan_id}")
+        """Post the role's message the first time, edit it afterwards; a waiting edit absorbs newer ones."""
+        self._batch.append(Outgoing(channel=channel, plan_id=plan_id, kind=UPSERT, role=role,
+                                    in_thread=in_thread, edit_only=edit_only, payload=message.kwargs()))
 
     def _reply(
         self, plan_id: int, channel: str, message: blocks.Message, *, broadcast: bool = False
     ) -> None:
-        """A reply in the plan's thread (in order, never coalesced); ``broadcast``: in the channel too."""
-        async def call() -> None:
-            parent = self.message_ref(plan_id, PLAN)
-            extra: dict[str, Any] = {}
-            if parent is not None:
-                extra["thread_ts"] = parent[1]
-                if broadcast:
-                    extra["reply_broadcast"] = True
-            await self._client.chat_postMessage(channel=channel, **extra, **message.kwargs())
-
-        self._spawn(self._pacer.post(channel, call), what=f"reply #{plan_id}")
+        """A reply in the plan's thread (in order, never merged); ``broadcast``: in the channel too."""
+        self._batch.append(Outgoing(channel=channel, plan_id=plan_id, kind=REPLY, broadcast=broadcast,
+                                    payload=message.kwargs()))
 
     def _cube_step(self, event: CubeStepRequested | CubeStepConfirmed) -> None:
         """Watch driver: the step's message with its Done in Cube button, then the same message confirmed."""
@@ -261,44 +253,38 @@ class SlackNotifier:
         self._upsert(snap.id, blocks_cube.role(event.hop_index, event.step), snap.channel, message,
                      in_thread=True)
 
-    def _status(self, event: Event) -> None:
+    def _status(self, event: Event, *, edit_only: bool = False) -> None:
         snap = event.snapshot
         agents = event.agents if isinstance(event, AgentProgress) else None
         eta = event.eta if isinstance(event, EtaChanged) else None
         message = blocks_progress.status_message(snap, agents=agents, eta=eta)
-        self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True)
+        self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True, edit_only=edit_only)
 
     def _redraw_approval_request(self, snap: PlanSnapshot) -> None:
         """A check finished (or an item was ticked) while the request waits: redraw it, so what it warns
         about is current."""
         if snap.state is not PlanState.AWAITING_APPROVAL or snap.approval is not None:
             return
-        if snap.id not in self._requested and self.message_ref(snap.id, APPROVAL) is None:
-            return
         default = tuple(self._settings.upgrade_approvers) if self._settings else ()
         message = blocks.approval_request(snap, approvers=self._approvers.get(snap.id, default))
-        self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True)
+        self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True, edit_only=True)
 
     def _state_changed(self, event: StateChanged) -> None:
         snap = event.snapshot
-        if self.message_ref(snap.id, STATUS) is not None:
-            # The status message follows every move (it used to stay at "executing 0%" after a cancel).
-            self._status(event)
+        # The status message, if there is one, follows every move (it used to stay at "executing 0%" after
+        # a cancel).
+        self._status(event, edit_only=True)
         if event.to_state == PlanState.CANCELLING.value:
             self._close_approval(snap, why=f"the plan is being cancelled by {_who(event.actor)}")
             notice = blocks_progress.cancelling(snap, actor=event.actor, reason=event.reason)
             self._reply(snap.id, snap.channel, notice, broadcast=True)
 
     def _close_approval(self, snap: PlanSnapshot, *, why: str) -> None:
-        """An approval request still showing its buttons says why it is closed (if one was posted)."""
-        if snap.approval is None and (snap.id in self._requested or self.message_ref(snap.id, APPROVAL)):
-            # Not edit-only: this edit may replace a request still waiting to be posted.
+        """An approval request still showing its buttons says why it is closed (if one was posted, or is
+        waiting in the outbox: then this content replaces it there)."""
+        if snap.approval is None:
             message = blocks.approval_closed(snap, why=why)
-            self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True)
-
-    def _save(self, plan_id: int, role: str, *, channel: str, ts: str, thread_ts: str | None) -> None:
-        self._store.save(plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
-        self._refs[(plan_id, role)] = (channel, ts)
+            self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True, edit_only=True)
 
 
 def _hop(event: HopStarted) -> str:

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from workflow.dms_access import DmsAccess
-from workflow.events import Event, Notifier, StateChanged
+from workflow.events import Event, Notifier, StateChanged, staged_messages
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
-from workflow.store import database
+from workflow.store import database, outbox
 from workflow.store.clock import Clock
 from workflow.store.errors import DatabaseBusy, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
@@ -73,10 +73,17 @@ class WorkflowContext:
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         try:
             event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
+        except Exception:
+            log.exception("reading plan #%s for %s failed", plan_id, event_type.__name__)
+            return
+        await self._notify(event)
+
+    async def _notify(self, event: Event) -> None:
+        try:
             await self.notifier.notify(event)
         except Exception:
             # A broken chat must never break the workflow: the database is the record.
-            log.exception("notifying %s for plan #%s failed", event_type.__name__, plan_id)
+            log.exception("notifying %s for plan #%s failed", type(event).__name__, event.plan_id)
 
     async def move(
         self,
@@ -93,13 +100,17 @@ class WorkflowContext:
                 before = PlanState(get_plan(session, plan_id=plan_id).state)
                 transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
                            expected_from=expected_from, now=self.now())
+                event = StateChanged(plan_id=plan_id, snapshot=load_snapshot(session, plan_id=plan_id),
+                                     from_state=before.value, to_state=to.value, actor=actor, reason=reason)
+                # What the chat says of this move is written with the move (the outbox): both or neither.
+                for message in staged_messages(self.notifier, event):
+                    outbox.enqueue(session, message)
         except DatabaseBusy:
             raise  # not a refusal: nothing is known about the plan's state
         except UserError as exc:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False
-        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
-                        reason=reason)
+        await self._notify(event)
         if to.terminal:
             self.scheduler.cancel(plan_id=plan_id)
         return True

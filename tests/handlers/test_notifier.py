@@ -33,6 +33,7 @@ from workflow.events import (
 from workflow.store import database as dbm
 from workflow.store.database import make_engine, migrate
 from workflow.store.message_refs import MessageRefs, get_message_ref
+from workflow.store.outbox import Outbox
 from workflow.store.snapshot import DecisionView
 from workflow.store.states import PlanState
 from workflow.store.tables import UpgradePlan
@@ -58,7 +59,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
 def notifier_for(slack: FakeSlack, db: Engine, *, interval: float = 0.01) -> SlackNotifier:
     assert slack.base_url is not None
     client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01)
-    return SlackNotifier(web_client=client, refs=MessageRefs(db), pacer=ChannelPacer(interval=interval))
+    return SlackNotifier(web_client=client, refs=MessageRefs(db), outbox=Outbox(db),
+                         pacer=ChannelPacer(interval=interval), poll_s=0.2, retry_base_s=0.05)
 
 
 def agents(version: str, n: int = 4, status: str = "Running") -> tuple[AgentState, ...]:

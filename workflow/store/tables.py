@@ -272,3 +272,32 @@ class Lease(SQLModel, table=True):
     owner: str = Field(max_length=200)
     acquired_at: datetime = _created()
     expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class SlackOutboxMessage(SQLModel, table=True):
+    """One Slack call the bot still has to make (issue 13): written in the transaction of the change it tells
+    of, delivered in ``id`` order per channel by ``handlers.outbox_sender``, deleted once Slack took it.
+
+    ``kind`` "upsert" posts the plan's message in ``role`` the first time and edits it afterwards (a pending
+    upsert of the same role absorbs newer content: edits merge); "reply" is a thread reply, never merged.
+    A claim (``claimed_by`` until ``claimed_until``) keeps two replicas from sending one message twice."""
+
+    __tablename__ = "slack_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=100, index=True)
+    plan_id: int | None = Field(default=None, index=True)
+    kind: str = Field(max_length=10)  # "upsert" | "reply"
+    role: str | None = Field(default=None, max_length=40)
+    in_thread: bool = False  # upsert: a reply in the plan's thread
+    edit_only: bool = False  # upsert: only if the message was posted before (a redraw), else dropped
+    broadcast: bool = False  # reply: also shown in the channel
+    payload: dict[str, Any] = _json(default=dict)  # chat.postMessage/chat.update arguments: text and blocks
+    state: str = Field(default="pending", max_length=10)  # "pending" | "refused"
+    merged: int = 0  # newer edits this row absorbed
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    last_error: str = Field(default="", max_length=200)
+    claimed_by: str | None = Field(default=None, max_length=120)
+    claimed_until: datetime | None = _time()
+    created_at: datetime = _created()

@@ -1,0 +1,235 @@
+"""``OutboxSender``: delivers the Slack outbox (``workflow.store.outbox``) until Slack takes every message.
+
+One delivery in flight per channel, in the order the messages were written, spaced by the ``ChannelPacer``
+(about one call per second per channel, shared with the timeline pictures). What happens to a message:
+
+- Slack took it: the row goes (a first post records where the message lives, for later edits and threads);
+- Slack or the network failed for now (429 after the client's own retries, 5xx, connection errors, an
+  invalid token an operator can fix): the row waits and is tried again, backing off up to five minutes;
+  the channel's later messages wait behind it, the other channels go on;
+- Slack refuses it for good (``channel_not_found``, ``not_in_channel``, ``invalid_blocks``, ...): the row is
+  kept as refused, logged and audited, and the channel's next message goes out.
+
+Rows left by a stopped or killed process are delivered by the next sender that runs (this one after a
+restart, or another replica once the dead one's claim expires).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.slack_web import ChannelPacer
+from workflow.leases import replica_owner
+from workflow.store.errors import DatabaseBusy
+from workflow.store.message_refs import MessageRefs
+from workflow.store.outbox import REPLY, Claimed, Outbox
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Errors after which the same call will not succeed later: the message is set aside (audited).
+# Anything not listed here and not an error code is retried; see ``_is_permanent`` for unknown codes.
+_TRANSIENT = frozenset({
+    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+    "team_added_to_org", "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+})
+# chat.update answers these when the message is gone: post it again rather than lose it.
+_GONE = frozenset({"message_not_found", "cant_update_message"})
+_NETWORK = (aiohttp.ClientError, OSError, TimeoutError, SlackClientError)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        *,
+        web_client: AsyncWebClient,
+        outbox: Outbox,
+        refs: MessageRefs,
+        pacer: ChannelPacer,
+        owner: str | None = None,
+        poll_s: float = 2.0,
+        retry_base_s: float = 2.0,
+    ) -> None:
+        self._client = web_client
+        self._outbox = outbox
+        self._refs = refs
+        self._pacer = pacer
+        self.owner = owner or replica_owner()
+        # Rows written by other replicas, and retries coming due, are found by polling this often.
+        self._poll_s = poll_s
+        self._retry_base_s = retry_base_s
+        self._cache: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._claiming = asyncio.Lock()
+        self.sent = self.retries = self.refusals = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def wake(self) -> None:
+        """Something was written: look now (starts the sender on first use)."""
+        if self._loop_task is None or self._loop_task.done():
+            self._wakeup = asyncio.Event()
+            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="slack-outbox")
+        assert self._wakeup is not None
+        self._wakeup.set()
+
+    async def drain(self) -> None:
+        """Until nothing is due and nothing is in flight (a row waiting for its retry is not due yet)."""
+        while True:
+            await self._dispatch()
+            if not self._in_flight:
+                return
+            await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop sending; what is still pending stays in the database for the next sender."""
+        tasks = [t for t in (self._loop_task, *self._in_flight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        self._in_flight.clear()
+
+    def depth(self) -> int:
+        return self._outbox.depth()
+
+    def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
+        """(channel, ts) of a plan's message in ``role``, from the database (cached once known)."""
+        cached = self._cache.get((plan_id, role))
+        if cached is not None:
+            return cached
+        found = self._refs.get(plan_id=plan_id, role=role)
+        if found is not None:
+            self._cache[(plan_id, role)] = found
+        return found
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_s)
+            self._wakeup.clear()
+            await self._dispatch()
+
+    async def _db(self, call: Callable[[], T]) -> T:
+        """The outbox's database work, on a worker thread: a locked database must not stall the loop."""
+        if not self._outbox.threads_allowed:
+            return call()
+        return await asyncio.to_thread(call)
+
+    async def _dispatch(self) -> None:
+        async with self._claiming:  # the loop and a drain never claim at the same time
+            await self._claim_and_start()
+
+    async def _claim_and_start(self) -> None:
+        try:
+            busy = frozenset(self._in_flight)
+            claimed = await self._db(lambda: self._outbox.claim_due(owner=self.owner, skip_channels=busy))
+        except DatabaseBusy:
+            return  # the next wake or poll tries again; nothing was claimed
+        except Exception:
+            log.exception("reading the Slack outbox failed")
+            return
+        loop = asyncio.get_running_loop()
+        for row in claimed:
+            task = loop.create_task(self._deliver(row), name=f"slack-outbox:{row.channel}")
+            self._in_flight[row.channel] = task
+            task.add_done_callback(functools.partial(self._finished, row.channel))
+
+    def _finished(self, channel: str, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(channel, None)
+        if self._wakeup is not None:
+            self._wakeup.set()  # the channel's next message may be waiting
+
+    async def _deliver(self, row: Claimed) -> None:
+        try:
+            posted = await self._pacer.post(row.channel, lambda: self._call(row))
+        except SlackApiError as exc:
+            code, transient = _classify(exc)
+            await self._failed(row, f"Slack answered {code}", permanent=not transient)
+        except _NETWORK as exc:
+            await self._failed(row, f"Slack unreachable: {type(exc).__name__}", permanent=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug of ours: keep the message and try again later, loudly
+            log.exception("sending outbox message %s failed", row.id)
+            await self._failed(row, f"{type(exc).__name__}", permanent=False)
+        else:
+            self.sent += 1
+            await self._record(lambda: self._outbox.delivered(row_id=row.id, posted=posted))
+
+    async def _failed(self, row: Claimed, error: str, *, permanent: bool) -> None:
+        if permanent:
+            self.refusals += 1
+            log.error("plan #%s: Slack refused a message for channel %s for good (%s); it was audited and "
+                      "the channel's next messages go on", row.plan_id, row.channel, error)
+            await self._record(lambda: self._outbox.refused(row_id=row.id, error=error))
+            return
+        self.retries += 1
+        log.warning("plan #%s: Slack did not take a message for channel %s (%s, attempt %d); it waits and is "
+                    "sent again", row.plan_id, row.channel, error, row.attempts + 1)
+        await self._record(lambda: self._outbox.retry(row_id=row.id, error=error, base_s=self._retry_base_s))
+
+    async def _record(self, write: Callable[[], object]) -> None:
+        try:
+            await self._db(write)
+        except Exception:
+            # The claim expires and the row is tried again: at worst a message is sent twice, never lost.
+            log.exception("recording an outbox delivery failed")
+
+    # ------------------------------------------------------------------ the Slack calls
+
+    async def _call(self, row: Claimed) -> tuple[str, str, str | None] | None:
+        """Make the row's call; for an upsert that posted, where the message now lives."""
+        if row.kind == REPLY:
+            extra: dict[str, Any] = {}
+            parent = self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
+            if parent is not None:
+                extra["thread_ts"] = parent[1]
+                if row.broadcast:
+                    extra["reply_broadcast"] = True
+            await self._client.chat_postMessage(channel=row.channel, **extra, **row.payload)
+            return None
+        assert row.plan_id is not None and row.role is not None
+        ref = self.message_ref(row.plan_id, row.role)
+        if ref is not None:
+            try:
+                await self._client.chat_update(channel=ref[0], ts=ref[1], **row.payload)
+                return None
+            except SlackApiError as exc:
+                if _classify(exc)[0] not in _GONE:
+                    raise
+                log.warning("plan #%s: the %s message is gone; posting it again", row.plan_id, row.role)
+        elif row.edit_only:
+            return None  # a redraw of a message that was never posted: nothing to redraw
+        thread_ts = None
+        if row.in_thread:
+            parent = self.message_ref(row.plan_id, "plan")
+            thread_ts = parent[1] if parent else None
+        answer = await self._client.chat_postMessage(channel=row.channel, thread_ts=thread_ts, **row.payload)
+        channel, ts = str(answer["channel"]), str(answer["ts"])
+        self._cache[(row.plan_id, row.role)] = (channel, ts)
+        return channel, ts, thread_ts
+
+
+def _classify(exc: SlackApiError) -> tuple[str, bool]:
+    """The error's name, and whether the same call may succeed later: a 429 or 5xx (after the client's own
+    retries) or a transient error code. An error page (not JSON) has no code: its HTTP status names it."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 200) or 200)
+    data = getattr(response, "data", None)
+    code = str(data.get("error", "unknown")) if isinstance(data, dict) else f"HTTP {status}"
+    return code, status == 429 or status >= 500 or code in _TRANSIENT

@@ -1,0 +1,153 @@
+"""Durable Slack messages (issue 13), against the fake Slack over real HTTP: what the bot says survives a
+Slack outage and a killed process, goes out in order per channel, and a message Slack refuses for good is
+audited without holding up the others."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.console.fake_slack_state import FakeEvent
+from handlers.notifier import SlackNotifier
+from handlers.slack_web import ChannelPacer, make_web_client
+from tests.handlers.conftest import CHANNEL, TOKEN, make_snapshot
+from tests.support.fake_slack_faults import FailurePlan, FaultySlack
+from tests.support.polling import wait_until
+from workflow.events import HopStarted, PlanCreated
+from workflow.store import audit
+from workflow.store import database as dbm
+from workflow.store.database import make_engine, migrate
+from workflow.store.message_refs import MessageRefs
+from workflow.store.outbox import Outbox
+from workflow.store.tables import UpgradePlan
+
+OTHER = "C0OTHER"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    migrate(engine)
+    with dbm.session(engine) as session:
+        for plan_id, channel in ((1, CHANNEL), (2, OTHER)):
+            session.add(UpgradePlan(id=plan_id, dms_name="DMS", state="scheduled", requester="UREQ",
+                                    channel=channel, current_version="9.6.0 CU13",
+                                    target_version="10.1.0 CU1", track="main"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FaultySlack]:
+    async with FaultySlack() as fake:
+        yield fake
+
+
+def notifier_for(slack: FaultySlack, db: Engine) -> SlackNotifier:
+    assert slack.base_url is not None
+    # One retry inside the client, so the outbox's own retries are what the tests see.
+    client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01,
+                             max_retries=1)
+    return SlackNotifier(web_client=client, refs=MessageRefs(db), outbox=Outbox(db),
+                         pacer=ChannelPacer(interval=0.0), poll_s=0.05, retry_base_s=0.05)
+
+
+async def say(notifier: SlackNotifier, *, plan_id: int = 1, channel: str = CHANNEL, hops: int = 3) -> None:
+    snap = make_snapshot(plan_id=plan_id).model_copy(update={"channel": channel})
+    await notifier.notify(PlanCreated(plan_id=plan_id, snapshot=snap))
+    for hop in range(hops):
+        await notifier.notify(HopStarted(plan_id=plan_id, snapshot=snap, hop_index=hop,
+                                         version=f"10.1.0 CU{hop}", package="full"))
+
+
+def texts(slack: FaultySlack, channel: str = CHANNEL) -> list[str]:
+    messages = sorted((m for (c, _), m in slack.messages.items() if c == channel), key=lambda m: float(m.ts))
+    return [m.text for m in messages]
+
+
+def assert_told_in_order(said: list[str]) -> None:
+    """The plan message, then the three hops in the order they started, and nothing twice."""
+    hops = [t for t in said if "started:" in t]
+    assert len(said) == 5 and "Plan" in said[0], said
+    assert [h.split(" started")[0][-5:] for h in hops] == ["p 1/2", "p 2/2", "p 3/2"], hops
+
+
+def depth(db: Engine) -> int:
+    return Outbox(db).depth()
+
+
+async def test_messages_said_while_slack_is_down_are_sent_in_order_when_it_is_back(
+    slack: FaultySlack, db: Engine
+) -> None:
+    slack.fail_next("*", status=503, count=1000)
+    notifier = notifier_for(slack, db)
+    await say(notifier)
+    await wait_until(lambda: notifier.sender.retries >= 3, timeout_s=10, what="retries while Slack is down")
+    assert texts(slack) == [] and depth(db) == 5  # the plan, three replies, one status (edits merged)
+    slack.faults = FailurePlan()  # Slack is back
+    await wait_until(lambda: depth(db) == 0, timeout_s=10, what="the outbox to empty")
+    await notifier.aclose(timeout_s=5)
+    assert_told_in_order(texts(slack))
+    assert notifier.failures == 0
+
+
+async def test_messages_left_by_a_killed_process_are_sent_by_the_next_one(
+    slack: FaultySlack, db: Engine
+) -> None:
+    slack.fail_next("*", status=503, count=1000)
+    killed = notifier_for(slack, db)
+    await say(killed)
+    await wait_until(lambda: killed.sender.retries >= 1, timeout_s=10, what="a first failed attempt")
+    await killed.sender.aclose()  # SIGKILL: no drain, no goodbye; the rows stay in the database
+    slack.faults = FailurePlan()
+    restarted = notifier_for(slack, db)
+    restarted.start()
+    await wait_until(lambda: depth(db) == 0, timeout_s=10, what="the restarted sender to deliver")
+    await restarted.aclose(timeout_s=5)
+    assert_told_in_order(texts(slack))
+
+
+async def test_a_message_slack_refuses_for_good_is_audited_and_the_rest_goes_on(
+    slack: FaultySlack, db: Engine
+) -> None:
+    slack.fail_next("chat.postMessage", status=200, error="channel_not_found")
+    notifier = notifier_for(slack, db)
+    await say(notifier, hops=2)
+    await notifier.drain()
+    await notifier.aclose(timeout_s=5)
+    assert notifier.failures == 1 and depth(db) == 0
+    assert len(texts(slack)) == 3  # the plan message was refused; the replies and the status went out
+    with dbm.session(db) as session:
+        [refusal] = [e for e in audit.events(session, plan_id=1) if e.action == "slack.refused"]
+    assert "channel_not_found" in refusal.reason and refusal.detail["channel"] == CHANNEL
+
+
+async def test_a_channel_slack_keeps_failing_does_not_hold_up_the_others(db: Engine) -> None:
+    async with _ChannelDown(CHANNEL) as slack:
+        notifier = notifier_for(slack, db)
+        await say(notifier, plan_id=1, channel=CHANNEL, hops=1)
+        await say(notifier, plan_id=2, channel=OTHER, hops=2)
+        await wait_until(lambda: len(texts(slack, OTHER)) == 4, timeout_s=10, what="the other channel")
+        assert notifier.sender.retries >= 1 and texts(slack, CHANNEL) == [] and depth(db) == 3
+        slack.down.clear()
+        await wait_until(lambda: depth(db) == 0, timeout_s=10, what="the first channel once it works")
+        await notifier.aclose(timeout_s=5)
+        assert len(texts(slack, CHANNEL)) == 3
+
+
+class _ChannelDown(FaultySlack):
+    """Every call for the channels in ``down`` fails with a 503 (a channel-scoped outage)."""
+
+    def __init__(self, *channels: str) -> None:
+        super().__init__()
+        self.down = set(channels)
+
+    def _answer(self, method: str, params: dict[str, Any], token: str,
+                events: list[FakeEvent]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+        if params.get("channel") in self.down:
+            return 503, {}, None
+        return super()._answer(method, params, token, events)

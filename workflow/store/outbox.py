@@ -1,0 +1,208 @@
+"""The Slack outbox (issue 13): what the bot has to say, kept in the database until Slack took it.
+
+The notifier writes a row in the transaction of the change it tells of (``enqueue``), so a message is never
+lost to a crash or a Slack outage, and never sent for a change that rolled back. A sender takes the oldest
+pending row of each channel (``claim_due``: a channel's messages go out in order, so a later one waits for an
+earlier one being retried), and then deletes it (``delivered``), schedules a retry (``retry``) or records
+that Slack refused it for good (``refused``: logged, audited, and out of the channel's way).
+
+Edits merge: an upsert of a plan's message in some role that still waits (unclaimed) takes the newer content
+in place, so a burst of progress edits costs one Slack call and keeps its place in the channel's order.
+Claims expire, so a message a dead replica was sending is sent by another: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, col, select
+
+from workflow.store import audit, database
+from workflow.store.clock import utc_now
+from workflow.store.message_refs import save_message_ref
+from workflow.store.tables import SlackOutboxMessage
+
+PENDING, REFUSED = "pending", "refused"
+UPSERT, REPLY = "upsert", "reply"
+CLAIM_TTL_S = 300.0  # longer than one Slack call with all its client-side retries
+MAX_BACKOFF_S = 300.0
+_SCAN_LIMIT = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """One Slack call to make, as the notifier decided it."""
+
+    channel: str
+    plan_id: int | None
+    kind: str  # UPSERT | REPLY
+    payload: dict[str, Any]
+    role: str | None = None
+    in_thread: bool = False
+    edit_only: bool = False
+    broadcast: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """A row a sender took, with what it needs to make the call."""
+
+    id: int
+    channel: str
+    plan_id: int | None
+    kind: str
+    role: str | None
+    in_thread: bool
+    edit_only: bool
+    broadcast: bool
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(session: Session, message: Outgoing, *, now: datetime | None = None) -> int:
+    """Add ``message`` in the caller's transaction; an upsert merges into its role's waiting row. Its id."""
+    now = now or utc_now()
+    if message.kind == UPSERT:
+        waiting = session.exec(select(SlackOutboxMessage).where(
+            SlackOutboxMessage.channel == message.channel, SlackOutboxMessage.plan_id == message.plan_id,
+            SlackOutboxMessage.kind == UPSERT, SlackOutboxMessage.role == message.role,
+            SlackOutboxMessage.state == PENDING, col(SlackOutboxMessage.claimed_by).is_(None),
+        ).order_by(col(SlackOutboxMessage.id).desc())).first()
+        if waiting is not None:
+            waiting.payload = dict(message.payload)
+            waiting.edit_only = waiting.edit_only and message.edit_only  # a pending post stays a post
+            waiting.merged += 1
+            session.add(waiting)
+            session.flush()
+            assert waiting.id is not None
+            return waiting.id
+    row = SlackOutboxMessage(channel=message.channel, plan_id=message.plan_id, kind=message.kind,
+                             role=message.role, in_thread=message.in_thread, edit_only=message.edit_only,
+                             broadcast=message.broadcast,
+                             payload=dict(message.payload), next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+def claim_due(
+    session: Session, *, owner: str, now: datetime, skip_channels: frozenset[str] = frozenset(),
+    ttl_s: float = CLAIM_TTL_S,
+) -> list[Claimed]:
+    """Claim the head of every channel whose head is due and not claimed by a live sender."""
+    rows = session.exec(select(SlackOutboxMessage).where(SlackOutboxMessage.state == PENDING)
+                        .order_by(col(SlackOutboxMessage.id)).limit(_SCAN_LIMIT)).all()
+    heads: dict[str, SlackOutboxMessage] = {}
+    for row in rows:
+        heads.setdefault(row.channel, row)
+    claimed: list[Claimed] = []
+    until = now + timedelta(seconds=ttl_s)
+    for channel, row in heads.items():
+        if channel in skip_channels or row.next_attempt_at > now:
+            continue
+        if row.claimed_by is not None and row.claimed_until is not None and row.claimed_until > now:
+            continue
+        # Compare-and-set on the claim we read: of two senders reading the same head, one takes it.
+        unchanged = (col(SlackOutboxMessage.claimed_by).is_(None) if row.claimed_by is None else
+                     col(SlackOutboxMessage.claimed_by) == row.claimed_by)
+        taken = session.execute(update(SlackOutboxMessage).where(
+            col(SlackOutboxMessage.id) == row.id, col(SlackOutboxMessage.state) == PENDING, unchanged,
+            col(SlackOutboxMessage.attempts) == row.attempts,
+        ).values(claimed_by=owner, claimed_until=until))
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(row)
+            assert row.id is not None
+            claimed.append(Claimed(id=row.id, channel=row.channel, plan_id=row.plan_id, kind=row.kind,
+                                   role=row.role, in_thread=row.in_thread, edit_only=row.edit_only,
+                                   broadcast=row.broadcast,
+                                   payload=dict(row.payload), attempts=row.attempts))
+    return claimed
+
+
+def delivered(session: Session, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
+    """Slack took it: the row goes; a first post of an upsert records where the message lives."""
+    row = session.get(SlackOutboxMessage, row_id)
+    if row is None:
+        return
+    if posted is not None and row.kind == UPSERT and row.plan_id is not None and row.role is not None:
+        channel, ts, thread_ts = posted
+        save_message_ref(session, plan_id=row.plan_id, role=row.role, channel=channel, ts=ts,
+                         thread_ts=thread_ts)
+    session.delete(row)
+    session.flush()
+
+
+def retry(session: Session, *, row_id: int, error: str, now: datetime, base_s: float) -> datetime:
+    """Not taken this time (rate limit, Slack or network down): try again later, backing off. When."""
+    row = session.get(SlackOutboxMessage, row_id)
+    if row is None:
+        return now
+    row.attempts += 1
+    delay = min(MAX_BACKOFF_S, base_s * 2 ** min(row.attempts - 1, 16))
+    row.next_attempt_at = now + timedelta(seconds=delay)
+    row.last_error = error[:200]
+    row.claimed_by = row.claimed_until = None
+    session.add(row)
+    session.flush()
+    return row.next_attempt_at
+
+
+def refused(session: Session, *, row_id: int, error: str, now: datetime) -> None:
+    """Slack refuses it for good: kept as refused (out of the channel's way) and audited."""
+    row = session.get(SlackOutboxMessage, row_id)
+    if row is None:
+        return
+    row.attempts += 1
+    row.state, row.last_error = REFUSED, error[:200]
+    row.claimed_by = row.claimed_until = None
+    session.add(row)
+    audit.record(session, actor="bot", action="slack.refused", plan_id=row.plan_id, reason=error[:200],
+                 detail={"channel": row.channel, "kind": row.kind, "role": row.role,
+                         "text": str(row.payload.get("text", ""))[:200]}, now=now)
+    session.flush()
+
+
+def depth(session: Session) -> int:
+    """Messages still to send (refused ones excluded)."""
+    return int(session.exec(select(func.count()).select_from(SlackOutboxMessage)
+                            .where(SlackOutboxMessage.state == PENDING)).one())
+
+
+class Outbox:
+    """The outbox as an object, for the sender in ``handlers`` (which opens no database sessions itself)."""
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+        # An in-memory SQLite database is one connection shared by everyone: it must not be used from a
+        # second thread while the loop's thread uses it.
+        self.threads_allowed = not isinstance(db.pool, StaticPool)
+
+    def add(self, messages: list[Outgoing]) -> None:
+        with database.session(self._db) as session:
+            for message in messages:
+                enqueue(session, message)
+
+    def claim_due(self, *, owner: str, skip_channels: frozenset[str] = frozenset()) -> list[Claimed]:
+        with database.session(self._db) as session:
+            return claim_due(session, owner=owner, now=utc_now(), skip_channels=skip_channels)
+
+    def delivered(self, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
+        with database.session(self._db) as session:
+            delivered(session, row_id=row_id, posted=posted)
+
+    def retry(self, *, row_id: int, error: str, base_s: float) -> datetime:
+        with database.session(self._db) as session:
+            return retry(session, row_id=row_id, error=error, now=utc_now(), base_s=base_s)
+
+    def refused(self, *, row_id: int, error: str) -> None:
+        with database.session(self._db) as session:
+            refused(session, row_id=row_id, error=error, now=utc_now())
+
+    def depth(self) -> int:
+        with database.session(self._db) as session:
+            return depth(session)
