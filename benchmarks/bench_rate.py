@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace) -> int:
         async with Runtime(settings, clock=clock, extra_notifiers=(events,)) as runtime:
             engine = runtime.engine
             snap = await engine.create_plan(
-                target="10.4", track=None, window_start=clock.now + timedelta(hours=30), window_minutes=240,
+                target="10.4", track=None, window_start=clock.now + timedelta(hours=30), window_minutes=480,
                 requester=REQUESTER, channel=CHANNEL,
             )
             hops = ", ".join(str(h.version) for h in snap.hops)
