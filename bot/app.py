@@ -209,11 +209,11 @@ class Runtime:
         self.dms_probe.start()
         token = _secret(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
-        self.pacer = ChannelPacer(interval=self._pacer_interval_s)
+        self.pacer = ChannelPacer(interval=(pace := self._pacer_interval_s))  # tests: shorter, and polls too
         self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
                                        outbox=Outbox(self._db), pacer=self.pacer, settings=settings,
-                                       poll_s=max(0.2, 2 * self._pacer_interval_s),  # tests: shorter
-                                       retry_base_s=max(0.05, 2 * self._pacer_interval_s))
+                                       poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
+                                       claim_ttl_s=2 * settings.lease_seconds)
         slack = self._notifier
         # The timeline picture when a plan ends (and on /dm-upgrade timeline), after the final result.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,

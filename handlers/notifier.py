@@ -54,7 +54,7 @@ from workflow.events import (
 )
 from workflow.settings import WorkflowSettings
 from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import REPLY, UPSERT, Outbox, Outgoing
+from workflow.store.outbox import CLAIM_TTL_S, REPLY, UPSERT, Outbox, Outgoing
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState
 
@@ -71,14 +71,14 @@ class SlackNotifier:
 
     def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, outbox: Outbox, pacer: ChannelPacer,
                  settings: WorkflowSettings | None = None, poll_s: float = 2.0,
-                 retry_base_s: float = 2.0) -> None:
+                 retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S) -> None:
         # With settings the plan message says who can approve and when the bot acts (issue 12).
         self._settings = settings
         self._approvers: dict[int, tuple[str, ...]] = {}  # the approvers each request named
         self._outbox = outbox
         self._pacer = pacer
         self.sender = OutboxSender(web_client=web_client, outbox=outbox, refs=refs, pacer=pacer,
-                                   poll_s=poll_s, retry_base_s=retry_base_s)
+                                   poll_s=poll_s, retry_base_s=retry_base_s, claim_ttl_s=claim_ttl_s)
         self._batch: list[Outgoing] = []
         self.drawn = 0  # messages drawn into the outbox (more than were sent: waiting edits merge)
         # Events whose messages the workflow wrote in its own transaction (``stage``): their ``notify`` only
@@ -104,7 +104,7 @@ class SlackNotifier:
         else:
             messages = self._draw(event)
             if messages:
-                self._outbox.add(messages)
+                await self.sender.add(messages)
         self.sender.wake()
 
     def start(self) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from handlers.slack_web import ChannelPacer
 from workflow.leases import replica_owner
 from workflow.store.errors import DatabaseBusy
 from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import REPLY, Claimed, Outbox
+from workflow.store.outbox import CLAIM_TTL_S, REPLY, Claimed, Outbox, Outgoing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class OutboxSender:
         owner: str | None = None,
         poll_s: float = 2.0,
         retry_base_s: float = 2.0,
+        claim_ttl_s: float = CLAIM_TTL_S,
     ) -> None:
         self._client = web_client
         self._outbox = outbox
@@ -67,12 +69,39 @@ class OutboxSender:
         # Rows written by other replicas, and retries coming due, are found by polling this often.
         self._poll_s = poll_s
         self._retry_base_s = retry_base_s
+        # A dead replica's claim blocks its channel until it expires, so claims are short (two lease lengths)
+        # and a call that takes longer than most of one is given up (and retried) before the claim runs out.
+        self._claim_ttl_s = claim_ttl_s
         self._cache: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._wakeup: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._claiming = asyncio.Lock()
+        self._writing = asyncio.Lock()
+        self._unwritten: deque[list[Outgoing]] = deque()
         self.sent = self.retries = self.refusals = 0
+
+    # ------------------------------------------------------------------ writing
+
+    async def add(self, messages: list[Outgoing]) -> None:
+        """Write ``messages`` to the outbox, off the loop. If the database does not take them (locked, down),
+        they wait here in order and are written on the sender's next rounds: delayed, never lost (while
+        this process lives)."""
+        self._unwritten.append(messages)
+        await self._flush_unwritten()
+        self.wake()
+
+    async def _flush_unwritten(self) -> None:
+        async with self._writing:
+            while self._unwritten:
+                batch = self._unwritten[0]
+                try:
+                    await self._db(functools.partial(self._outbox.add, batch))
+                except Exception as exc:
+                    log.warning("the Slack outbox cannot be written now (%s); %d message(s) wait in memory",
+                                type(exc).__name__, sum(len(b) for b in self._unwritten))
+                    return
+                self._unwritten.popleft()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,6 +116,7 @@ class OutboxSender:
     async def drain(self) -> None:
         """Until nothing is due and nothing is in flight (a row waiting for its retry is not due yet)."""
         while True:
+            await self._flush_unwritten()
             await self._dispatch()
             if not self._in_flight:
                 return
@@ -102,7 +132,13 @@ class OutboxSender:
         self._in_flight.clear()
 
     def depth(self) -> int:
-        return self._outbox.depth()
+        """Messages still to send: in the outbox, and any the database did not take yet."""
+        return self._outbox.depth() + self.unwritten
+
+    @property
+    def unwritten(self) -> int:
+        """Messages the database did not take yet, waiting in memory."""
+        return sum(len(batch) for batch in self._unwritten)
 
     def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
         """(channel, ts) of a plan's message in ``role``, from the database (cached once known)."""
@@ -122,6 +158,7 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_s)
             self._wakeup.clear()
+            await self._flush_unwritten()
             await self._dispatch()
 
     async def _db(self, call: Callable[[], T]) -> T:
@@ -137,7 +174,8 @@ class OutboxSender:
     async def _claim_and_start(self) -> None:
         try:
             busy = frozenset(self._in_flight)
-            claimed = await self._db(lambda: self._outbox.claim_due(owner=self.owner, skip_channels=busy))
+            claimed = await self._db(lambda: self._outbox.claim_due(owner=self.owner, skip_channels=busy,
+                                                                    ttl_s=self._claim_ttl_s))
         except DatabaseBusy:
             return  # the next wake or poll tries again; nothing was claimed
         except Exception:
@@ -156,7 +194,8 @@ class OutboxSender:
 
     async def _deliver(self, row: Claimed) -> None:
         try:
-            posted = await self._pacer.post(row.channel, lambda: self._call(row))
+            posted = await asyncio.wait_for(self._pacer.post(row.channel, lambda: self._call(row)),
+                                            timeout=self._claim_ttl_s * 0.7)
         except SlackApiError as exc:
             code, transient = _classify(exc)
             await self._failed(row, f"Slack answered {code}", permanent=not transient)

@@ -71,12 +71,10 @@ class CancelWatcher:
             audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id, reason=why,
                          detail=detail, now=context.now())
         ended = "the agents settled" if is_settled else "the agents had not settled"
-        moved = await context.move(plan_id, to=PlanState.CANCELLED, actor=actor,
-                                   reason=f"{reason or 'cancelled'}; {ended}",
-                                   expected_from={PlanState.CANCELLING})
-        if moved:
-            await context.emit(UpgradeCancelled, plan_id, actor=actor, reason=reason, agents=tuple(agents),
-                               settled=is_settled)
+        await context.move(plan_id, to=PlanState.CANCELLED, actor=actor,
+                           reason=f"{reason or 'cancelled'}; {ended}", expected_from={PlanState.CANCELLING},
+                           then=[(UpgradeCancelled, {"actor": actor, "reason": reason,
+                                                     "agents": tuple(agents), "settled": is_settled})])
 
     async def _until_settled(self, plan_id: int) -> tuple[list[AgentState], bool, int]:
         """(last states, settled?, attempts). DMS errors are retried until the DMS answers, past the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,8 @@ from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 
 log = logging.getLogger(__name__)
+
+FollowUp = tuple[type[Event], dict[str, Any]]  # an event type and its fields, besides plan and snapshot
 
 
 class WorkflowContext:
@@ -93,24 +95,32 @@ class WorkflowContext:
         actor: str,
         reason: str,
         expected_from: set[PlanState] | None = None,
+        then: Sequence[FollowUp] = (),
     ) -> bool:
-        """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere."""
+        """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere.
+
+        ``then``: events that tell of this move (the outcome after DONE, the approval request after the
+        window opened, ...), drawn with it, so a crash never leaves a done plan whose channel was not told."""
         try:
             with self.session() as session:
                 before = PlanState(get_plan(session, plan_id=plan_id).state)
                 transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
                            expected_from=expected_from, now=self.now())
-                event = StateChanged(plan_id=plan_id, snapshot=load_snapshot(session, plan_id=plan_id),
-                                     from_state=before.value, to_state=to.value, actor=actor, reason=reason)
+                snap = load_snapshot(session, plan_id=plan_id)
+                events: list[Event] = [StateChanged(plan_id=plan_id, snapshot=snap, from_state=before.value,
+                                                    to_state=to.value, actor=actor, reason=reason)]
+                events += [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in then]
                 # What the chat says of this move is written with the move (the outbox): both or neither.
-                for message in staged_messages(self.notifier, event):
-                    outbox.enqueue(session, message)
+                for event in events:
+                    for message in staged_messages(self.notifier, event):
+                        outbox.enqueue(session, message)
         except DatabaseBusy:
             raise  # not a refusal: nothing is known about the plan's state
         except UserError as exc:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False
-        await self._notify(event)
+        for event in events:
+            await self._notify(event)
         if to.terminal:
             self.scheduler.cancel(plan_id=plan_id)
         return True

@@ -285,11 +285,10 @@ class Execution:
         if not passed:
             failed = "; ".join(f"{r.title}: {r.detail}" for r in results if r.status is CheckStatus.FAIL)
             raise ExecutionFailed(f"post-upgrade verification failed: {failed}", touched=True)
-        moved = await self.host.move(self.plan_id, to=PlanState.DONE, actor=BOT,
-                                     reason=f"every agent runs {self.path.target}; verification passed",
-                                     expected_from={PlanState.VERIFYING})
-        if moved:
-            await self.host.emit(UpgradeFinished, self.plan_id, results=tuple(results))
+        await self.host.move(self.plan_id, to=PlanState.DONE, actor=BOT,
+                             reason=f"every agent runs {self.path.target}; verification passed",
+                             expected_from={PlanState.VERIFYING},
+                             then=[(UpgradeFinished, {"results": tuple(results)})])
 
     # ------------------------------------------------------------------ helpers
 
@@ -303,12 +302,11 @@ class Execution:
             self._store_agents(agents)
         if self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
             return  # cancelled meanwhile: the cancel recorded the agents
-        moved = await self.host.move(self.plan_id, to=PlanState.FAILED, actor=BOT, reason=reason,
-                                     expected_from={PlanState.EXECUTING, PlanState.VERIFYING})
-        if moved:
-            guidance = DOWNGRADE_GUIDANCE if touched else UNTOUCHED_GUIDANCE
-            await self.host.emit(UpgradeFailed, self.plan_id, reason=reason, guidance=guidance,
-                                 agents=tuple(agents))
+        guidance = DOWNGRADE_GUIDANCE if touched else UNTOUCHED_GUIDANCE
+        await self.host.move(self.plan_id, to=PlanState.FAILED, actor=BOT, reason=reason,
+                             expected_from={PlanState.EXECUTING, PlanState.VERIFYING},
+                             then=[(UpgradeFailed, {"reason": reason, "guidance": guidance,
+                                                    "agents": tuple(agents)})])
 
     async def _progress(
         self, index: int, states: list[AgentState], *, target: Version, current_started_at: datetime

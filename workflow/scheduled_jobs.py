@@ -86,18 +86,15 @@ class PlanJobs:
             end = get_plan(session, plan_id=plan_id).window_end
         if end is not None and end <= context.now():
             return  # the window already closed: the expiry job takes it from here
-        moved = await context.move(plan_id, to=PlanState.AWAITING_APPROVAL, actor=BOT,
-                                   reason="the window opened",
-                                   expected_from={PlanState.PRECHECKED, PlanState.BLOCKED})
-        if moved:
-            approvers = tuple(context.settings.upgrade_approvers)
-            await context.emit(ApprovalRequested, plan_id, approvers=approvers)
+        approvers = tuple(context.settings.upgrade_approvers)
+        await context.move(plan_id, to=PlanState.AWAITING_APPROVAL, actor=BOT, reason="the window opened",
+                           expected_from={PlanState.PRECHECKED, PlanState.BLOCKED},
+                           then=[(ApprovalRequested, {"approvers": approvers})])
 
     async def window_closed(self, plan_id: int) -> None:
-        moved = await self._context.move(plan_id, to=PlanState.EXPIRED, actor=BOT,
-                                        reason="the window closed unapproved", expected_from=set(WAITING))
-        if moved:
-            await self._context.emit(UpgradeExpired, plan_id)
+        await self._context.move(plan_id, to=PlanState.EXPIRED, actor=BOT,
+                                 reason="the window closed unapproved", expected_from=set(WAITING),
+                                 then=[(UpgradeExpired, {})])
 
     async def job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None:
         with self._context.session() as session:

@@ -146,6 +146,15 @@ def _lease_pid(db: Engine, plan_id: int) -> int | None:
     return None if row is None else int(row.owner.split(":")[1])
 
 
+def _said(slack: FakeSlack, text: str) -> int:
+    return sum(1 for (channel, _), m in slack.messages.items() if channel == PLAN_CHANNEL and text in m.text)
+
+
+def hops_of(db: Engine, plan_id: int) -> int:
+    with Session(db) as session:
+        return len(session.exec(select(PlanHop).where(PlanHop.plan_id == plan_id)).all())
+
+
 async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
     pg_url: str, slack: FakeSlack, sim: SimulatedDms, tmp_path: Path
 ) -> None:
@@ -190,6 +199,9 @@ async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
         uploads = {k: v - uploads_before.get(k, 0) for k, v in state["uploads"].items()}
         assert set(uploads.values()) == {1}, uploads
         assert len([m for m in slack.channel_messages(PLAN_CHANNEL) if m.thread_ts is None]) == 1
+        # What the dead replica had still to say went out from the outbox; the outcome is told once.
+        await wait_until(lambda: _said(slack, "Upgrade done") == 1, timeout_s=30, what="the final result")
+        assert _said(slack, "Hop 1/") >= 1 and _said(slack, f"Hop {hops_of(db, plan_id)}/") >= 1
         with Session(db) as session:
             hops = len(session.exec(select(PlanHop).where(PlanHop.plan_id == plan_id)).all())
             takeovers = session.exec(select(AuditEvent).where(AuditEvent.action == "lease.takeover")

@@ -4,6 +4,7 @@ audited without holding up the others."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,9 @@ async def test_a_channel_slack_keeps_failing_does_not_hold_up_the_others(db: Eng
         notifier = notifier_for(slack, db)
         await say(notifier, plan_id=1, channel=CHANNEL, hops=1)
         await say(notifier, plan_id=2, channel=OTHER, hops=2)
-        await wait_until(lambda: len(texts(slack, OTHER)) == 4, timeout_s=10, what="the other channel")
-        assert notifier.sender.retries >= 1 and texts(slack, CHANNEL) == [] and depth(db) == 3
+        await wait_until(lambda: len(texts(slack, OTHER)) == 4 and depth(db) == 3, timeout_s=10,
+                         what="the other channel")
+        assert notifier.sender.retries >= 1 and texts(slack, CHANNEL) == []
         slack.down.clear()
         await wait_until(lambda: depth(db) == 0, timeout_s=10, what="the first channel once it works")
         await notifier.aclose(timeout_s=5)
@@ -151,3 +153,20 @@ class _ChannelDown(FaultySlack):
         if params.get("channel") in self.down:
             return 503, {}, None
         return super()._answer(method, params, token, events)
+
+
+async def test_a_message_said_while_the_database_is_locked_is_kept_and_sent_later(
+    slack: FaultySlack, db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dbm, "SQLITE_BUSY_TIMEOUT_MS", 100)  # the outbox write gives up quickly
+    notifier = notifier_for(slack, db)
+    locker = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        await say(notifier, hops=1)
+        assert texts(slack) == [] and notifier.sender.unwritten == 3  # not written, not lost
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await wait_until(lambda: len(texts(slack)) == 3, timeout_s=10, what="the kept messages to go out")
+    await notifier.aclose(timeout_s=5)

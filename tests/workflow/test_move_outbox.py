@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from tests.support.notifier import RecordingNotifier
 from tests.workflow.conftest import REQUESTER, Harness
-from workflow.events import Event, StateChanged
+from workflow.events import Event, StateChanged, UpgradeCancelled
 from workflow.store import outbox
 from workflow.store.outbox import REPLY, Outgoing
 from workflow.store.states import PlanState
@@ -76,3 +76,17 @@ async def test_a_notifier_that_cannot_draw_never_blocks_the_move(harness: Harnes
     harness.engine.context.notifier = Broken()
     assert await harness.engine.context.move(snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="t")
     assert harness.engine.plan_state(snap.id) is PlanState.CANCELLED and rows(harness) == []
+
+
+async def test_the_outcome_of_a_move_is_written_with_it(harness: Harness) -> None:
+    """The final result of a plan used to be drawn after the move's commit: a crash between the two left a
+    cancelled (or done, failed, expired) plan whose channel was never told."""
+    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
+                                            requester=REQUESTER, channel="C1")
+    recorder = StagingRecorder()
+    harness.engine.context.notifier = recorder
+    assert await harness.engine.context.move(
+        snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="not now",
+        then=[(UpgradeCancelled, {"actor": REQUESTER, "reason": "not now", "agents": ()})])
+    assert [r.payload["text"] for r in rows(harness)] == ["StateChanged cancelled", "UpgradeCancelled "]
+    assert [type(e) for e in recorder.events] == [StateChanged, UpgradeCancelled]

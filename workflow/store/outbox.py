@@ -28,7 +28,7 @@ from workflow.store.tables import SlackOutboxMessage
 
 PENDING, REFUSED = "pending", "refused"
 UPSERT, REPLY = "upsert", "reply"
-CLAIM_TTL_S = 300.0  # longer than one Slack call with all its client-side retries
+CLAIM_TTL_S = 60.0  # the default: two lease lengths; a sender bounds each call to well within it
 MAX_BACKOFF_S = 300.0
 _SCAN_LIMIT = 1000
 
@@ -187,9 +187,11 @@ class Outbox:
             for message in messages:
                 enqueue(session, message)
 
-    def claim_due(self, *, owner: str, skip_channels: frozenset[str] = frozenset()) -> list[Claimed]:
+    def claim_due(
+        self, *, owner: str, skip_channels: frozenset[str] = frozenset(), ttl_s: float = CLAIM_TTL_S
+    ) -> list[Claimed]:
         with database.session(self._db) as session:
-            return claim_due(session, owner=owner, now=utc_now(), skip_channels=skip_channels)
+            return claim_due(session, owner=owner, now=utc_now(), skip_channels=skip_channels, ttl_s=ttl_s)
 
     def delivered(self, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
         with database.session(self._db) as session:
