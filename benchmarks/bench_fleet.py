@@ -17,6 +17,12 @@ letting APScheduler's clock fire the jobs. The medians are compared: the fleet m
 single DMS. Peak memory of this (the bot's) process is printed from ``ru_maxrss``; ``--tracemalloc`` runs one
 more fleet round under tracemalloc for the peak of Python allocations (slower, so not timed).
 
+Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
+pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per
+pre-check. The pre-checks all start within a second and the CPU is linear (about 0.1 s per pre-check: the
+database work on the event loop, about two thirds of it, and some 30 HTTP requests), so with uploads that
+take 0.5 s the fleet is bound by one core; with uploads of 5 s (``--upload-s 5``) the ratio is under 2.
+
     python benchmarks/bench_fleet.py [--dms 50] [--agents 10] [--latency-ms 100] [--upload-s 0.5]
                                      [--rounds 2] [--trigger scheduler|direct] [--tracemalloc]
                                      [--profile PATH]
@@ -46,7 +52,7 @@ from dms.catalog import load_catalog
 from dms.simulator import SimulatedDms, SimulatorConfig
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.events import CheckFinished, Event
+from workflow.events import CheckFinished, CheckStarted, Event
 from workflow.settings import WorkflowSettings
 from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
@@ -90,14 +96,18 @@ def sim_config(*, agents: int, latency_ms: float, upload_s: float) -> SimulatorC
 
 
 class FinishTimes:
-    """The engine's notifier: when each plan's pre-check finished (monotonic clock)."""
+    """The engine's notifier: when each plan's pre-check started and finished (monotonic clock)."""
 
     def __init__(self) -> None:
+        self.started: dict[int, float] = {}
         self.finished: dict[int, float] = {}
         self.passed: dict[int, bool] = {}
         self.changed = asyncio.Event()
+        self.last_start = 0.0  # of the last round: seconds from the due instant to the last CheckStarted
 
     async def notify(self, event: Event) -> None:
+        if isinstance(event, CheckStarted) and event.kind == "pre":
+            self.started[event.plan_id] = time.monotonic()
         if isinstance(event, CheckFinished) and event.kind == "pre":
             self.finished[event.plan_id] = time.monotonic()
             self.passed[event.plan_id] = event.passed
@@ -155,8 +165,10 @@ async def plans_for(engine: UpgradeEngine, names: list[str]) -> list[int]:
     return [snapshot.id for snapshot in snapshots]
 
 
-async def prechecks_due_together(engine: UpgradeEngine, notifier: FinishTimes, plan_ids: list[int], *,
-                                 trigger: str) -> tuple[float, float]:
+async def prechecks_due_together(
+    engine: UpgradeEngine, notifier: FinishTimes, plan_ids: list[int], *, trigger: str,
+    profile: cProfile.Profile | None = None,
+) -> tuple[float, float]:
     """Give every plan the same window, so that their pre-checks are due at one instant a moment later;
     seconds from that instant until the last of them finished, and the CPU seconds this process spent."""
     due: datetime = utc_now() + timedelta(seconds=DUE_AFTER_S + DUE_AFTER_PER_PLAN_S * len(plan_ids))
@@ -168,12 +180,21 @@ async def prechecks_due_together(engine: UpgradeEngine, notifier: FinishTimes, p
         raise RuntimeError(f"setting the windows took {-ahead:.1f} s past the due instant: raise DUE_AFTER_S")
     due_monotonic = time.monotonic() + ahead
     cpu_at_due: list[float] = []
-    asyncio.get_running_loop().call_later(ahead, lambda: cpu_at_due.append(time.process_time()))
+
+    def at_due() -> None:
+        cpu_at_due.append(time.process_time())
+        if profile is not None:
+            profile.enable()
+
+    asyncio.get_running_loop().call_later(ahead, at_due)
     if trigger == "direct":
         await asyncio.sleep(max(0.0, due_monotonic - time.monotonic()))
         await asyncio.gather(*(engine.on_precheck_due(plan_id) for plan_id in plan_ids))
     await notifier.all_of(set(plan_ids), timeout_s=300.0)
+    if profile is not None:
+        profile.disable()
     cpu = time.process_time() - cpu_at_due[0]
+    notifier.last_start = max(notifier.started[plan_id] for plan_id in plan_ids) - due_monotonic
     return max(notifier.finished[plan_id] for plan_id in plan_ids) - due_monotonic, cpu
 
 
@@ -196,23 +217,24 @@ async def measure(urls: list[str], *, agents: int, latency_ms: float, rounds: in
             alone: list[float] = []
             fleet: list[float] = []
             cpu: list[float] = []  # the bot's CPU seconds from the due instant to the last pre-check's end
+            alone_cpu: list[float] = []
             rss_before_fleet = 0.0
             for _ in range(rounds):  # alternate, so a burst of load on the machine hits both sides alike
                 solo = await plans_for(engine, names[:1])
-                alone.append((await prechecks_due_together(engine, notifier, solo, trigger=trigger))[0])
+                elapsed, busy = await prechecks_due_together(engine, notifier, solo, trigger=trigger)
+                alone.append(elapsed)
+                alone_cpu.append(busy)
                 await cancel_all(engine, solo)
                 if not fleet:  # the engine, the catalog and one pre-check are loaded by now
                     rss_before_fleet = _peak_rss_mib()
                 many = await plans_for(engine, names)
-                if profile is not None:
-                    profile.enable()
                 requests_before = CALL_STATS.calls()
-                elapsed, busy = await prechecks_due_together(engine, notifier, many, trigger=trigger)
+                elapsed, busy = await prechecks_due_together(engine, notifier, many, trigger=trigger,
+                                                             profile=profile)
                 requests = (CALL_STATS.calls() - requests_before) / len(many)
                 fleet.append(elapsed)
                 cpu.append(busy)
-                if profile is not None:
-                    profile.disable()
+                last_start = notifier.last_start
                 states = {engine.plan_state(plan_id) for plan_id in many}
                 await cancel_all(engine, many)
             rss_after_fleet = _peak_rss_mib()
@@ -232,9 +254,13 @@ async def measure(urls: list[str], *, agents: int, latency_ms: float, rounds: in
     ratio = all_of_them / one
     verdict = "OK" if ratio <= TARGET_RATIO else "TOO SLOW"
     print(f"ratio fleet / one: {ratio:.2f}x (target <= {TARGET_RATIO:g}x): {verdict}")
-    print(f"the bot's CPU from the due instant to the last pre-check's end: {statistics.median(cpu):.2f} s "
-          f"(median), {statistics.median(cpu) / all_of_them:.0%} of the time (one event loop); "
-          f"{requests:.0f} requests per pre-check")
+    print(f"the last of the {len(urls)} pre-checks started {last_start:.3f} s after the due instant "
+          "(last fleet round)")
+    busy, busy_alone = statistics.median(cpu), statistics.median(alone_cpu)
+    print(f"the bot's CPU from the due instant to the last pre-check's end: {busy:.2f} s for the fleet "
+          f"({busy / all_of_them:.0%} of its time, one event loop), {busy_alone * 1000:.0f} ms for one DMS "
+          f"alone; fleet / ({len(urls)} x one): {busy / (len(urls) * busy_alone):.2f}; "
+          f"{requests:.0f} DMS requests per pre-check")
     print(f"peak memory of the bot process (ru_maxrss): {rss_before_fleet:.0f} MiB before the fleet rounds, "
           f"{rss_after_fleet:.0f} MiB after them")
     if traced is not None:
