@@ -19,9 +19,10 @@ more fleet round under tracemalloc for the peak of Python allocations (slower, s
 
 Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
 pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per
-pre-check. The pre-checks all start within a second and the CPU is linear (about 0.1 s per pre-check: the
-database work on the event loop, about two thirds of it, and some 30 HTTP requests), so with uploads that
-take 0.5 s the fleet is bound by one core; with uploads of 5 s (``--upload-s 5``) the ratio is under 2.
+pre-check. The pre-checks all start within a second or two and the CPU is linear (about 0.1 s per
+pre-check: three quarters of it database work on the event loop, 40% the plan snapshot loaded for each
+event, the rest some 30 HTTP requests), so with uploads that take 0.5 s the fleet is bound by one core;
+with uploads of 5 s (``--upload-s 5``) the ratio is under 2.
 
     python benchmarks/bench_fleet.py [--dms 50] [--agents 10] [--latency-ms 100] [--upload-s 0.5]
                                      [--rounds 2] [--trigger scheduler|direct] [--tracemalloc]
