@@ -2,7 +2,9 @@
 
 Plans by state, each DMS's reachability, who holds which lease (plan executions and the scheduler),
 whether this process leads the scheduler, how often executions waited for the database, and Slack calls
-that failed for good. Read from the database in a worker thread, never on the event loop.
+that failed for good; then the histograms and counters of ``bot.metrics_calls`` (hop durations, DMS
+call latency and errors, Slack calls and retries). Read from the database in a worker thread, never on
+the event loop.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.health import DmsProbe
+from bot.metrics_calls import dms_call_lines, hop_lines, read_hop_durations, slack_lines
+from bot.metrics_calls import label as _label
+from dms.call_stats import CALL_STATS
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
+from handlers.slack_web import SLACK_STATS
 from workflow.engine import UpgradeEngine
 from workflow.store.tables import Lease, UpgradePlan
 
@@ -36,21 +42,18 @@ class Source(Protocol):
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def _database_lines(db: Engine) -> list[str]:
     with Session(db) as session:
         by_state = session.exec(select(UpgradePlan.state, func.count()).group_by(UpgradePlan.state)).all()
         held = session.exec(select(Lease)).all()
+        hops = read_hop_durations(session)
     lines = ["# HELP dmu_plans Upgrade plans by state.", "# TYPE dmu_plans gauge"]
     lines += [f'dmu_plans{{state="{_label(state)}"}} {count}' for state, count in sorted(by_state)]
     lines += ["# HELP dmu_lease_owner Who holds each lease (1 per lease; expired ones included).",
               "# TYPE dmu_lease_owner gauge"]
     lines += [f'dmu_lease_owner{{name="{_label(row.name)}",owner="{_label(row.owner)}"}} 1' for row in held
               if not row.name.startswith("healthz:")]
-    return lines
+    return lines + hop_lines(hops)
 
 
 async def render(runtime: Source) -> str:
@@ -74,4 +77,5 @@ async def render(runtime: Source) -> str:
         "# HELP dmu_listeners_running Slack listeners still working after their ack.",
         "# TYPE dmu_listeners_running gauge", f"dmu_listeners_running {runtime.listener_work.running}",
     ]
+    lines += dms_call_lines(CALL_STATS) + slack_lines(SLACK_STATS)
     return "\n".join(lines) + "\n"

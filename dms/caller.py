@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from dms.call_stats import CALL_STATS, CallStats
 from dms.exceptions import DmsApiError, DmsAuthError, DmsProtocolError, DmsScriptError, DmsUnreachable
 from dms.limits import UnreadableBody, inflate_capped, too_large
 from dms.models import ConnectInfo
@@ -40,9 +42,13 @@ class HttpCaller:
 
     def __init__(
         self, *, http: httpx.AsyncClient, user: str, password: SecretStr, retries: int, backoff_s: float,
-        sleep: Sleep, max_response_bytes: int, client_app_name: str,
+        sleep: Sleep, max_response_bytes: int, client_app_name: str, stats_name: str = "",
+        stats: CallStats = CALL_STATS,
     ) -> None:
         self._http = http
+        # Every request is counted under the DMS's name (its agents' sessions included), see dms.call_stats.
+        self.stats_name = stats_name
+        self._stats = stats
         self.user = user
         self._password = password
         self.retries = retries
@@ -100,18 +106,22 @@ class HttpCaller:
         for attempt in range(attempts):
             if attempt:
                 await self._sleep(self._backoff_s * 2 ** (attempt - 1))
+            started = time.perf_counter()
             try:
                 status, body = await self._exchange(f"{base}/{method}", payload)
             except UnreadableBody as exc:
+                self._record(method, "protocol_error", started)
                 raise DmsProtocolError(str(exc), agent=label, method=method) from None
             except httpx.TransportError as exc:
                 timed_out = isinstance(exc, httpx.TimeoutException)
+                self._record(method, "timeout" if timed_out else "connection_error", started)
                 last = "timed out" if timed_out else f"connection failed: {type(exc).__name__}"
                 unsent = isinstance(exc, httpx.ConnectError)
             else:
                 fault = asmx_message(status, body)
                 if status < 500 or fault is not None:
-                    return self._unwrap(status, body, fault, method=method, label=label)
+                    return self._answer(status, body, fault, method=method, label=label, started=started)
+                self._record(method, "http_error", started)
                 last, unsent = f"HTTP {status}", False
             if once and not unsent:
                 raise DmsUnreachable(f"{last}; not retried: the DMS may have started it", agent=label,
@@ -138,6 +148,23 @@ class HttpCaller:
             return response.status_code, parse_json(body)
         except ValueError:
             return response.status_code, _NotJson(body)
+
+    def _record(self, method: str, outcome: str, started: float) -> None:
+        self._stats.record(dms=self.stats_name, method=method, outcome=outcome,
+                           seconds=time.perf_counter() - started)
+
+    def _answer(self, status: int, body: object, fault: str | None, *, method: str, label: str,
+                started: float) -> Any:
+        """``_unwrap``, counted: a fault is the DMS's answer; otherwise a refusal is the status's fault
+        (401, 404 ...) and anything else wrong with a 200 is the protocol's."""
+        outcome = "fault" if fault is not None else "http_error" if status != 200 else "protocol_error"
+        try:
+            data = self._unwrap(status, body, fault, method=method, label=label)
+        except BaseException:
+            self._record(method, outcome, started)
+            raise
+        self._record(method, "ok", started)
+        return data
 
     def _unwrap(self, status: int, body: object, fault: str | None, *, method: str, label: str) -> Any:
         if fault is not None:

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from dms.agent_reads import AgentReader
 from dms.aiohttp_transport import AiohttpTransport
+from dms.call_stats import CALL_STATS, CallStats
 from dms.caller import HttpCaller, SessionExpired, Sleep, not_connected
 from dms.dma_version import describe, release_of
 from dms.exceptions import DmsApiError, DmsProtocolError
@@ -49,8 +50,10 @@ class DmsClient:
         transport: httpx.AsyncBaseTransport | None = None, client_app_name: str = "dm-upgrade",
         backoff_s: float = 0.25, sleep: Sleep = asyncio.sleep,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, max_agents: int = DEFAULT_MAX_AGENTS,
-        agent_allow: Sequence[str] = (), allow_plain_http: bool = False,
+        agent_allow: Sequence[str] = (), allow_plain_http: bool = False, name: str | None = None,
+        call_stats: CallStats = CALL_STATS,
     ) -> None:
+        """``name``: the DMS's name in the call statistics (``dms.call_stats``; default: its host)."""
         check_dms_url(url)
         if retries < 0 or concurrency < 1 or timeout_s <= 0 or max_response_bytes < 1 or max_agents < 1:
             raise ValueError("retries must be >= 0, concurrency, max_agents and max_response_bytes >= 1 "
@@ -79,7 +82,8 @@ class DmsClient:
         )
         self._caller = HttpCaller(http=self._http, user=user, password=self._password, retries=retries,
                                   backoff_s=backoff_s, sleep=sleep, max_response_bytes=max_response_bytes,
-                                  client_app_name=client_app_name)
+                                  client_app_name=client_app_name, stats_name=name or self._label,
+                                  stats=call_stats)
         self._agents = AgentReader(caller=self._caller, dms_url=self.url, template=agent_url_template,
                                    allow=AgentAllowList(dms_host=parsed.host, entries=agent_allow),
                                    concurrency=concurrency)

@@ -5,6 +5,7 @@ Kept apart from ``dms.client`` so the client holds only the calling logic (sessi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -21,8 +22,14 @@ _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-
 _AUTH_WORDS = ("password", "credential", "login", "logon", "unauthori", "authenticat", "access denied")
 
 
+@functools.lru_cache(maxsize=8)
 def ssl_context(verify: bool | str) -> ssl.SSLContext:
-    """True: certifi's CA bundle (as httpx does); a path: that CA bundle; False: no verification."""
+    """True: certifi's CA bundle (as httpx does); a path: that CA bundle; False: no verification.
+
+    One context per setting for the whole process: loading a CA bundle costs about 40 ms of CPU on the
+    event loop, and every pre-check, execution and probe opens a client of its own, so 50 DMSs whose
+    pre-checks start together stalled the loop for 2 s. A context is only read once made, so sharing it
+    is safe; a CA bundle replaced on disk is read again at the next start."""
     if verify is False:
         context = ssl.create_default_context()
         context.check_hostname = False

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -29,12 +30,57 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_MAX_RETRIES = 8
 _RETRIED_SERVER_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class SlackCallStats:
+    """Web API calls this process made (by method and outcome) and the retries done (by reason), for
+    ``/metrics``. Process-wide (``SLACK_STATS``): every client ``make_web_client`` builds counts into it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # read by /metrics, possibly from a worker thread
+        self._calls: Counter[tuple[str, str]] = Counter()
+        self._retries: Counter[str] = Counter()
+
+    def call(self, method: str, *, outcome: str) -> None:
+        with self._lock:
+            self._calls[(method, outcome)] += 1
+
+    def retry(self, reason: str) -> None:
+        with self._lock:
+            self._retries[reason] += 1
+
+    def calls(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(sorted(self._calls.items()))
+
+    def retries(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._retries.items()))
+
+
+SLACK_STATS = SlackCallStats()
+RETRY_RATE_LIMITED, RETRY_SERVER_ERROR, RETRY_CONNECTION = "rate_limited", "server_error", "connection_error"
+
+
+class CountingWebClient(AsyncWebClient):
+    """Counts every Web API call once, however many attempts its retries took: ``ok``, or ``error``
+    when Slack refused it (``SlackApiError``) or it failed for good (connection, timeout)."""
+
+    async def api_call(self, api_method: str, **options: Any) -> AsyncSlackResponse:
+        try:
+            response = await super().api_call(api_method, **options)
+        except Exception:
+            SLACK_STATS.call(api_method, outcome="error")
+            raise
+        SLACK_STATS.call(api_method, outcome="ok")
+        return response
 
 
 class RetryAfterHandler(AsyncRateLimitErrorRetryHandler):
@@ -59,6 +105,7 @@ class RetryAfterHandler(AsyncRateLimitErrorRetryHandler):
     ) -> None:
         if response is None:
             raise error or RuntimeError("rate-limit retry without a response")
+        SLACK_STATS.retry(RETRY_RATE_LIMITED)
         state.next_attempt_requested = True
         await self._sleep(_retry_after_seconds(response.headers) + random.random() * self._jitter)
         state.increment_current_attempt()
@@ -76,6 +123,34 @@ class ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
         error: Exception | None = None,
     ) -> bool:
         return response is not None and response.status_code in _RETRIED_SERVER_STATUSES
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        SLACK_STATS.retry(RETRY_SERVER_ERROR)
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
+                                                     error=error)
+
+
+class ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's handler, counted."""
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        SLACK_STATS.retry(RETRY_CONNECTION)
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
+                                                     error=error)
 
 
 class _ScaledJitter(Jitter):
@@ -116,11 +191,11 @@ def make_web_client(
         base_url += "/"
     backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor, jitter=_ScaledJitter(jitter))
     handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+        ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
         RetryAfterHandler(max_retry_count=max_retries, jitter=jitter),
         ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
     ]
-    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+    return CountingWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
 @dataclass

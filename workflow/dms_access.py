@@ -99,7 +99,7 @@ class DmsAccess:
             retries=settings.dms_retries,
             concurrency=settings.dms_concurrency,
             max_agents=settings.dms_max_agents, agent_allow=settings.dms_agent_allow,
-            allow_plain_http=settings.dms_allow_plain_http,
+            allow_plain_http=settings.dms_allow_plain_http, name=target.name,
         )
 
     def driver_kind(self, name: str | None) -> str:

@@ -1,12 +1,41 @@
-"""``GET /metrics``: Prometheus text with plans by state, DMS reachability, leases and the leader."""
+"""``GET /metrics``: Prometheus text with plans by state, DMS reachability, leases and the leader, hop
+durations, DMS call latency and errors, Slack calls and retries; every line parses."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
+from bot.metrics_calls import dms_call_lines, hop_lines, slack_lines, step_durations
+from dms.call_stats import CallStats
+from handlers.slack_web import SlackCallStats
 from tests.handlers.conftest import Stack, plan_message, stack  # noqa: F401  (the fixture)
 from tests.support.polling import wait_until
 
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_PAIR = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+_VALUE = r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?"
+SAMPLE = re.compile(rf"^({_NAME})(\{{(?:{_PAIR}(?:,{_PAIR})*)?\}})? ({_VALUE})$")
+COMMENT = re.compile(rf"^# (HELP {_NAME} .+|TYPE {_NAME} (counter|gauge|histogram))$")
 
-async def test_metrics_show_plans_reachability_and_leases(stack: Stack) -> None:  # noqa: F811
+
+def parse(body: str) -> dict[str, float]:
+    """Every line is a comment or ``name{labels} value``; the samples by ``name{labels}``."""
+    assert body.endswith("\n")
+    samples: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith("#"):
+            assert COMMENT.match(line), line
+            continue
+        match = SAMPLE.match(line)
+        assert match, line
+        key = match.group(1) + (match.group(2) or "")
+        assert key not in samples, f"duplicate sample {key}"
+        samples[key] = float(match.group(3))
+    return samples
+
+
+async def test_metrics_show_plans_reachability_leases_and_calls(stack: Stack) -> None:  # noqa: F811
     assert (await stack.slash("plan 10.4")).status_code == 200
     await plan_message(stack)
     await stack.settle()
@@ -19,11 +48,74 @@ async def test_metrics_show_plans_reachability_and_leases(stack: Stack) -> None:
     await wait_until(lambda: _has(text, 'dmu_dms_reachable{dms="default"} 1'), timeout_s=10,
                      what="the DMS probe")
     body = await text()
-    assert 'dmu_plans{state="planned"} 1' in body
-    assert "dmu_scheduler_leader 1" in body
+    samples = parse(body)
+    assert samples['dmu_plans{state="planned"}'] == 1
+    assert samples["dmu_scheduler_leader"] == 1
     assert 'dmu_lease_owner{name="scheduler",owner="' in body
-    assert "dmu_execution_database_waits_total 0" in body
+    assert samples["dmu_execution_database_waits_total"] == 0
+    # No hop has run: the histogram is there, empty.
+    assert samples['dmu_hop_duration_seconds_count{step="hop"}'] == 0
+    # Planning read the DMS's agents: those requests are counted under the target's name.
+    info = 'dmu_dms_call_duration_seconds_count{dms="default",method="GetDataMinerAgentsInfo",outcome="ok"}'
+    assert samples[info] >= 1
+    posted = samples['dmu_slack_calls_total{method="chat.postMessage",outcome="ok"}']
+    assert posted >= 1
+
+    # Values move when calls happen: the pre-check reads the agents again.
+    assert (await stack.slash("check")).status_code == 200
+    await stack.settle()
+    await wait_until(lambda: _moved(text, info, samples[info]), timeout_s=10, what="the pre-check's calls")
+    assert parse(await text())['dmu_slack_calls_total{method="chat.postMessage",outcome="ok"}'] > posted
 
 
 async def _has(text: object, line: str) -> bool:
     return line in await text()  # type: ignore[operator]
+
+
+async def _moved(text: object, key: str, before: float) -> bool:
+    return parse(await text()).get(key, 0) > before  # type: ignore[operator]
+
+
+def test_dms_calls_render_as_histograms_with_escaped_labels() -> None:
+    stats = CallStats()
+    name = 'lab "A"\\b\nc'
+    stats.record(dms=name, method="GetActiveAlarms", outcome="timeout", seconds=12.0)
+    stats.record(dms=name, method="GetActiveAlarms", outcome="timeout", seconds=0.02)
+    samples = parse("\n".join(dms_call_lines(stats)) + "\n")
+    labels = 'dms="lab \\"A\\"\\\\b\\nc",method="GetActiveAlarms",outcome="timeout"'
+    assert samples[f"dmu_dms_call_duration_seconds_count{{{labels}}}"] == 2
+    assert samples[f"dmu_dms_call_duration_seconds_sum{{{labels}}}"] == 12.02
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="0.025"}}'] == 1
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="10"}}'] == 1
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="+Inf"}}'] == 2
+
+
+def test_slack_calls_and_retries_render_as_counters() -> None:
+    stats = SlackCallStats()
+    assert parse("\n".join(slack_lines(stats)) + "\n") == {}
+    stats.call("chat.update", outcome="error")
+    stats.retry("rate_limited")
+    stats.retry("rate_limited")
+    samples = parse("\n".join(slack_lines(stats)) + "\n")
+    assert samples == {'dmu_slack_calls_total{method="chat.update",outcome="error"}': 1,
+                       'dmu_slack_retries_total{reason="rate_limited"}': 2}
+
+
+def test_hop_durations_count_finished_steps_and_hops() -> None:
+    start = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+
+    def at(minutes: float) -> datetime:
+        return start + timedelta(minutes=minutes)
+
+    finished = {"upload_started_at": at(0), "upload_done_at": at(5), "upgrade_started_at": at(5),
+                "upgrade_done_at": at(6), "wait_started_at": at(6), "wait_done_at": at(40)}
+    running = {"upload_started_at": at(0), "upload_done_at": at(0.5), "upgrade_started_at": at(0.5),
+               "upgrade_done_at": None, "wait_started_at": None, "wait_done_at": None}
+    durations = step_durations([finished, running])
+    assert durations == {"upload": [300.0, 30.0], "upgrade": [60.0], "wait": [2040.0], "hop": [2400.0]}
+    samples = parse("\n".join(hop_lines(durations)) + "\n")
+    assert samples['dmu_hop_duration_seconds_count{step="upload"}'] == 2
+    assert samples['dmu_hop_duration_seconds_bucket{step="upload",le="60"}'] == 1
+    assert samples['dmu_hop_duration_seconds_bucket{step="hop",le="1800"}'] == 0
+    assert samples['dmu_hop_duration_seconds_bucket{step="hop",le="3600"}'] == 1
+    assert samples['dmu_hop_duration_seconds_sum{step="hop"}'] == 2400

@@ -345,3 +345,26 @@ def test_tls_contexts(tmp_path: Any) -> None:
     assert off.verify_mode is ssl.CERT_NONE and not off.check_hostname
     with pytest.raises(ValueError, match="CA bundle"):
         DmsClient(url="https://dms", user="u", password="p", verify=str(tmp_path / "missing.pem"))
+
+
+def test_clients_share_one_tls_context_per_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a CA bundle costs about 40 ms of CPU on the event loop: 50 DMSs whose pre-checks start
+    together each opened a client and stalled the loop for 2 s. It is loaded once per setting."""
+    import ssl
+
+    from dms import wire
+
+    wire.ssl_context.cache_clear()
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs.get("cafile"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    for _ in range(3):
+        DmsClient(url="https://dms.example.net", user="u", password="p")
+    DmsClient(url="https://dms.example.net", user="u", password="p", verify=False)
+    assert len(made) == 2  # one for verify=True, one for verify=False
+    wire.ssl_context.cache_clear()

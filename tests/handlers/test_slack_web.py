@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -213,3 +214,39 @@ async def test_a_failing_call_reaches_its_caller_and_the_channel_goes_on() -> No
     await pacer.aclose()
     with pytest.raises(ValueError):
         ChannelPacer(interval=-1)
+
+
+async def test_calls_and_retries_are_counted_by_method_outcome_and_reason(fake: FaultySlack) -> None:
+    from handlers.slack_web import SLACK_STATS
+
+    calls, retries = SLACK_STATS.calls(), SLACK_STATS.retries()
+    fake.fail_next("chat.postMessage", status=429, retry_after=0, count=2)
+    fake.fail_next("chat.postMessage", status=503)
+    fake.fail_next("chat.update", status=200, error="message_not_found")
+    client = fast_client(fake)
+    await client.chat_postMessage(channel="C1", text="hello")
+    with pytest.raises(SlackApiError):
+        await client.chat_update(channel="C1", ts="1.2", text="gone")
+
+    def moved(now: Mapping[Any, int], before: Mapping[Any, int]) -> dict[Any, int]:
+        return {key: count - before.get(key, 0) for key, count in now.items() if count != before.get(key, 0)}
+
+    assert moved(SLACK_STATS.calls(), calls) == {("chat.postMessage", "ok"): 1, ("chat.update", "error"): 1}
+    assert moved(SLACK_STATS.retries(), retries) == {"rate_limited": 2, "server_error": 1}
+
+
+async def test_connection_retries_are_counted() -> None:
+    import socket
+
+    from handlers.slack_web import SLACK_STATS
+
+    with socket.socket() as closed:  # a port nothing listens on: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    before = SLACK_STATS.retries().get("connection_error", 0)
+    client = make_web_client(token=TOKEN, base_url=f"http://127.0.0.1:{port}/api/", max_retries=2,
+                             backoff_factor=0.001, jitter=0)
+    with pytest.raises(Exception):  # noqa: B017 (aiohttp's connection error, whichever subclass)
+        await client.auth_test()
+    assert SLACK_STATS.retries().get("connection_error", 0) - before == 2
+    assert SLACK_STATS.calls().get(("auth.test", "error"), 0) >= 1
