@@ -18,7 +18,9 @@ from workflow.store import leases
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent
 
-LEASE_S = 1.5  # renewed every 0.5 s; short, so the takeover comes quickly
+# Renewed every third of it: long enough that a loaded machine (2 shared cores) does not let the holder's
+# lease expire while it lives (at 1.5 s it did), short enough for a quick takeover.
+LEASE_S = 4.0
 
 
 def _watched(h: Harness, plan_id: int) -> list[AgentProgress]:
@@ -46,7 +48,7 @@ async def test_one_replica_watches_a_cancel_and_another_finishes_it_after_the_le
     first.sim.inject("agent_stuck_starting", agent=2)  # the agents keep moving until the test says so
     await first.engine.approve(plan_id=snap.id, actor=APPROVER)
     await wait_until(lambda: first.engine.status(plan_id=snap.id).hops[0].wait_started_at is not None,
-                     what="the first hop to be upgrading")
+                     timeout_s=20, what="the first hop to be upgrading")
     await first.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
     await second.engine.start()  # a replica started while the plan is CANCELLING
 
@@ -58,7 +60,7 @@ async def test_one_replica_watches_a_cancel_and_another_finishes_it_after_the_le
     other = second if holder is first else first
     await wait_until(lambda: bool(_watched(holder, snap.id)), what="the holder to watch the agents")
     # The other replica tried (at start and at each pass) and was refused: it does not watch.
-    await wait_until(lambda: other.engine.cancel_watch.lease_refusals >= 2, timeout_s=10,
+    await wait_until(lambda: other.engine.cancel_watch.lease_refusals >= 2, timeout_s=20,
                      what="the other replica to try and be refused twice")
     assert not _watched(other, snap.id)
     assert holder.engine.status(plan_id=snap.id).state is PlanState.CANCELLING
