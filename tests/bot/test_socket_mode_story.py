@@ -195,6 +195,11 @@ async def test_the_whole_story_over_socket_mode_across_reconnects(story: Story) 
     plan_msg = top[0]
     assert "State: *done*" in str(plan_msg.blocks)
     texts = [m.text for m in slack.thread(CHANNEL, plan_msg.ts)]
+    # The bot's own simulated DMS is labelled as such in what it says.
+    status = [m for m in slack.thread(CHANNEL, plan_msg.ts)
+              if m.text.startswith(f"Plan #{plan_id} [SIMULATED DMS]:")]
+    assert len(status) == 1 and status[0].edits >= 1, texts  # the progress message, edited as it went
+    assert "done" in status[0].text and "100%" in str(status[0].blocks)
     assert any("Pre-upgrade check passed" in t for t in texts)
     assert any("Hop 1/2 started" in t for t in texts) and any("Hop 2/2 done" in t for t in texts)
     final = [m for m in slack.thread(CHANNEL, plan_msg.ts) if "Upgrade done" in m.text]
