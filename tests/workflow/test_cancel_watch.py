@@ -1,13 +1,19 @@
-"""The watch after a cancel under the plan's lease: two engines on one database file (two replicas) never both
-watch the agents or both record where they ended, and when the watching one dies (stops renewing without a
-word) the other finishes the cancel once the lease expired."""
+"""The watch after a cancel under the plan's lease: two engines on one database (two replicas; a SQLite file,
+and PostgreSQL when DMU_TEST_POSTGRES_URL is set) never both watch the agents or both record where they
+ended, and when the watching one dies (stops renewing without a word) the other finishes the cancel once the
+lease expired."""
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from tests.support.polling import wait_until
@@ -21,6 +27,27 @@ from workflow.store.tables import AuditEvent
 # Renewed every third of it: long enough that a loaded machine (2 shared cores) does not let the holder's
 # lease expire while it lives (at 1.5 s it did), short enough for a quick takeover.
 LEASE_S = 4.0
+SERVER = os.environ.get("DMU_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The conftest's database, on SQLite and (when a server is given) on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'engine.db'}"
+        return
+    if not SERVER:
+        pytest.skip("DMU_TEST_POSTGRES_URL is not set")
+    name = f"dmu_cancel_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _watched(h: Harness, plan_id: int) -> list[AgentProgress]:
