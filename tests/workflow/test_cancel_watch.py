@@ -112,3 +112,41 @@ async def test_one_replica_watches_a_cancel_and_another_finishes_it_after_the_le
     assert [t.detail["previous"] for t in takeovers] == [owner]
     assert first.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}  # nothing re-run by the takeover
     await other.engine.stop()
+
+
+async def test_a_cancel_on_the_replica_that_does_not_execute_is_watched_once(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The cancel click lands on the other replica: the executing one stops driving (it sees CANCELLING),
+    gives the lease up, and exactly one replica watches the agents settle and records it."""
+    first, second = make_harness(lease_seconds=LEASE_S), make_harness(lease_seconds=LEASE_S)
+    await first.engine.start()
+    await second.engine.start()
+    snap = await first.ready_plan(target="10.4")
+    first.sim.inject("agent_stuck_starting", agent=2)
+    await first.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await wait_until(lambda: first.engine.status(plan_id=snap.id).hops[0].wait_started_at is not None,
+                     timeout_s=20, what="the first hop to be upgrading")
+    by_owner = {first.engine.executions.owner: first, second.engine.executions.owner: second}
+    owner = _holder(first, snap.id)
+    assert owner is not None
+    executing = by_owner[owner]  # the approval's replica, unless the other's pass took the lease first
+    other = second if executing is first else first
+
+    await other.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
+    await wait_until(lambda: not executing.engine.executions.running(snap.id), timeout_s=20,
+                     what="the executing replica to stop driving")
+    await wait_until(lambda: bool(_watched(first, snap.id) or _watched(second, snap.id)), timeout_s=20,
+                     what="a replica to watch the agents")
+    first.sim.clear("agent_stuck_starting")
+    await wait_until(lambda: first.engine.status(plan_id=snap.id).state is PlanState.CANCELLED,
+                     timeout_s=30, what="the cancel to finish")
+    await first.engine.settle(timeout_s=10)
+    await second.engine.settle(timeout_s=10)
+    assert [bool(_watched(h, snap.id)) for h in (first, second)].count(True) == 1
+    cancelled = first.notifier.of_type(UpgradeCancelled) + second.notifier.of_type(UpgradeCancelled)
+    assert len(cancelled) == 1 and cancelled[0].reason == "change freeze" and cancelled[0].settled
+    assert len(_audit(first, "cancel.agents")) == 1
+    assert first.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}
+    await first.engine.stop()
+    await second.engine.stop()
