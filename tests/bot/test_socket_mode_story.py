@@ -190,20 +190,7 @@ async def test_the_whole_story_over_socket_mode_across_reconnects(story: Story) 
                      what="the upgrade to finish")
     await runtime.settle(timeout_s=30)
 
-    top = [m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None]
-    assert len(top) == 1, "the plan message is edited in place, never posted again"
-    plan_msg = top[0]
-    assert "State: *done*" in str(plan_msg.blocks)
-    texts = [m.text for m in slack.thread(CHANNEL, plan_msg.ts)]
-    # The bot's own simulated DMS is labelled as such in what it says.
-    status = [m for m in slack.thread(CHANNEL, plan_msg.ts)
-              if m.text.startswith(f"Plan #{plan_id} [SIMULATED DMS]:")]
-    assert len(status) == 1 and status[0].edits >= 1, texts  # the progress message, edited as it went
-    assert "done" in status[0].text and "100%" in str(status[0].blocks)
-    assert any("Pre-upgrade check passed" in t for t in texts)
-    assert any("Hop 1/2 started" in t for t in texts) and any("Hop 2/2 done" in t for t in texts)
-    final = [m for m in slack.thread(CHANNEL, plan_msg.ts) if "Upgrade done" in m.text]
-    assert len(final) == 1 and final[0].reply_broadcast
+    _thread_tells_the_story(story, plan_id)
     assert f"Approved* by <@{APPROVER}>" in str(slack.message(CHANNEL, approval.ts).blocks)
     counters = story.sim.state()
     assert counters["upgrades_triggered"] == {"10.3.0 CU22": 1, "10.4.0 CU21": 1}
@@ -213,3 +200,22 @@ async def test_the_whole_story_over_socket_mode_across_reconnects(story: Story) 
     assert slack.connections == 5
     slowest = max(seconds for _, seconds in slack.ack_seconds)
     assert len(slack.ack_seconds) >= 10 and slowest < 3.0, slack.ack_seconds
+
+
+def _thread_tells_the_story(story: Story, plan_id: int) -> None:
+    """One plan message, edited to done; its thread: the progress (edited in place), one final result."""
+    slack = story.slack
+    top = [m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None]
+    assert len(top) == 1, "the plan message is edited in place, never posted again"
+    plan_msg = top[0]
+    assert "State: *done*" in str(plan_msg.blocks)
+    texts = [m.text for m in slack.thread(CHANNEL, plan_msg.ts)]
+    # The bot's own simulated DMS is labelled as such in what it says.
+    status = [m for m in slack.thread(CHANNEL, plan_msg.ts)
+              if m.text.startswith(f"Plan #{plan_id} [SIMULATED DMS]:")]
+    assert len(status) == 1 and status[0].edits >= 1, texts
+    assert "done" in status[0].text and "100%" in str(status[0].blocks)
+    assert any("Pre-upgrade check passed" in t for t in texts)
+    assert any("Hop 1/2 started" in t for t in texts) and any("Hop 2/2 done" in t for t in texts)
+    final = [m for m in slack.thread(CHANNEL, plan_msg.ts) if "Upgrade done" in m.text]
+    assert len(final) == 1 and final[0].reply_broadcast
