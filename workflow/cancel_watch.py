@@ -3,8 +3,12 @@ DMS cannot be stopped. The plan is CANCELLING while the bot watches the agents u
 agent reachable and Running, all on one version), records where they ended in the audit (retrying until
 the DMS answers), and only then moves to CANCELLED and tells the channel.
 
-The watch resumes after a restart: ``start`` is called for every CANCELLING plan, with the actor and
-reason read back from the audited move to CANCELLING.
+Exactly one process watches: the watch runs only while this process holds the plan's lease (the execution's
+lease, ``workflow.leases``; the execution loop released it when the cancel stopped it), renewed while it
+watches and checked again before the audit record. ``workflow.replicas`` starts the watch of every CANCELLING
+plan that runs nowhere in this process, at start and every third of a lease: so it resumes after a restart
+(actor and reason read back from the audited move to CANCELLING), and another replica takes it over once
+the holder's lease expired.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dms.exceptions import DmsError
 from dms.models import AgentState, AgentStatus
 from workflow.context import WorkflowContext
 from workflow.events import AgentProgress, UpgradeCancelled
+from workflow.leases import HeldLease, LeaseLost, replica_owner
 from workflow.store import audit, plans
+from workflow.store.leases import plan_lease
 from workflow.store.states import PlanState, get_plan
 
 log = logging.getLogger(__name__)
@@ -48,22 +54,59 @@ def cancel_request(context: WorkflowContext, plan_id: int) -> tuple[str, str]:
 
 
 class CancelWatcher:
-    def __init__(self, context: WorkflowContext) -> None:
+    def __init__(self, context: WorkflowContext, *, owner: str | None = None) -> None:
         self._context = context
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.owner = owner or replica_owner()
+        self.lease_refusals = 0  # watches not run because another process held the plan's lease (tests)
 
-    def start(self, plan_id: int, *, actor: str, reason: str) -> None:
-        running = self._tasks.get(plan_id)
-        if running is not None and not running.done():
+    def running(self, plan_id: int) -> bool:
+        task = self._tasks.get(plan_id)
+        return task is not None and not task.done()
+
+    def start(self, plan_id: int, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Watch unless this process already does; it runs only if it gets the plan's lease. Without an
+        actor (a resumed watch) the cancel's actor and reason are read back from the audit."""
+        if self.running(plan_id):
             return
-        self._tasks[plan_id] = self._context.spawn(self._watch(plan_id, actor=actor, reason=reason),
+        self._tasks[plan_id] = self._context.spawn(self._leased(plan_id, actor=actor, reason=reason),
                                                    name=f"cancel-watch-{plan_id}")
 
-    async def _watch(self, plan_id: int, *, actor: str, reason: str) -> None:
+    async def _leased(self, plan_id: int, *, actor: str | None, reason: str | None) -> None:
+        context = self._context
+        lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
+                          ttl_s=context.settings.lease_seconds)
+        taken, previous = lease.acquire()
+        if not taken:
+            self.lease_refusals += 1
+            log.debug("plan #%s: another process holds its lease (it executes or watches)", plan_id)
+            return
+        current = asyncio.current_task()
+        assert current is not None
+        keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-cancel-{plan_id}")
+        try:
+            with context.session() as session:
+                if get_plan(session, plan_id=plan_id).state != PlanState.CANCELLING:
+                    return  # recorded by another process while this one waited for the lease
+                if previous is not None:
+                    audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
+                                 reason="the previous owner's lease expired during the cancel",
+                                 detail={"previous": previous, "owner": self.owner}, now=context.now())
+            if actor is None:
+                actor, reason = cancel_request(context, plan_id)
+            await self._watch(plan_id, actor=actor, reason=reason or "", lease=lease)
+        except LeaseLost as lost:
+            log.warning("plan #%s: %s; the replica holding it now records the cancel", plan_id, lost)
+        finally:
+            keeper.cancel()
+            lease.release()
+
+    async def _watch(self, plan_id: int, *, actor: str, reason: str, lease: HeldLease) -> None:
         context = self._context
         agents, is_settled, attempts = await self._until_settled(plan_id)
         detail: dict[str, Any] = {"agents": plans.agents_json(agents), "settled": is_settled,
                                   "attempts": attempts}
+        lease.check()  # one record: a process whose lease expired meanwhile leaves it to the new holder
         with context.session() as session:
             plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
             why = ("where every agent ended after the cancel" if is_settled else

@@ -22,7 +22,7 @@ from dms.exceptions import PathError
 from dms.planner import plan_path
 from workflow import approvals, cube_steps, plan_requests
 from workflow.approvals import ApproverDirectory
-from workflow.cancel_watch import CancelWatcher, cancel_request
+from workflow.cancel_watch import CancelWatcher
 from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.events import (
@@ -93,7 +93,7 @@ class UpgradeEngine:
         self.prechecks = PrecheckRunner(self.context)
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
-        self.cancel_watch = CancelWatcher(self.context)
+        self.cancel_watch = CancelWatcher(self.context, owner=self.executions.owner)  # one lease owner
         # Reading (``workflow.plan_views``): status, history, a person's Home tab, a plan's timeline.
         self.views = PlanViews(self.context, dms_access=dms_access, approvers=approvers)
         self.status, self.history, self.home, self.timeline = (
@@ -101,7 +101,8 @@ class UpgradeEngine:
         # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
         self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
                                        operators=operators)
-        self.replica = Replica(self.context, executions=self.executions, scheduler=self.scheduler)
+        self.replica = Replica(self.context, executions=self.executions, scheduler=self.scheduler,
+                               cancel_watch=self.cancel_watch)
         self._started = False
 
     # ------------------------------------------------------------------ plumbing (the shared context)
@@ -130,13 +131,7 @@ class UpgradeEngine:
             return
         self._started = True
         self.scheduler.start(paused=True)
-        await self.replica.start()  # resumes the executions whose lease this process can take
-        with self.session() as session:
-            cancelling = [p.id for p in plans.active_plans(session)
-                          if p.id is not None and p.state == PlanState.CANCELLING]
-        for plan_id in sorted(cancelling):
-            actor, reason = cancel_request(self.context, plan_id)
-            self.cancel_watch.start(plan_id, actor=actor, reason=reason)
+        await self.replica.start()  # resumes the executions and cancel watches whose lease it can take
 
     async def stop(self) -> None:
         await self.replica.stop()

@@ -4,7 +4,9 @@ Every third of a lease length it (1) tries to hold the scheduler's lease: the ho
 jobs (APScheduler's job store is shared, its scheduler is not safe to run twice), the others keep their
 scheduler paused and only store jobs; and (2) starts the execution of every in-flight plan that runs
 nowhere in this process: the execution runs only if it gets the plan's lease, i.e. when no other live
-process holds it. A single process (SQLite) therefore leads and resumes everything at its first pass.
+process holds it; and (3) likewise starts the watch of every CANCELLING plan watched nowhere in this
+process (``workflow.cancel_watch``, under the same lease). A single process (SQLite) therefore leads and
+resumes everything at its first pass.
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ import asyncio
 import contextlib
 import logging
 
+from workflow.cancel_watch import CancelWatcher
 from workflow.context import WorkflowContext
 from workflow.execution_runner import IN_FLIGHT, ExecutionRunner
 from workflow.leases import HeldLease
 from workflow.scheduler import PlanScheduler
 from workflow.store import plans
 from workflow.store.leases import SCHEDULER
+from workflow.store.states import PlanState
 
 log = logging.getLogger(__name__)
 
 
 class Replica:
-    def __init__(self, context: WorkflowContext, *, executions: ExecutionRunner, scheduler: PlanScheduler
-                 ) -> None:
+    def __init__(self, context: WorkflowContext, *, executions: ExecutionRunner, scheduler: PlanScheduler,
+                 cancel_watch: CancelWatcher) -> None:
         self._context = context
         self._executions = executions
+        self._cancel_watch = cancel_watch
         self._scheduler = scheduler
         self._ttl_s = context.settings.lease_seconds
         self._leader = HeldLease(context.db, name=SCHEDULER, owner=executions.owner, ttl_s=self._ttl_s)
@@ -60,11 +65,13 @@ class Replica:
     async def tick(self) -> None:
         self._lead()
         with self._context.session() as session:
-            in_flight = sorted(p.id for p in plans.active_plans(session)
-                               if p.id is not None and p.state in IN_FLIGHT)
-        for plan_id in in_flight:
-            if not self._executions.running(plan_id):
-                self._executions.start(plan_id)  # runs only if it gets the plan's lease
+            active = [p for p in plans.active_plans(session) if p.id is not None]
+        for plan in sorted(active, key=lambda p: p.id or 0):
+            assert plan.id is not None
+            if plan.state in IN_FLIGHT and not self._executions.running(plan.id):
+                self._executions.start(plan.id)  # runs only if it gets the plan's lease
+            elif plan.state == PlanState.CANCELLING and not self._cancel_watch.running(plan.id):
+                self._cancel_watch.start(plan.id)  # likewise; the actor and reason come from the audit
 
     def _lead(self) -> None:
         held = self._leader.renew() if self.leading else self._leader.acquire()[0]
