@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -28,6 +28,8 @@ from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class WorkflowContext:
@@ -56,8 +58,14 @@ class WorkflowContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work on the caller's thread: for the pool's threads and synchronous callers (tests,
+        the console); async code uses ``unit`` so the loop never waits for the database."""
         with database.session(self.db) as session:
             yield session
+
+    async def unit(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one unit of work off the loop (``database.run_unit``), awaited."""
+        return await database.run_unit(self.db, work)
 
     def now(self) -> datetime:
         return self.clock()
@@ -70,9 +78,15 @@ class WorkflowContext:
         with self.session() as session:
             return PlanState(get_plan(session, plan_id=plan_id).state)
 
+    async def read_snapshot(self, plan_id: int) -> PlanSnapshot:
+        return await database.off_loop(self.snapshot, plan_id)
+
+    async def read_state(self, plan_id: int) -> PlanState:
+        return await database.off_loop(self.plan_state, plan_id)
+
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         try:
-            event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
+            event = event_type(plan_id=plan_id, snapshot=await self.read_snapshot(plan_id), **fields)
             await self.notifier.notify(event)
         except Exception:
             # A broken chat must never break the workflow: the database is the record.
@@ -88,11 +102,14 @@ class WorkflowContext:
         expected_from: set[PlanState] | None = None,
     ) -> bool:
         """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere."""
+        def unit(session: Session) -> PlanState:
+            before = PlanState(get_plan(session, plan_id=plan_id).state)
+            transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
+                       expected_from=expected_from, now=self.now())
+            return before
+
         try:
-            with self.session() as session:
-                before = PlanState(get_plan(session, plan_id=plan_id).state)
-                transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
-                           expected_from=expected_from, now=self.now())
+            before = await self.unit(unit)
         except DatabaseBusy:
             raise  # not a refusal: nothing is known about the plan's state
         except UserError as exc:
