@@ -123,7 +123,9 @@ async def test_the_lock_budget_follows_the_task_and_the_thread() -> None:
     assert seen == [database.SQLITE_BUSY_TIMEOUT_MS]  # another thread (APScheduler's, health)
 
 
-async def test_a_cancelled_caller_lets_its_unit_finish_before_the_cancellation_goes_on(file_db: Engine) -> None:
+async def test_a_cancelled_caller_lets_its_unit_finish_before_the_cancellation_goes_on(
+    file_db: Engine,
+) -> None:
     started, release = threading.Event(), threading.Event()
 
     def slow(db_session: Session) -> None:
