@@ -14,11 +14,13 @@ import logging
 import time
 from typing import Any
 
+from sqlmodel import Session
+
 from dms.exceptions import DmsError
 from dms.models import AgentState, AgentStatus
 from workflow.context import WorkflowContext
 from workflow.events import AgentProgress, UpgradeCancelled
-from workflow.store import audit, plans
+from workflow.store import audit, database, plans
 from workflow.store.states import PlanState, get_plan
 
 log = logging.getLogger(__name__)
@@ -60,16 +62,23 @@ class CancelWatcher:
                                                    name=f"cancel-watch-{plan_id}")
 
     async def _watch(self, plan_id: int, *, actor: str, reason: str) -> None:
+        with database.patience():  # background work: waits out a busy database longer than a listener
+            await self._watch_patiently(plan_id, actor=actor, reason=reason)
+
+    async def _watch_patiently(self, plan_id: int, *, actor: str, reason: str) -> None:
         context = self._context
         agents, is_settled, attempts = await self._until_settled(plan_id)
         detail: dict[str, Any] = {"agents": plans.agents_json(agents), "settled": is_settled,
                                   "attempts": attempts}
-        with context.session() as session:
+        why = ("where every agent ended after the cancel" if is_settled else
+               f"the agents had not settled {SETTLE_PATIENCE_MINUTES:g} DMS minutes after the cancel")
+
+        def record(session: Session) -> None:
             plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
-            why = ("where every agent ended after the cancel" if is_settled else
-                   f"the agents had not settled {SETTLE_PATIENCE_MINUTES:g} DMS minutes after the cancel")
             audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id, reason=why,
                          detail=detail, now=context.now())
+
+        await context.unit(record)
         ended = "the agents settled" if is_settled else "the agents had not settled"
         moved = await context.move(plan_id, to=PlanState.CANCELLED, actor=actor,
                                    reason=f"{reason or 'cancelled'}; {ended}",
@@ -85,8 +94,7 @@ class CancelWatcher:
         scale = context.settings.dms_time_scale
         poll_s = context.settings.dms_poll_seconds / scale
         deadline = time.monotonic() + SETTLE_PATIENCE_MINUTES * 60.0 / scale
-        with context.session() as session:
-            dms_name = get_plan(session, plan_id=plan_id).dms_name
+        dms_name = await context.unit(lambda session: get_plan(session, plan_id=plan_id).dms_name)
         last: list[AgentState] | None = None
         calm = attempts = 0
         while True:
@@ -98,12 +106,15 @@ class CancelWatcher:
                 log.info("plan #%s: the DMS did not answer after the cancel (%s); retrying", plan_id, exc)
             else:
                 if states != last:
-                    with context.session() as session:
-                        plans.update_progress(session, plan_id=plan_id, agents=plans.agents_json(states),
-                                              now=context.now())
+                    await self._store_agents(plan_id, states)
                     await context.emit(AgentProgress, plan_id, hop_index=-1, agents=tuple(states))
                 calm = calm + 1 if settled(states) and states == last else int(settled(states))
                 last = states
                 if calm >= SETTLED_OBSERVATIONS or time.monotonic() >= deadline:
                     return states, calm >= SETTLED_OBSERVATIONS, attempts
             await asyncio.sleep(poll_s)
+
+    async def _store_agents(self, plan_id: int, states: list[AgentState]) -> None:
+        context = self._context
+        await context.unit(lambda session: plans.update_progress(
+            session, plan_id=plan_id, agents=plans.agents_json(states), now=context.now()))

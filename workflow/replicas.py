@@ -17,7 +17,7 @@ from workflow.context import WorkflowContext
 from workflow.execution_runner import IN_FLIGHT, ExecutionRunner
 from workflow.leases import HeldLease
 from workflow.scheduler import PlanScheduler
-from workflow.store import plans
+from workflow.store import database, plans
 from workflow.store.leases import SCHEDULER
 
 log = logging.getLogger(__name__)
@@ -58,16 +58,17 @@ class Replica:
                 log.exception("replica pass failed; trying again")
 
     async def tick(self) -> None:
-        self._lead()
-        with self._context.session() as session:
-            in_flight = sorted(p.id for p in plans.active_plans(session)
-                               if p.id is not None and p.state in IN_FLIGHT)
+        with database.patience():  # background work, off the loop
+            held = await database.off_loop(
+                self._leader.renew if self.leading else lambda: self._leader.acquire()[0])
+            self._lead(held)
+            in_flight = await self._context.unit(lambda session: sorted(
+                p.id for p in plans.active_plans(session) if p.id is not None and p.state in IN_FLIGHT))
         for plan_id in in_flight:
             if not self._executions.running(plan_id):
                 self._executions.start(plan_id)  # runs only if it gets the plan's lease
 
-    def _lead(self) -> None:
-        held = self._leader.renew() if self.leading else self._leader.acquire()[0]
+    def _lead(self, held: bool) -> None:
         if held and not self.leading:
             log.info("this process runs the scheduled jobs (it holds the scheduler lease)")
             self._scheduler.resume()
