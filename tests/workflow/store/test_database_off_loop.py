@@ -174,4 +174,5 @@ async def test_time_spent_queued_for_a_thread_counts_against_a_listeners_budget(
                                        return_exceptions=True)
         waited = time.monotonic() - began
     assert all(isinstance(result, DatabaseBusy) for result in results)
-    assert waited < database.LOOP_LOCK_WAIT_MS / 1000 + 0.5, waited
+    # Queued behind the lock-waiting units, 30 calls on 8 threads would take about 6 s without it.
+    assert waited < database.LOOP_LOCK_WAIT_MS / 1000 + 1.0, waited
