@@ -36,7 +36,7 @@ async def test_listener_calls_on_a_locked_database_are_busy_in_time_and_the_loop
             began = time.monotonic()
             with pytest.raises(DatabaseBusy):
                 await call()
-            assert time.monotonic() - began < 2.0, name
+            assert time.monotonic() - began < 2.5, name  # within Slack's 3 s, with room for a loaded machine
     assert heart.max_lag_s < 0.1, heart.max_lag_s
     after = engine.status(plan_id=snap.id)
     assert after.state is PlanState.PLANNED and after.window_start is None  # nothing changed
