@@ -83,7 +83,7 @@ Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
 
 async def _open_window_form(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     await engine.authorize(plan_id=click.plan_id(), action=Action.SET_WINDOW, actor=click.user)
-    snap = engine.status(plan_id=click.plan_id())
+    snap = await engine.read_status(plan_id=click.plan_id())
     view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
     await client.views_open(trigger_id=click.trigger_id, view=view)
 
@@ -95,7 +95,7 @@ async def _run_check(engine: UpgradeEngine, client: AsyncWebClient, click: Click
 async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     try:
         plan_id = blocks.plan_of_checklist_block(str(click.action.get("block_id") or ""))
-        snap = engine.status(plan_id=plan_id)
+        snap = await engine.read_status(plan_id=plan_id)
         items = blocks.checklist_items_for(snap, str(click.action.get("action_id") or ""))
     except ValueError:
         raise UserError("This checklist does not belong to a plan; use /dm-upgrade status") from None
@@ -113,7 +113,7 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
             refused.append(f"“{safe.mrkdwn(item.title, limit=300)}”: {exc.message}")
     if refused:
         # Slack already shows the click; draw the plan as it really is, then say why.
-        fresh = blocks.plan_message(engine.status(plan_id=plan_id))
+        fresh = blocks.plan_message(await engine.read_status(plan_id=plan_id))
         await client.chat_update(channel=click.channel, ts=click.message_ts, **fresh.kwargs())
         await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
                         message="Not changed:\n" + "\n".join(refused))

@@ -116,24 +116,24 @@ class CommandRunner:
                         self._in_flight.discard(dedupe_key)
                 return None  # the plan message itself is the answer (the notifier posts it)
             case StatusCommand():
-                snap = self._find(parsed.plan_id, channel=channel, latest=True)
+                snap = await self._find(parsed.plan_id, channel=channel, latest=True)
                 settings = engine.settings
                 return blocks_progress.status_summary(
                     snap, lead=blocks_notes.next_step(snap, settings=settings, now=engine.now()),
                     notes=blocks_notes.plan_notes(snap, settings=settings))
             case CheckCommand():
-                plan_id = self._find(parsed.plan_id, channel=channel).id
+                plan_id = (await self._find(parsed.plan_id, channel=channel)).id
                 await engine.run_check(plan_id=plan_id, actor=user)
                 return f"Pre-upgrade check of plan #{plan_id} started; see the plan's thread."
             case CancelCommand():
-                snap = engine.status(plan_id=parsed.plan_id)
+                snap = await engine.read_status(plan_id=parsed.plan_id)
                 if snap.state in (PlanState.EXECUTING, PlanState.VERIFYING):
                     # A hop may be running on the DMS: say what a cancel cannot do, and let them confirm.
                     return blocks_decisions.cancel_running_prompt(snap, reason=parsed.reason)
                 await engine.cancel(plan_id=parsed.plan_id, actor=user, reason=parsed.reason)
                 return None  # the cancellation is broadcast in the plan's thread
             case HistoryCommand():
-                return blocks_progress.history(engine.history(limit=10))
+                return blocks_progress.history(await engine.read_history(limit=10))
             case TimelineCommand():
                 return await self._post_timeline(parsed.plan_id, channel=channel)
             case HelpCommand():
@@ -142,34 +142,35 @@ class CommandRunner:
 
     async def _post_timeline(self, plan_id: int | None, *, channel: str) -> str:
         """The current picture, during the execution too, into the plan's thread."""
-        plan = self._find_any(plan_id, channel=channel)
+        plan = await self._find_any(plan_id, channel=channel)
         if self._timeline is None:
             raise UserError("Timeline pictures are not available in this bot")
         await self._timeline.post(plan.id, channel=plan.channel or channel)
         return f"Timeline of plan #{plan.id} posted in its thread."
 
-    def _find_any(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
+    async def _find_any(self, plan_id: int | None, *, channel: str) -> PlanSnapshot:
         """Like ``_find``, and without an active plan the latest plan of any state."""
         try:
-            return self._find(plan_id, channel=channel)
+            return await self._find(plan_id, channel=channel)
         except NotFound:
-            latest = self._engine.history(limit=1) if plan_id is None else []
+            latest = await self._engine.read_history(limit=1) if plan_id is None else []
             if not latest:
                 raise
             return latest[0]
 
-    def _find(self, plan_id: int | None, *, channel: str, latest: bool = False) -> PlanSnapshot:
+    async def _find(self, plan_id: int | None, *, channel: str, latest: bool = False) -> PlanSnapshot:
         """The given plan; without an id the active plan of this channel, else any active plan; with
         ``latest`` (status), else this channel's latest plan, so a plan that just finished is shown."""
         if plan_id is not None:
-            return self._engine.status(plan_id=plan_id)
+            return await self._engine.read_status(plan_id=plan_id)
         try:
-            return self._engine.status(channel=channel)
+            return await self._engine.read_status(channel=channel)
         except NotFound:
             try:
-                return self._engine.status()
+                return await self._engine.read_status()
             except NotFound:
-                recent = [s for s in self._engine.history(limit=20) if s.channel == channel] if latest else []
+                recent = [s for s in await self._engine.read_history(limit=20)
+                          if s.channel == channel] if latest else []
                 if not recent:
                     raise
                 return recent[0]

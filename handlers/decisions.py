@@ -48,7 +48,7 @@ async def _may_decide(engine: UpgradeEngine, snap: PlanSnapshot, user: str, *, a
 
 
 async def _approve(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    snap = engine.status(plan_id=click.plan_id())
+    snap = await engine.read_status(plan_id=click.plan_id())
     needs = overrides_needed(snap)
     if needs and await _may_decide(engine, snap, click.user, approving=True):
         view = blocks_decisions.override_modal(snap, needs=needs, channel=click.channel)
@@ -58,7 +58,7 @@ async def _approve(engine: UpgradeEngine, client: AsyncWebClient, click: Click) 
 
 
 async def _reject(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    snap = engine.status(plan_id=click.plan_id())
+    snap = await engine.read_status(plan_id=click.plan_id())
     if await _may_decide(engine, snap, click.user, approving=False):
         await client.views_open(trigger_id=click.trigger_id,
                                 view=blocks_decisions.reject_modal(snap, channel=click.channel))
@@ -69,7 +69,7 @@ async def _reject(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -
 async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     """The Cancel button of a plan that is not running (or of an older message): a running plan is
     confirmed again with what a cancel cannot do."""
-    snap = engine.status(plan_id=click.plan_id())
+    snap = await engine.read_status(plan_id=click.plan_id())
     if snap.state in RUNNING:
         await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
                         message=blocks_decisions.cancel_running_prompt(snap, reason=_BUTTON_CANCEL))

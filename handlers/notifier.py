@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import weakref
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -84,6 +85,8 @@ class SlackNotifier:
         # Events whose messages the workflow wrote in its own transaction (``stage``): their ``notify`` only
         # wakes the sender. Weak, so an event whose move rolled back leaves nothing behind.
         self._staged: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
+        # ``stage`` runs on the database's worker thread (inside the move's unit), ``notify`` on the loop.
+        self._drawing = threading.Lock()
 
     @property
     def failures(self) -> int:
@@ -94,17 +97,17 @@ class SlackNotifier:
 
     def stage(self, event: Event) -> list[Outgoing]:
         """The messages for ``event``, for the workflow to write in the transaction of the change."""
-        messages = self._draw(event)
-        self._staged[id(event)] = event
+        with self._drawing:
+            messages = self._draw(event)
+            self._staged[id(event)] = event
         return messages
 
     async def notify(self, event: Event) -> None:
-        if self._staged.get(id(event)) is event:
-            del self._staged[id(event)]
-        else:
-            messages = self._draw(event)
-            if messages:
-                await self.sender.add(messages)
+        with self._drawing:
+            staged = self._staged.pop(id(event), None) is event
+            messages = [] if staged else self._draw(event)
+        if messages:  # none when the workflow wrote them with its move
+            await self.sender.add(messages)
         self.sender.wake()
 
     def start(self) -> None:

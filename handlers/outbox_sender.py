@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack_web import ChannelPacer
 from workflow.leases import replica_owner
+from workflow.store import database
 from workflow.store.errors import DatabaseBusy
 from workflow.store.message_refs import MessageRefs
 from workflow.store.outbox import CLAIM_TTL_S, REPLY, Claimed, Outbox, Outgoing
@@ -162,10 +163,10 @@ class OutboxSender:
             await self._dispatch()
 
     async def _db(self, call: Callable[[], T]) -> T:
-        """The outbox's database work, on a worker thread: a locked database must not stall the loop."""
-        if not self._outbox.threads_allowed:
-            return call()
-        return await asyncio.to_thread(call)
+        """The outbox's database work, off the loop and with a background task's patience for locks: a
+        locked database must not stall the loop, and the sender can wait."""
+        with database.patience():
+            return await database.off_loop(call)
 
     async def _dispatch(self) -> None:
         async with self._claiming:  # the loop and a drain never claim at the same time

@@ -18,12 +18,14 @@ import logging
 import time
 from typing import Any
 
+from sqlmodel import Session
+
 from dms.exceptions import DmsError
 from dms.models import AgentState, AgentStatus
 from workflow.context import WorkflowContext
 from workflow.events import AgentProgress, UpgradeCancelled
 from workflow.leases import HeldLease, LeaseLost, replica_owner
-from workflow.store import audit, plans
+from workflow.store import audit, database, plans
 from workflow.store.leases import plan_lease
 from workflow.store.states import PlanState, get_plan
 
@@ -73,10 +75,14 @@ class CancelWatcher:
                                                    name=f"cancel-watch-{plan_id}")
 
     async def _leased(self, plan_id: int, *, actor: str | None, reason: str | None) -> None:
+        with database.patience():  # background work: waits out a busy database longer than a listener
+            await self._leased_patiently(plan_id, actor=actor, reason=reason)
+
+    async def _leased_patiently(self, plan_id: int, *, actor: str | None, reason: str | None) -> None:
         context = self._context
         lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
                           ttl_s=context.settings.lease_seconds)
-        taken, previous = lease.acquire()
+        taken, previous = await database.off_loop(lease.acquire)
         if not taken:
             self.lease_refusals += 1
             log.debug("plan #%s: another process holds its lease (it executes or watches)", plan_id)
@@ -85,34 +91,41 @@ class CancelWatcher:
         assert current is not None
         keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-cancel-{plan_id}")
         try:
-            with context.session() as session:
-                if get_plan(session, plan_id=plan_id).state != PlanState.CANCELLING:
-                    return  # recorded by another process while this one waited for the lease
-                if previous is not None:
-                    audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
-                                 reason="the previous owner's lease expired during the cancel",
-                                 detail={"previous": previous, "owner": self.owner}, now=context.now())
-            if actor is None:
-                actor, reason = cancel_request(context, plan_id)
-            await self._watch(plan_id, actor=actor, reason=reason or "", lease=lease)
+            if not await context.unit(lambda session: self._still_cancelling(session, plan_id, previous)):
+                return  # recorded by another process while this one waited for the lease
+            asked: tuple[str, str] = ((actor, reason or "") if actor is not None else
+                                      await database.off_loop(cancel_request, context, plan_id))
+            await self._watch(plan_id, actor=asked[0], reason=asked[1], lease=lease)
         except LeaseLost as lost:
             log.warning("plan #%s: %s; the replica holding it now records the cancel", plan_id, lost)
         finally:
             keeper.cancel()
-            lease.release()
+            await database.off_loop(lease.release)
+
+    def _still_cancelling(self, session: Session, plan_id: int, previous: str | None) -> bool:
+        if get_plan(session, plan_id=plan_id).state != PlanState.CANCELLING:
+            return False
+        if previous is not None:
+            audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
+                         reason="the previous owner's lease expired during the cancel",
+                         detail={"previous": previous, "owner": self.owner}, now=self._context.now())
+        return True
 
     async def _watch(self, plan_id: int, *, actor: str, reason: str, lease: HeldLease) -> None:
         context = self._context
         agents, is_settled, attempts = await self._until_settled(plan_id)
         detail: dict[str, Any] = {"agents": plans.agents_json(agents), "settled": is_settled,
                                   "attempts": attempts}
-        lease.check()  # one record: a process whose lease expired meanwhile leaves it to the new holder
-        with context.session() as session:
+        why = ("where every agent ended after the cancel" if is_settled else
+               f"the agents had not settled {SETTLE_PATIENCE_MINUTES:g} DMS minutes after the cancel")
+        await database.off_loop(lease.check)  # one record: a lease lost meanwhile leaves it to the holder
+
+        def record(session: Session) -> None:
             plans.update_progress(session, plan_id=plan_id, agents=detail["agents"], now=context.now())
-            why = ("where every agent ended after the cancel" if is_settled else
-                   f"the agents had not settled {SETTLE_PATIENCE_MINUTES:g} DMS minutes after the cancel")
             audit.record(session, actor=BOT, action="cancel.agents", plan_id=plan_id, reason=why,
                          detail=detail, now=context.now())
+
+        await context.unit(record)
         ended = "the agents settled" if is_settled else "the agents had not settled"
         await context.move(plan_id, to=PlanState.CANCELLED, actor=actor,
                            reason=f"{reason or 'cancelled'}; {ended}", expected_from={PlanState.CANCELLING},
@@ -126,8 +139,7 @@ class CancelWatcher:
         scale = context.settings.dms_time_scale
         poll_s = context.settings.dms_poll_seconds / scale
         deadline = time.monotonic() + SETTLE_PATIENCE_MINUTES * 60.0 / scale
-        with context.session() as session:
-            dms_name = get_plan(session, plan_id=plan_id).dms_name
+        dms_name = await context.unit(lambda session: get_plan(session, plan_id=plan_id).dms_name)
         last: list[AgentState] | None = None
         calm = attempts = 0
         while True:
@@ -139,12 +151,15 @@ class CancelWatcher:
                 log.info("plan #%s: the DMS did not answer after the cancel (%s); retrying", plan_id, exc)
             else:
                 if states != last:
-                    with context.session() as session:
-                        plans.update_progress(session, plan_id=plan_id, agents=plans.agents_json(states),
-                                              now=context.now())
+                    await self._store_agents(plan_id, states)
                     await context.emit(AgentProgress, plan_id, hop_index=-1, agents=tuple(states))
                 calm = calm + 1 if settled(states) and states == last else int(settled(states))
                 last = states
                 if calm >= SETTLED_OBSERVATIONS or time.monotonic() >= deadline:
                     return states, calm >= SETTLED_OBSERVATIONS, attempts
             await asyncio.sleep(poll_s)
+
+    async def _store_agents(self, plan_id: int, states: list[AgentState]) -> None:
+        context = self._context
+        await context.unit(lambda session: plans.update_progress(
+            session, plan_id=plan_id, agents=plans.agents_json(states), now=context.now()))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -29,6 +29,7 @@ from workflow.store.states import PlanState, get_plan, transition
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 FollowUp = tuple[type[Event], dict[str, Any]]  # an event type and its fields, besides plan and snapshot
 
 
@@ -58,8 +59,14 @@ class WorkflowContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work on the caller's thread: for the pool's threads and synchronous callers (tests,
+        the console); async code uses ``unit`` so the loop never waits for the database."""
         with database.session(self.db) as session:
             yield session
+
+    async def unit(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one unit of work off the loop (``database.run_unit``), awaited."""
+        return await database.run_unit(self.db, work)
 
     def now(self) -> datetime:
         return self.clock()
@@ -72,9 +79,15 @@ class WorkflowContext:
         with self.session() as session:
             return PlanState(get_plan(session, plan_id=plan_id).state)
 
+    async def read_snapshot(self, plan_id: int) -> PlanSnapshot:
+        return await database.off_loop(self.snapshot, plan_id)
+
+    async def read_state(self, plan_id: int) -> PlanState:
+        return await database.off_loop(self.plan_state, plan_id)
+
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         try:
-            event = event_type(plan_id=plan_id, snapshot=self.snapshot(plan_id), **fields)
+            event = event_type(plan_id=plan_id, snapshot=await self.read_snapshot(plan_id), **fields)
         except Exception:
             log.exception("reading plan #%s for %s failed", plan_id, event_type.__name__)
             return
@@ -101,19 +114,22 @@ class WorkflowContext:
 
         ``then``: events that tell of this move (the outcome after DONE, the approval request after the
         window opened, ...), drawn with it, so a crash never leaves a done plan whose channel was not told."""
+        def unit(session: Session) -> list[Event]:
+            before = PlanState(get_plan(session, plan_id=plan_id).state)
+            transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
+                       expected_from=expected_from, now=self.now())
+            snap = load_snapshot(session, plan_id=plan_id)
+            events: list[Event] = [StateChanged(plan_id=plan_id, snapshot=snap, from_state=before.value,
+                                                to_state=to.value, actor=actor, reason=reason)]
+            events += [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in then]
+            # What the chat says of this move is written with the move (the outbox): both or neither.
+            for event in events:
+                for message in staged_messages(self.notifier, event):
+                    outbox.enqueue(session, message)
+            return events
+
         try:
-            with self.session() as session:
-                before = PlanState(get_plan(session, plan_id=plan_id).state)
-                transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
-                           expected_from=expected_from, now=self.now())
-                snap = load_snapshot(session, plan_id=plan_id)
-                events: list[Event] = [StateChanged(plan_id=plan_id, snapshot=snap, from_state=before.value,
-                                                    to_state=to.value, actor=actor, reason=reason)]
-                events += [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in then]
-                # What the chat says of this move is written with the move (the outbox): both or neither.
-                for event in events:
-                    for message in staged_messages(self.notifier, event):
-                        outbox.enqueue(session, message)
+            events = await self.unit(unit)
         except DatabaseBusy:
             raise  # not a refusal: nothing is known about the plan's state
         except UserError as exc:

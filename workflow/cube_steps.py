@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal
+
+from sqlmodel import Session
 
 from dms.drivers import UpgradeDriver
 from dms.upgrade_path import Hop
@@ -39,10 +41,12 @@ class CubeStepOverdue(Exception):
     """Nobody confirmed the step by its deadline."""
 
 
-def _done(context: WorkflowContext, row_id: int, step: CubeStep) -> bool:
-    with context.session() as session:
+async def _done(context: WorkflowContext, row_id: int, step: CubeStep) -> bool:
+    def unit(session: Session) -> bool:
         row = session.get(PlanHop, row_id)
         return row is not None and getattr(row, f"{step}_done_at") is not None
+
+    return await context.unit(unit)
 
 
 async def ask_and_wait(
@@ -56,13 +60,13 @@ async def ask_and_wait(
     driver: UpgradeDriver,
     deadline_s: float,
     poll_s: float,
-    ensure_executing: Callable[[], None],
+    ensure_executing: Callable[[], Awaitable[None]],
 ) -> None:
     """Ask for ``step`` (message with the button; a simulator playing Cube hears it too), then wait for the
     confirmation. ``ensure_executing`` raises when the plan left EXECUTING (a cancel stops the wait)."""
-    with context.session() as session:
-        plans.mark_step(session, hop_id=row_id, step=step, event="started", now=context.now())
-    if _done(context, row_id, step):
+    await context.unit(lambda session: plans.mark_step(session, hop_id=row_id, step=step, event="started",
+                                                       now=context.now()))
+    if await _done(context, row_id, step):
         return
     deadline: datetime = utc_now() + timedelta(seconds=deadline_s)
     await context.emit(CubeStepRequested, plan_id, hop_index=index, step=step, deadline=deadline,
@@ -71,8 +75,8 @@ async def ask_and_wait(
     give_up = time.monotonic() + deadline_s
     context.waiting_for_person.add(plan_id)
     try:
-        while not _done(context, row_id, step):
-            ensure_executing()
+        while not await _done(context, row_id, step):
+            await ensure_executing()
             if time.monotonic() >= give_up:
                 raise CubeStepOverdue(
                     f"hop {index + 1} ({hop.version}): nobody confirmed {STEP_NAMES[step]} in Cube (Done in "
@@ -89,24 +93,30 @@ async def confirm(
     """A person clicked Done in Cube: who may confirm is the roles table's (``workflow.roles``)."""
     if step not in STEPS:
         raise NotFound(f"There is no Cube step {step!r}")
+    cube_step: CubeStep = step
     await permissions.require(plan_id=plan_id, action=Action.CUBE_STEP, actor=actor)
-    with context.session() as session:
-        plan = get_plan(session, plan_id=plan_id)
-        if PlanState(plan.state) is not PlanState.EXECUTING:
-            label = PlanState(plan.state).label
-            raise RuleViolation(f"Plan #{plan_id} is {label}: there is no step to confirm")
-    with context.session() as session:
-        rows = plans.hops(session, plan_id=plan_id)
-        if not 0 <= hop_index < len(rows) or rows[hop_index].id is None:
-            raise NotFound(f"Plan #{plan_id} has no hop {hop_index + 1}")
-        row = rows[hop_index]
-        if getattr(row, f"{step}_done_at") is not None:
-            raise RuleViolation(f"{STEP_NAMES[step]} of hop {hop_index + 1} was already confirmed")
-        if getattr(row, f"{step}_started_at") is None:
-            raise RuleViolation(f"The bot has not asked for {STEP_NAMES[step]} of hop {hop_index + 1} yet")
-        assert row.id is not None
-        plans.mark_step(session, hop_id=row.id, step=step, event="done", now=context.now())
-        audit.record(session, actor=actor, action="cube.confirmed", plan_id=plan_id, now=context.now(),
-                     detail={"hop": hop_index, "step": step})
+    await context.unit(lambda session: _confirm(session, context, plan_id=plan_id, hop_index=hop_index,
+                                                step=cube_step, actor=actor))
     context.waiting_for_person.discard(plan_id)  # busy again: settling waits for what the click set off
     await context.emit(CubeStepConfirmed, plan_id, hop_index=hop_index, step=step, actor=actor)
+
+
+def _confirm(session: Session, context: WorkflowContext, *, plan_id: int, hop_index: int,
+             step: CubeStep, actor: str) -> None:
+    """Record the confirmation, in one unit of work with the checks that the plan and the step wait."""
+    plan = get_plan(session, plan_id=plan_id)
+    if PlanState(plan.state) is not PlanState.EXECUTING:
+        label = PlanState(plan.state).label
+        raise RuleViolation(f"Plan #{plan_id} is {label}: there is no step to confirm")
+    rows = plans.hops(session, plan_id=plan_id)
+    if not 0 <= hop_index < len(rows) or rows[hop_index].id is None:
+        raise NotFound(f"Plan #{plan_id} has no hop {hop_index + 1}")
+    row = rows[hop_index]
+    if getattr(row, f"{step}_done_at") is not None:
+        raise RuleViolation(f"{STEP_NAMES[step]} of hop {hop_index + 1} was already confirmed")
+    if getattr(row, f"{step}_started_at") is None:
+        raise RuleViolation(f"The bot has not asked for {STEP_NAMES[step]} of hop {hop_index + 1} yet")
+    assert row.id is not None
+    plans.mark_step(session, hop_id=row.id, step=step, event="done", now=context.now())
+    audit.record(session, actor=actor, action="cube.confirmed", plan_id=plan_id, now=context.now(),
+                 detail={"hop": hop_index, "step": step})

@@ -45,10 +45,9 @@ from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import checklist, plans, text
+from workflow.store import checklist, database, plans, text
 from workflow.store.clock import Clock, utc_now
 from workflow.store.errors import (
-    ActiveUpgradeExists,
     AlreadyDecided,
     IllegalTransition,
     NotAuthorized,
@@ -56,7 +55,7 @@ from workflow.store.errors import (
     RuleViolation,
     UserError,
 )
-from workflow.store.snapshot import PlanSnapshot, load_snapshot
+from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets
 
@@ -98,6 +97,8 @@ class UpgradeEngine:
         self.views = PlanViews(self.context, dms_access=dms_access, approvers=approvers)
         self.status, self.history, self.home, self.timeline = (
             self.views.status, self.views.history, self.views.home, self.views.timeline)
+        self.read_status, self.read_history, self.read_timeline = (
+            self.views.read_status, self.views.read_history, self.views.read_timeline)
         # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
         self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
                                        operators=operators)
@@ -118,6 +119,10 @@ class UpgradeEngine:
 
     def plan_state(self, plan_id: int) -> PlanState:
         return self.context.plan_state(plan_id)
+
+    async def read_snapshot(self, plan_id: int) -> PlanSnapshot:
+        """The plan as it is now, read off the loop (``snapshot`` reads on the caller's thread)."""
+        return await self.context.read_snapshot(plan_id)
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         await self.context.emit(event_type, plan_id, **fields)
@@ -179,13 +184,10 @@ class UpgradeEngine:
         start, end = plan_requests.window(window_start, window_minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         dms_target = self.dms_access.target(dms)
-        with self.session() as session:
-            existing = plans.by_dedupe_key(session, dedupe_key)
-            if existing is not None and existing.id is not None:
-                return load_snapshot(session, plan_id=existing.id)
-            active = plans.active_plan(session, dms_name=dms_target.name)
-            if active is not None and active.id is not None:
-                raise ActiveUpgradeExists(dms_name=dms_target.name, plan_id=active.id, state=active.state)
+        existing = await self.context.unit(lambda session: plan_requests.existing_plan(
+            session, dedupe_key=dedupe_key, dms_name=dms_target.name))
+        if existing is not None:
+            return existing
         states = await plan_requests.read_agents(self.dms_access, dms_target.name)
         current, as_read = plan_requests.current_version(states, confirmed=confirmed_current,
                                                          dms_name=dms_target.name)
@@ -194,7 +196,8 @@ class UpgradeEngine:
                              allow_preview=allow_preview, today=self.now().date())
         except PathError as exc:
             raise UserError(str(exc)) from None
-        with self.session() as session:
+
+        def store(session: Session) -> int:
             estimate = plan_requests.estimate_for(session, path=path, dms_name=dms_target.name,
                                                   agents=len(states), settings=self.settings)
             sync_targets(session, targets=[dms_target])
@@ -204,14 +207,16 @@ class UpgradeEngine:
                 hotfixes=self.settings.hotfixes, now=self.now(),
             )
             assert plan.id is not None
-            plan_id = plan.id
-            plan_requests.record_reading(session, plan_id=plan_id, agents=len(states), current=current,
+            plan_requests.record_reading(session, plan_id=plan.id, agents=len(states), current=current,
                                          as_read=as_read, requester=requester, now=self.now())
+            return plan.id
+
+        plan_id = await self.context.unit(store)
         await self.emit(PlanCreated, plan_id)
         if start is not None and end is not None:
             await self.emit(WindowScheduled, plan_id, start=start, end=end, actor=requester)
-            self.jobs.schedule(plan_id, start=start, end=end)
-        return self.snapshot(plan_id)
+            await database.off_loop(lambda: self.jobs.schedule(plan_id, start=start, end=end))
+        return await self.read_snapshot(plan_id)
 
     async def authorize(self, *, plan_id: int, action: Action, actor: str) -> None:
         """Refuse (NotAuthorized, audited) before a form opens, e.g. the "Set window" button."""
@@ -224,37 +229,42 @@ class UpgradeEngine:
         begin, end = plan_requests.window(start, minutes, now=self.now(),
                                      default_minutes=self.settings.default_window_minutes)
         assert begin is not None and end is not None
-        with self.session() as session:
+
+        def unit(session: Session) -> tuple[PlanState, PlanState]:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
             plans.set_window(session, plan_id=plan_id, start=begin, end=end, actor=actor, now=self.now())
-            after = PlanState(get_plan(session, plan_id=plan_id).state)
+            return before, PlanState(get_plan(session, plan_id=plan_id).state)
+
+        before, after = await self.context.unit(unit)
         if after is not before:
             await self.emit(StateChanged, plan_id, from_state=before.value, to_state=after.value, actor=actor,
                             reason="window scheduled" if before is PlanState.PLANNED else "window moved")
         await self.emit(WindowScheduled, plan_id, start=begin, end=end, actor=actor)
-        self.jobs.schedule(plan_id, start=begin, end=end)
-        return self.snapshot(plan_id)
+        await database.off_loop(lambda: self.jobs.schedule(plan_id, start=begin, end=end))
+        return await self.read_snapshot(plan_id)
 
     # ------------------------------------------------------------------ checks and checklist
 
     async def run_check(self, *, plan_id: int | None, actor: str) -> None:
         """Start the pre-upgrade check in the background (health, then upload only of each package).
         ``None``: the latest active plan; NotFound when there is none."""
-        resolved = plan_id if plan_id is not None else self.status().id
+        resolved = plan_id if plan_id is not None else (await self.read_status()).id
         await self.permissions.require(plan_id=resolved, action=Action.RUN_CHECK, actor=actor)
-        self.prechecks.start(resolved, actor=actor)
+        await self.prechecks.start(resolved, actor=actor)
 
     async def tick(self, *, plan_id: int, key: str, actor: str, checked: bool) -> PlanSnapshot:
-        with self.session() as session:
+
+        def phase_of(session: Session) -> str:
             get_plan(session, plan_id=plan_id)
             rows = checklist.items(session, plan_id=plan_id)
-            phase = next((row.phase for row in rows if row.key == key), "")
-        action = tick_action(key=key, phase=phase)
+            return next((row.phase for row in rows if row.key == key), "")
+
+        action = tick_action(key=key, phase=await self.context.unit(phase_of))
         await self.permissions.require(plan_id=plan_id, action=action, actor=actor)
-        with self.session() as session:
-            checklist.tick(session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now())
+        await self.context.unit(lambda session: checklist.tick(
+            session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now()))
         await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
-        return self.snapshot(plan_id)
+        return await self.read_snapshot(plan_id)
 
     # ------------------------------------------------------------------ approvals and cancel
 
@@ -265,61 +275,59 @@ class UpgradeEngine:
         now = self.now()
         reason = text.reason(override_reason)
         try:
-            with self.session() as session:
-                approval = approvals.decide(
-                    session, plan_id=plan_id, actor=actor, decision="approved", reason=reason,
-                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
-                )
-                override = approval.reason if approval.override else None
+            approval = await self.context.unit(lambda session: approvals.decide(
+                session, plan_id=plan_id, actor=actor, decision="approved", reason=reason,
+                is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+            ))
+            override = approval.reason if approval.override else None
         except REFUSALS as exc:
-            self._audit_refusal(plan_id, actor=actor, decision="approved", error=exc, reason=reason, now=now)
+            await self._audit_refusal(plan_id, actor=actor, decision="approved", error=exc, reason=reason,
+                                      now=now)
             raise
-        self.scheduler.cancel(plan_id=plan_id)
+        await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
                         to_state=PlanState.EXECUTING.value, actor=actor, reason=f"approved by {actor}")
         self.executions.start(plan_id)
-        return self.snapshot(plan_id)
+        return await self.read_snapshot(plan_id)
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         reason = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         is_approver = await self._may_decide(plan_id, Action.REJECT, actor=actor)
         now = self.now()
         try:
-            with self.session() as session:
-                approvals.decide(
-                    session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
-                    is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
-                )
+            await self.context.unit(lambda session: approvals.decide(
+                session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
+                is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
+            ))
         except REFUSALS as exc:
-            self._audit_refusal(plan_id, actor=actor, decision="rejected", error=exc, reason=reason.strip(),
-                                now=now)
+            await self._audit_refusal(plan_id, actor=actor, decision="rejected", error=exc,
+                                      reason=reason.strip(), now=now)
             raise
-        self.scheduler.cancel(plan_id=plan_id)
+        await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         await self.emit(ApprovalRejected, plan_id, actor=actor, reason=reason.strip())
         await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
                         to_state=PlanState.CANCELLED.value, actor=actor, reason=f"rejected by {actor}")
-        return self.snapshot(plan_id)
+        return await self.read_snapshot(plan_id)
 
     async def _may_decide(self, plan_id: int, action: Action, *, actor: str) -> bool:
         """The roles table's answer for approve/reject; the refusal and its audit row come from the
         approval rules (``workflow.approvals``), with every other reason it may have."""
         try:
-            with self.session() as session:
-                requester = get_plan(session, plan_id=plan_id).requester
+            requester = await self.context.unit(lambda session: get_plan(session, plan_id=plan_id).requester)
         except NotFound:
             return False  # ``decide`` says so, first
         return may(action, await self.permissions.roles_of(actor, requester=requester))
 
-    def _audit_refusal(
+    async def _audit_refusal(
         self, plan_id: int, *, actor: str, decision: approval_store.Decision, error: UserError, reason: str,
         now: datetime,
     ) -> None:
         """The refused attempt's transaction was rolled back; its audit row gets a transaction of its own."""
         try:
-            with self.session() as session:
-                approval_store.record_refusal(session, plan_id=plan_id, actor=actor, decision=decision,
-                                         error=error, attempted_reason=reason, now=now)
+            await self.context.unit(lambda session: approval_store.record_refusal(
+                session, plan_id=plan_id, actor=actor, decision=decision, error=error,
+                attempted_reason=reason, now=now))
         except Exception:
             # The caller must still get the refusal itself, not an error about auditing it.
             log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
@@ -328,7 +336,7 @@ class UpgradeEngine:
         """Watch driver: "Done in Cube" for the step the bot asked for (``workflow.cube_steps``)."""
         await cube_steps.confirm(self.context, self.permissions, plan_id=plan_id, hop_index=hop_index,
                                  step=step, actor=actor)
-        return self.snapshot(plan_id)
+        return await self.read_snapshot(plan_id)
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         """Cancel from any active state (the requester or an approver). During the execution the loop
@@ -337,14 +345,18 @@ class UpgradeEngine:
         given = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         why = given or "no reason given"  # the audit row always says why; the event carries what was typed
         await self.permissions.require(plan_id=plan_id, action=Action.CANCEL, actor=actor)
-        with self.session() as session:
+
+        def unit(session: Session) -> tuple[PlanState, PlanState]:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
             if before is PlanState.CANCELLING:
                 raise RuleViolation(f"Plan #{plan_id} is already being cancelled: the bot is watching its "
                                     "agents settle and will report where they ended")
             to = PlanState.CANCELLING if before.value in IN_FLIGHT else PlanState.CANCELLED
             transition(session, plan_id=plan_id, to=to, actor=actor, reason=why, now=self.now())
-        self.scheduler.cancel(plan_id=plan_id)
+            return before, to
+
+        before, to = await self.context.unit(unit)
+        await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
                         reason=why)
         if to is PlanState.CANCELLING:
@@ -352,7 +364,7 @@ class UpgradeEngine:
             self.cancel_watch.start(plan_id, actor=actor, reason=given)
         else:
             await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=())
-        return self.snapshot(plan_id)
+        return await self.read_snapshot(plan_id)
 
     # ------------------------------------------------------------------ reading
 

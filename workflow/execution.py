@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlmodel import Session
+
 from dms.client import DmsClient
 from dms.drivers import UpgradeDriver, all_running_on
 from dms.exceptions import DmsError, DmsScriptError, UpgradeTimeout
@@ -49,7 +51,7 @@ from workflow.events import (
 from workflow.leases import HeldLease, LeaseLost
 from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
-from workflow.store import check_runs, plans
+from workflow.store import check_runs, database, plans
 from workflow.store.clock import utc_now
 from workflow.store.errors import DatabaseBusy
 from workflow.store.plans import HopStep, StepEvent
@@ -123,10 +125,10 @@ class Execution:
             await self._fail(f"internal error: {type(exc).__name__}: {exc}", touched=self._touched, agents=[])
 
     async def _run(self) -> None:
-        rows = self._hops()
+        rows = await self._hops()
         self._touched = any(row.upgrade_started_at is not None for row in rows)
         self._finished_minutes = [m for m in map(_hop_minutes, rows) if m is not None]
-        if self._state() is PlanState.VERIFYING:
+        if await self._state() is PlanState.VERIFYING:
             # Stopped during the verification: every hop is done; verifying again only reads.
             await self._verify(already_verifying=True)
             return
@@ -141,7 +143,7 @@ class Execution:
 
     async def _run_hop(self, index: int, row: PlanHop, hop: Hop, *, previous: Version) -> None:
         assert row.id is not None
-        self._ensure_executing()
+        await self._ensure_executing()
         started_at = await self._announce_hop(index, row, hop)
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         self._deadline = time.monotonic() + budget - (utc_now() - started_at).total_seconds()
@@ -157,12 +159,12 @@ class Execution:
                 # Trigger only on a DMS that answers: a trigger lost in an outage cannot be told apart.
                 await self._reach.patiently(self.driver.observe, deadline=self._deadline,
                                             before_retry=self._ensure_executing)
-                self._fence()
-                self._mark(row.id, "upgrade", "started")
+                await self._fence()
+                await self._mark(row.id, "upgrade", "started")
                 self._touched = True
                 await self.driver.start_upgrade(hop=hop)
             self._touched = True
-            self._mark(row.id, "upgrade", "done")
+            await self._mark(row.id, "upgrade", "done")
         await self._wait_for_hop(index, row.id, hop, started_at=started_at)
 
     async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
@@ -180,22 +182,22 @@ class Execution:
         if self.driver.needs_person:
             await self._ask_person(index, row_id, hop, "upload")
         else:
-            self._mark(row_id, "upload", "started")
+            await self._mark(row_id, "upload", "started")
             try:
-                self._fence()
+                await self._fence()
                 await self._reach.patiently(lambda: self.driver.upload(hop=hop), deadline=self._deadline,
                                             before_retry=self._fence)
             except DmsScriptError as exc:
                 raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
                                       touched=self._touched) from exc
-        self._ensure_executing()
-        self._mark(row_id, "upload", "done")
+        await self._ensure_executing()
+        await self._mark(row_id, "upload", "done")
 
     async def _wait_for_hop(self, index: int, row_id: int, hop: Hop, *, started_at: datetime) -> None:
         """Until every agent runs the hop's version, within the hop's deadline from the estimate."""
-        fresh = self._hop(row_id)
+        fresh = await self._hop(row_id)
         if fresh.wait_started_at is None:
-            fresh = self._mark(row_id, "wait", "started")
+            fresh = await self._mark(row_id, "wait", "started")
         # With a person in Cube the agents' clock starts at the confirmation, not at the bot's question.
         upgrade_started = (fresh.upgrade_done_at if self.driver.needs_person else fresh.upgrade_started_at) \
             or utc_now()
@@ -203,7 +205,7 @@ class Execution:
         remaining = budget - (utc_now() - upgrade_started).total_seconds()
 
         async def progress(states: list[AgentState]) -> None:
-            self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
+            await self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
             await self._progress(index, states, target=hop.version, current_started_at=started_at)
 
         reachability = partial(self._reach.report, deadline=time.monotonic() + max(remaining, self._poll_s))
@@ -217,12 +219,12 @@ class Execution:
             raise ExecutionFailed(
                 f"hop {index + 1} ({hop.version}): {exc}", touched=True, agents=states
             ) from exc
-        self._ensure_executing()
-        done = self._mark(row_id, "wait", "done")
+        await self._ensure_executing()
+        done = await self._mark(row_id, "wait", "done")
         minutes = _hop_minutes(done)
         if minutes is not None:
             self._finished_minutes.append(minutes)
-            self._record_durations(done)
+            await self._record_durations(done)
         await self.host.emit(HopFinished, self.plan_id, hop_index=index, version=str(hop.version),
                              minutes=minutes)
         await self._emit_eta(current_started_at=None)
@@ -263,24 +265,27 @@ class Execution:
 
     async def _verify(self, *, already_verifying: bool) -> None:
         if not already_verifying:
-            self._ensure_executing()
+            await self._ensure_executing()
             moved = await self.host.move(self.plan_id, to=PlanState.VERIFYING, actor=BOT,
                                          reason="every hop is installed", expected_from={PlanState.EXECUTING})
             if not moved:
                 raise PlanStopped()
-        baseline = self._baseline()
+        baseline = await self._baseline()
         await self._reach.patiently(self.driver.observe, deadline=self._patience())  # agents restarting?
         verify_started = self.host.now()
         results = await run_verification(
             self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
         )
         passed = not any(r.status is CheckStatus.FAIL for r in results)
-        with self.host.session() as session:
+
+        def store(session: Session) -> None:
             now = self.host.now()
             check_runs.store(session, plan_id=self.plan_id, dms_name=self.dms_name, kind="verify",
                              results=results, actor=BOT, passed=passed, started_at=verify_started,
                              now=now)
             verified_items.after_verification(session, plan_id=self.plan_id, results=results, now=now)
+
+        await self.host.unit(store)
         await self.host.emit(CheckFinished, self.plan_id, kind="post", results=tuple(results), passed=passed)
         if not passed:
             failed = "; ".join(f"{r.title}: {r.detail}" for r in results if r.status is CheckStatus.FAIL)
@@ -299,8 +304,8 @@ class Execution:
             except DmsError:
                 agents = []
         if agents:
-            self._store_agents(agents)
-        if self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
+            await self._store_agents(agents)
+        if await self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
             return  # cancelled meanwhile: the cancel recorded the agents
         guidance = DOWNGRADE_GUIDANCE if touched else UNTOUCHED_GUIDANCE
         await self.host.move(self.plan_id, to=PlanState.FAILED, actor=BOT, reason=reason,
@@ -311,7 +316,7 @@ class Execution:
     async def _progress(
         self, index: int, states: list[AgentState], *, target: Version, current_started_at: datetime
     ) -> None:
-        self._store_agents(states)
+        await self._store_agents(states)
         await self.host.emit(AgentProgress, self.plan_id, hop_index=index, agents=tuple(states))
         on_target = sum(1 for s in states if s.status == AgentStatus.RUNNING and s.version == target)
         if on_target != self._last_on_target:
@@ -324,59 +329,56 @@ class Execution:
             now=now, expectations=self._expectations, finished_wall_minutes=list(self._finished_minutes),
             current_started_at=current_started_at, time_scale=self._scale,
         ))
-        with self.host.session() as session:
-            plans.update_progress(session, plan_id=self.plan_id, eta=computed.at, now=self.host.now())
+        await self.host.unit(lambda session: plans.update_progress(
+            session, plan_id=self.plan_id, eta=computed.at, now=self.host.now()))
         await self.host.emit(EtaChanged, self.plan_id, eta=computed.at,
                              remaining_minutes=computed.remaining_minutes)
 
-    def _state(self) -> PlanState | None:
-        with self.host.session() as session:
+    async def _state(self) -> PlanState | None:
+        def unit(session: Session) -> PlanState | None:
             plan = session.get(UpgradePlan, self.plan_id)
             return None if plan is None else PlanState(plan.state)
 
-    def _ensure_executing(self) -> None:
-        if self._state() is not PlanState.EXECUTING:
+        return await self.host.unit(unit)
+
+    async def _ensure_executing(self) -> None:
+        if await self._state() is not PlanState.EXECUTING:
             raise PlanStopped()
 
-    def _fence(self) -> None:  # before a DMS call that changes something: still ours to run?
-        self._ensure_executing()
+    async def _fence(self) -> None:  # before a DMS call that changes something: still ours to run?
+        await self._ensure_executing()
         if self.lease is not None:
-            self.lease.check()
+            await database.off_loop(self.lease.check)
 
 
-    def _hops(self) -> list[PlanHop]:
-        with self.host.session() as session:
-            return plans.hops(session, plan_id=self.plan_id)
+    async def _hops(self) -> list[PlanHop]:
+        return await self.host.unit(lambda session: plans.hops(session, plan_id=self.plan_id))
 
-    def _hop(self, hop_id: int) -> PlanHop:
-        with self.host.session() as session:
-            row = session.get(PlanHop, hop_id)
-            assert row is not None
-            return row
+    async def _hop(self, hop_id: int) -> PlanHop:
+        row = await self.host.unit(lambda session: session.get(PlanHop, hop_id))
+        assert row is not None
+        return row
 
-    def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
-        with self.host.session() as session:
-            return plans.mark_step(session, hop_id=hop_id, step=step, event=event, now=self.host.now())
+    async def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
+        return await self.host.unit(lambda session: plans.mark_step(
+            session, hop_id=hop_id, step=step, event=event, now=self.host.now()))
 
-    def _store_agents(self, states: list[AgentState]) -> None:
-        with self.host.session() as session:
-            plans.update_progress(session, plan_id=self.plan_id, agents=plans.agents_json(states),
-                                  now=self.host.now())
+    async def _store_agents(self, states: list[AgentState]) -> None:
+        await self.host.unit(lambda session: plans.update_progress(
+            session, plan_id=self.plan_id, agents=plans.agents_json(states), now=self.host.now()))
 
-    def _record_durations(self, row: PlanHop) -> None:
+    async def _record_durations(self, row: PlanHop) -> None:
         """Store how long the agents took to come back on this DMS, in DMS minutes, for its future
         estimates (``workflow.plan_requests.estimate_for``); helpers restart nothing, so they teach
         nothing."""
         if not row.to_hop().restarts_agents or row.wait_started_at is None or row.wait_done_at is None:
             return
         startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
-        with self.host.session() as session:
-            plans.record_duration(session, dms_name=self.dms_name, kind=STARTUP_KIND,
-                                  minutes=startup, plan_id=self.plan_id)
+        await self.host.unit(lambda session: plans.record_duration(
+            session, dms_name=self.dms_name, kind=STARTUP_KIND, minutes=startup, plan_id=self.plan_id))
 
-    def _baseline(self) -> Baseline:
-        with self.host.session() as session:
-            run = check_runs.last_precheck(session, plan_id=self.plan_id)
+    async def _baseline(self) -> Baseline:
+        run = await self.host.unit(lambda session: check_runs.last_precheck(session, plan_id=self.plan_id))
         if run is None or not run.baseline:
             return Baseline(taken_at=utc_now())
         return Baseline.model_validate(run.baseline)

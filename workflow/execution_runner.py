@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dms.upgrade_path import Estimate
+from sqlmodel import Session
+
+from dms.upgrade_path import Estimate, UpgradePath
 from workflow.context import WorkflowContext
 from workflow.execution import BOT, Execution
 from workflow.leases import HeldLease, replica_owner
-from workflow.store import audit, plans
+from workflow.store import audit, database, plans
 from workflow.store.errors import DatabaseBusy
 from workflow.store.leases import plan_lease
 from workflow.store.states import PlanState, get_plan
@@ -50,10 +52,14 @@ class ExecutionRunner:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _execute(self, plan_id: int) -> None:
+        with database.patience():  # background work: waits out a busy database longer than a listener
+            await self._execute_patiently(plan_id)
+
+    async def _execute_patiently(self, plan_id: int) -> None:
         context = self._context
         lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
                           ttl_s=context.settings.lease_seconds)
-        taken, previous = lease.acquire()
+        taken, previous = await database.off_loop(lease.acquire)
         if not taken:
             log.debug("plan #%s is executed by another process (it holds the lease)", plan_id)
             return
@@ -61,17 +67,10 @@ class ExecutionRunner:
         assert current is not None
         keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-plan-{plan_id}")
         try:
-            with context.session() as session:
-                plan = get_plan(session, plan_id=plan_id)
-                if plan.state not in IN_FLIGHT:
-                    return  # it ended while this process waited for the lease
-                if previous is not None:
-                    audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
-                                 reason="the previous owner's lease expired",
-                                 detail={"previous": previous, "owner": self.owner}, now=context.now())
-                dms_name = plan.dms_name
-                path = plans.stored_path(session, plan)
-                estimate = Estimate.model_validate(plan.estimate)
+            found = await context.unit(lambda session: self._load(session, plan_id, previous=previous))
+            if found is None:
+                return  # it ended while this process waited for the lease
+            dms_name, path, estimate = found
             if previous is not None:
                 log.warning("plan #%s: taking over its execution from %s", plan_id, previous)
             while True:
@@ -91,4 +90,16 @@ class ExecutionRunner:
                     await asyncio.sleep(DB_RETRY_S)
         finally:
             keeper.cancel()
-            lease.release()
+            await database.off_loop(lease.release)
+
+    def _load(self, session: Session, plan_id: int, *, previous: str | None
+              ) -> tuple[str, UpgradePath, Estimate] | None:
+        """What the loop needs, or None when the plan is no longer in flight; audits a takeover."""
+        plan = get_plan(session, plan_id=plan_id)
+        if plan.state not in IN_FLIGHT:
+            return None
+        if previous is not None:
+            audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,
+                         reason="the previous owner's lease expired",
+                         detail={"previous": previous, "owner": self.owner}, now=self._context.now())
+        return plan.dms_name, plans.stored_path(session, plan), Estimate.model_validate(plan.estimate)

@@ -79,7 +79,7 @@ class HeldLease:
         """Renew every third of the lease length while ``task`` runs; cancel it once the lease is lost."""
         while not task.done():
             await asyncio.sleep(self.ttl_s / 3)
-            if not task.done() and not self.renew():
+            if not task.done() and not await database.off_loop(self.renew):
                 log.warning("lease %s lost; stopping %s", self.name, task.get_name())
                 task.cancel()
                 return

@@ -20,7 +20,8 @@ from dms.versions import Track, Version, VersionSpec, parse_spec, parse_version
 from workflow.dms_access import DmsAccess
 from workflow.settings import WorkflowSettings
 from workflow.store import audit, checklist, plans
-from workflow.store.errors import UserError
+from workflow.store.errors import ActiveUpgradeExists, UserError
+from workflow.store.snapshot import PlanSnapshot, load_snapshot
 
 # What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
 STARTUP_KIND = "agent_startup"
@@ -194,3 +195,15 @@ def estimate_for(
         hotfixes=settings.hotfixes,
         learned_startup_minutes=learned if learned and learned > 0 else None,
     )
+
+
+def existing_plan(session: Session, *, dedupe_key: str | None, dms_name: str) -> PlanSnapshot | None:
+    """The plan this request already made (a retried slash command); ActiveUpgradeExists if the DMS has
+    another active plan; else None."""
+    existing = plans.by_dedupe_key(session, dedupe_key)
+    if existing is not None and existing.id is not None:
+        return load_snapshot(session, plan_id=existing.id)
+    active = plans.active_plan(session, dms_name=dms_name)
+    if active is not None and active.id is not None:
+        raise ActiveUpgradeExists(dms_name=dms_name, plan_id=active.id, state=active.state)
+    return None

@@ -1,6 +1,7 @@
 """What the engine shows without changing anything: a plan's snapshot, the latest plans, a person's App
 Home and a plan's timeline. The engine facade exposes these as ``engine.status``, ``history``, ``home`` and
-``timeline``.
+``timeline``, which read on the caller's thread (tests, the console, the pool's threads); listeners use the
+``read_*`` forms, which read off the event loop (``workflow.store.database.off_loop``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from workflow.approvals import ApproverDirectory
 from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.home import HomeView, load_home
-from workflow.store import plans
+from workflow.store import database, plans
 from workflow.store.errors import NotFound, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.timeline import Timeline, load_timeline
@@ -38,6 +39,17 @@ class PlanViews:
                     return load_snapshot(session, plan_id=plan.id)
         raise NotFound("There is no active upgrade plan. Start one with /dm-upgrade plan <version>.")
 
+    async def read_status(
+        self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None
+    ) -> PlanSnapshot:
+        return await database.off_loop(lambda: self.status(plan_id=plan_id, channel=channel, dms=dms))
+
+    async def read_history(self, *, limit: int = 10) -> list[PlanSnapshot]:
+        return await database.off_loop(lambda: self.history(limit=limit))
+
+    async def read_timeline(self, plan_id: int) -> Timeline:
+        return await database.off_loop(self.timeline, plan_id)
+
     def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
         if not 1 <= limit <= 100:
             raise UserError("History shows between 1 and 100 plans")
@@ -49,9 +61,9 @@ class PlanViews:
         """What the App Home tab shows ``user`` (``workflow.home``)."""
         is_approver = await self._approvers.is_approver(user)
         settings = self._context.settings
-        with self._context.session() as session:
-            return load_home(session, user=user, is_approver=is_approver,
-                             allow_self_approval=settings.allow_self_approval, now=self._context.now())
+        return await self._context.unit(lambda session: load_home(
+            session, user=user, is_approver=is_approver, allow_self_approval=settings.allow_self_approval,
+            now=self._context.now()))
 
     def timeline(self, plan_id: int) -> Timeline:
         """Where the plan's time went so far (``workflow.timeline``); NotFound if there is no such plan."""

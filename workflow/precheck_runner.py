@@ -21,15 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlmodel import Session
+
 from dms.drivers import UpgradeDriver
 from dms.exceptions import DmsApiError, DmsScriptError
 from dms.models import CheckResult, CheckStatus
 from dms.prechecks import run_prechecks
-from dms.upgrade_path import Hop
+from dms.upgrade_path import Hop, UpgradePath
 from workflow import verified_items
 from workflow.context import WorkflowContext
 from workflow.events import CheckFinished, CheckStarted, StateChanged
-from workflow.store import check_runs, plans
+from workflow.store import check_runs, database, plans
 from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan, transition
 
@@ -48,10 +50,10 @@ class PrecheckRunner:
         self._context = context
         self._running: dict[int, asyncio.Task[None]] = {}
 
-    def start(self, plan_id: int, *, actor: str) -> None:
+    async def start(self, plan_id: int, *, actor: str) -> None:
         """Validate, then run in the background; raises UserError (nothing started) when it cannot run,
         or when a run of this plan is already in progress (its result is posted when it finishes)."""
-        state = self._context.plan_state(plan_id)
+        state = await self._context.read_state(plan_id)
         if state not in CHECKABLE:
             raise RuleViolation(f"Plan #{plan_id} is {state.label}: the pre-upgrade check cannot run now")
         if self.is_running(plan_id):
@@ -87,19 +89,20 @@ class PrecheckRunner:
             del self._running[plan_id]
 
     async def _run(self, plan_id: int, *, actor: str) -> None:
+        with database.patience():  # background work: waits out a busy database longer than a listener
+            await self._check(plan_id, actor=actor)
+
+    async def _check(self, plan_id: int, *, actor: str) -> None:
         context = self._context
         try:
-            state = context.plan_state(plan_id)
+            state = await context.read_state(plan_id)
         except NotFound:
             return
         if state not in CHECKABLE:
             return
         await context.emit(CheckStarted, plan_id, kind="pre", actor=actor)
         started = context.now()
-        with context.session() as session:
-            plan = get_plan(session, plan_id=plan_id)
-            dms_name = plan.dms_name
-            path = plans.stored_path(session, plan)
+        dms_name, path = await context.unit(lambda session: _dms_and_path(session, plan_id))
         baseline: dict[str, object] | None = None
         try:
             async with context.dms_access.open(dms_name) as conn:
@@ -121,20 +124,23 @@ class PrecheckRunner:
             results = [CheckResult(name="dms_reachable", title="The DMS answers", status=CheckStatus.FAIL,
                                    detail=str(exc))]
         passed = not any(r.status is CheckStatus.FAIL for r in results)
-        moved: tuple[PlanState, PlanState] | None = None
-        with context.session() as session:
-            results = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
+
+        def store(session: Session) -> tuple[list[CheckResult], tuple[PlanState, PlanState] | None]:
+            confirmed = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
             check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
-                             results=results, baseline=baseline, actor=actor, passed=passed,
+                             results=confirmed, baseline=baseline, actor=actor, passed=passed,
                              started_at=started, now=context.now())
-            verified_items.after_precheck(session, plan_id=plan_id, results=results, now=context.now())
+            verified_items.after_precheck(session, plan_id=plan_id, results=confirmed, now=context.now())
             current = PlanState(get_plan(session, plan_id=plan_id).state)
             target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
-            if current in MOVABLE and current is not target:
-                why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
-                    sorted({r.name for r in results if r.status is CheckStatus.FAIL}))
-                transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=context.now())
-                moved = (current, target)
+            if current not in MOVABLE or current is target:
+                return confirmed, None
+            why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
+                sorted({r.name for r in confirmed if r.status is CheckStatus.FAIL}))
+            transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=context.now())
+            return confirmed, (current, target)
+
+        results, moved = await context.unit(store)
         await context.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
         if moved is not None:
             await context.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
@@ -165,3 +171,8 @@ class PrecheckRunner:
                 results.append(CheckResult(name="prerequisites", title=title, status=CheckStatus.PASS,
                                            detail=f"uploaded to every agent; checks: {checks}"))
         return results
+
+
+def _dms_and_path(session: Session, plan_id: int) -> tuple[str, UpgradePath]:
+    plan = get_plan(session, plan_id=plan_id)
+    return plan.dms_name, plans.stored_path(session, plan)

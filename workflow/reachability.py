@@ -68,7 +68,7 @@ class Reachability:
                               deadline=until)
 
     async def patiently(self, call: Callable[[], Awaitable[T]], *, deadline: float,
-                        before_retry: Callable[[], None] | None = None) -> T:
+                        before_retry: Callable[[], Awaitable[None]] | None = None) -> T:
         """``call()`` until it gets through; ``DmsGone`` once ``deadline`` passed. ``before_retry`` runs
         before each new attempt (the execution checks its plan is still its own to run)."""
         while True:
@@ -80,7 +80,7 @@ class Reachability:
                     raise DmsGone(exc) from exc
                 await asyncio.sleep(max(0.0, min(self._poll_s, deadline - time.monotonic())))
                 if before_retry is not None:
-                    before_retry()
+                    await before_retry()
                 continue
             await self.report(None)
             return result

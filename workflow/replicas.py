@@ -20,7 +20,7 @@ from workflow.context import WorkflowContext
 from workflow.execution_runner import IN_FLIGHT, ExecutionRunner
 from workflow.leases import HeldLease
 from workflow.scheduler import PlanScheduler
-from workflow.store import plans
+from workflow.store import database, plans
 from workflow.store.leases import SCHEDULER
 from workflow.store.states import PlanState
 
@@ -63,18 +63,19 @@ class Replica:
                 log.exception("replica pass failed; trying again")
 
     async def tick(self) -> None:
-        self._lead()
-        with self._context.session() as session:
-            active = [p for p in plans.active_plans(session) if p.id is not None]
-        for plan in sorted(active, key=lambda p: p.id or 0):
-            assert plan.id is not None
-            if plan.state in IN_FLIGHT and not self._executions.running(plan.id):
-                self._executions.start(plan.id)  # runs only if it gets the plan's lease
-            elif plan.state == PlanState.CANCELLING and not self._cancel_watch.running(plan.id):
-                self._cancel_watch.start(plan.id)  # likewise; the actor and reason come from the audit
+        with database.patience():  # background work, off the loop
+            held = await database.off_loop(
+                self._leader.renew if self.leading else lambda: self._leader.acquire()[0])
+            self._lead(held)
+            active = await self._context.unit(lambda session: sorted(
+                (p.id, p.state) for p in plans.active_plans(session) if p.id is not None))
+        for plan_id, state in active:
+            if state in IN_FLIGHT and not self._executions.running(plan_id):
+                self._executions.start(plan_id)  # runs only if it gets the plan's lease
+            elif state == PlanState.CANCELLING and not self._cancel_watch.running(plan_id):
+                self._cancel_watch.start(plan_id)  # likewise; the actor and reason come from the audit
 
-    def _lead(self) -> None:
-        held = self._leader.renew() if self.leading else self._leader.acquire()[0]
+    def _lead(self, held: bool) -> None:
         if held and not self.leading:
             log.info("this process runs the scheduled jobs (it holds the scheduler lease)")
             self._scheduler.resume()

@@ -22,7 +22,7 @@ from typing import Protocol
 from sqlmodel import Session
 
 from workflow.approvals import ApproverDirectory
-from workflow.store import audit
+from workflow.store import audit, database
 from workflow.store.checklist import Phase
 from workflow.store.errors import NotAuthorized
 from workflow.store.states import get_plan
@@ -141,14 +141,18 @@ class Permissions:
 
     async def require(self, *, plan_id: int, action: Action, actor: str) -> frozenset[Role]:
         """The actor's roles on this plan, when the table lets them take ``action``; NotFound first."""
-        with self._session() as session:
-            requester = get_plan(session, plan_id=plan_id).requester
+        requester = await database.off_loop(self._requester, plan_id)
         held = await self.roles_of(actor, requester=requester)
         if may(action, held):
             return held
         error = NotAuthorized(f"Only {who_may_text(action)} may {action.label} plan #{plan_id}")
-        self.audit_refusal(plan_id=plan_id, action=action, actor=actor, error=error, held=held)
+        await database.off_loop(lambda: self.audit_refusal(plan_id=plan_id, action=action, actor=actor,
+                                                           error=error, held=held))
         raise error
+
+    def _requester(self, plan_id: int) -> str:
+        with self._session() as session:
+            return get_plan(session, plan_id=plan_id).requester
 
     def audit_refusal(self, *, plan_id: int, action: Action, actor: str, error: NotAuthorized,
                       held: frozenset[Role]) -> None:

@@ -5,12 +5,18 @@ job that runs late, or after the plan moved on, does nothing harmful.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec
+
+from sqlmodel import Session
 
 from workflow.context import WorkflowContext
 from workflow.events import ApprovalRequested, ReminderDue, UpgradeExpired
 from workflow.precheck_runner import PrecheckRunner
-from workflow.store import audit, check_runs, checklist
+from workflow.store import audit, check_runs, checklist, database
 from workflow.store.clock import as_utc
 from workflow.store.states import PlanState, get_plan
 
@@ -18,6 +24,25 @@ BOT = "bot"
 WAITING = frozenset(
     {PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED, PlanState.AWAITING_APPROVAL}
 )
+
+P = ParamSpec("P")
+
+
+def _background(job: Callable[Concatenate[PlanJobs, P], Awaitable[None]]
+                ) -> Callable[Concatenate[PlanJobs, P], Awaitable[None]]:
+    """A job is background work: a task of the engine's (``settle`` waits for it, as for a pre-check,
+    since its events follow its state change across off-loop units of work) whose units of work wait out
+    a busy database longer than a listener's."""
+    @functools.wraps(job)
+    async def in_background(self: PlanJobs, *args: P.args, **kwargs: P.kwargs) -> None:
+        async def run() -> None:
+            with database.patience():
+                await job(self, *args, **kwargs)
+
+        # Shielded: a cancelled caller (the scheduler's job) leaves the job's task to finish or be
+        # cancelled with the engine's other tasks.
+        await asyncio.shield(self._context.spawn(run(), name=f"job-{job.__name__}"))
+    return in_background
 
 
 class PlanJobs:
@@ -40,50 +65,51 @@ class PlanJobs:
         scheduler.schedule(plan_id=plan_id, kind="approval", at=start, grace_s=window_s)
         scheduler.schedule(plan_id=plan_id, kind="expiry", at=end, grace_s=None)
 
+    @_background
     async def precheck_due(self, plan_id: int) -> None:
         context = self._context
-        if context.plan_state(plan_id) not in (PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
+        if await context.read_state(plan_id) not in (PlanState.SCHEDULED, PlanState.PRECHECKED,
+                                                     PlanState.BLOCKED):
             return
-        if not self._prechecks.is_running(plan_id) and self._prechecked_since_due(plan_id):
+        if not self._prechecks.is_running(plan_id) and await context.unit(
+                lambda session: self._prechecked_since_due(session, plan_id)):
             return  # the approval request already ran it (a window starting within the lead time)
         await self._prechecks.run(plan_id, actor=BOT)  # joins a run in progress rather than a second
 
-    def _prechecked_since_due(self, plan_id: int) -> bool:
+    def _prechecked_since_due(self, session: Session, plan_id: int) -> bool:
         """Whether a pre-check started at or after this window's pre-check time (start - lead)."""
-        context = self._context
-        with context.session() as session:
-            start = as_utc(get_plan(session, plan_id=plan_id).window_start)
-            last = check_runs.last_precheck(session, plan_id=plan_id)
-            started = None if last is None else as_utc(last.started_at)
+        start = as_utc(get_plan(session, plan_id=plan_id).window_start)
+        last = check_runs.last_precheck(session, plan_id=plan_id)
+        started = None if last is None else as_utc(last.started_at)
         if start is None or started is None:
             return False
-        return started >= start - timedelta(hours=context.settings.precheck_lead_hours)
+        return started >= start - timedelta(hours=self._context.settings.precheck_lead_hours)
 
+    @_background
     async def reminder_due(self, plan_id: int) -> None:
         context = self._context
-        if context.plan_state(plan_id) not in WAITING:
+        if await context.read_state(plan_id) not in WAITING:
             return
-        with context.session() as session:
-            items = checklist.open_required_manual(session, plan_id=plan_id,
-                                                   before_phase=checklist.APPROVAL_GATE)
-            titles = tuple(item.title for item in items)
+        titles = await context.unit(lambda session: tuple(
+            item.title for item in checklist.open_required_manual(session, plan_id=plan_id,
+                                                                  before_phase=checklist.APPROVAL_GATE)))
         if titles:
             await context.emit(ReminderDue, plan_id, open_items=titles)
 
+    @_background
     async def approval_due(self, plan_id: int) -> None:
         context = self._context
         # A pre-check in progress (its job fired just before, or a person asked) decides the outcome:
         # wait for it rather than starting another run, which would upload every package again.
         await self._prechecks.wait(plan_id)
-        state = context.plan_state(plan_id)
+        state = await context.read_state(plan_id)
         if state is PlanState.SCHEDULED:
             # The pre-check has not run (no lead time, or its job is late): run it now, then ask.
             await self._prechecks.run(plan_id, actor=BOT)
-            state = context.plan_state(plan_id)
+            state = await context.read_state(plan_id)
         if state not in (PlanState.PRECHECKED, PlanState.BLOCKED):
             return
-        with context.session() as session:
-            end = get_plan(session, plan_id=plan_id).window_end
+        end = await context.unit(lambda session: get_plan(session, plan_id=plan_id).window_end)
         if end is not None and end <= context.now():
             return  # the window already closed: the expiry job takes it from here
         approvers = tuple(context.settings.upgrade_approvers)
@@ -91,14 +117,15 @@ class PlanJobs:
                            expected_from={PlanState.PRECHECKED, PlanState.BLOCKED},
                            then=[(ApprovalRequested, {"approvers": approvers})])
 
+    @_background
     async def window_closed(self, plan_id: int) -> None:
         await self._context.move(plan_id, to=PlanState.EXPIRED, actor=BOT,
                                  reason="the window closed unapproved", expected_from=set(WAITING),
                                  then=[(UpgradeExpired, {})])
 
+    @_background
     async def job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None:
-        with self._context.session() as session:
-            audit.record(session, actor=BOT, action="job.missed", plan_id=plan_id,
-                         reason=f"the {kind} job due {scheduled_for.isoformat()} was missed while down",
-                         detail={"kind": kind, "scheduled_for": scheduled_for.isoformat()},
-                         now=self._context.now())
+        await self._context.unit(lambda session: audit.record(
+            session, actor=BOT, action="job.missed", plan_id=plan_id,
+            reason=f"the {kind} job due {scheduled_for.isoformat()} was missed while down",
+            detail={"kind": kind, "scheduled_for": scheduled_for.isoformat()}, now=self._context.now()))

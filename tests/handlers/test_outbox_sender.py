@@ -54,7 +54,8 @@ def notifier_for(slack: FaultySlack, db: Engine) -> SlackNotifier:
     client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01,
                              max_retries=1)
     return SlackNotifier(web_client=client, refs=MessageRefs(db), outbox=Outbox(db),
-                         pacer=ChannelPacer(interval=0.0), poll_s=0.05, retry_base_s=0.05)
+                         pacer=ChannelPacer(interval=0.0), poll_s=0.05, retry_base_s=0.05,
+                         claim_ttl_s=2.0)  # what a killed sender had claimed is free again after 2 s
 
 
 async def say(notifier: SlackNotifier, *, plan_id: int = 1, channel: str = CHANNEL, hops: int = 3) -> None:
@@ -158,7 +159,7 @@ class _ChannelDown(FaultySlack):
 async def test_a_message_said_while_the_database_is_locked_is_kept_and_sent_later(
     slack: FaultySlack, db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dbm, "SQLITE_BUSY_TIMEOUT_MS", 100)  # the outbox write gives up quickly
+    monkeypatch.setattr(dbm, "BACKGROUND_LOCK_WAIT_MS", 100)  # the outbox write gives up quickly
     notifier = notifier_for(slack, db)
     locker = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock

@@ -36,8 +36,11 @@ async def test_many_failed_polls_are_one_lost_and_one_back() -> None:
         return answer
 
     checks: list[int] = []
-    result = await _reach(host).patiently(call, deadline=time.monotonic() + 10,
-                                          before_retry=lambda: checks.append(1))
+
+    async def check() -> None:
+        checks.append(1)
+
+    result = await _reach(host).patiently(call, deadline=time.monotonic() + 10, before_retry=check)
     assert result == "agents" and len(checks) == 5
     assert [kind for kind, _ in host.events] == [DmsConnectionLost, DmsConnectionRestored]
     assert host.events[0][1]["deadline"] is not None

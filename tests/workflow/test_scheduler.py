@@ -101,6 +101,7 @@ async def test_the_scheduler_really_fires_a_job(harness: Harness) -> None:
                                       at=harness.clock.now + timedelta(seconds=0.2), grace_s=None)
     await wait_until(lambda: harness.engine.status(plan_id=plan_id).state is PlanState.EXPIRED,
                      timeout_s=5, what="the expiry job to fire")
+    await harness.engine.settle(timeout_s=5)  # its events follow the state change
     assert len(harness.notifier.of_type(UpgradeExpired)) == 1
 
 

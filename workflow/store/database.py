@@ -7,20 +7,31 @@ matters: with pysqlite's default deferred transactions two writers that both rea
 the lock upgrade and one fails with "database is locked" no matter the timeout; taking the write
 lock up front serializes them instead, which is what makes ``claim_decision`` race-free on SQLite.
 
-A lock held by another process must not freeze the event loop (acks, every listener) for long: work done
-on the loop's thread waits at most ``LOOP_LOCK_WAIT_MS`` for a lock (SQLite busy timeout, PostgreSQL
-``lock_timeout``), other threads up to ``SQLITE_BUSY_TIMEOUT_MS``. A locked, read-only or unreachable
-database then raises ``DatabaseBusy`` (a message fit for Slack, never the SQL error itself).
+A lock held by another process must never freeze the event loop (acks, every listener): async code runs
+its units of work on a thread pool (``run_unit`` / ``off_loop``) and awaits them. How long a unit may wait
+for a lock (SQLite busy timeout, PostgreSQL ``lock_timeout``) is a budget carried by a ContextVar, which
+the pool's threads inherit: ``LOOP_LOCK_WAIT_MS`` by default (a listener answers "busy" within Slack's
+3 s and nothing changed), ``BACKGROUND_LOCK_WAIT_MS`` inside ``patience()`` (executions, pre-checks,
+scheduled jobs, which retry). Work still done synchronously on the loop's thread waits at most
+``LOOP_LOCK_WAIT_MS`` whatever the budget; other threads (APScheduler's, health) up to
+``SQLITE_BUSY_TIMEOUT_MS``. A locked, read-only or unreachable database then raises ``DatabaseBusy`` (a
+message fit for Slack, never the SQL error itself).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
-from collections.abc import Iterator
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -38,11 +49,83 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x646D7570  # "dmup": the advisory lock that serializes migrations on PostgreSQL
 LOOP_LOCK_WAIT_MS = 1_500  # well within Slack's 3 s, with room for the answer itself
+# Background work (executions, pre-checks, jobs) waits longer per attempt, then its runner retries: long
+# enough to ride out most locks without a retry, short enough that a waiting execution notices a cancel.
+BACKGROUND_LOCK_WAIT_MS = 5_000
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The lock budget of the current task (None: a listener's, LOOP_LOCK_WAIT_MS); asyncio tasks and the pool's
+# threads (``off_loop`` runs each call in a copy of the caller's context) inherit it.
+_lock_budget_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("dmu_lock_budget_ms",
+                                                                              default=None)
+# Two pools, so background units waiting out a lock never queue a listener's unit behind them.
+_LISTENER_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dmu-db")
+_BACKGROUND_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dmu-db-bg")
+# In-memory SQLite has one shared connection (StaticPool): its units of work are serialized.
+_memory_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def lock_wait_ms() -> int:
-    """How long this thread may wait for a database lock: briefly on a thread running an event loop."""
-    return LOOP_LOCK_WAIT_MS if asyncio._get_running_loop() is not None else SQLITE_BUSY_TIMEOUT_MS
+    """How long this thread may wait for a database lock: briefly on a thread running an event loop, the
+    task's budget on the pool's threads (``off_loop``), long on any other thread."""
+    if asyncio._get_running_loop() is not None:
+        return LOOP_LOCK_WAIT_MS
+    return _lock_budget_ms.get() or SQLITE_BUSY_TIMEOUT_MS
+
+
+@contextmanager
+def patience() -> Iterator[None]:
+    """Background work (an execution, a pre-check, a scheduled job) inside this block: its units of work
+    wait up to ``BACKGROUND_LOCK_WAIT_MS`` for a lock, on the background pool. Listeners never use it."""
+    token = _lock_budget_ms.set(BACKGROUND_LOCK_WAIT_MS)
+    try:
+        yield
+    finally:
+        _lock_budget_ms.reset(token)
+
+
+async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking database work on the pool and await it; the loop keeps serving meanwhile.
+
+    A cancelled caller still waits for the call to end (the unit commits or rolls back as a whole, as
+    it did on the loop) before the cancellation goes on, so nothing writes after its task is gone."""
+    budget = _lock_budget_ms.get() or LOOP_LOCK_WAIT_MS
+    pool = _LISTENER_POOL if budget <= LOOP_LOCK_WAIT_MS else _BACKGROUND_POOL
+    call = functools.partial(_within, time.monotonic() + budget / 1000, contextvars.copy_context(),
+                             functools.partial(fn, *args, **kwargs))
+    future = asyncio.get_running_loop().run_in_executor(pool, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
+
+
+def _within(deadline: float, context: contextvars.Context, call: Callable[[], T]) -> T:
+    """``call`` in the caller's context, with what is left of its budget once a thread took it up: time
+    spent queued for a thread counts, so a listener answers in time even when the pool is busy."""
+    left_ms = int((deadline - time.monotonic()) * 1000)
+    if left_ms <= 0:
+        log.warning("database unavailable: no thread free within the lock budget")
+        raise DatabaseBusy()
+    context.run(_lock_budget_ms.set, left_ms)
+    try:
+        return context.run(call)
+    except OperationalError as exc:  # from work outside ``session`` (APScheduler's job store)
+        log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0][:200])
+        raise DatabaseBusy() from exc
+
+
+async def run_unit(engine: Engine, work: Callable[[Session], T]) -> T:
+    """``work`` in one unit of work (``session``) on the pool: its result, or its exception."""
+    return await off_loop(_in_session, engine, work)
+
+
+def _in_session(engine: Engine, work: Callable[[Session], T]) -> T:
+    with session(engine) as db_session:
+        return work(db_session)
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -89,6 +172,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if memory:
         kwargs["poolclass"] = StaticPool  # one connection, or every session sees its own empty db
     engine = create_engine(url, **kwargs)
+    if memory:
+        _memory_locks[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -124,7 +209,7 @@ def session(engine: Engine) -> Iterator[Session]:
 
     ``expire_on_commit=False`` so the rows a function returns stay readable after the commit.
     """
-    with Session(engine, expire_on_commit=False) as db_session:
+    with _serialized(engine), Session(engine, expire_on_commit=False) as db_session:
         try:
             yield db_session
             db_session.commit()
@@ -135,6 +220,18 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             _rollback_quietly(db_session)
             raise
+
+
+@contextmanager
+def _serialized(engine: Engine) -> Iterator[None]:
+    """One unit at a time on an in-memory database: its single connection cannot hold two transactions
+    (the loop's thread and the pool's may both use it). Reentrant, as before, for nested units."""
+    lock = _memory_locks.get(engine)
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
 
 
 def _rollback_quietly(db_session: Session) -> None:

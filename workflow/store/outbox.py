@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, update
-from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, select
 
 from workflow.store import audit, database
@@ -178,9 +177,6 @@ class Outbox:
 
     def __init__(self, db: Engine) -> None:
         self._db = db
-        # An in-memory SQLite database is one connection shared by everyone: it must not be used from a
-        # second thread while the loop's thread uses it.
-        self.threads_allowed = not isinstance(db.pool, StaticPool)
 
     def add(self, messages: list[Outgoing]) -> None:
         with database.session(self._db) as session:

@@ -112,3 +112,39 @@ def test_one_replica_takes_an_expired_lease_over(pg: Engine) -> None:
         thread.join(timeout=30)
     winners = [owner for owner, (taken, _) in outcomes.items() if taken]
     assert len(winners) == 1 and outcomes[winners[0]] == (True, "dead"), outcomes
+
+
+async def test_a_locked_table_keeps_the_loop_free_listeners_busy_in_time_and_background_work_waiting(
+    pg: Engine,
+) -> None:
+    """Off the loop on PostgreSQL: ``lock_timeout`` follows the task's budget in the pool's threads."""
+    import asyncio
+    import time
+
+    from tests.workflow.store.test_database_off_loop import Heartbeat
+    from workflow.store.database import LOOP_LOCK_WAIT_MS, patience, run_unit
+    from workflow.store.errors import DatabaseBusy
+
+    def count(db_session: Any) -> int:
+        return int(db_session.execute(text("SELECT count(*) FROM upgrade_plan")).scalar_one())
+
+    other = pg.connect()
+    transaction = other.begin()
+    other.execute(text("LOCK TABLE upgrade_plan IN ACCESS EXCLUSIVE MODE"))  # another replica's lock
+    try:
+        with Heartbeat() as heart:
+            began = time.monotonic()
+            with pytest.raises(DatabaseBusy):
+                await run_unit(pg, count)
+            assert LOOP_LOCK_WAIT_MS / 1000 - 0.2 <= time.monotonic() - began < 2.5
+            with patience():
+                waiting = asyncio.get_running_loop().create_task(run_unit(pg, count))
+                done, _ = await asyncio.wait({waiting}, timeout=LOOP_LOCK_WAIT_MS / 1000 + 0.3)
+                assert not done, "background work should still be waiting for the lock"
+                transaction.rollback()
+                assert await asyncio.wait_for(waiting, timeout=5) == 0
+        assert heart.max_lag_s < 0.1, heart.max_lag_s
+    finally:
+        if transaction.is_active:
+            transaction.rollback()
+        other.close()
