@@ -10,8 +10,8 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
+from handlers import safe_text as safe
 from handlers.blocks import Message, section, simulated_mark, to_dicts, truncate, when
-from handlers.command_parser import mrkdwn_escape
 from handlers.ids import ActionId
 from workflow.store.snapshot import PlanSnapshot
 
@@ -45,7 +45,7 @@ def _head(snap: PlanSnapshot, hop_index: int, step: str) -> str:
 def step_request(
     snap: PlanSnapshot, *, hop_index: int, step: str, instructions: tuple[str, ...], deadline: datetime
 ) -> Message:
-    lines = "\n".join(f"{n}. {mrkdwn_escape(line)}" for n, line in enumerate(instructions, start=1))
+    lines = "\n".join(f"{n}. {safe.literal(line)}" for n, line in enumerate(instructions, start=1))
     text = (f":bust_in_silhouette: {_head(snap, hop_index, step)}\n{lines}\n"
             f"Click *Done in Cube* by {when(deadline)}; until then the bot waits.")
     blocks: list[Block] = [

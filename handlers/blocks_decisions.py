@@ -15,7 +15,6 @@ from slack_sdk.models.views import View
 from handlers import safe_text as safe
 from handlers.blocks import Message, section, to_dicts, truncate
 from handlers.blocks_notes import CANCEL_RUNNING_EFFECT
-from handlers.command_parser import mrkdwn_escape
 from handlers.ids import ActionId, BlockId, CallbackId
 from workflow.store.snapshot import PlanSnapshot
 
@@ -37,7 +36,7 @@ def _reason_input(*, label: str, hint: str) -> InputBlock:
 
 def override_modal(snap: PlanSnapshot, *, needs: Sequence[str], channel: str) -> dict[str, Any]:
     """Approve over what the rules would refuse: every waived item named, and the reason asked for."""
-    waived = "\n".join(f"• {mrkdwn_escape(need)}" for need in needs)
+    waived = "\n".join(f"• {safe.literal(need)}" for need in needs)
     view = View(
         type="modal", callback_id=CallbackId.OVERRIDE_MODAL.value, title="Approve with override",
         submit="Approve", close="Back",

@@ -12,7 +12,6 @@ from typing import Any
 
 from handlers import safe_text as safe
 from handlers.blocks import STATE_EMOJI, truncate, when
-from handlers.command_parser import mrkdwn_escape
 from handlers.ids import ActionId
 from workflow.home import HomePlan, HomeView
 
@@ -22,7 +21,7 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def who(user: str) -> str:
-    return f"<@{user}>" if _USER_ID.match(user) else mrkdwn_escape(user)
+    return safe.user(user)
 
 
 def _section(text: str, *, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,7 +99,7 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
     blocks: list[dict[str, Any]] = [_header("DataMiner upgrades"),
                                     _context(f"For {who(home.user)} · as of {when(home.now)} · times in UTC")]
     if notice:
-        blocks.append(_section(f":information_source: {mrkdwn_escape(notice)}"))
+        blocks.append(_section(f":information_source: {safe.literal(notice)}"))
     blocks += [{"type": "divider"}, _header("Waiting on you")]
     if not home.approvals and not home.manual_items:
         blocks.append(_context("Nothing waits on you."))
@@ -110,7 +109,7 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
     if len(home.approvals) > MAX_PER_LIST:
         blocks.append(_context(f"…and {len(home.approvals) - MAX_PER_LIST} more: `/dm-upgrade history`"))
     if home.manual_items:
-        lines = [f"• Plan #{m.plan_id} ({safe.name(m.dms_name)}): {mrkdwn_escape(m.title)}"
+        lines = [f"• Plan #{m.plan_id} ({safe.name(m.dms_name)}): {safe.literal(m.title)}"
                  for m in home.manual_items[:20]]
         more = len(home.manual_items) - 20
         blocks.append(_section("*Manual checklist items you own:*\n" + "\n".join(lines)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from dms.packages import package_file
 from dms.upgrade_path import Hop, PathWarning, WarningKind
 from handlers import safe_text as safe
-from handlers.command_parser import mrkdwn_escape
 from workflow.approvals import overrides_needed
 from workflow.settings import WorkflowSettings
 from workflow.store.snapshot import PlanSnapshot
@@ -43,7 +42,7 @@ def _at(moment: datetime) -> str:
 def warning_line(warning: PathWarning) -> str:
     url = warning.url.replace("<", "").replace(">", "").replace("|", "")
     link = f" (<{url}|docs>)" if url else ""
-    return f":warning: *{_LABEL[warning.kind]}*: {mrkdwn_escape(warning.text)}{link}"
+    return f":warning: *{_LABEL[warning.kind]}*: {safe.literal(warning.text)}{link}"
 
 
 def plan_warning_lines(snap: PlanSnapshot) -> list[str]:
@@ -121,7 +120,7 @@ def next_step(snap: PlanSnapshot, *, settings: WorkflowSettings, now: datetime) 
     if state in _BEFORE_WINDOW:
         if open_items:
             return (f"*Next:* {who} ticks {len(open_items)} open checklist item(s) before {start}, "
-                    f"e.g. “{mrkdwn_escape(open_items[0].title)}”.")
+                    f"e.g. “{safe.literal(open_items[0].title)}”.")
         precheck = snap.window_start - timedelta(hours=settings.precheck_lead_hours) if snap.window_start \
             else now
         if state is PlanState.SCHEDULED and precheck > now:
@@ -129,7 +128,7 @@ def next_step(snap: PlanSnapshot, *, settings: WorkflowSettings, now: datetime) 
         return f"*Next:* the bot asks {_approvers(settings, requester=snap.requester)} to approve at {start}."
     if state is PlanState.AWAITING_APPROVAL:
         needs = overrides_needed(snap)
-        extra = f" with an override reason ({mrkdwn_escape('; '.join(needs))})" if needs else ""
+        extra = f" with an override reason ({safe.literal('; '.join(needs))})" if needs else ""
         return (f"*Next:* {_approvers(settings, requester=snap.requester)} approves or rejects{extra} "
                 f"before {end}.")
     if state in (PlanState.EXECUTING, PlanState.VERIFYING):

@@ -29,7 +29,6 @@ from handlers.blocks import (
     window_text,
 )
 from handlers.blocks_notes import CANCEL_RUNNING_EFFECT, KEY_FUNCTIONALITIES_KEY
-from handlers.command_parser import mrkdwn_escape
 from workflow.store.snapshot import PlanSnapshot
 
 BAR_WIDTH = 20
@@ -169,8 +168,9 @@ def cancelled(snap: PlanSnapshot, *, actor: str, reason: str, agents: Sequence[A
 
 
 def rejected(snap: PlanSnapshot, *, actor: str, reason: str) -> Message:
-    text = (f":x: *Plan #{snap.id} rejected* by <@{actor}>: {truncate(mrkdwn_escape(reason), 1500)}\n"
-            f"The plan is cancelled; nothing was changed on {mrkdwn_escape(snap.dms_name)}.")
+    text = (f":x: *Plan #{snap.id} rejected* by {safe.user(actor)}: "
+            f"{safe.mrkdwn(reason, limit=1500, one_line=False)}\n"
+            f"The plan is cancelled; nothing was changed on {safe.name(snap.dms_name)}.")
     return Message(text=f"Plan #{snap.id} rejected", blocks=to_dicts([section(text)]))
 
 
@@ -179,21 +179,21 @@ def key_functionalities_request(snap: PlanSnapshot) -> Message | None:
     item = next((i for i in snap.checklist if i.key == KEY_FUNCTIONALITIES_KEY), None)
     if item is None or item.checked:
         return None
-    text = (f"<@{snap.requester}>, please check the key functionalities of {mrkdwn_escape(snap.dms_name)} "
+    text = (f"<@{snap.requester}>, please check the key functionalities of {safe.name(snap.dms_name)} "
             f"now and tick “{item.title}” on the plan message.")
     # Other steps after the upgrade (a helper's post-migration steps, hotfixes, key checks) are the same
     # person's; name them too so none is forgotten.
     others = [i.title for i in snap.open_required_manual if i.phase.value == "verify" and i.key != item.key]
     if others:
-        lines = [f"• {mrkdwn_escape(title)}" for title in others]
+        lines = [f"• {safe.mrkdwn(title, limit=300)}" for title in others]
         text += "\nAlso still open after the upgrade:\n" + fold_lines(lines, budget=2000)
     return note(text)
 
 
 def cancelling(snap: PlanSnapshot, *, actor: str, reason: str) -> Message:
     """Said when a cancel arrives while a hop runs: what the cancel did and what it cannot do."""
-    text = (f":hourglass_flowing_sand: *Plan #{snap.id} is being cancelled* by <@{actor}>"
-            + (f": {truncate(mrkdwn_escape(reason), 1000)}" if reason.strip() else "") + ".\n"
+    text = (f":hourglass_flowing_sand: *Plan #{snap.id} is being cancelled* by {safe.user(actor)}"
+            + (f": {safe.mrkdwn(reason, limit=1000, one_line=False)}" if reason.strip() else "") + ".\n"
             + CANCEL_RUNNING_EFFECT)
     return Message(text=f"Plan #{snap.id} is being cancelled", blocks=to_dicts([section(text)]))
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from dms.exceptions import VersionError
 from dms.versions import parse_spec
+from handlers import safe_text as safe
 from handlers.ids import SLASH_COMMAND, USAGE
-from handlers.safe_text import escape, strip_controls
 
 TRACKS = ("main", "feature", "preview")  # preview: the explicit opt-in for a preview target
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
@@ -37,18 +37,12 @@ _HELP = (
 )
 
 
-def mrkdwn_escape(text: str) -> str:
-    """Slack reads ``<...>`` as links and mentions, even inside backticks: escape what we mean literally.
-    Replies quote what was typed, so control characters (NUL, bidi overrides) go too."""
-    return escape(strip_controls(text))
-
-
-HELP_TEXT = mrkdwn_escape(_HELP)
+HELP_TEXT = safe.literal(_HELP)
 
 
 def with_usage(problem: str) -> str:
     """A reply to bad input: what was wrong (it may quote what the user typed), then the usage."""
-    return f"{mrkdwn_escape(problem)}\nUsage: `{SLASH_COMMAND} {mrkdwn_escape(USAGE)}` (times in UTC)"
+    return f"{safe.literal(problem)}\nUsage: `{SLASH_COMMAND} {safe.literal(USAGE)}` (times in UTC)"
 
 
 class ParseError(ValueError):

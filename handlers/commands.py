@@ -29,7 +29,6 @@ from handlers.command_parser import (
     PlanCommand,
     StatusCommand,
     TimelineCommand,
-    mrkdwn_escape,
     parse_command,
 )
 from handlers.ids import SLASH_COMMAND
@@ -87,7 +86,7 @@ class CommandRunner:
         except UserError as exc:
             # The usage goes with syntax errors only (ParseError, answered before this): a version the
             # catalog does not know or a downgrade needs no syntax lesson, just the reason.
-            text = mrkdwn_escape(exc.message)
+            text = safe.literal(exc.message)
             await ephemeral(client, channel=channel, user=user, message=text)
             return
         except Exception:

@@ -118,8 +118,11 @@ class OutboxSender:
         """Until nothing is due and nothing is in flight (a row waiting for its retry is not due yet)."""
         while True:
             await self._flush_unwritten()
-            await self._dispatch()
-            if not self._in_flight:
+            looked_at_every_channel = await self._dispatch()
+            # Done only when a look that skipped no channel found nothing: a channel skipped because its
+            # delivery was in flight may have its next message due once that delivery ended meanwhile.
+            if looked_at_every_channel and not self._in_flight:
+                log.debug("outbox: drained")
                 return
             await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
 
@@ -151,6 +154,16 @@ class OutboxSender:
             self._cache[(plan_id, role)] = found
         return found
 
+    async def _ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
+        """``message_ref`` for the sender: a lookup the cache cannot answer goes off the loop."""
+        cached = self._cache.get((plan_id, role))
+        if cached is not None:
+            return cached
+        found = await self._db(lambda: self._refs.get(plan_id=plan_id, role=role))
+        if found is not None:
+            self._cache[(plan_id, role)] = found
+        return found
+
     # ------------------------------------------------------------------ the loop
 
     async def _run(self) -> None:
@@ -168,28 +181,37 @@ class OutboxSender:
         with database.patience():
             return await database.off_loop(call)
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self) -> bool:
+        """Claim what is due and start delivering it; True when no channel was skipped (nothing in flight
+        when it looked) and nothing was claimed."""
         async with self._claiming:  # the loop and a drain never claim at the same time
-            await self._claim_and_start()
+            return await self._claim_and_start()
 
-    async def _claim_and_start(self) -> None:
+    async def _claim_and_start(self) -> bool:
         try:
             busy = frozenset(self._in_flight)
             claimed = await self._db(lambda: self._outbox.claim_due(owner=self.owner, skip_channels=busy,
                                                                     ttl_s=self._claim_ttl_s))
         except DatabaseBusy:
-            return  # the next wake or poll tries again; nothing was claimed
+            return True  # the next wake or poll tries again; nothing was claimed
         except Exception:
             log.exception("reading the Slack outbox failed")
-            return
+            return True
+        log.debug("outbox: claimed %s, skipped %s", [(r.id, r.channel, r.kind, r.role) for r in claimed],
+                  sorted(busy))
         loop = asyncio.get_running_loop()
         for row in claimed:
             task = loop.create_task(self._deliver(row), name=f"slack-outbox:{row.channel}")
             self._in_flight[row.channel] = task
             task.add_done_callback(functools.partial(self._finished, row.channel))
+        return not claimed and not busy
 
-    def _finished(self, channel: str, _task: asyncio.Task[None]) -> None:
-        self._in_flight.pop(channel, None)
+    def _finished(self, channel: str, task: asyncio.Task[None]) -> None:
+        # Only this task's entry: the callback runs a moment after the task ends, and a dispatch in between
+        # may already have started the channel's next delivery (forgetting that one let ``drain`` return
+        # while it was still on its way).
+        if self._in_flight.get(channel) is task:
+            del self._in_flight[channel]
         if self._wakeup is not None:
             self._wakeup.set()  # the channel's next message may be waiting
 
@@ -236,7 +258,7 @@ class OutboxSender:
         """Make the row's call; for an upsert that posted, where the message now lives."""
         if row.kind == REPLY:
             extra: dict[str, Any] = {}
-            parent = self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
+            parent = await self._ref(row.plan_id, "plan") if row.plan_id is not None else None
             if parent is not None:
                 extra["thread_ts"] = parent[1]
                 if row.broadcast:
@@ -244,7 +266,7 @@ class OutboxSender:
             await self._client.chat_postMessage(channel=row.channel, **extra, **row.payload)
             return None
         assert row.plan_id is not None and row.role is not None
-        ref = self.message_ref(row.plan_id, row.role)
+        ref = await self._ref(row.plan_id, row.role)
         if ref is not None:
             try:
                 await self._client.chat_update(channel=ref[0], ts=ref[1], **row.payload)
@@ -257,7 +279,7 @@ class OutboxSender:
             return None  # a redraw of a message that was never posted: nothing to redraw
         thread_ts = None
         if row.in_thread:
-            parent = self.message_ref(row.plan_id, "plan")
+            parent = await self._ref(row.plan_id, "plan")
             thread_ts = parent[1] if parent else None
         answer = await self._client.chat_postMessage(channel=row.channel, thread_ts=thread_ts, **row.payload)
         channel, ts = str(answer["channel"]), str(answer["ts"])

@@ -63,6 +63,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def literal(text: str) -> str:
+    """The bot's own mrkdwn (help, usage, its catalog's warnings, instructions): its formatting is meant,
+    but it must not mention or link, and controls go (a reply may quote what was typed)."""
+    return escape(strip_controls(text))
+
+
 def mrkdwn(text: object, *, limit: int = TEXT_LIMIT, one_line: bool = True) -> str:
     """Text from a person or a DMS, safe to put into mrkdwn: it can't mention, link or format."""
     value = clean(text, limit=limit, one_line=one_line).translate(_MARKS)

@@ -13,6 +13,7 @@ from handlers import blocks, blocks_progress
 from handlers.blocks_render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_phase
 from tests.handlers.conftest import APPROVER, START, make_snapshot
+from tests.support.slack_markup import INJECTION, problems
 from workflow.store.snapshot import CheckRunView, DecisionView
 from workflow.store.states import PlanState
 
@@ -213,3 +214,15 @@ def test_plan_message_names_the_exact_package_file_of_every_hop() -> None:
     text = render_message(blocks.plan_message(snap).blocks, "").text
     for hop in snap.hops:
         assert f"file: `{package_file(hop)}`" in text or f"file: {package_file(hop)}" in text
+
+
+@pytest.mark.parametrize("draw", ["rejected", "cancelling"])
+def test_a_reason_or_a_dms_name_on_a_rejection_or_a_running_cancel_cannot_mention_link_or_format(
+    draw: str
+) -> None:
+    """These two used the bare ``&<>`` escape, which left *bold*, `code` and controls through; and an actor
+    that was not a user id became a mention."""
+    snap = make_snapshot().model_copy(update={"dms_name": f"DMS {INJECTION}"})
+    message = getattr(blocks_progress, draw)(snap, actor="<!channel>", reason=f"not now {INJECTION}")
+    assert problems(message.kwargs(), users=[APPROVER]) == []
+    assert "not now" in message.blocks[0]["text"]["text"]

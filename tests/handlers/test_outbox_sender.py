@@ -4,6 +4,7 @@ audited without holding up the others."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -171,3 +172,19 @@ async def test_a_message_said_while_the_database_is_locked_is_kept_and_sent_late
         locker.close()
     await wait_until(lambda: len(texts(slack)) == 3, timeout_s=10, what="the kept messages to go out")
     await notifier.aclose(timeout_s=5)
+
+
+async def test_a_finished_delivery_does_not_forget_the_next_one_of_its_channel(
+    slack: FaultySlack, db: Engine
+) -> None:
+    """A delivery's done-callback runs a moment after it ends; a dispatch in between may already have started
+    the channel's next delivery. Forgetting that one let ``drain`` return while it was still on its way (the
+    approval request was missing from the thread right after a drain, under load)."""
+    sender = notifier_for(slack, db).sender
+    first = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+    await first
+    second = asyncio.get_running_loop().create_task(asyncio.Event().wait())
+    sender._in_flight[CHANNEL] = second  # the channel's next delivery, already started
+    sender._finished(CHANNEL, first)  # the first one's late callback
+    assert sender._in_flight.get(CHANNEL) is second  # drain still waits for it
+    second.cancel()
