@@ -90,7 +90,17 @@ class ExecutionRunner:
                     await asyncio.sleep(DB_RETRY_S)
         finally:
             keeper.cancel()
-            await database.off_loop(lease.release)
+            if not await self._cancel_watch_follows(plan_id):
+                await database.off_loop(lease.release)
+
+    async def _cancel_watch_follows(self, plan_id: int) -> bool:
+        """A cancel stopped the execution: the lease stays with this process, whose cancel watch takes it
+        under the same owner (``Replica.tick`` starts it within a third of a lease). Released here, another
+        replica could take it between the two, and both would watch the agents."""
+        try:
+            return await self._context.read_state(plan_id) is PlanState.CANCELLING
+        except Exception:
+            return False  # nothing known: give the lease up (it expires anyway if that fails too)
 
     def _load(self, session: Session, plan_id: int, *, previous: str | None
               ) -> tuple[str, UpgradePath, Estimate] | None:
