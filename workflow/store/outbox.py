@@ -29,7 +29,7 @@ PENDING, REFUSED = "pending", "refused"
 UPSERT, REPLY = "upsert", "reply"
 CLAIM_TTL_S = 60.0  # the default: two lease lengths; a sender bounds each call to well within it
 MAX_BACKOFF_S = 300.0
-_SCAN_LIMIT = 1000
+_SCAN_LIMIT = 1000  # channels looked at in one go
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,11 +94,13 @@ def claim_due(
     ttl_s: float = CLAIM_TTL_S,
 ) -> list[Claimed]:
     """Claim the head of every channel whose head is due and not claimed by a live sender."""
-    rows = session.exec(select(SlackOutboxMessage).where(SlackOutboxMessage.state == PENDING)
+    # Only each channel's oldest pending row is loaded: a channel paced at one call a second can have
+    # hundreds waiting behind it, and reading them all at every look cost the event loop's acks dearly.
+    head_ids = select(func.min(SlackOutboxMessage.id)).where(SlackOutboxMessage.state == PENDING) \
+        .group_by(SlackOutboxMessage.channel)
+    rows = session.exec(select(SlackOutboxMessage).where(col(SlackOutboxMessage.id).in_(head_ids))
                         .order_by(col(SlackOutboxMessage.id)).limit(_SCAN_LIMIT)).all()
-    heads: dict[str, SlackOutboxMessage] = {}
-    for row in rows:
-        heads.setdefault(row.channel, row)
+    heads = {row.channel: row for row in rows}
     claimed: list[Claimed] = []
     until = now + timedelta(seconds=ttl_s)
     for channel, row in heads.items():
