@@ -87,20 +87,21 @@ class CancelWatcher:
             self.lease_refusals += 1
             log.debug("plan #%s: another process holds its lease (it executes or watches)", plan_id)
             return
-        current = asyncio.current_task()
-        assert current is not None
-        keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-cancel-{plan_id}")
         try:
-            if not await context.unit(lambda session: self._still_cancelling(session, plan_id, previous)):
-                return  # recorded by another process while this one waited for the lease
-            asked: tuple[str, str] = ((actor, reason or "") if actor is not None else
-                                      await database.off_loop(cancel_request, context, plan_id))
-            await self._watch(plan_id, actor=asked[0], reason=asked[1], lease=lease)
+            async with lease.kept():
+                await self._watch_if_cancelling(plan_id, actor=actor, reason=reason, lease=lease,
+                                                previous=previous)
         except LeaseLost as lost:
             log.warning("plan #%s: %s; the replica holding it now records the cancel", plan_id, lost)
-        finally:
-            keeper.cancel()
-            await database.off_loop(lease.release)
+
+    async def _watch_if_cancelling(self, plan_id: int, *, actor: str | None, reason: str | None,
+                                   lease: HeldLease, previous: str | None) -> None:
+        context = self._context
+        if not await context.unit(lambda session: self._still_cancelling(session, plan_id, previous)):
+            return  # recorded by another process while this one waited for the lease
+        asked: tuple[str, str] = ((actor, reason or "") if actor is not None else
+                                  await database.off_loop(cancel_request, context, plan_id))
+        await self._watch(plan_id, actor=asked[0], reason=asked[1], lease=lease)
 
     def _still_cancelling(self, session: Session, plan_id: int, previous: str | None) -> bool:
         if get_plan(session, plan_id=plan_id).state != PlanState.CANCELLING:

@@ -63,10 +63,7 @@ class ExecutionRunner:
         if not taken:
             log.debug("plan #%s is executed by another process (it holds the lease)", plan_id)
             return
-        current = asyncio.current_task()
-        assert current is not None
-        keeper = asyncio.get_running_loop().create_task(lease.keep(current), name=f"lease-plan-{plan_id}")
-        try:
+        async with lease.kept():
             found = await context.unit(lambda session: self._load(session, plan_id, previous=previous))
             if found is None:
                 return  # it ended while this process waited for the lease
@@ -88,19 +85,6 @@ class ExecutionRunner:
                     # once it answers again is safe; a database outage alone never fails the upgrade.
                     log.warning("plan #%s: the database is unavailable; resuming when it answers", plan_id)
                     await asyncio.sleep(DB_RETRY_S)
-        finally:
-            keeper.cancel()
-            if not await self._cancel_watch_follows(plan_id):
-                await database.off_loop(lease.release)
-
-    async def _cancel_watch_follows(self, plan_id: int) -> bool:
-        """A cancel stopped the execution: the lease stays with this process, whose cancel watch takes it
-        under the same owner (``Replica.tick`` starts it within a third of a lease). Released here, another
-        replica could take it between the two, and both would watch the agents."""
-        try:
-            return await self._context.read_state(plan_id) is PlanState.CANCELLING
-        except Exception:
-            return False  # nothing known: give the lease up (it expires anyway if that fails too)
 
     def _load(self, session: Session, plan_id: int, *, previous: str | None
               ) -> tuple[str, UpgradePath, Estimate] | None:

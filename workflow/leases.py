@@ -7,6 +7,10 @@ and it expires on time. An advisory lock lives as long as its connection: it nee
 per plan held open for hours, disappears on a network blip while the old owner may still be calling the
 DMS, and cannot be seen from SQLite. The price of a lease is a takeover delay of at most one lease length.
 
+Holders in one process: the execution and, after a cancel, the cancel watch of the same plan take its lease
+under one owner name, so the watch continues where the execution stopped. The row is released only when
+the last of them lets go; released earlier, another replica could take it while this one still watches.
+
 Fencing: the owner renews the lease right before each DMS call that changes something, and stops acting
 when a renewal finds another owner, or when it could not renew for a whole lease length (the database
 being unreachable), since from then on another replica may have taken over.
@@ -19,13 +23,20 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
 
 from workflow.store import database, leases
 
 log = logging.getLogger(__name__)
+
+# (lease name, owner) -> how many ``HeldLease`` objects of this process hold it.
+_holders: dict[tuple[str, str], int] = {}
+_holders_lock = threading.Lock()  # acquire/release run on the database's worker threads
 
 
 class LeaseLost(Exception):
@@ -44,6 +55,7 @@ class HeldLease:
         self.owner = owner
         self.ttl_s = ttl_s
         self._valid_until = 0.0  # time.monotonic() until which nobody else can have taken it
+        self._counted = False  # counted among this process's holders of (name, owner)
 
     def acquire(self) -> tuple[bool, str | None]:
         """``(taken, previous owner whose expired lease was taken over)``."""
@@ -52,6 +64,10 @@ class HeldLease:
             taken, previous = leases.acquire(session, name=self.name, owner=self.owner, ttl_s=self.ttl_s)
         if taken:
             self._valid_until = started + self.ttl_s
+            with _holders_lock:
+                if not self._counted:
+                    self._counted = True
+                    _holders[(self.name, self.owner)] = _holders.get((self.name, self.owner), 0) + 1
         return taken, previous
 
     def renew(self) -> bool:
@@ -65,10 +81,25 @@ class HeldLease:
                 log.warning("renewing lease %s failed (%s); still valid", self.name, type(exc).__name__)
                 return True
             log.error("lease %s could not be renewed within its length: giving it up", self.name)
+            self._uncount()
             return False
         if held:
             self._valid_until = started + self.ttl_s
+        else:
+            self._uncount()  # another owner's now: nothing of this process holds it any more
         return held
+
+    def _uncount(self) -> int:
+        """Stop counting this object among the process's holders; how many still hold it."""
+        with _holders_lock:
+            key = (self.name, self.owner)
+            if not self._counted:
+                return _holders.get(key, 0)
+            self._counted = False
+            _holders[key] -= 1
+            if _holders[key] == 0:
+                del _holders[key]
+            return _holders.get(key, 0)
 
     def check(self) -> None:
         """Right before a DMS call that changes something: renew, or raise ``LeaseLost``."""
@@ -84,7 +115,23 @@ class HeldLease:
                 task.cancel()
                 return
 
+    @asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """After a successful ``acquire``: renew in the background while the block runs (the block's task is
+        cancelled if the lease is lost), then release."""
+        current = asyncio.current_task()
+        assert current is not None
+        keeper = asyncio.get_running_loop().create_task(self.keep(current), name=f"lease-{self.name}")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await database.off_loop(self.release)
+
     def release(self) -> None:
+        """Give the lease up, unless another holder of this process still holds it under the same owner."""
+        if self._uncount() > 0:
+            return
         try:
             with database.session(self.db) as session:
                 leases.release(session, name=self.name, owner=self.owner)

@@ -58,3 +58,15 @@ def test_a_database_error_is_no_loss_while_the_lease_is_still_valid(db: Engine, 
     assert mine.renew() is True
     mine._valid_until = 0.0  # a whole lease length without a renewal
     assert mine.renew() is False
+
+
+def test_a_lease_two_holders_of_one_process_share_is_released_by_the_last(db: Engine) -> None:
+    """The execution and the cancel watch of a plan hold its lease under one owner; the execution stopping
+    released the row under the watch, so another replica took it and both watched the agents."""
+    execution = HeldLease(db, name="plan:7", owner="A", ttl_s=30)
+    watch = HeldLease(db, name="plan:7", owner="A", ttl_s=30)
+    assert execution.acquire()[0] and watch.acquire()[0]
+    execution.release()
+    assert not HeldLease(db, name="plan:7", owner="B", ttl_s=30).acquire()[0]  # the watch still holds it
+    watch.release()
+    assert HeldLease(db, name="plan:7", owner="B", ttl_s=30).acquire() == (True, None)
