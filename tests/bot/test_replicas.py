@@ -11,15 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.console.fake_slack import FakeSlack
@@ -31,6 +29,7 @@ from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock
 from tests.support.notifier import RecordingNotifier
 from tests.support.polling import wait_until
+from tests.support.postgres import SERVER, throwaway_database
 from tests.workflow.conftest import APPROVER, Harness, engine_settings, sim_config
 from tests.workflow.test_recovery import _assert_audit_intact
 from workflow.dms_access import DmsAccess
@@ -41,7 +40,6 @@ from workflow.store.database import make_engine, migrate
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent, PlanHop, UpgradePlan
 
-SERVER = os.environ.get("DMU_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not SERVER, reason="DMU_TEST_POSTGRES_URL is not set")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,17 +52,8 @@ LEASE_SECONDS = 3.0
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    assert SERVER is not None
-    name = f"dmu_replicas_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database("dmu_replicas") as url:
+        yield url
 
 
 @pytest.fixture

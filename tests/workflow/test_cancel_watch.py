@@ -5,18 +5,15 @@ lease expired."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from tests.support.polling import wait_until
+from tests.support.postgres import SERVER, throwaway_database
 from tests.workflow.conftest import APPROVER, APPROVER_2, Harness
 from workflow.events import AgentProgress, UpgradeCancelled
 from workflow.leases import HeldLease
@@ -27,7 +24,6 @@ from workflow.store.tables import AuditEvent
 # Renewed every third of it: long enough that a loaded machine (2 shared cores) does not let the holder's
 # lease expire while it lives (at 1.5 s it did), short enough for a quick takeover.
 LEASE_S = 4.0
-SERVER = os.environ.get("DMU_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,16 +34,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not SERVER:
         pytest.skip("DMU_TEST_POSTGRES_URL is not set")
-    name = f"dmu_cancel_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database("dmu_cancel") as url:
+        yield url
 
 
 def _watched(h: Harness, plan_id: int) -> list[AgentProgress]:

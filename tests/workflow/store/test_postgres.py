@@ -3,18 +3,16 @@ user may create databases (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/pos
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
+from tests.support.postgres import SERVER, throwaway_database
 from tests.support.store_helpers import NOW, force_state, new_plan
 from workflow.store import approvals, audit
 from workflow.store.database import include_object, make_engine, migrate, session
@@ -23,26 +21,18 @@ from workflow.store.snapshot import load_snapshot
 from workflow.store.states import PlanState, transition
 from workflow.store.tables import Approval, metadata
 
-SERVER = os.environ.get("DMU_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not SERVER, reason="DMU_TEST_POSTGRES_URL is not set")
 
 
 @pytest.fixture
 def pg() -> Iterator[Engine]:
-    assert SERVER is not None
-    name = f"dmu_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(SERVER).set(database=name).render_as_string(hide_password=False))
-    try:
-        migrate(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database("dmu_test") as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_migration_matches_models(pg: Engine) -> None:
