@@ -21,8 +21,8 @@ import contextlib
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -30,13 +30,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack_web import ChannelPacer
 from workflow.leases import replica_owner
-from workflow.store import database
 from workflow.store.errors import DatabaseBusy
 from workflow.store.message_refs import MessageRefs
 from workflow.store.outbox import CLAIM_TTL_S, REPLY, Claimed, Outbox, Outgoing
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Errors after which the same call will not succeed later: the message is set aside (audited).
 # Anything not listed here and not an error code is retried; see ``_is_permanent`` for unknown codes.
@@ -97,7 +95,7 @@ class OutboxSender:
             while self._unwritten:
                 batch = self._unwritten[0]
                 try:
-                    await self._db(functools.partial(self._outbox.add, batch))
+                    await self._outbox.add(batch)
                 except Exception as exc:
                     log.warning("the Slack outbox cannot be written now (%s); %d message(s) wait in memory",
                                 type(exc).__name__, sum(len(b) for b in self._unwritten))
@@ -159,7 +157,7 @@ class OutboxSender:
         cached = self._cache.get((plan_id, role))
         if cached is not None:
             return cached
-        found = await self._db(lambda: self._refs.get(plan_id=plan_id, role=role))
+        found = await self._outbox.message_ref(plan_id=plan_id, role=role)
         if found is not None:
             self._cache[(plan_id, role)] = found
         return found
@@ -175,12 +173,6 @@ class OutboxSender:
             await self._flush_unwritten()
             await self._dispatch()
 
-    async def _db(self, call: Callable[[], T]) -> T:
-        """The outbox's database work, off the loop and with a background task's patience for locks: a
-        locked database must not stall the loop, and the sender can wait."""
-        with database.patience():
-            return await database.off_loop(call)
-
     async def _dispatch(self) -> bool:
         """Claim what is due and start delivering it; True when no channel was skipped (nothing in flight
         when it looked) and nothing was claimed."""
@@ -190,8 +182,8 @@ class OutboxSender:
     async def _claim_and_start(self) -> bool:
         try:
             busy = frozenset(self._in_flight)
-            claimed = await self._db(lambda: self._outbox.claim_due(owner=self.owner, skip_channels=busy,
-                                                                    ttl_s=self._claim_ttl_s))
+            claimed = await self._outbox.claim_due(owner=self.owner, skip_channels=busy,
+                                                   ttl_s=self._claim_ttl_s)
         except DatabaseBusy:
             return True  # the next wake or poll tries again; nothing was claimed
         except Exception:
@@ -231,23 +223,23 @@ class OutboxSender:
             await self._failed(row, f"{type(exc).__name__}", permanent=False)
         else:
             self.sent += 1
-            await self._record(lambda: self._outbox.delivered(row_id=row.id, posted=posted))
+            await self._record(self._outbox.delivered(row_id=row.id, posted=posted))
 
     async def _failed(self, row: Claimed, error: str, *, permanent: bool) -> None:
         if permanent:
             self.refusals += 1
             log.error("plan #%s: Slack refused a message for channel %s for good (%s); it was audited and "
                       "the channel's next messages go on", row.plan_id, row.channel, error)
-            await self._record(lambda: self._outbox.refused(row_id=row.id, error=error))
+            await self._record(self._outbox.refused(row_id=row.id, error=error))
             return
         self.retries += 1
         log.warning("plan #%s: Slack did not take a message for channel %s (%s, attempt %d); it waits and is "
                     "sent again", row.plan_id, row.channel, error, row.attempts + 1)
-        await self._record(lambda: self._outbox.retry(row_id=row.id, error=error, base_s=self._retry_base_s))
+        await self._record(self._outbox.retry(row_id=row.id, error=error, base_s=self._retry_base_s))
 
-    async def _record(self, write: Callable[[], object]) -> None:
+    async def _record(self, write: Awaitable[object]) -> None:
         try:
-            await self._db(write)
+            await write
         except Exception:
             # The claim expires and the row is tried again: at worst a message is sent twice, never lost.
             log.exception("recording an outbox delivery failed")

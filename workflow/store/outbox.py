@@ -13,17 +13,20 @@ Claims expire, so a message a dead replica was sending is sent by another: deliv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from workflow.store import audit, database
 from workflow.store.clock import utc_now
-from workflow.store.message_refs import save_message_ref
+from workflow.store.message_refs import get_message_ref, save_message_ref
 from workflow.store.tables import SlackOutboxMessage
+
+T = TypeVar("T")
 
 PENDING, REFUSED = "pending", "refused"
 UPSERT, REPLY = "upsert", "reply"
@@ -175,34 +178,48 @@ def depth(session: Session) -> int:
 
 
 class Outbox:
-    """The outbox as an object, for the sender in ``handlers`` (which opens no database sessions itself)."""
+    """The outbox as an object, for the sender in ``handlers``: it opens no database sessions itself, and
+    every call here runs off the event loop with a background task's patience for a locked database."""
 
     def __init__(self, db: Engine) -> None:
         self._db = db
 
-    def add(self, messages: list[Outgoing]) -> None:
-        with database.session(self._db) as session:
+    async def _unit(self, work: Callable[[Session], T]) -> T:
+        with database.patience():
+            return await database.run_unit(self._db, work)
+
+    async def add(self, messages: list[Outgoing]) -> None:
+        def write(session: Session) -> None:
             for message in messages:
                 enqueue(session, message)
 
-    def claim_due(
+        await self._unit(write)
+
+    async def claim_due(
         self, *, owner: str, skip_channels: frozenset[str] = frozenset(), ttl_s: float = CLAIM_TTL_S
     ) -> list[Claimed]:
-        with database.session(self._db) as session:
-            return claim_due(session, owner=owner, now=utc_now(), skip_channels=skip_channels, ttl_s=ttl_s)
+        return await self._unit(lambda session: claim_due(session, owner=owner, now=utc_now(),
+                                                          skip_channels=skip_channels, ttl_s=ttl_s))
 
-    def delivered(self, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
-        with database.session(self._db) as session:
-            delivered(session, row_id=row_id, posted=posted)
+    async def delivered(self, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
+        await self._unit(lambda session: delivered(session, row_id=row_id, posted=posted))
 
-    def retry(self, *, row_id: int, error: str, base_s: float) -> datetime:
-        with database.session(self._db) as session:
-            return retry(session, row_id=row_id, error=error, now=utc_now(), base_s=base_s)
+    async def retry(self, *, row_id: int, error: str, base_s: float) -> datetime:
+        return await self._unit(lambda session: retry(session, row_id=row_id, error=error, now=utc_now(),
+                                                      base_s=base_s))
 
-    def refused(self, *, row_id: int, error: str) -> None:
-        with database.session(self._db) as session:
-            refused(session, row_id=row_id, error=error, now=utc_now())
+    async def refused(self, *, row_id: int, error: str) -> None:
+        await self._unit(lambda session: refused(session, row_id=row_id, error=error, now=utc_now()))
+
+    async def message_ref(self, *, plan_id: int, role: str) -> tuple[str, str] | None:
+        """(channel, ts) of the plan's message in ``role``, or None."""
+        def read(session: Session) -> tuple[str, str] | None:
+            row = get_message_ref(session, plan_id=plan_id, role=role)
+            return None if row is None else (row.channel, row.ts)
+
+        return await self._unit(read)
 
     def depth(self) -> int:
+        """Blocking: for callers already off the loop (metrics)."""
         with database.session(self._db) as session:
             return depth(session)
