@@ -296,9 +296,9 @@ def _connection_note(event: DmsConnectionLost | DmsConnectionRestored) -> str:
     """Once per outage of the DMS under a running upgrade, and once when it is back (not per poll)."""
     if isinstance(event, DmsConnectionLost):
         until = f" until {blocks.when(event.deadline)}" if event.deadline else ""
-        return (f":electric_plug: The DMS {event.dms_name} does not answer; the upgrade waits and keeps "
-                f"asking{until} (the hop's deadline).")
-    return (f":white_check_mark: The DMS {event.dms_name} answers again (after "
+        return (f":electric_plug: The DMS {safe.name(event.dms_name)} does not answer; the upgrade waits and "
+                f"keeps asking{until} (the hop's deadline).")
+    return (f":white_check_mark: The DMS {safe.name(event.dms_name)} answers again (after "
             f"{blocks.minutes_text(event.minutes)}); the upgrade goes on.")
 
 

@@ -16,13 +16,16 @@ from sqlalchemy import Engine
 from bot.console.fake_slack import FakeSlack
 from dms.models import AgentState
 from dms.versions import parse_version
-from handlers.notifier import SlackNotifier
+from handlers.notifier import SlackNotifier, _connection_note
 from handlers.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
+from tests.support.slack_markup import INJECTION, problems
 from workflow.events import (
     AgentProgress,
     ApprovalGranted,
     ApprovalRequested,
+    DmsConnectionLost,
+    DmsConnectionRestored,
     HopStarted,
     PlanCreated,
     StateChanged,
@@ -217,3 +220,12 @@ async def test_changes_queued_before_the_first_post_are_folded_into_it(slack: Fa
     await notifier.drain()
     plan = [m for m in slack.channel_messages(CHANNEL) if "Upgrade plan" in str(m.blocks)]
     assert len(plan) == 1 and "executing" in plan[0].text and plan[0].edits == 0
+
+
+def test_a_dms_name_in_the_outage_notes_cannot_mention_link_or_format() -> None:
+    snap = make_snapshot()
+    lost = DmsConnectionLost(plan_id=1, snapshot=snap, dms_name=f"DMS {INJECTION}", error="timeout",
+                             deadline=None)
+    back = DmsConnectionRestored(plan_id=1, snapshot=snap, dms_name=f"DMS {INJECTION}", minutes=3.0)
+    for event in (lost, back):
+        assert problems({"text": _connection_note(event)}, users=[]) == []
