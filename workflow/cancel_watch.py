@@ -82,13 +82,12 @@ class CancelWatcher:
         context = self._context
         lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
                           ttl_s=context.settings.lease_seconds)
-        taken, previous = await database.off_loop(lease.acquire)
-        if not taken:
-            self.lease_refusals += 1
-            log.debug("plan #%s: another process holds its lease (it executes or watches)", plan_id)
-            return
         try:
-            async with lease.kept():
+            async with lease.held() as (taken, previous):
+                if not taken:
+                    self.lease_refusals += 1
+                    log.debug("plan #%s: another process holds its lease (it executes or watches)", plan_id)
+                    return
                 await self._watch_if_cancelling(plan_id, actor=actor, reason=reason, lease=lease,
                                                 previous=previous)
         except LeaseLost as lost:

@@ -59,11 +59,10 @@ class ExecutionRunner:
         context = self._context
         lease = HeldLease(context.db, name=plan_lease(plan_id), owner=self.owner,
                           ttl_s=context.settings.lease_seconds)
-        taken, previous = await database.off_loop(lease.acquire)
-        if not taken:
-            log.debug("plan #%s is executed by another process (it holds the lease)", plan_id)
-            return
-        async with lease.kept():
+        async with lease.held() as (taken, previous):
+            if not taken:
+                log.debug("plan #%s is executed by another process (it holds the lease)", plan_id)
+                return
             found = await context.unit(lambda session: self._load(session, plan_id, previous=previous))
             if found is None:
                 return  # it ended while this process waited for the lease

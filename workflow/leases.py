@@ -116,17 +116,24 @@ class HeldLease:
                 return
 
     @asynccontextmanager
-    async def kept(self) -> AsyncIterator[None]:
-        """After a successful ``acquire``: renew in the background while the block runs (the block's task is
-        cancelled if the lease is lost), then release."""
-        current = asyncio.current_task()
-        assert current is not None
-        keeper = asyncio.get_running_loop().create_task(self.keep(current), name=f"lease-{self.name}")
+    async def held(self) -> AsyncIterator[tuple[bool, str | None]]:
+        """``acquire`` (``(taken, previous owner)`` for the block), renew in the background while the block
+        runs if taken (the block's task is cancelled if the lease is lost), then release. A lease taken while
+        the task was being cancelled is released too: left counted, it would keep the row of this process's
+        other holders from ever being released."""
+        keeper: asyncio.Task[None] | None = None
         try:
-            yield
+            taken, previous = await database.off_loop(self.acquire)
+            if taken:
+                current = asyncio.current_task()
+                assert current is not None
+                keeper = asyncio.get_running_loop().create_task(self.keep(current), name=f"lease-{self.name}")
+            yield taken, previous
         finally:
-            keeper.cancel()
-            await database.off_loop(self.release)
+            if keeper is not None:
+                keeper.cancel()
+            if self._counted:
+                await database.off_loop(self.release)
 
     def release(self) -> None:
         """Give the lease up, unless another holder of this process still holds it under the same owner."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.support.clock import START
+from tests.support.polling import wait_until
 from workflow.leases import HeldLease, LeaseLost
 from workflow.store import leases
 from workflow.store.database import make_engine, migrate, session
@@ -70,3 +73,30 @@ def test_a_lease_two_holders_of_one_process_share_is_released_by_the_last(db: En
     assert not HeldLease(db, name="plan:7", owner="B", ttl_s=30).acquire()[0]  # the watch still holds it
     watch.release()
     assert HeldLease(db, name="plan:7", owner="B", ttl_s=30).acquire() == (True, None)
+
+
+async def test_a_lease_taken_while_its_task_is_cancelled_is_released(db: Engine) -> None:
+    """A cancel watch stopped while it acquired the lease left it counted: the execution's release then
+    kept the row, and the next process waited a whole lease length for it."""
+    lease = HeldLease(db, name="plan:9", owner="A", ttl_s=30)
+    acquiring, proceed = threading.Event(), threading.Event()
+    real_acquire = lease.acquire
+
+    def slow_acquire() -> tuple[bool, str | None]:
+        acquiring.set()
+        proceed.wait(timeout=10)
+        return real_acquire()
+
+    lease.acquire = slow_acquire  # type: ignore[method-assign]
+
+    async def hold() -> None:
+        async with lease.held():
+            await asyncio.Event().wait()
+
+    task = asyncio.get_running_loop().create_task(hold())
+    await wait_until(acquiring.is_set, what="the acquire to start")
+    task.cancel()
+    proceed.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert HeldLease(db, name="plan:9", owner="B", ttl_s=30).acquire() == (True, None)
