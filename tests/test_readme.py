@@ -49,7 +49,8 @@ def steps_of_script(path: Path) -> list[Step]:
 
 
 # What CI runs around the README's command: only the environment changes, never the command itself.
-CI_SETUP_STEPS: set[Step] = {("source", ".ci/postgres"), ("start_postgres",)}
+CI_SETUP_STEPS: set[Step] = {("source", ".ci/postgres"), ("start_postgres",), ("source", ".ci/mono"),
+                              ("install_mono",)}
 
 
 def is_ci_setup(step: Step) -> bool:
