@@ -98,7 +98,9 @@ async def automation_scripts(cluster: SimCluster, agent_id: int, params: dict[st
 
 
 async def execute_automation_script(cluster: SimCluster, agent_id: int, params: dict[str, Any]) -> Any:
-    _session(cluster, agent_id, params)
+    # WS_Methods_v1/ExecuteAutomationScript.md spells the session field "Connection"; its sibling
+    # ExecuteAutomationScriptWithOutput.md spells it "connection" like every other method.
+    cluster.use(agent_id, _param(params, "Connection"))
     script, options = _param(params, "script"), params.get("scriptOptions")
     return await scripts.execute(cluster, script=script, options=options)
 

@@ -1,7 +1,12 @@
-"""The simulated DMS's state: agents, sessions, alarms, uploaded packages, faults and trigger counters.
+"""The simulated DMS's state: agents, sessions, alarms, packages, upgrade jobs, faults and trigger counters.
 
-Everything here is synchronous and reads the injected clock, except the two waits the upgrade script makes
-(the upload with its prerequisite checks, and a helper package's run), which sleep on the simulated clock.
+Everything is synchronous and reads the injected clock; the waits of an upgrade's start are the script's
+(``dms.simulator.scripts``). An upgrade's end is read off the agents when asked (``outcome``).
+
+Prior to DataMiner 10.6.6/10.7.0 the orchestrating agent, the one an upgrade was triggered from, "can only be
+accessed after all Agents in the cluster have been upgraded" (dataminer-docs: Upgrading_a_DMA/
+Upgrading_a_DataMiner_Agent_using_DataMiner_Taskbar_Utility.md): ``answers`` is false for it meanwhile. That
+agent is ``ORCHESTRATOR``, DMS_URL's: the API hands the script no other, and Cube is taken to be on it too.
 """
 
 from __future__ import annotations
@@ -14,14 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dms.script_contract import PREREQUISITE_FAILED_PREFIX
+from dms import script_contract as contract
 from dms.simulator import shapes
 from dms.simulator.agents import STUCK_AT, Phase, SimAgent, Transition, agent_ip, build_string
 from dms.simulator.clock import SimClock
 from dms.simulator.config import SimulatorConfig
-from dms.simulator.errors import AuthenticationFailed, NoConnection, ScriptFailed
+from dms.simulator.errors import AuthenticationFailed, NoConnection
 from dms.simulator.faults import ActiveFault, Fault, make_fault, parse_fault_flag
 from dms.versions import Version, parse_version
+
+ORCHESTRATOR = 1  # DMS_URL's agent (module docstring)
+ORCHESTRATOR_ANSWERS_FROM = Version(10, 6, 6)  # and 10.7.0, which is later anyway
+# SLTaskbarUtility's return codes: the docs give only 0, success; the others are the simulator's (scripts).
+EXIT_SUCCESS = 0
+EXIT_CANCELLED = 1  # the upgrade did not start: an agent could not take it, or a prerequisite check failed
+EXIT_AGENT_FAILED = 2  # the upgrade ran, and an agent failed to start afterwards
 
 _SEVERITIES = ("Minor", "Warning", "Major", "Critical", "Minor", "Warning")
 _PARAMETERS = ("CPU Load", "Link Status", "Temperature", "Fan Speed", "Signal Level", "Disk Usage")
@@ -57,6 +69,35 @@ class SimAlarm:
                                 severity=self.severity, masked=self.masked, arrived=self.arrived)
 
 
+@dataclass
+class Upgrade:
+    """A full or CU upgrade; ``orchestrator`` does not answer until it is over (None from 10.6.6/10.7.0)."""
+
+    target: Version
+    agent_ids: tuple[int, ...]
+    orchestrator: int | None
+    result: bool | None = None  # once over: did every agent start on the target; kept from then on
+
+
+@dataclass
+class Job:
+    """One ``Action=upgrade`` job, as the script records it in its package folder."""
+
+    job: str
+    folder: str
+    package: str
+    state: str = contract.STATE_RUNNING
+    exit_code: int | None = None
+    message: str = ""  # why it was refused; for a finished job only the simulator's state shows it
+    upgrade: Upgrade | None = None  # the upgrade the utility waits for
+
+    def finish(self, exit_code: int, why: str = "") -> None:
+        self.state, self.exit_code, self.message = contract.STATE_FINISHED, exit_code, why
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in vars(self).items() if key != "upgrade"}
+
+
 class SimCluster:
     def __init__(self, config: SimulatorConfig, *, clock: SimClock) -> None:
         self.config = config
@@ -79,8 +120,9 @@ class SimCluster:
         self.uploads: Counter[str] = Counter()
         self.upgrades_triggered: Counter[str] = Counter()
         self._instances = 0
-        self.background: set[asyncio.Task[None]] = set()  # jobs started with WaitForScript false
-        self.jobs: dict[str, tuple[str, str]] = {}  # orchestrator job -> (State, Message)
+        self.background: set[asyncio.Task[None]] = set()  # the utility's runs, cancelled on stop
+        self.jobs: dict[tuple[str, str], Job] = {}  # by (package folder, job id)
+        self.upgrade: Upgrade | None = None  # the latest full or CU upgrade started
         for flag in config.faults:
             name, options = parse_fault_flag(flag)
             self.inject(name, **options)
@@ -97,8 +139,11 @@ class SimCluster:
         return any(f.fault is Fault.AGENT_UNREACHABLE and f.agent == agent_id for f in self.faults)
 
     def answers(self, agent_id: int) -> bool:
-        """Whether the agent's own address serves the API (else it answers 503)."""
-        return not self.unreachable(agent_id) and self.phase(agent_id).answers
+        """Whether the agent's own address serves the API (else it answers 503); the orchestrating agent of
+        an upgrade from before 10.6.6/10.7.0 does not until the upgrade is over (module docstring)."""
+        upgrade = self.upgrade
+        held = upgrade is not None and upgrade.orchestrator == agent_id and self.outcome(upgrade) is None
+        return not self.unreachable(agent_id) and not held and self.phase(agent_id).answers
 
     def visible_phase(self, agent_id: int) -> Phase:
         """The phase other agents report: an unreachable agent is Disconnected to the cluster too."""
@@ -199,43 +244,48 @@ class SimCluster:
                                               changed=agent.last_change)
         return None
 
-    # ------------------------------------------------------------------ the upgrade script's work
+    # ------------------------------------------------------------------ packages and upgrades
 
-    def require_running(self, agent_ids: list[int], *, doing: str) -> None:
-        for agent_id in agent_ids:
-            phase = self.visible_phase(agent_id)
-            if phase.status != "Running":
-                detail = f" ({phase.detail})" if phase.detail else ""
-                raise ScriptFailed(f"Automation script failed: cannot {doing}: {self.agents[agent_id].name} "
-                                   f"is {phase.status}{detail}.")
-            if self.agents[agent_id].transition is not None:  # a main waiting for its backup (BackupFirst)
-                raise ScriptFailed(f"Automation script failed: cannot {doing}: "
-                                   f"{self.agents[agent_id].name} has an upgrade pending.")
-
-    def check_prerequisites(self, package: str, agent_ids: list[int]) -> None:
-        failing = next((f for f in self.faults if f.fails_upload_of(package)), None)
-        if failing is not None:
-            agent = self.agents[agent_ids[-1]]
-            raise ScriptFailed(f"{PREREQUISITE_FAILED_PREFIX} {failing.check} failed on {agent.name} "
-                               f"({agent.ip}); package {package} was rejected.")
-        self.uploaded.add(package)
-
-    def start_upgrade(self, target: Version, agent_ids: list[int], *, backup_first: bool) -> None:
+    def start_upgrade(self, target: Version, agent_ids: list[int], *, orchestrator: int | None) -> Upgrade:
+        """Every agent stops, installs and starts at once (failover pairs simultaneously)."""
+        self.settle_jobs()  # the previous upgrade's end, read before these agents move on
         now = self.clock.now()
         config = self.config
         stop, install = timedelta(minutes=config.stop_minutes), timedelta(minutes=config.install_minutes)
         startup = timedelta(minutes=config.startup_minutes)
+        if orchestrator and self.agents[orchestrator].running_version(now) >= ORCHESTRATOR_ANSWERS_FROM:
+            orchestrator = None
         for agent_id in agent_ids:
             agent = self.agents[agent_id]
-            begins = now
-            # Backup-first policies: the main (odd id of a pair) waits until its backup is back up.
-            if backup_first and agent.partner is not None and agent.partner in agent_ids and agent_id % 2:
-                begins = now + stop + install + startup
-            agent.transition = Transition(begins, target, stop, install, startup,
+            agent.transition = Transition(now, target, stop, install, startup,
                                           stuck=self._has(Fault.AGENT_STUCK_STARTING, agent_id),
                                           fails=self._has(Fault.AGENT_FAILS_TO_START, agent_id))
-            agent.upgrade_started = begins
+            agent.upgrade_started = now
         self.upgrades_triggered[str(target)] += 1
+        self.upgrade = Upgrade(target, tuple(agent_ids), orchestrator)
+        return self.upgrade
+
+    def outcome(self, upgrade: Upgrade) -> bool | None:
+        """None while an agent is still in the upgrade (a stuck startup too); then whether every agent
+        started on the target, kept so that a later restart of a failed agent does not change it."""
+        if upgrade.result is None:
+            now = self.clock.now()
+            for agent in (self.agents[agent_id] for agent_id in upgrade.agent_ids):
+                agent.settle(now)
+            if all(self.agents[agent_id].transition is None for agent_id in upgrade.agent_ids):
+                upgrade.result = all(not self.agents[agent_id].failed and
+                                     self.agents[agent_id].version == upgrade.target
+                                     for agent_id in upgrade.agent_ids)
+        return upgrade.result
+
+    def settle_jobs(self) -> None:
+        """A job whose upgrade is over gets its exit code, before a fault change restarts a failed agent."""
+        if self.upgrade is not None:
+            self.outcome(self.upgrade)  # the same for the orchestrator's hold
+        for job in self.jobs.values():
+            ok = self.outcome(job.upgrade) if job.state == contract.STATE_RUNNING and job.upgrade else None
+            if ok is not None:
+                job.finish(EXIT_SUCCESS if ok else EXIT_AGENT_FAILED, "" if ok else "an agent did not start")
 
     def restart(self, agent_id: int, *, stuck: bool = False, fails: bool = False) -> None:
         agent = self.agents[agent_id]
@@ -250,6 +300,7 @@ class SimCluster:
 
     def inject(self, fault: object, **options: object) -> ActiveFault:
         active = make_fault(fault, options, agents=len(self.agents))
+        self.settle_jobs()
         self.faults = [f for f in self.faults if (f.fault, f.agent) != (active.fault, active.agent)]
         self.faults.append(active)
         now = self.clock.now()
@@ -271,6 +322,7 @@ class SimCluster:
         return active
 
     def clear(self, fault: str | None = None) -> list[ActiveFault]:
+        self.settle_jobs()
         cleared = [f for f in self.faults if fault is None or f.fault.value == fault]
         self.faults = [f for f in self.faults if f not in cleared]
         now = self.clock.now()
@@ -294,6 +346,7 @@ class SimCluster:
     # ------------------------------------------------------------------ state for tests and operators
 
     def state(self) -> dict[str, Any]:
+        self.settle_jobs()
         now = self.clock.now()
         agents = []
         for agent in self.agents.values():
@@ -307,7 +360,8 @@ class SimCluster:
         return {
             "now": iso(now), "agents": agents,
             "upgrades_triggered": dict(self.upgrades_triggered), "uploads": dict(self.uploads),
-            "uploaded": sorted(self.uploaded), "faults": [f.to_json() for f in self.faults],
+            "uploaded": sorted(self.uploaded), "jobs": [job.to_json() for job in self.jobs.values()],
+            "faults": [f.to_json() for f in self.faults],
             "sessions": len(self.sessions), "stuck_at_percent": int(STUCK_AT * 100),
         }
 

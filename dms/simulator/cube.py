@@ -2,12 +2,21 @@
 
 With ``DMS_DRIVER=watch`` the bot only tells a person what to click in Cube and watches the agents. So that
 the story can run end to end without a person, a simulator started with ``play_cube`` (``--play-cube``)
-accepts ``POST /_sim/cube {"step": "upload"|"upgrade", "package": FILE}`` and does what the person would:
-*Upload only* (the prerequisite checks run) or *Upgrade* of All Agents in cluster, failover pairs
-simultaneously. It answers when the step is as far as a person would take it before clicking "Done in
-Cube": the upload finished (its checks passed or failed), the upgrade started. What it did shows up as it
-would in Cube (the agents' versions; a rejected package cannot be upgraded to). The person still confirms
-each step in Slack ("Done in Cube"): that click is the bot's confirmation, never this endpoint.
+accepts ``POST /_sim/cube {"step": "upload"|"upgrade", "package": FILE}`` and does what the person would in
+System Center > Agents > Manage > Upgrade, All Agents in cluster, failover pairs simultaneously:
+
+* *Upload only* uploads the package and runs its prerequisite checks; a failing one rejects the package
+  ("if a package contains prerequisite checks, these will also run when you upload the package",
+  Upgrading_a_DMA/Upgrading_a_DataMiner_Agent_in_System_Center.md). Only Cube has it.
+* *Upgrade* uploads the package unless it was uploaded before, and the checks run again as the upgrade
+  starts: "if the prerequisite checks detect that this is not the case, the upgrade will be canceled"
+  (Preparing_to_upgrade_a_DataMiner_Agent.md). It is ``dms.simulator.scripts.begin_upgrade``, the same start
+  the utility makes; the agent Cube is connected to (agent 1) orchestrates.
+
+It answers when the step is as far as a person would take it before clicking "Done in Cube": the upload
+finished (its checks passed or failed), the upgrade started (a helper package: ran). What it did shows up as
+it would in Cube (the agents' versions). The person still confirms each step in Slack ("Done in Cube"): that
+click is the bot's confirmation, never this endpoint.
 """
 
 from __future__ import annotations
@@ -17,8 +26,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from dms.simulator import scripts
 from dms.simulator.cluster import SimCluster
-from dms.simulator.errors import ScriptFailed
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +36,25 @@ STEPS = ("upload", "upgrade")
 
 async def play_step(cluster: SimCluster, *, step: str, package: str) -> str | None:
     """Do what the person would click in Cube; a failure is returned (and logged), as Cube would show it."""
-    from dms.simulator import scripts  # scripts imports the cluster module too; kept local and lazy
+    if step == "upload":
+        error = await upload_only(cluster, package)
+    else:
+        started = await scripts.begin_upgrade(cluster, package, transfer=package not in cluster.uploaded)
+        error = started if isinstance(started, str) else None
+    if error is not None:
+        log.warning("Cube (played by the simulator): %s %s failed: %s", step, package, error)
+    return error
 
+
+async def upload_only(cluster: SimCluster, package: str) -> str | None:
+    """Cube's Upload only: the package goes to every agent and its prerequisite checks run."""
     agent_ids = sorted(cluster.agents)
-    try:
-        if step == "upload":
-            await scripts.upload_package(cluster, package, agent_ids)
-        else:
-            await scripts.upgrade_package(cluster, package, agent_ids)
-    except ScriptFailed as exc:
-        log.warning("Cube (played by the simulator): %s %s failed: %s", step, package, exc)
-        return str(exc)
-    return None
+    blocked = scripts.not_ready(cluster, agent_ids)
+    if blocked is not None:
+        return f"the upload could not start: {blocked}"
+    await scripts.upload(cluster, package)
+    failed = scripts.check_prerequisites(cluster, package, agent_ids)
+    return None if failed is None else f"the package was rejected: {failed}"
 
 
 def handler(cluster: SimCluster) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -9,9 +9,10 @@ agent_stuck_starting     the agent's current or next startup hangs at "Starting 
                          (40%)"; ``restart`` restarts it now so a check can see it       restart (false)
 agent_fails_to_start     the agent's current or next startup ends Disconnected           agent (last),
                          ("Failed to start"); ``restart`` restarts it now                restart (false)
-prerequisite_check_fails every upload (Action=upload) fails its prerequisite check;     check ("Verify
-                         with ``package``, only uploads whose file name contains it      Cluster Ports"),
-                                                                                        package (any)
+prerequisite_check_fails its prerequisite check fails: Upload only in Cube fails, and    check ("Verify
+                         an upgrade's start is canceled (the utility exits 1, no         Cluster Ports"),
+                         agent touched; Cube's Upgrade refuses); with ``package``,       package (any)
+                         only packages whose file name contains it
 critical_alarms          ``count`` unmasked Critical alarms appear on the agent          agent (1), count (2)
 latency_spike            every request to the agent (or all) waits ``ms`` longer         agent (all),
                                                                                         ms (3000)
@@ -20,6 +21,11 @@ session_expiry           every open session is dropped now, and while active a  
 html_answers             every API call to the agent (or all) answers 200 with an        agent (all)
                          HTML error page, as a misconfigured IIS or proxy does
 =======================  =============================================================  ==================
+
+The prerequisite checks run on Upload only and again when the upgrade starts ("if the prerequisite checks
+detect that this is not the case, the upgrade will be canceled", Upgrading_a_DMA/
+Preparing_to_upgrade_a_DataMiner_Agent.md); the command-line utility has no Upload only, so for the script
+the start is the only place they run.
 
 Agent faults default to the last agent so that ``DMS_URL`` (agent 1) keeps answering. Clearing a fault undoes
 its effect: a stuck agent resumes its startup, a failed one starts again, spiked latency and alarms go away.
@@ -73,7 +79,8 @@ class ActiveFault:
     restart: bool = False
     package: str = ""  # prerequisite_check_fails: only packages whose file name contains this ("": all)
 
-    def fails_upload_of(self, package: str) -> bool:
+    def fails_check_of(self, package: str) -> bool:
+        """Whether this fault fails the prerequisite checks of ``package`` (Upload only, upgrade start)."""
         return self.fault is Fault.PREREQUISITE_CHECK_FAILS and self.package.lower() in package.lower()
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +96,7 @@ _EFFECTS: dict[Fault, str] = {
     Fault.AGENT_UNREACHABLE: "the agent answers 503 / shows Disconnected",
     Fault.AGENT_STUCK_STARTING: 'the agent\'s startup hangs at "Starting up (40%)"',
     Fault.AGENT_FAILS_TO_START: "the agent's startup ends Disconnected",
-    Fault.PREREQUISITE_CHECK_FAILS: "uploads (of the package named) fail the check",
+    Fault.PREREQUISITE_CHECK_FAILS: "the check fails: Upload only, and the upgrade's start",
     Fault.CRITICAL_ALARMS: "unmasked Critical alarms appear on the agent",
     Fault.LATENCY_SPIKE: "every request waits ms longer",
     Fault.SESSION_EXPIRY: "sessions drop; a connection id serves one call",

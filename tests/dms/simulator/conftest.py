@@ -40,12 +40,22 @@ class Api:
     async def script(
         self, base: str, connection: str, values: dict[str, str], *, wait: bool = True
     ) -> httpx.Response:
-        parameters = [{"ParameterId": contract.PARAMETER_IDS.get(name, 99), "Name": name, "Value": value}
-                      for name, value in values.items()]
-        return await self.post(base, "ExecuteAutomationScript", connection=connection,
-                               script={"Name": contract.SCRIPT_NAME, "Folder": contract.SCRIPT_FOLDER,
-                                       "Parameters": parameters},
-                               scriptOptions={"WaitForScript": wait})
+        """``ExecuteAutomationScript`` (its session field is spelled ``Connection``)."""
+        return await self.post(base, "ExecuteAutomationScript", Connection=connection,
+                               script=_script(values), scriptOptions={"WaitForScript": wait})
+
+    async def run(self, base: str, connection: str, values: dict[str, str]) -> httpx.Response:
+        """``ExecuteAutomationScriptWithOutput``, waiting, as the bot runs every action."""
+        return await self.post(base, "ExecuteAutomationScriptWithOutput", connection=connection,
+                               script=_script(values), scriptOptions={"WaitForScript": True})
+
+    async def outputs(self, base: str, connection: str, values: dict[str, str]) -> dict[str, str]:
+        """The script's outputs of an action that must not fail."""
+        response = await self.run(base, connection, values)
+        assert response.status_code == 200, response.text
+        result = response.json()["d"]
+        assert isinstance(result["ID"], int)
+        return {item["Key"]: item["Value"] for item in result["Output"]}
 
     async def state(self, base: str) -> dict[str, Any]:
         response = await self.http.get(f"{base}/_sim/state")
@@ -53,14 +63,26 @@ class Api:
         return dict(response.json())
 
 
-def upload_params(package: str) -> dict[str, str]:
-    return {"Action": "upload", "Package": package, "Agents": "all",
-            "FailoverPolicy": "Simultaneously", "UploadOnly": "true"}
+def _script(values: dict[str, str]) -> dict[str, Any]:
+    parameters = [{"ParameterId": contract.PARAMETER_IDS.get(name, 99), "Name": name, "Value": value}
+                  for name, value in values.items()]
+    return {"Name": contract.SCRIPT_NAME, "Folder": contract.SCRIPT_FOLDER, "Parameters": parameters}
 
 
-def upgrade_params(package: str, policy: str = "Simultaneously") -> dict[str, str]:
-    return {"Action": "upgrade", "Package": package, "Agents": "all",
-            "FailoverPolicy": policy, "UploadOnly": "false"}
+def every_agent(sim: SimulatedDms) -> str:
+    """The ``Agents`` parameter the bot sends: every agent GetDataMinerAgentsInfo lists, ID=address."""
+    return contract.agents_parameter([(a.id, a.ip) for a in sim.cluster.agents.values()])
+
+
+def upgrade_params(sim: SimulatedDms, package: str, job: str, **extra: str) -> dict[str, str]:
+    values = {contract.PARAM_ACTION: contract.ACTION_UPGRADE, contract.PARAM_PACKAGE: package,
+              contract.PARAM_AGENTS: every_agent(sim),
+              contract.PARAM_FAILOVER_POLICY: contract.FAILOVER_SIMULTANEOUSLY, contract.PARAM_JOB: job}
+    return {**values, **extra}
+
+
+def status_params(job: str, **extra: str) -> dict[str, str]:
+    return {contract.PARAM_ACTION: contract.ACTION_STATUS, contract.PARAM_JOB: job, **extra}
 
 
 @pytest.fixture
@@ -89,13 +111,11 @@ async def make_sim() -> AsyncIterator[Factory]:
         await sim.stop()
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float = 5.0) -> None:
-    """Poll with a deadline (never a bare sleep)."""
-    import asyncio
+def job_of(sim: SimulatedDms, job: str) -> dict[str, Any]:
+    """The job as ``/_sim/state`` shows it."""
+    (found,) = [row for row in sim.state()["jobs"] if row["job"] == job]
+    return dict(found)
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
+
+def statuses(state: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(a["status"], a["detail"], a["version"]) for a in state["agents"]]

@@ -97,34 +97,6 @@ async def test_protocol_errors_answer_the_asmx_way(make_sim: Factory, api: Api) 
     assert await api.ok(sim.url, "getactivealarmscount", connection=connection) == 6
 
 
-async def test_automation_script_refuses_bad_parameters(make_sim: Factory, api: Api) -> None:
-    sim = await make_sim(agents=2, upload_minutes=0)
-    connection = await api.connect(sim.url)
-    cases = [
-        ({"Package": "DataMiner 10.5.0.dmupgrade"}, "parameter Action is required"),
-        ({"Action": "install", "Package": "DataMiner 10.5.0.dmupgrade"}, "Action must be one of upload"),
-        ({"Action": "upload"}, "parameter Package is required"),
-        ({"Action": "upload", "Package": "p 10.5.0", "Agents": "1,9"}, "no such agent"),
-        ({"Action": "upload", "Package": "p 10.5.0", "Agents": "first"}, "Agents must be"),
-        ({"Action": "upload", "Package": "p 10.5.0", "FailoverPolicy": "Whenever"}, "FailoverPolicy"),
-        ({"Action": "upload", "Package": "p 10.5.0", "UploadOnly": "false"}, "contradicts"),
-        ({"Action": "upgrade", "Package": "p 10.5.0", "UploadOnly": "true"}, "contradicts"),
-        ({"Action": "upload", "Package": "p 10.5.0", "Colour": "red"}, "unknown parameter"),
-        ({"Action": "upload", "Package": "DataMiner 10.3.0 CU5.dmupgrade"}, "downgrade"),
-        ({"Action": "upgrade", "Package": "DataMiner 10.5.0.dmupgrade"}, "was not uploaded"),
-    ]
-    for values, expected in cases:
-        response = await api.script(sim.url, connection, values)
-        assert response.status_code == 500, values
-        assert expected in response.json()["Message"], (values, response.json()["Message"])
-    wrong = await api.post(sim.url, "ExecuteAutomationScript", connection=connection,
-                           script={"Name": "Other", "Parameters": []}, scriptOptions={"WaitForScript": True})
-    assert "does not exist" in wrong.json()["Message"]
-    state = sim.state()
-    assert state["upgrades_triggered"] == {} and state["uploads"] == {}
-    assert {a["version"] for a in state["agents"]} == {"10.4.0 CU3"}
-
-
 async def test_wildcard_host_routes_by_local_address(make_sim: Factory, api: Api) -> None:
     sim = await make_sim(agents=2, host="0.0.0.0")
     assert sim.url.startswith("http://127.0.0.1:")

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import time
 
-from dms.simulator import ManualClock
-from tests.dms.simulator.conftest import Api, Factory, upgrade_params, upload_params
+from dms.simulator import ManualClock, SimulatedDms
+from tests.dms.simulator.conftest import Api, Factory, job_of, upgrade_params
+from tests.support.polling import wait_until
 
 PACKAGE = "DataMiner 10.5.0.dmupgrade"
 
 
-async def _upgrade(api: Api, url: str) -> None:
-    connection = await api.connect(url)
-    assert (await api.script(url, connection, upload_params(PACKAGE))).status_code == 200
-    assert (await api.script(url, connection, upgrade_params(PACKAGE))).status_code == 200
+async def _upgrade(api: Api, sim: SimulatedDms, job: str = "ab") -> None:
+    """Start an upgrade job and wait until the utility has started the agents' upgrade."""
+    connection = await api.connect(sim.url)
+    assert (await api.outputs(sim.url, connection, upgrade_params(sim, PACKAGE, job)))["State"] == "running"
+    await wait_until(lambda: bool(sim.state()["upgrades_triggered"]), what="the upgrade to start")
 
 
 def _agent(sim: object, agent_id: int) -> tuple[str, str, str]:
@@ -28,8 +30,12 @@ async def test_agent_unreachable(make_sim: Factory, api: Api) -> None:
     connection = await api.connect(sim.url)
     info = await api.ok(sim.url, "GetDataMinerAgentsInfo", connection=connection)
     assert info[2]["Status"] == "Disconnected"
-    refused = await api.script(sim.url, connection, upload_params(PACKAGE))
-    assert "cannot upload" in refused.json()["Message"] and "DMA03" in refused.json()["Message"]
+    # The script starts the utility; the upgrade cannot start with an agent away, and touches none.
+    await api.outputs(sim.url, connection, upgrade_params(sim, PACKAGE, "aa"))
+    await wait_until(lambda: job_of(sim, "aa")["state"] == "finished", what="the job to end")
+    job = job_of(sim, "aa")
+    assert job["exit_code"] == 1 and "DMA03 is Disconnected (Unreachable)" in job["message"]
+    assert sim.state()["uploads"] == {} and sim.state()["upgrades_triggered"] == {}
     assert (await api.http.delete(f"{sim.url}/_sim/fault")).status_code == 200
     assert await api.connect(sim.agent_url(3))
     assert sim.state()["faults"] == []
@@ -39,7 +45,7 @@ async def test_agent_stuck_starting_during_upgrade_then_cleared(make_sim: Factor
     clock = ManualClock()
     sim = await make_sim(clock, agents=3, upload_minutes=0, startup_minutes=10)
     sim.inject("agent_stuck_starting", agent=2)
-    await _upgrade(api, sim.url)
+    await _upgrade(api, sim)
     await clock.advance(minutes=600)
     assert _agent(sim, 1) == ("Running", "", "10.5.0") and _agent(sim, 3) == ("Running", "", "10.5.0")
     assert _agent(sim, 2) == ("Starting", "Starting up (40%)", "10.5.0")
@@ -60,7 +66,7 @@ async def test_agent_stuck_starting_with_restart_shows_now(make_sim: Factory, ap
 async def test_agent_fails_to_start(make_sim: Factory, api: Api) -> None:
     clock = ManualClock()
     sim = await make_sim(clock, agents=2, upload_minutes=0, startup_minutes=10)
-    await _upgrade(api, sim.url)
+    await _upgrade(api, sim)
     sim.inject("agent_fails_to_start")  # during the upgrade: agent 2's startup will fail
     await clock.advance(minutes=16)
     assert _agent(sim, 1) == ("Running", "", "10.5.0")
@@ -147,8 +153,8 @@ async def test_a_prerequisite_fault_can_name_the_package_it_fails(make_sim: Fact
                 "package": "10.6"}
     assert response.json()["state"]["faults"] == [expected]
     (active,) = sim.cluster.faults
-    assert active.fails_upload_of("DataMiner 10.6.0 CU6 Full Upgrade.dmupgrade")
-    assert not active.fails_upload_of("DataMiner 10.5.0 CU18 Full Upgrade.dmupgrade")
+    assert active.fails_check_of("DataMiner 10.6.0 CU6 Full Upgrade.dmupgrade")
+    assert not active.fails_check_of("DataMiner 10.5.0 CU18 Full Upgrade.dmupgrade")
 
 
 async def test_the_cube_player_answers_only_when_asked_to_play(make_sim: Factory, api: Api) -> None:
