@@ -100,7 +100,8 @@ def render_text(report: PrecheckReport, not_checked: tuple[str, ...] = ()) -> st
     lines = []
     for result in report.results:
         where = f" [{result.agent}]" if result.agent else ""
-        lines.append(f"{_MARKS[result.status]}  {result.title}{where}: {result.detail}")
+        how = f" ({result.established})"
+        lines.append(f"{_MARKS[result.status]}  {result.title}{where}: {result.detail}{how}")
     counts = {status: sum(r.status is status for r in report.results) for status in CheckStatus}
     verdict = "ready to upgrade" if report.passed else "NOT ready: fix the failures and check again"
     lines.append("")

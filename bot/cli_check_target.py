@@ -1,10 +1,9 @@
 """``dm-upgrade check --target VERSION``: the pre-upgrade checks for one upgrade, as the day-before check
-of a plan runs them: the health checks, the package inventory, then *Upload only* of the first hop's package,
-which makes the DMS run that package's prerequisite checks without upgrading anything.
+of a plan runs them: the health checks, and with the script driver the package inventory and each package
+file's readability. *Upload only* of the first hop's package (which runs its prerequisite checks) exists only
+in Cube, so this command cannot run it: it prints it as a person's step, never as a result.
 
-The first hop only, as in a plan (``workflow.precheck_runner``): a later hop's package checks the DMS it will
-be installed on, so its checks run right before that hop. ``not_checked`` says so in the output, with the
-rest that this command cannot see.
+``not_checked`` lists what this command cannot see, the prerequisite checks first.
 """
 
 from __future__ import annotations
@@ -15,15 +14,17 @@ from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.client import DmsClient
 from dms.drivers import ScriptDriver
-from dms.exceptions import DmsScriptError
-from dms.models import CheckResult, CheckStatus
+from dms.exceptions import DmsApiError
+from dms.models import CheckResult, CheckStatus, Source
+from dms.packages import package_file
 from dms.planner import plan_path
 from dms.prechecks import PrecheckReport, run_prechecks
 from dms.upgrade_path import UpgradePath
 from dms.versions import Version, parse_spec
 
 NOT_CHECKED_WITHOUT_TARGET = (
-    "the packages' prerequisite checks: give --target VERSION to upload the first hop's package (Upload only)"
+    "the packages' prerequisite checks: they run in Cube's Upload only (a person's step) and when the "
+    "upgrade starts; give --target VERSION to check the package files"
 )
 
 
@@ -53,47 +54,36 @@ async def check_target(
                                  key_elements=key_elements,
                                  package_folder=settings.dms_package_folder if script else None)
     results = list(report.results)
+    if path.hops and script:
+        driver = ScriptDriver(client, package_folder=settings.dms_package_folder,
+                              utility_path=settings.dms_taskbar_utility_path)
+        try:
+            results += [await driver.verify(hop=hop) for hop in path.hops]
+        except DmsApiError as exc:
+            results.append(CheckResult(name="package_file", title="Package files readable",
+                                       status=CheckStatus.FAIL, detail=str(exc)))
     if path.hops:
-        results.append(await _upload_first(client, settings, path=path, healthy=report.passed, script=script,
-                                           time_scale=time_scale))
+        file = package_file(path.hops[0])
+        results.append(CheckResult(
+            name="prerequisites", title=f"Upload only of {file} in Cube (its prerequisite checks)",
+            status=CheckStatus.MANUAL, source=Source.NOT_CHECKED,
+            detail="a person's step: in Cube's System Center select the package and All Agents in cluster, "
+                   "then Upload only (no documented automation has it)"))
     checked = PrecheckReport(results=results, baseline=report.baseline)
-    return TargetCheck(report=checked, path=path, not_checked=_not_checked(path, uploaded=script))
+    return TargetCheck(report=checked, path=path, not_checked=_not_checked(path))
 
 
-async def _upload_first(
-    client: DmsClient, settings: Settings, *, path: UpgradePath, healthy: bool, script: bool,
-    time_scale: float,
-) -> CheckResult:
-    hop = path.hops[0]
-    title = f"Hop 1: {hop.name} uploaded, prerequisite checks passed"
-    if not script:
-        return CheckResult(name="prerequisites", title=title, status=CheckStatus.MANUAL,
-                           detail="DMS_DRIVER=watch: in Cube select the package, All Agents in cluster, "
-                                  "then Upload only")
-    if not healthy:
-        return CheckResult(name="prerequisites", title=title, status=CheckStatus.WARN,
-                           detail="not uploaded: fix the failed health checks first")
-    driver = ScriptDriver(client, package_folder=settings.dms_package_folder,
-                          poll_s=settings.dms_poll_seconds / time_scale)
-    try:
-        await driver.upload(hop=hop)
-    except DmsScriptError as exc:
-        return CheckResult(name="prerequisites", title=title, status=CheckStatus.FAIL, detail=str(exc))
-    checks = ", ".join(hop.checks) or "none"
-    return CheckResult(name="prerequisites", title=title, status=CheckStatus.PASS,
-                       detail=f"uploaded to every agent; checks: {checks}")
-
-
-def _not_checked(path: UpgradePath, *, uploaded: bool) -> tuple[str, ...]:
+def _not_checked(path: UpgradePath) -> tuple[str, ...]:
     lines: list[str] = []
     if not path.hops:
         lines.append(f"nothing to upload: the DMS already runs {path.target}")
-    elif not uploaded:
-        lines.append("the first hop's prerequisite checks: with the watch driver a person runs Upload only")
+    else:
+        lines.append("the first hop's prerequisite checks: Upload only is a person's step in Cube; in a plan "
+                     "the bot asks for it and records who confirmed it")
     later = path.hops[1:]
     if later:
         names = ", ".join(f"hop {index} ({hop.version})" for index, hop in enumerate(later, start=2))
         lines.append(f"the prerequisite checks of {names}: they check the version they start from, so they "
-                     "run right before each hop during the upgrade")
+                     "run when each hop's upgrade starts (SLTaskbarUtility's exit code reports them)")
     lines.append("the items marked TODO, which only a person can confirm")
     return tuple(lines)

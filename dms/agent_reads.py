@@ -42,17 +42,20 @@ class AgentReader:
         async def one(agent: AgentInfo) -> AgentState:
             refused = self.refusal(agent)
             if refused:
-                return AgentState(id=agent.id, name=agent.label, status=agent.status, detail=refused,
+                return AgentState(id=agent.id, name=agent.label, status=agent.status,
+                              address=agent.primary_ip, detail=refused,
                                   reachable=False, contacted=False)
             async with self._slots:
                 try:
                     text, session = await self.read(agent)
                 except DmsApiError as exc:
-                    return AgentState(id=agent.id, name=agent.label, status=agent.status, detail=str(exc),
+                    return AgentState(id=agent.id, name=agent.label, status=agent.status,
+                              address=agent.primary_ip, detail=str(exc),
                                       reachable=False)
             sessions.append(session)
             version = release_of(text)
-            return AgentState(id=agent.id, name=agent.label, status=agent.status, version=version,
+            return AgentState(id=agent.id, name=agent.label, status=agent.status,
+                              address=agent.primary_ip, version=version,
                               version_text=text, detail="" if version else describe(text))
 
         try:
@@ -83,6 +86,16 @@ class AgentReader:
         base = agent_base_url(dms_url=self._dms_url, template=self._template, ip=agent.primary_ip)
         info = await self._caller.connect_and_info(base, label=label)
         return info.dma_version, (base, info.connection, label)
+
+    async def agents_info_at(self, agent: AgentInfo) -> object:
+        """``GetDataMinerAgentsInfo`` asked of this agent's own address (its answer, not yet parsed)."""
+        _, session = await self.read(agent)
+        base, connection, label = session
+        try:
+            return await self._caller.post(base, "GetDataMinerAgentsInfo", {"connection": connection},
+                                           label=label)
+        finally:
+            self.logout_later([session])
 
     def logout_later(self, sessions: list[Session]) -> None:
         """Close short per-agent sessions so they do not linger for 5 minutes; ``close()`` waits for them."""

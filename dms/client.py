@@ -31,7 +31,7 @@ from dms.aiohttp_transport import AiohttpTransport
 from dms.call_stats import CALL_STATS, CallStats
 from dms.caller import HttpCaller, SessionExpired, Sleep, not_connected
 from dms.dma_version import describe, release_of
-from dms.exceptions import DmsApiError, DmsProtocolError
+from dms.exceptions import DmsApiError, DmsProtocolError, DmsUnreachable
 from dms.limits import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RESPONSE_BYTES, AgentAllowList, check_plain_http
 from dms.models import AgentInfo, AgentState, AgentStatistics, Alarm, ElementInfo
 from dms.script_output import script_body, script_outputs
@@ -88,6 +88,7 @@ class DmsClient:
                                    allow=AgentAllowList(dms_host=parsed.host, entries=agent_allow),
                                    concurrency=concurrency)
         self._connection: str | None = None
+        self._answered_by = ""  # the agent that last gave the agent list while DMS_URL's did not answer
         self._connect_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -146,10 +147,14 @@ class DmsClient:
         """
         return await self._call(method, params, once=False)
 
-    async def _call(self, method: str, params: dict[str, Any], *, once: bool) -> Any:
+    async def _call(
+        self, method: str, params: dict[str, Any], *, once: bool, field: str = "connection"
+    ) -> Any:
+        """``field``: the session's parameter name as the method's page spells it (ExecuteAutomationScript's
+        page says ``Connection``, every other page ``connection``)."""
         await self._ensure_connected()
         try:
-            return await self._caller.post(self._base, method, {"connection": self._connection, **params},
+            return await self._caller.post(self._base, method, {field: self._connection, **params},
                                            label=self._label, once=once)
         except SessionExpired:
             log.info("session on %s expired during %s; reconnecting", self._label, method)
@@ -157,7 +162,7 @@ class DmsClient:
             connection = await self._caller.connect_at(self._base, label=self._label)
             self._connection = connection
         try:
-            return await self._caller.post(self._base, method, {"connection": connection, **params},
+            return await self._caller.post(self._base, method, {field: connection, **params},
                                            label=self._label, once=once)
         except SessionExpired:
             raise not_connected(self._label, method) from None
@@ -176,6 +181,31 @@ class DmsClient:
             raise DmsProtocolError(f"the DMS lists {len(data)} agents, more than the limit of "
                                    f"{self.max_agents} (DMS_MAX_AGENTS)", agent=self._label, method=method)
         return self._caller.models(AgentInfo, data, method, label=self._label)
+
+    async def agent_states_through_others(self, known: list[AgentInfo]) -> list[AgentState]:
+        """Every agent's state, the list asked of the other agents when DMS_URL's does not answer: before
+        DataMiner 10.6.6/10.7.0 the agent an upgrade was started from "can only be accessed after all Agents
+        in the cluster have been upgraded", while "you can connect to any Agent that has completed its local
+        upgrade" (Upgrading_a_DataMiner_Agent_using_DataMiner_Taskbar_Utility.md). DMS_URL's own host last."""
+        method = "GetDataMinerAgentsInfo"
+        # The agent that answered last time first (one that finished its local upgrade keeps answering).
+        ordered = sorted(known, key=lambda agent: (agent.primary_ip != self._answered_by,
+                                                   agent.primary_ip.strip() == self._label))
+        last: DmsApiError | None = None
+        for agent in ordered:
+            try:
+                data = self._list(await self._agents.agents_info_at(agent), method)
+            except DmsApiError as exc:
+                last = exc
+                continue
+            self._answered_by = agent.primary_ip
+            if len(data) > self.max_agents:
+                raise DmsProtocolError(f"the DMS lists {len(data)} agents, more than the limit of "
+                                       f"{self.max_agents} (DMS_MAX_AGENTS)", agent=agent.label,
+                                       method=method)
+            return await self._agents.states(self._caller.models(AgentInfo, data, method, label=agent.label))
+        raise DmsUnreachable(f"neither {self._label} nor any other agent answers (last: {last})",
+                             method=method)
 
     async def agents_statistics(self) -> list[AgentStatistics]:
         method = "GetDataMinerAgentsStatistics"
@@ -226,7 +256,8 @@ class DmsClient:
         method = "ExecuteAutomationScript"
         # once: a timeout or 5xx may come after the DMS started the script; sending it again could start
         # a second upload or upgrade. Only a refused connection (nothing was sent) is retried.
-        data = await self._call(method, script_body(name, folder, parameters, wait=wait), once=True)
+        data = await self._call(method, script_body(name, folder, parameters, wait=wait), once=True,
+                                field="Connection")  # WS_Methods_v1/ExecuteAutomationScript.md
         if isinstance(data, bool) or not isinstance(data, int):
             raise DmsProtocolError(f"expected a script instance id, got {type(data).__name__}",
                                    agent=self._label, method=method)

@@ -1,7 +1,8 @@
 """How a hop gets installed: one protocol, two implementations.
 
-* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to upload and to upgrade (each a job
-  started without waiting and followed through its status, ``dms.script_runs``), then watches.
+* ``ScriptDriver`` asks the Automation script of ``dms.script_contract`` to check the package file and to
+  start SLTaskbarUtility's upgrade of every agent, then follows the job to its exit code and the agents to
+  their version (``dms.script_runs``). *Upload only* is not among its steps: no documented automation has it.
 * ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP), one step at a time, and only
   watches. ``ask_person`` is the moment the bot asks for a step; a simulator that plays the person in Cube
   (``cube_url``, see ``dms.simulator.cube``) performs the step then.
@@ -15,18 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 import httpx
 
 from dms import script_contract as contract
+from dms import script_runs
 from dms.client import DmsClient
 from dms.durations import duration_text
-from dms.exceptions import DmsUnreachable, UpgradeTimeout
-from dms.models import AgentState, AgentStatus
+from dms.exceptions import DmsScriptError, DmsUnreachable, UpgradeRefused, UpgradeTimeout
+from dms.models import AgentInfo, AgentState, AgentStatus, CheckResult, CheckStatus, Source
 from dms.packages import package_file
-from dms.script_runs import Sleep, run_job
+from dms.script_runs import JobStatus
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
 
@@ -44,16 +47,21 @@ class UpgradeDriver(Protocol):
 
     def instructions(self, *, hop: Hop, step: Step) -> list[str]: ...
 
-    async def upload(self, *, hop: Hop) -> None: ...
-
-    async def start_upgrade(self, *, hop: Hop) -> None: ...
+    async def start_upgrade(self, *, hop: Hop, job: str = "") -> None: ...
 
     async def ask_person(self, *, hop: Hop, step: Step) -> None: ...
+
+    def remember(self, agents: list[dict[str, object]]) -> None: ...
 
     async def observe(self) -> list[AgentState]: ...
 
     async def wait_for_version(
         self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
+    ) -> list[AgentState]: ...
+
+    async def wait_for_hop(
+        self, *, hop: Hop, job: str, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
         on_reachability: OnReachability | None = None,
     ) -> list[AgentState]: ...
 
@@ -73,12 +81,46 @@ class _Watching:
 
     def __init__(self, client: DmsClient) -> None:
         self.client = client
+        self._known: list[AgentInfo] = []  # the last agent list DMS_URL gave
+        self._through_others = False
+
+    def remember(self, agents: list[dict[str, object]]) -> None:
+        """Agents as stored on a plan (``id``, ``name``, ``address``): where to ask while DMS_URL's agent does
+        not answer, for a watcher that has not read the list itself (after a restart, on another replica)."""
+        if not self._known:
+            self._known = [AgentInfo.model_validate({"ID": a["id"], "Name": a.get("name") or "",
+                                                     "PrimaryIP": a["address"]})
+                           for a in agents if a.get("address") and isinstance(a.get("id"), int)]
 
     async def observe(self) -> list[AgentState]:
-        return await self.client.agent_states()
+        """Every agent's state; while DMS_URL's agent does not answer (it may be orchestrating the upgrade),
+        through the other agents (``DmsClient.agent_states_through_others``)."""
+        if self._through_others:  # DMS_URL's agent did not answer last time: ask the others first
+            try:
+                return await self.client.agent_states_through_others(self._known)
+            except DmsUnreachable:
+                self._through_others = False
+        try:
+            infos = await self.client.agents_info()
+        except DmsUnreachable:
+            if not self._known:
+                raise
+            states = await self.client.agent_states_through_others(self._known)
+            self._through_others = True
+            return states
+        self._known = infos
+        return await self.client.agent_states(agents=infos)
 
     async def ask_person(self, *, hop: Hop, step: Step) -> None:
         return None  # the bot's message is the question; only a simulator playing Cube hears it too
+
+    async def wait_for_hop(
+        self, *, hop: Hop, job: str, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
+    ) -> list[AgentState]:
+        """Watching only: the hop is done when every agent runs its version (``job`` is the script's)."""
+        return await self.wait_for_version(version=hop.version, timeout_s=timeout_s, poll_s=poll_s,
+                                           on_change=on_change, on_reachability=on_reachability)
 
     async def wait_for_version(
         self, *, version: Version, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
@@ -126,8 +168,9 @@ class _Watching:
 class ScriptDriver(_Watching):
     """Drives the upgrade through the ``DMUpgrade_Orchestrator`` Automation script installed on the DMS.
 
-    Each step starts a job without waiting and follows it (``dms.script_runs``). ``job_deadline_s`` bounds
-    one step (upload with its prerequisite checks, or handing the upgrade to SLTaskbarUtility).
+    What it can establish, and so claim: the package file is readable (``verify``), the upgrade of every
+    agent was started (``start_upgrade``), and how it ended (SLTaskbarUtility's exit code, read through
+    ``status``) plus every agent's version. It cannot run *Upload only*: that is a person's step in Cube.
     """
 
     name = "script"
@@ -135,42 +178,115 @@ class ScriptDriver(_Watching):
 
     def __init__(
         self, client: DmsClient, *, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
-        poll_s: float = 10.0, job_deadline_s: float = 2 * 3600.0, sleep: Sleep = asyncio.sleep,
+        utility_path: str = "",
     ) -> None:
         super().__init__(client)
         self.package_folder = package_folder
-        self.poll_s = poll_s
-        self.job_deadline_s = job_deadline_s
-        self._sleep = sleep
+        self.utility_path = utility_path
+        self._contract_checked = False
 
     def instructions(self, *, hop: Hop, step: Step) -> list[str]:
-        action = contract.ACTION_UPLOAD if step == "upload" else contract.ACTION_UPGRADE
+        if step == "upload":
+            return [f"The bot checks that {package_file(hop)} is in {self.package_folder} and readable. "
+                    "It uploads nothing: the package's prerequisite checks run when its upgrade starts."]
         return [
-            f"The bot runs Automation script {contract.SCRIPT_FOLDER}/{contract.SCRIPT_NAME} "
-            f"with Action={action}, Package={package_file(hop)} (in {self.package_folder}), "
-            f"Agents={contract.AGENTS_ALL}, FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}.",
+            f"The bot runs Automation script {contract.SCRIPT_FOLDER}/{contract.SCRIPT_NAME} with "
+            f"Action={contract.ACTION_UPGRADE}: SLTaskbarUtility -upgrade {package_file(hop)} for every "
+            "agent "
+            f"(FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}), and waits for its exit code.",
             "No action needed; the bot reports progress here.",
         ]
 
-    async def upload(self, *, hop: Hop) -> None:
-        """Upload only: the package's prerequisite checks run; a failing one raises ``DmsScriptError``."""
-        await self._run(hop=hop, action=contract.ACTION_UPLOAD, upload_only=True)
+    async def verify(self, *, hop: Hop) -> CheckResult:
+        """The package file is in the folder and readable: checked by the bot through the script."""
+        name = package_file(hop)
+        ok, message = await script_runs.verify_package(self.client, package=name,
+                                                       package_folder=self.package_folder)
+        return CheckResult(name="package_file", title=f"Package file {name} readable",
+                           status=CheckStatus.PASS if ok else CheckStatus.FAIL, detail=message,
+                           source=Source.BOT)
 
-    async def start_upgrade(self, *, hop: Hop) -> None:
-        await self._run(hop=hop, action=contract.ACTION_UPGRADE, upload_only=False)
+    async def start_upgrade(self, *, hop: Hop, job: str = "") -> None:
+        """Start the upgrade of every agent the DMS reports, as job ``job``; a refusal raises
+        ``DmsScriptError``. Started twice with one job, the script starts nothing the second time."""
+        if not self._contract_checked:
+            # A harmless action first: an older installed script must never see Action=upgrade, whose
+            # meaning it does not share (it would start the upgrade its own way, or half of it).
+            await script_runs.inventory(self.client, package_folder=self.package_folder)
+            self._contract_checked = True
+        agents = script_runs.agents_of(await self.client.agents_info())
+        await script_runs.start_upgrade(self.client, job=job or _fresh_job(), package=package_file(hop),
+                                        agents=agents, package_folder=self.package_folder,
+                                        utility_path=self.utility_path)
 
-    async def _run(self, *, hop: Hop, action: str, upload_only: bool) -> None:
-        parameters = {
-            contract.PARAM_ACTION: action,
-            contract.PARAM_PACKAGE: package_file(hop),
-            contract.PARAM_AGENTS: contract.AGENTS_ALL,
-            contract.PARAM_FAILOVER_POLICY: contract.FAILOVER_SIMULTANEOUSLY,
-            contract.PARAM_UPLOAD_ONLY: "true" if upload_only else "false",
-            contract.PARAM_PACKAGE_FOLDER: self.package_folder,
-        }
-        state = await run_job(self.client, parameters, poll_s=self.poll_s, deadline_s=self.job_deadline_s,
-                              sleep=self._sleep)
-        log.info("script %s %s for %s: %s", contract.SCRIPT_NAME, action, hop.name, state)
+    async def ensure_started(self, *, hop: Hop, job: str, resumed: bool) -> bool:
+        """Start the job unless, ``resumed`` after a restart, the DMS already knows it; True when started."""
+        if resumed and (await self.job_status(job=job)).state != contract.STATE_MISSING:
+            log.info("job %s of %s was started before a restart; following it", job, hop.name)
+            return False
+        await self.start_upgrade(hop=hop, job=job)
+        return True
+
+    async def job_status(self, *, job: str) -> JobStatus:
+        return await script_runs.job_status(self.client, job=job, package_folder=self.package_folder)
+
+    async def wait_for_hop(
+        self, *, hop: Hop, job: str, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
+        on_reachability: OnReachability | None = None,
+    ) -> list[AgentState]:
+        """Until the utility's exit code is known and, for a package that installs a version, every agent
+        runs it. A non-zero exit code raises ``UpgradeRefused``; the deadline ``UpgradeTimeout``.
+
+        While the cluster upgrades, the orchestrating agent may not answer at all (before 10.6.6/10.7.0,
+        Upgrading_a_DataMiner_Agent_using_DataMiner_Taskbar_Utility.md): that is expected, so an
+        unanswered status call is reported as reachability and asked again, never taken as a failure.
+        """
+        deadline = time.monotonic() + timeout_s
+        last: list[AgentState] = []
+        seen: tuple[tuple[object, ...], ...] | None = None
+        status: JobStatus | None = None
+        while True:
+            fresh: JobStatus | None = None
+            problem: DmsUnreachable | None = None
+            try:
+                fresh = status = await self.job_status(job=job)
+            except DmsUnreachable as exc:  # the orchestrating agent, while the cluster upgrades
+                problem = exc
+            states: list[AgentState] = []
+            if hop.restarts_agents:
+                try:
+                    states = await self.observe()
+                    problem = None  # other agents answer: the DMS is there
+                except DmsUnreachable as exc:
+                    problem = exc
+            if on_reachability is not None:
+                await on_reachability(problem)
+            if states:
+                last = states
+                fingerprint = _fingerprint(states)
+                if fingerprint != seen and on_change is not None:
+                    seen = fingerprint
+                    await on_change(states)
+            if fresh is not None:
+                if fresh.state in (contract.STATE_FAILED, contract.STATE_MISSING):
+                    raise DmsScriptError(f"job {job}: {fresh.describe()}", method="status")
+                if fresh.finished and fresh.exit_code != 0:
+                    raise UpgradeRefused(exit_code=fresh.exit_code, package=package_file(hop),
+                                         agents=list(last))
+                if fresh.finished and (not hop.restarts_agents or all_running_on(states, hop.version)):
+                    return states
+            if time.monotonic() >= deadline:
+                waiting = "the utility's exit code" if status is None or not status.finished else \
+                    f"every agent on {hop.version}"
+                raise UpgradeTimeout(f"{hop.name}: still waiting for {waiting} after "
+                                     f"{duration_text(timeout_s)} "
+                                     f"(job {job}: {status.describe() if status else 'no answer'})",
+                                     agents=list(last))
+            await asyncio.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+
+
+def _fresh_job() -> str:
+    return uuid.uuid4().hex
 
 
 class WatchDriver(_Watching):
@@ -225,19 +341,16 @@ class WatchDriver(_Watching):
             ]
         return lines
 
-    async def upload(self, *, hop: Hop) -> None:
-        return None  # a person clicks Upload only in Cube
-
-    async def start_upgrade(self, *, hop: Hop) -> None:
+    async def start_upgrade(self, *, hop: Hop, job: str = "") -> None:
         return None  # a person clicks Upgrade in Cube; wait_for_version watches
 
 
 def make_driver(
     kind: str, *, client: DmsClient, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
-    cube_url: str | None = None,
+    cube_url: str | None = None, utility_path: str = "",
 ) -> UpgradeDriver:
     if kind == "script":
-        return ScriptDriver(client, package_folder=package_folder)
+        return ScriptDriver(client, package_folder=package_folder, utility_path=utility_path)
     if kind == "watch":
         return WatchDriver(client, cube_url=cube_url)
     raise ValueError(f"unknown upgrade driver {kind!r}: use 'script' or 'watch'")

@@ -5,6 +5,7 @@
     ├── CatalogError            the release catalog file is missing, unreadable or names a bad entry
     ├── PathError               no upgrade path: downgrade, same version, target not in the catalog
     ├── UpgradeTimeout          agents did not all reach the expected version by the deadline
+    ├── UpgradeRefused          SLTaskbarUtility ended the upgrade with a non-zero exit code
     └── DmsApiError             anything that went wrong talking to a DMS (names agent and method)
         ├── DmsUnreachable      timeouts, connection errors and 5xx that outlived their retries
         ├── DmsAuthError        the DMS refused the credentials
@@ -62,4 +63,17 @@ class UpgradeTimeout(DmsError):
 
     def __init__(self, message: str, *, agents: list[object] | None = None) -> None:
         super().__init__(message)
+        self.agents = list(agents or [])
+
+
+class UpgradeRefused(DmsError):
+    """SLTaskbarUtility's ``-upgrade`` ended with a non-zero exit code: DataMiner refused the package (a
+    prerequisite check failed when the upgrade started) or the upgrade failed. The codes' meanings are not
+    documented, so the code is reported as it is; ``agents`` holds their last state."""
+
+    def __init__(self, *, exit_code: int | None, package: str, agents: list[object] | None = None) -> None:
+        super().__init__(f"SLTaskbarUtility -upgrade {package} exited with code {exit_code} (reported by "
+                         "DataMiner; a non-zero code means the package was refused, e.g. by a prerequisite "
+                         "check, or the upgrade failed: see the upgrade log on the orchestrating agent)")
+        self.exit_code = exit_code
         self.agents = list(agents or [])

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dms.versions import Version
 
@@ -192,6 +192,7 @@ class AgentState(BaseModel):
     version_text: str = ""  # DMAVersion as the agent reported it, also when it maps to no release
     reachable: bool = True
     contacted: bool = True  # False: its address is outside the allow-list, so no password went there
+    address: str = ""  # PrimaryIP from GetDataMinerAgentsInfo: where to ask when DMS_URL does not answer
 
 
 class CheckStatus(StrEnum):
@@ -199,6 +200,15 @@ class CheckStatus(StrEnum):
     WARN = "warn"
     FAIL = "fail"
     MANUAL = "manual"
+
+
+class Source(StrEnum):
+    """How a result was established: every line the bot shows names one of these."""
+
+    BOT = "checked by the bot"  # through the Web Services API, or the orchestrator script's own checks
+    PERSON = "confirmed by a person"  # a click in Slack after doing it in Cube; who is in the detail
+    DATAMINER = "reported by DataMiner"  # e.g. SLTaskbarUtility's exit code
+    NOT_CHECKED = "not checked"  # nobody has established it yet
 
 
 class CheckResult(BaseModel):
@@ -209,6 +219,20 @@ class CheckResult(BaseModel):
     status: CheckStatus
     detail: str  # one line
     agent: str | None = None  # the agent it concerns, if one
+    # None: the usual source for the status (a manual result is not checked yet, the rest the bot checked);
+    # results stored before sources existed read the same way.
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _usual_source(self) -> CheckResult:
+        if self.source is None:
+            usual = Source.NOT_CHECKED if self.status is CheckStatus.MANUAL else Source.BOT
+            object.__setattr__(self, "source", usual)
+        return self
+
+    @property
+    def established(self) -> Source:
+        return self.source or Source.BOT
 
 
 class Baseline(BaseModel):

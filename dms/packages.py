@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from dms import script_contract as contract
+from dms import script_runs
 from dms.client import DmsClient
 from dms.exceptions import DmsApiError
 from dms.models import CheckResult, CheckStatus
@@ -41,28 +41,22 @@ def needed_files(path: UpgradePath) -> list[str]:
     return list(dict.fromkeys(package_file(hop) for hop in path.hops))
 
 
-def _listing(outputs: dict[str, str]) -> set[str]:
-    raw = outputs.get(contract.OUTPUT_FILES, "")
-    return {part.strip().lower() for part in raw.split(contract.FILES_SEPARATOR) if part.strip()}
-
-
 async def check_packages(client: DmsClient, *, path: UpgradePath | None, folder: str) -> list[CheckResult]:
     """Ask the orchestrator script which package files are in ``folder``; fail naming each missing one."""
     if path is None or not path.hops:
         return []
     needed = needed_files(path)
-    parameters = {contract.PARAM_ACTION: contract.ACTION_INVENTORY, contract.PARAM_PACKAGE_FOLDER: folder,
-                  contract.PARAM_PACKAGE: contract.FILES_SEPARATOR.join(needed)}
     try:
-        outputs = await client.script_output(contract.SCRIPT_NAME, contract.SCRIPT_FOLDER, parameters)
+        present = {name.lower() for name in await script_runs.inventory(client, package_folder=folder,
+                                                                         expected=needed)}
     except DmsApiError as exc:
         return [CheckResult(name="packages", title=TITLE, status=CheckStatus.MANUAL,
                             detail=f"the package folder could not be listed ({exc}); confirm {folder} holds: "
                                    f"{', '.join(needed)}")]
-    present = _listing(outputs)
     missing = [name for name in needed if name.lower() not in present]
     if missing:
         return [CheckResult(name="packages", title=TITLE, status=CheckStatus.FAIL,
                             detail=f"missing in {folder}: {', '.join(missing)}")]
     return [CheckResult(name="packages", title=TITLE, status=CheckStatus.PASS,
-                        detail=f"all {len(needed)} package(s) are in {folder}")]
+                        detail=f"all {len(needed)} package(s) are in {folder} (listed by the orchestrator "
+                               "script)")]

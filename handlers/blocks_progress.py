@@ -109,9 +109,12 @@ def check_result(snap: PlanSnapshot, *, kind: str, results: Sequence[CheckResult
            f"for plan #{snap.id}"
     ordered = sorted(results, key=lambda r: _RANK.get(r.status, len(_RANK)))
     people = {item.checked_by for item in snap.checklist if item.checked and item.checked_by}
+    # Every line says how it was established (checked by the bot, confirmed by a person, reported by
+    # DataMiner, not checked): a pass nobody checked must never read like one the bot saw.
     lines = [f"{_CHECK_MARK.get(r.status, '•')} {safe.mrkdwn(r.title, limit=300)}"
              + (f" ({safe.name(r.agent)})" if r.agent else "")
-             + (f": {_detail(r.detail, people)}" if r.detail else "") for r in ordered]
+             + (f": {_detail(r.detail, people)}" if r.detail else "")
+             + f" _({r.established.value})_" for r in ordered]
     return Message(text=f"{name} {'passed' if passed else 'failed'} for plan #{snap.id}",
                    blocks=to_dicts([section(head), section(fold_lines(lines, empty="_no checks_"))]))
 

@@ -50,6 +50,9 @@ class ActionId(StrEnum):
     DECISION_REASON = "decision.reason"
     # Watch driver: a person confirms a step done in DataMiner Cube (value "<plan>:<hop index>:<step>")
     CUBE_DONE = "cube.done"
+    # The day before: a person reports Upload only in Cube (value: the plan id)
+    UPLOAD_PASSED = "upload_only.passed"
+    UPLOAD_FAILED = "upload_only.failed"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
@@ -77,6 +80,7 @@ class CallbackId(StrEnum):
     WINDOW_MODAL = "window.modal"
     OVERRIDE_MODAL = "approval.override.modal"
     REJECT_MODAL = "approval.reject.modal"
+    UPLOAD_FAILED_MODAL = "upload_only.failed.modal"
 
 
 # The checklist is one checkboxes element per MOP phase; the phase name is part of the ids, so one listener

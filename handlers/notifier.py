@@ -51,6 +51,8 @@ from workflow.events import (
     UpgradeExpired,
     UpgradeFailed,
     UpgradeFinished,
+    UploadOnlyReported,
+    UploadOnlyRequested,
     WindowScheduled,
 )
 from workflow.settings import WorkflowSettings
@@ -166,6 +168,8 @@ class SlackNotifier:
                 self._status(event)
             case CubeStepRequested() | CubeStepConfirmed():
                 self._cube_step(event)
+            case UploadOnlyRequested() | UploadOnlyReported():
+                self._upload_only(event)
             case HopFinished():
                 took = f" in {duration_text(event.minutes * 60)}" if event.minutes else ""
                 self._reply(snap.id, snap.channel, blocks_progress.note(
@@ -255,6 +259,17 @@ class SlackNotifier:
                                                  actor=event.actor)
         self._upsert(snap.id, blocks_cube.role(event.hop_index, event.step), snap.channel, message,
                      in_thread=True)
+
+    def _upload_only(self, event: UploadOnlyRequested | UploadOnlyReported) -> None:
+        """The day-before Upload only: the request and its two buttons, edited into what a person said."""
+        snap = event.snapshot
+        if isinstance(event, UploadOnlyRequested):
+            message = blocks_cube.upload_only_request(snap, file=event.file, instructions=event.instructions)
+        else:
+            message = blocks_cube.upload_only_reported(snap, file=event.file, actor=event.actor,
+                                                       passed=event.passed, report=event.report)
+            self._redraw_approval_request(snap)
+        self._upsert(snap.id, blocks_cube.UPLOAD_ONLY_ROLE, snap.channel, message, in_thread=True)
 
     def _status(self, event: Event, *, edit_only: bool = False) -> None:
         snap = event.snapshot

@@ -142,22 +142,26 @@ class CancelWatcher:
         dms_name = await context.unit(lambda session: get_plan(session, plan_id=plan_id).dms_name)
         last: list[AgentState] | None = None
         calm = attempts = 0
-        while True:
-            attempts += 1
-            try:
-                async with context.dms_access.open(dms_name) as conn:
-                    states = await conn.client.agent_states()
-            except DmsError as exc:
-                log.info("plan #%s: the DMS did not answer after the cancel (%s); retrying", plan_id, exc)
-            else:
-                if states != last:
-                    await self._store_agents(plan_id, states)
-                    await context.emit(AgentProgress, plan_id, hop_index=-1, agents=tuple(states))
-                calm = calm + 1 if settled(states) and states == last else int(settled(states))
-                last = states
-                if calm >= SETTLED_OBSERVATIONS or time.monotonic() >= deadline:
-                    return states, calm >= SETTLED_OBSERVATIONS, attempts
-            await asyncio.sleep(poll_s)
+        # One driver for the whole watch: while the agent at DMS_URL does not answer (it may be orchestrating
+        # the upgrade that goes on), it reads the agents through the others.
+        known = await context.unit(lambda session: list(get_plan(session, plan_id=plan_id).agents or []))
+        async with context.dms_access.open(dms_name) as conn:
+            conn.driver.remember(known)
+            while True:
+                attempts += 1
+                try:
+                    states = await conn.driver.observe()
+                except DmsError as exc:
+                    log.info("plan #%s: the DMS did not answer after the cancel (%s); retrying", plan_id, exc)
+                else:
+                    if states != last:
+                        await self._store_agents(plan_id, states)
+                        await context.emit(AgentProgress, plan_id, hop_index=-1, agents=tuple(states))
+                    calm = calm + 1 if settled(states) and states == last else int(settled(states))
+                    last = states
+                    if calm >= SETTLED_OBSERVATIONS or time.monotonic() >= deadline:
+                        return states, calm >= SETTLED_OBSERVATIONS, attempts
+                await asyncio.sleep(poll_s)
 
     async def _store_agents(self, plan_id: int, states: list[AgentState]) -> None:
         context = self._context

@@ -117,6 +117,7 @@ class DmsAccess:
             yield Connection(target=target, client=client,
                              driver=make_driver(self.driver_kind(target.name), client=client,
                                                 package_folder=self._settings.dms_package_folder,
+                                                utility_path=self._settings.dms_taskbar_utility_path,
                                                 cube_url=cube_url))
         finally:
             await client.close()

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.planner import plan_path
-from workflow import approvals, cube_steps, plan_requests
+from workflow import approvals, cube_steps, plan_requests, upload_only
 from workflow.approvals import ApproverDirectory
 from workflow.cancel_watch import CancelWatcher
 from workflow.context import WorkflowContext
@@ -336,6 +336,14 @@ class UpgradeEngine:
         """Watch driver: "Done in Cube" for the step the bot asked for (``workflow.cube_steps``)."""
         await cube_steps.confirm(self.context, self.permissions, plan_id=plan_id, hop_index=hop_index,
                                  step=step, actor=actor)
+        return await self.read_snapshot(plan_id)
+
+    async def report_upload_only(
+        self, *, plan_id: int, actor: str, passed: bool, report: str = ""
+    ) -> PlanSnapshot:
+        """A person's outcome of Upload only in Cube, the day before (``workflow.upload_only``)."""
+        await upload_only.report(self.context, self.permissions, plan_id=plan_id, actor=actor, passed=passed,
+                                 what=report)
         return await self.read_snapshot(plan_id)
 
     async def cancel(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:

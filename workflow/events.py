@@ -10,6 +10,7 @@ renderer (Slack, console) never has to query the database to draw it. No Slack c
     ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
     ├── HopStarted, HopFinished, AgentProgress, EtaChanged
     ├── CubeStepRequested, CubeStepConfirmed  (watch driver: a person's step in Cube, one at a time)
+    ├── UploadOnlyRequested, UploadOnlyReported  (the day before: a person's Upload only in Cube)
     ├── DmsConnectionLost, DmsConnectionRestored  (once per outage, not per poll)
     └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
 """
@@ -38,8 +39,9 @@ DOWNGRADE_GUIDANCE = (
     "brought to the target version, follow the downgrade procedure: restore the VM snapshot (or the "
     "DataMiner backup) taken before the upgrade, databases included, on every agent of the cluster."
 )
-# Shown when the failure happened before any agent was asked to upgrade.
-UNTOUCHED_GUIDANCE = "No agent was asked to upgrade: the DMS still runs its original version."
+# Shown when the failure happened before any agent left its version (nothing was started, or DataMiner
+# refused the package when the upgrade started).
+UNTOUCHED_GUIDANCE = "No agent left its version: the DMS still runs its original version (nothing to restore)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +137,22 @@ class CubeStepConfirmed(Event):
     hop_index: int
     step: str
     actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadOnlyRequested(Event):
+    """The day-before check asks a person for Upload only of ``file`` in Cube (``workflow.upload_only``)."""
+
+    file: str
+    instructions: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadOnlyReported(Event):
+    actor: str
+    passed: bool
+    report: str  # what Cube reported, when the checks failed
+    file: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,24 +1,26 @@
 """The durable execution loop of one approved plan: every hop, then the verification.
 
-Per hop (MOP "Execute the DataMiner upgrade"): upload only (the package's prerequisite checks run) ->
-upgrade all agents, failover pairs simultaneously -> wait until every agent runs the hop's version.
+Per hop (MOP "Execute the DataMiner upgrade"), script driver: check the package file -> start
+SLTaskbarUtility's ``-upgrade`` of every agent -> wait for its exit code (DataMiner runs the prerequisite
+checks when the upgrade starts) and every agent on the version. Watch driver: a person does Upload only and
+Upgrade in Cube, each confirmed with "Done in Cube", and the bot watches the agents.
+
 Each step is recorded as *started* in the database before it acts and *done* after its result was
 observed. The loop can therefore be killed at any instant and resumed from the database:
 
 * a step not started is performed;
-* a step started but not done is **observed**, never performed again. For the upgrade step: if the
-  agents are no longer all Running on the previous version, the upgrade was triggered, so we go on
-  waiting. If they still all run the previous version we cannot tell "not triggered" from "triggered
-  but not begun yet", and triggering again could upgrade a cluster twice; so the plan fails safe
-  (FAILED) and asks a person to look at Cube. Upload only is re-run: it never restarts an agent, and
-  a package's prerequisite checks are meant to be repeatable.
+* a step started but not done is **observed**, never performed again: the upgrade job's id comes from the
+  plan and hop (``dms.script_runs.job_id``), so a resumed loop asks the DMS about it and starts it only when
+  the DMS has no record of it (the trigger never reached the DMS).
 
 A hop whose agents are not all back on the expected version by its deadline (from the estimate) fails
-the plan with the downgrade guidance (restore the snapshot).
+the plan with the downgrade guidance (restore the snapshot); a package refused before any agent moved
+fails it with the "nothing was touched" guidance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -27,21 +29,20 @@ from functools import partial
 
 from sqlmodel import Session
 
+from dms import script_runs
 from dms.client import DmsClient
-from dms.drivers import UpgradeDriver, all_running_on
-from dms.exceptions import DmsError, DmsScriptError, UpgradeTimeout
-from dms.models import AgentState, AgentStatus, Baseline, CheckStatus
+from dms.drivers import ScriptDriver, UpgradeDriver, all_running_on
+from dms.exceptions import DmsError, DmsScriptError, UpgradeRefused, UpgradeTimeout
+from dms.models import AgentState, AgentStatus, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
-from dms.verification import run_verification
 from dms.versions import Version
-from workflow import cube_steps, verified_items
+from workflow import cube_steps, verification_step
 from workflow import eta as eta_mod
 from workflow.context import WorkflowContext
 from workflow.events import (
     DOWNGRADE_GUIDANCE,
     UNTOUCHED_GUIDANCE,
     AgentProgress,
-    CheckFinished,
     EtaChanged,
     HopFinished,
     HopStarted,
@@ -51,7 +52,7 @@ from workflow.events import (
 from workflow.leases import HeldLease, LeaseLost
 from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
-from workflow.store import check_runs, database, plans
+from workflow.store import database, plans
 from workflow.store.clock import utc_now
 from workflow.store.errors import DatabaseBusy
 from workflow.store.plans import HopStep, StepEvent
@@ -70,10 +71,12 @@ class PlanStopped(Exception):
 
 
 class ExecutionFailed(Exception):
-    def __init__(self, reason: str, *, touched: bool, agents: list[AgentState] | None = None) -> None:
+    """``seen``: ``touched`` was observed on the agents (a refused package), not inferred from the steps."""
+
+    def __init__(self, reason: str, *, touched: bool, agents: list[AgentState] | None = None,
+                 seen: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
-        self.touched = touched
+        self.reason, self.touched, self.seen = reason, touched, seen
         self.agents = list(agents or [])
 
 
@@ -97,6 +100,7 @@ class Execution:
         self._expectations = eta_mod.hop_expectations(path=self.path, estimate=self.estimate)
         self._finished_minutes: list[float] = []
         self._touched = False  # some agent was asked to upgrade (the snapshot matters from then on)
+        self._created = ""  # the plan's creation time: part of its jobs' ids (``dms.script_runs.job_id``)
         self._last_on_target = -1
         self._reach = Reachability(host=self.host, plan_id=self.plan_id, dms_name=self.dms_name,
                                    poll_s=self._poll_s)
@@ -115,7 +119,8 @@ class Execution:
         except LeaseLost as lost:
             log.warning("plan #%s: %s; the loop stops without touching anything", self.plan_id, lost)
         except ExecutionFailed as failure:
-            await self._fail(failure.reason, touched=failure.touched or self._touched, agents=failure.agents)
+            touched = failure.touched if failure.seen else failure.touched or self._touched
+            await self._fail(failure.reason, touched=touched, agents=failure.agents)
         except DmsError as exc:
             await self._fail(f"the DMS failed: {exc}", touched=self._touched, agents=[])
         except DatabaseBusy:
@@ -126,6 +131,9 @@ class Execution:
 
     async def _run(self) -> None:
         rows = await self._hops()
+        plan = await self.host.unit(lambda session: session.get(UpgradePlan, self.plan_id))
+        self._created = plan.created_at.isoformat() if plan is not None else ""
+        self.driver.remember(list(plan.agents or []) if plan is not None else [])  # resumed mid-upgrade
         self._touched = any(row.upgrade_started_at is not None for row in rows)
         self._finished_minutes = [m for m in map(_hop_minutes, rows) if m is not None]
         if await self._state() is PlanState.VERIFYING:
@@ -148,24 +156,37 @@ class Execution:
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         self._deadline = time.monotonic() + budget - (utc_now() - started_at).total_seconds()
         if row.upload_done_at is None:
-            await self._upload(index, row.id, hop, started=row.upload_started_at is not None)
+            await self._upload(index, row.id, hop)
         if row.upgrade_done_at is None:
             if self.driver.needs_person:
                 self._touched = True  # from the ask on, a person may have clicked Upgrade in Cube
                 await self._ask_person(index, row.id, hop, "upgrade")
-            elif row.upgrade_started_at is not None:
-                await self._observe_interrupted_upgrade(hop, previous=previous)
             else:
-                # Trigger only on a DMS that answers: a trigger lost in an outage cannot be told apart.
-                await self._reach.patiently(self.driver.observe, deadline=self._deadline,
-                                            before_retry=self._ensure_executing)
+                # Trigger only on a DMS that answers; the agents' addresses are kept for the watch.
+                await self._store_agents(await self._reach.patiently(
+                    self.driver.observe, deadline=self._deadline, before_retry=self._ensure_executing))
                 await self._fence()
-                await self._mark(row.id, "upgrade", "started")
-                self._touched = True
-                await self.driver.start_upgrade(hop=hop)
+                if row.upgrade_started_at is None:
+                    await self._mark(row.id, "upgrade", "started")
+                await self._start_job(index, hop, resumed=row.upgrade_started_at is not None)
             self._touched = True
             await self._mark(row.id, "upgrade", "done")
-        await self._wait_for_hop(index, row.id, hop, started_at=started_at)
+        await self._wait_for_hop(index, row.id, hop, started_at=started_at, previous=previous)
+
+    def _job(self, index: int) -> str:
+        return script_runs.job_id(plan_id=self.plan_id, plan_created=self._created, hop_index=index)
+
+    async def _start_job(self, index: int, hop: Hop, *, resumed: bool) -> None:
+        """Start the hop's job; resumed, only if the DMS has no record of it (a job starts only once)."""
+        assert isinstance(self.driver, ScriptDriver)
+        driver, job = self.driver, self._job(index)
+        self._touched = True
+        try:
+            await self._reach.patiently(lambda: driver.ensure_started(hop=hop, job=job, resumed=resumed),
+                                        deadline=self._deadline, before_retry=self._fence)
+        except DmsScriptError as exc:
+            raise ExecutionFailed(f"hop {index + 1}: the orchestrator script refused to start the upgrade to "
+                                  f"{hop.version}: {exc}", touched=False) from exc
 
     async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
         """HopStarted and the ETA; when the hop started. (The watch driver's Cube instructions come one
@@ -176,25 +197,29 @@ class Execution:
         await self._emit_eta(current_started_at=started_at)
         return started_at
 
-    async def _upload(self, index: int, row_id: int, hop: Hop, *, started: bool) -> None:
-        """Upload only: the script driver uploads; with the watch driver a person uploads in Cube and
-        clicks Done in Cube. Re-run after a restart: it never restarts an agent."""
+    async def _upload(self, index: int, row_id: int, hop: Hop) -> None:
+        """The hop's first step. Watch driver: a person does Upload only in Cube and clicks Done in Cube.
+        Script driver: the bot checks the package file is there and readable (nothing is uploaded: the
+        utility takes the file itself, and DataMiner runs its prerequisite checks when the upgrade starts)."""
         if self.driver.needs_person:
             await self._ask_person(index, row_id, hop, "upload")
-        else:
+        elif isinstance(self.driver, ScriptDriver):
             await self._mark(row_id, "upload", "started")
-            try:
-                await self._fence()
-                await self._reach.patiently(lambda: self.driver.upload(hop=hop), deadline=self._deadline,
-                                            before_retry=self._fence)
-            except DmsScriptError as exc:
-                raise ExecutionFailed(f"upload of {hop.name} was rejected: {exc}",
-                                      touched=self._touched) from exc
+            await self._fence()
+            driver = self.driver
+            checked = await self._reach.patiently(lambda: driver.verify(hop=hop), deadline=self._deadline,
+                                                  before_retry=self._fence)
+            if checked.status is CheckStatus.FAIL:
+                raise ExecutionFailed(f"hop {index + 1}: {checked.title}: no ({checked.detail})",
+                                      touched=self._touched)
         await self._ensure_executing()
         await self._mark(row_id, "upload", "done")
 
-    async def _wait_for_hop(self, index: int, row_id: int, hop: Hop, *, started_at: datetime) -> None:
-        """Until every agent runs the hop's version, within the hop's deadline from the estimate."""
+    async def _wait_for_hop(self, index: int, row_id: int, hop: Hop, *, started_at: datetime,
+                            previous: Version) -> None:
+        """Until the hop is done, within its deadline from the estimate: every agent on the hop's version
+        (watch driver), or the utility's exit code 0 and, for a package with a version, every agent on it
+        (script driver)."""
         fresh = await self._hop(row_id)
         if fresh.wait_started_at is None:
             fresh = await self._mark(row_id, "wait", "started")
@@ -208,17 +233,25 @@ class Execution:
             await self._ensure_executing()  # a cancel from elsewhere (another replica) stops the watch too
             await self._progress(index, states, target=hop.version, current_started_at=started_at)
 
-        reachability = partial(self._reach.report, deadline=time.monotonic() + max(remaining, self._poll_s))
+        timeout_s = max(remaining, self._poll_s)
+        reachability = partial(self._reach.report, deadline=time.monotonic() + timeout_s)
         try:
-            await self.driver.wait_for_version(
-                version=hop.version, timeout_s=max(remaining, self._poll_s), poll_s=self._poll_s,
-                on_change=progress, on_reachability=reachability,
-            )
+            job, poll = self._job(index), self._poll_s
+            await self.driver.wait_for_hop(hop=hop, job=job, timeout_s=timeout_s, poll_s=poll,
+                                           on_change=progress, on_reachability=reachability)
         except UpgradeTimeout as exc:
             states = [a for a in exc.agents if isinstance(a, AgentState)]
             raise ExecutionFailed(
                 f"hop {index + 1} ({hop.version}): {exc}", touched=True, agents=states
             ) from exc
+        except UpgradeRefused as exc:
+            states = [a for a in exc.agents if isinstance(a, AgentState)] or await self._observe_quietly()
+            moved = not all_running_on(states, previous)  # unknown, or some agent left the old version
+            raise ExecutionFailed(f"hop {index + 1} ({hop.name}): {exc}", touched=moved, agents=states,
+                                  seen=True) from exc
+        except DmsScriptError as exc:
+            raise ExecutionFailed(f"hop {index + 1} ({hop.name}): the orchestrator script: {exc}",
+                                  touched=True) from exc
         await self._ensure_executing()
         done = await self._mark(row_id, "wait", "done")
         minutes = _hop_minutes(done)
@@ -228,6 +261,11 @@ class Execution:
         await self.host.emit(HopFinished, self.plan_id, hop_index=index, version=str(hop.version),
                              minutes=minutes)
         await self._emit_eta(current_started_at=None)
+
+    async def _observe_quietly(self) -> list[AgentState]:
+        with contextlib.suppress(DmsError):
+            return await self.driver.observe()
+        return []
 
     async def _ask_person(self, index: int, row_id: int, hop: Hop, step: cube_steps.CubeStep) -> None:
         """Watch driver: ask for the step in Cube and wait for Done in Cube, by the hop's deadline from the
@@ -240,29 +278,6 @@ class Execution:
         except cube_steps.CubeStepOverdue as exc:
             raise ExecutionFailed(str(exc), touched=self._touched) from exc
 
-    async def _observe_interrupted_upgrade(self, hop: Hop, *, previous: Version) -> None:
-        """The upgrade step was started before a restart and not recorded done: look, never re-trigger."""
-        if self.driver.needs_person:
-            return  # the bot never triggers anything with the watch driver: keep watching
-        if not hop.restarts_agents:
-            # Helpers do not restart agents, so there is nothing to see; the next hop's upload runs the
-            # prerequisite checks that would catch a helper that did not run.
-            log.info("plan #%s: helper %s was started before a restart; continuing", self.plan_id, hop.name)
-            return
-        patience = max(self._deadline, self._patience())
-        states = await self._reach.patiently(self.driver.observe, deadline=patience)
-        if all_running_on(states, previous):
-            raise ExecutionFailed(
-                f"the bot restarted while starting the upgrade to {hop.version}, and every agent still "
-                f"runs {previous}: it cannot tell whether the upgrade was triggered. It will not trigger "
-                "it a second time. Check the upgrade in DataMiner Cube (System Center > Agents), then "
-                "plan again.",
-                touched=False,
-                agents=states,
-            )
-        log.info("plan #%s: upgrade to %s was triggered before a restart; watching",
-                 self.plan_id, hop.version)
-
     async def _verify(self, *, already_verifying: bool) -> None:
         if not already_verifying:
             await self._ensure_executing()
@@ -270,39 +285,22 @@ class Execution:
                                          reason="every hop is installed", expected_from={PlanState.EXECUTING})
             if not moved:
                 raise PlanStopped()
-        baseline = await self._baseline()
         await self._reach.patiently(self.driver.observe, deadline=self._patience())  # agents restarting?
-        verify_started = self.host.now()
-        results = await run_verification(
-            self.client, target=self.path.target, baseline=baseline, key_elements=self.key_elements
-        )
-        passed = not any(r.status is CheckStatus.FAIL for r in results)
-
-        def store(session: Session) -> None:
-            now = self.host.now()
-            check_runs.store(session, plan_id=self.plan_id, dms_name=self.dms_name, kind="verify",
-                             results=results, actor=BOT, passed=passed, started_at=verify_started,
-                             now=now)
-            verified_items.after_verification(session, plan_id=self.plan_id, results=results, now=now)
-
-        await self.host.unit(store)
-        await self.host.emit(CheckFinished, self.plan_id, kind="post", results=tuple(results), passed=passed)
+        results, passed = await verification_step.verify(
+            self.host, plan_id=self.plan_id, client=self.client, target=self.path.target,
+            key_elements=self.key_elements, dms_name=self.dms_name, driver=self.driver.name)
         if not passed:
             failed = "; ".join(f"{r.title}: {r.detail}" for r in results if r.status is CheckStatus.FAIL)
             raise ExecutionFailed(f"post-upgrade verification failed: {failed}", touched=True)
         await self.host.move(self.plan_id, to=PlanState.DONE, actor=BOT,
                              reason=f"every agent runs {self.path.target}; verification passed",
                              expected_from={PlanState.VERIFYING},
-                             then=[(UpgradeFinished, {"results": tuple(results)})])
+                             then=[(UpgradeFinished, {"results": results})])
 
     # ------------------------------------------------------------------ helpers
 
     async def _fail(self, reason: str, *, touched: bool, agents: list[AgentState]) -> None:
-        if not agents:
-            try:
-                agents = await self.driver.observe()
-            except DmsError:
-                agents = []
+        agents = agents or await self._observe_quietly()
         if agents:
             await self._store_agents(agents)
         if await self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
@@ -350,7 +348,6 @@ class Execution:
         if self.lease is not None:
             await database.off_loop(self.lease.check)
 
-
     async def _hops(self) -> list[PlanHop]:
         return await self.host.unit(lambda session: plans.hops(session, plan_id=self.plan_id))
 
@@ -376,13 +373,6 @@ class Execution:
         startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
         await self.host.unit(lambda session: plans.record_duration(
             session, dms_name=self.dms_name, kind=STARTUP_KIND, minutes=startup, plan_id=self.plan_id))
-
-    async def _baseline(self) -> Baseline:
-        run = await self.host.unit(lambda session: check_runs.last_precheck(session, plan_id=self.plan_id))
-        if run is None or not run.baseline:
-            return Baseline(taken_at=utc_now())
-        return Baseline.model_validate(run.baseline)
-
 
 def _hop_minutes(row: PlanHop) -> float | None:
     """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""

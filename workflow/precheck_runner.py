@@ -1,19 +1,20 @@
 """The pre-upgrade check of one plan, as the engine runs it (MOP: "Perform a pre-upgrade check on the
-day before the upgrade"): the health checks of ``dms.prechecks``, then *Upload only* of the first hop's
-package, which makes the DMS run the package's prerequisite checks without upgrading anything.
+day before the upgrade"): the health checks of ``dms.prechecks`` (with the script driver, the package
+inventory and each package file's readability too, checked by the bot through the orchestrator script),
+then *Upload only* of the first hop's package, which is a person's step in Cube (``workflow.upload_only``):
+the check asks for it and shows what a person reported, never a result of its own.
 
 Only the first hop: a later hop's package checks the DMS it will be installed on (the 10.6 package's Verify
-BrokerGateway Migration on a DMS still on 10.4 fails for the wrong reason). Later hops are *staged*: the
-inventory of ``dms.packages`` (part of the health checks) shows their files are on the DMA, and the
-execution uploads each one, with its prerequisite checks, right before that hop.
+BrokerGateway Migration on a DMS still on 10.4 fails for the wrong reason); its prerequisite checks run
+when its upgrade starts, and SLTaskbarUtility's exit code (script driver) or Cube (watch driver) reports them.
 
 The outcome is stored as a check run (with the baseline the verification compares against), the items
 the bot verified are ticked on the checklist, and the plan moves to PRECHECKED or BLOCKED when it is in
 a state that allows it (a re-check while awaiting approval only records the new results).
 
 One run per plan at a time (single flight): the scheduled pre-check and the approval request can both
-want one when a window starts within the lead time; the second joins the run in progress instead of
-uploading every package again. A person asking while one runs is told so.
+want one when a window starts within the lead time; the second joins the run in progress. A person
+asking while one runs is told so.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import logging
 
 from sqlmodel import Session
 
-from dms.drivers import UpgradeDriver
-from dms.exceptions import DmsApiError, DmsScriptError
+from dms.drivers import ScriptDriver
+from dms.exceptions import DmsApiError
 from dms.models import CheckResult, CheckStatus
 from dms.prechecks import run_prechecks
-from dms.upgrade_path import Hop, UpgradePath
-from workflow import verified_items
+from dms.upgrade_path import UpgradePath
+from workflow import upload_only, verified_items
 from workflow.context import WorkflowContext
-from workflow.events import CheckFinished, CheckStarted, StateChanged
+from workflow.events import CheckFinished, CheckStarted, StateChanged, UploadOnlyRequested
 from workflow.store import check_runs, database, plans
 from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan, transition
@@ -114,15 +115,15 @@ class PrecheckRunner:
                 )
                 results = list(report.results)
                 baseline = report.baseline.model_dump(mode="json")
-                if report.passed:
-                    results += await self._uploads(conn.driver, path.hops)
-                else:
-                    results.append(CheckResult(
-                        name="prerequisites", title="Packages uploaded (Upload only)",
-                        status=CheckStatus.WARN, detail="not uploaded: fix the failed health checks first"))
+                if isinstance(conn.driver, ScriptDriver):
+                    results += [await conn.driver.verify(hop=hop) for hop in path.hops]
         except DmsApiError as exc:
             results = [CheckResult(name="dms_reachable", title="The DMS answers", status=CheckStatus.FAIL,
                                    detail=str(exc))]
+        file = upload_only.first_file(path)
+        if file is not None:
+            results.append(await context.unit(lambda session: upload_only.result(session, plan_id=plan_id,
+                                                                               file=file)))
         passed = not any(r.status is CheckStatus.FAIL for r in results)
 
         def store(session: Session) -> tuple[list[CheckResult], tuple[PlanState, PlanState] | None]:
@@ -145,32 +146,10 @@ class PrecheckRunner:
         if moved is not None:
             await context.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
                               actor=actor, reason="pre-upgrade check " + ("passed" if passed else "failed"))
-
-    async def _uploads(self, upgrade_driver: UpgradeDriver, hops: tuple[Hop, ...]) -> list[CheckResult]:
-        results: list[CheckResult] = []
-        for index, hop in enumerate(hops, start=1):
-            if index > 1:
-                results.append(CheckResult(
-                    name="staged", title=f"Hop {index}: {hop.name} staged", status=CheckStatus.PASS,
-                    detail=f"uploaded with its prerequisite checks right before hop {index}, once the DMS "
-                           "runs the version it starts from"))
-                continue
-            title = f"Hop {index}: {hop.name} upload only with its prerequisite checks"
-            if upgrade_driver.needs_person:
-                results.append(CheckResult(
-                    name="prerequisites", title=title, status=CheckStatus.MANUAL,
-                    detail="in Cube: select the package, All Agents in cluster, then Upload only"))
-                continue
-            try:
-                await upgrade_driver.upload(hop=hop)
-            except DmsScriptError as exc:
-                results.append(CheckResult(name="prerequisites", title=title, status=CheckStatus.FAIL,
-                                           detail=str(exc)))
-            else:
-                checks = ", ".join(hop.checks) or "none"
-                results.append(CheckResult(name="prerequisites", title=title, status=CheckStatus.PASS,
-                                           detail=f"uploaded to every agent; checks: {checks}"))
-        return results
+        if file is not None and any(r.name == "prerequisites" and r.status is not CheckStatus.PASS
+                                    for r in results):
+            await context.emit(UploadOnlyRequested, plan_id, file=file,
+                               instructions=upload_only.instructions(file))
 
 
 def _dms_and_path(session: Session, plan_id: int) -> tuple[str, UpgradePath]:

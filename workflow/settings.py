@@ -41,6 +41,8 @@ class WorkflowSettings(BaseSettings):
     dms_concurrency: int = Field(default=64, ge=1, le=256)
     dms_driver: Literal["script", "watch"] = "script"
     dms_package_folder: str = r"C:\Skyline DataMiner\Documents\DMUpgrade"  # .dmupgrade files on the DMA
+    # Where the orchestrator script finds SLTaskbarUtility.exe; empty: the two documented install folders.
+    dms_taskbar_utility_path: str = Field(default="", max_length=260)
     dms_max_agents: int = Field(default=500, ge=1)  # refuse a DMS listing more (each agent is one login)
     dms_agent_allow: Annotated[list[str], NoDecode] = []  # hosts/CIDRs for agent logins; [] = /24 of DMS_URL
     dms_allow_plain_http: bool = False  # http to a non-loopback DMS sends the password in clear text

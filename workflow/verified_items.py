@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from dms.models import CheckResult, CheckStatus
-from workflow.store import checklist
+from dms.models import CheckResult, CheckStatus, Source
+from workflow.store import audit, checklist
 
 HEALTH_CHECKS = frozenset({"agents_running", "alarms_blocking", "one_version", "failover_pairs"})
 _KEYS_OK, _KEYS_BAD = "all key elements active", "a key element is not active"
@@ -33,8 +33,6 @@ def after_precheck(
     failed = {r.name for r in results if r.status is CheckStatus.FAIL}
     reachable = "dms_reachable" not in failed
     healthy = reachable and not (failed & HEALTH_CHECKS)
-    uploads = [r for r in results if r.name == "prerequisites"]
-    uploaded = bool(uploads) and all(r.status is CheckStatus.PASS for r in uploads)
     connect = (reachable, "connected through the Web Services API" if reachable else "the DMS did not answer")
     health = (healthy, "health checks passed" if healthy else "health checks failed")
     ticks = {
@@ -42,20 +40,11 @@ def after_precheck(
         "precheck.connect": connect,
         "details.no_problems": health,
         "precheck.health": health,
-        "precheck.upload": (uploaded, _upload_detail(uploaded, staged="staged" in names)),
     }
     if "key_element" in names:
         ok = "key_element" not in failed
         ticks["precheck.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
     _apply(session, plan_id=plan_id, ticks=ticks, now=now)
-
-
-def _upload_detail(uploaded: bool, *, staged: bool) -> str:
-    if not uploaded:
-        return "not uploaded"
-    if staged:  # later hops' packages are checked right before their hop (workflow.precheck_runner)
-        return "the first hop's package uploaded (Upload only); later hops staged"
-    return "every package uploaded (Upload only)"
 
 
 def with_confirmations(session: Session, *, plan_id: int, results: list[CheckResult]) -> list[CheckResult]:
@@ -83,26 +72,82 @@ def with_confirmations(session: Session, *, plan_id: int, results: list[CheckRes
             continue
         who = f"<@{item.checked_by}>" if item.checked_by else "a person"
         detail = f"{what}: confirmed by {who}" if what else f"confirmed by {who}"
-        confirmed.append(result.model_copy(update={"status": CheckStatus.PASS, "detail": detail}))
+        confirmed.append(result.model_copy(update={"status": CheckStatus.PASS, "detail": detail,
+                                                   "source": Source.PERSON}))
     return confirmed
 
 
 def after_verification(
-    session: Session, *, plan_id: int, results: list[CheckResult], now: datetime | None = None
+    session: Session, *, plan_id: int, results: list[CheckResult], driver: str, now: datetime | None = None
 ) -> None:
+    """The execute and verify items, each saying who established it: with the script driver the bot drove
+    the hops and DataMiner reported their exit codes; with the watch driver people clicked in Cube (named
+    from their "Done in Cube" confirmations) and the bot watched."""
     failed = {r.name for r in results if r.status is CheckStatus.FAIL}
     on_target = "on_target" not in failed
-    agents = (on_target, "every agent runs the target version" if on_target else "not every agent upgraded")
-    done = (True, "the bot drove every hop")
-    ticks = {
-        "execute.open": done,
-        "execute.upload_only": (True, "every package uploaded and its prerequisite checks passed first"),
-        "execute.upgrade": done,
-        "execute.all_agents": agents,
-        "execute.failover": (on_target, "failover pairs upgraded simultaneously"),
-        "verify.agents_running": agents,
+    agents = (on_target, "every agent runs the target version (checked by the bot)" if on_target
+              else "not every agent upgraded")
+    upload = {item.key: item for item in checklist.items(session, plan_id=plan_id)}.get("precheck.upload")
+    rerun = "each hop's prerequisite checks ran again when its upgrade started"
+    ticks: dict[str, tuple[bool, str, str]]
+    if driver == "watch":
+        people = _cube_confirmations(session, plan_id=plan_id)
+        uploaders, upgraders = people.get("upload", []), people.get("upgrade", [])
+        ticks = {
+            "execute.open": (bool(upgraders),
+                             f"done in Cube by {_names(upgraders)}; the bot watched the agents",
+                             _first(upgraders)),
+            "execute.upload_only": (bool(uploaders), f"Upload only done in Cube by {_names(uploaders)} "
+                                    "(Done in Cube)", _first(uploaders)),
+            "execute.upgrade": (bool(upgraders), f"Upgrade clicked in Cube by {_names(upgraders)} for every "
+                                "hop (Done in Cube)", _first(upgraders)),
+        }
+    else:
+        drove = ("the bot drove every hop through the orchestrator script; SLTaskbarUtility exited with "
+                 "code 0 for each (reported by DataMiner)")
+        confirmed = upload is not None and upload.checked
+        first = f"hop 1: {upload.detail}" if confirmed and upload is not None else \
+            "hop 1: Upload only was not confirmed in Cube (approved with an override)"
+        ticks = {
+            "execute.open": (True, drove, BOT),
+            "execute.upload_only": (confirmed, f"{first}; {rerun} (exit code 0, reported by DataMiner)",
+                                    (upload.checked_by or BOT) if confirmed and upload is not None else BOT),
+            "execute.upgrade": (True, drove, BOT),
+        }
+    ticks |= {
+        "execute.all_agents": (*agents, BOT),
+        "execute.failover": (on_target, "failover pairs upgraded simultaneously (checked by the bot)", BOT),
+        "verify.agents_running": (*agents, BOT),
     }
     if "key_element" in {r.name for r in results}:
         ok = "key_element" not in failed
-        ticks["verify.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
-    _apply(session, plan_id=plan_id, ticks=ticks, now=now)
+        ticks["verify.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD, BOT)
+    keys = {item.key for item in checklist.items(session, plan_id=plan_id)}
+    for key, (ok, detail, actor) in ticks.items():
+        if key in keys:
+            checklist.auto_tick(session, plan_id=plan_id, key=key, checked=ok, detail=detail, actor=actor,
+                                now=now)
+
+
+BOT = "bot"
+
+
+def _cube_confirmations(session: Session, *, plan_id: int) -> dict[str, list[str]]:
+    """Who clicked Done in Cube for each step, in order, each person once."""
+    found: dict[str, list[str]] = {}
+    for row in audit.events(session, plan_id=plan_id):
+        if row.action != "cube.confirmed":
+            continue
+        step = str((row.detail or {}).get("step", ""))
+        people = found.setdefault(step, [])
+        if row.actor not in people:
+            people.append(row.actor)
+    return found
+
+
+def _names(people: list[str]) -> str:
+    return ", ".join(f"<@{person}>" for person in people) or "nobody"
+
+
+def _first(people: list[str]) -> str:
+    return people[0] if people else BOT

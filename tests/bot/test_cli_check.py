@@ -128,32 +128,37 @@ def test_without_a_target_it_says_the_packages_were_not_checked(
 ) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out
-    assert "Not checked: the packages' prerequisite checks: give --target VERSION" in out
+    assert "Not checked: the packages' prerequisite checks: they run in Cube's Upload only" in out
 
 
-def test_a_target_uploads_the_first_hop_and_a_failing_prerequisite_check_is_not_ready(
+def test_a_target_never_claims_prerequisite_checks_it_cannot_run(
     sim_url: str, fast_uploads: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Before, with this fault the command printed "uploaded, prerequisite checks passed: Prerequisite check
+    # failed": the script never ran a check. Upload only exists only in Cube, so it is a person's step.
     response = httpx.post(f"{sim_url}/_sim/fault",
                           json={"fault": "prerequisite_check_fails", "check": "Verify NATS Cluster"})
     assert response.status_code == 200
-    assert main(["check", "--target", "10.5"]) == 1
+    assert main(["check", "--target", "10.5"]) == 0
     out = capsys.readouterr().out
-    assert "FAIL  Hop 1: DataMiner 10.5.0" in out and "Verify NATS Cluster failed" in out
-    assert "NOT ready" in out and "Not checked: the items marked TODO" in out
+    assert "prerequisite checks passed" not in out and "uploaded" not in out.replace("not uploaded", "")
+    assert "TODO  Upload only of DataMiner 10.5.0" in out and "(not checked)" in out
+    assert "PASS  Package file DataMiner 10.5.0" in out and "(checked by the bot)" in out
     state = httpx.get(f"{sim_url}/_sim/state").json()
-    assert list(state["uploads"]) == [next(iter(state["uploads"]))] and state["upgrades_triggered"] == {}
+    assert state["uploads"] == {} and state["upgrades_triggered"] == {}
 
 
-def test_a_multi_hop_target_checks_the_first_hop_and_names_the_later_ones(
+def test_a_multi_hop_target_checks_every_file_and_names_the_later_hops_checks(
     sim_url: str, fast_uploads: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", "--target", "10.6", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     (upload,) = [r for r in data["results"] if r["name"] == "prerequisites"]
-    assert upload["status"] == "pass" and upload["title"].startswith("Hop 1: ")
-    assert any("hop 2" in line and "right before each hop" in line for line in data["not_checked"])
-    assert len(httpx.get(f"{sim_url}/_sim/state").json()["uploads"]) == 1
+    assert upload["status"] == "manual" and upload["title"].startswith("Upload only of ")
+    files = [r for r in data["results"] if r["name"] == "package_file"]
+    assert len(files) >= 2 and all(r["status"] == "pass" for r in files)
+    assert any("hop 2" in line and "when each hop's upgrade starts" in line for line in data["not_checked"])
+    assert httpx.get(f"{sim_url}/_sim/state").json()["uploads"] == {}
 
 
 def test_a_target_without_a_path_is_one_line_exit_2(sim_url: str, capsys: pytest.CaptureFixture[str]) -> None:

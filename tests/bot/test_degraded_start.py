@@ -68,7 +68,8 @@ async def test_a_bot_restarted_while_the_dms_is_down_starts_at_once_and_finishes
         await http.aclose()
         await server.stop()
         await runtime.stop()  # the process goes away mid-hop ...
-        sim.inject("agent_unreachable", agent=1)  # ... and the DMS_URL agent does not answer
+        for agent in (1, 2, 3, 4):  # ... and the DMS does not answer (the bot also asks the other agents)
+            sim.inject("agent_unreachable", agent=agent)
 
         began = time.monotonic()
         runtime, server = await _start(settings, clock, slack.base_url)

@@ -80,7 +80,10 @@ class FakeDms:
                 return httpx.Response(200, json={"d": connection})
             info = {"Connection": connection, "DMAVersion": self.versions[host], "User": "admin"}
             return httpx.Response(200, json={"d": info})
-        if not str(body.get("connection", "")).startswith("conn-"):
+        # WS_Methods_v1/ExecuteAutomationScript.md spells the session field "Connection", every other page
+        # "connection": a fake that took either would not see the client send the wrong one.
+        field = "Connection" if method == "ExecuteAutomationScript" else "connection"
+        if not str(body.get(field, "")).startswith("conn-"):
             return fault("No connection available")
         answers: dict[str, Any] = {
             "GetDataMinerAgentsInfo": self.agents,

@@ -259,9 +259,8 @@ async def test_sim_verification_after_an_upgrade() -> None:
     async with SimulatedDms(sim_config(version="10.4.0 CU3")) as sim, sim_client(sim.url) as client:
         report = await run_prechecks(client, path=None, blocking_severities=["Critical"])
         driver = ScriptDriver(client)
-        await driver.upload(hop=hop)
-        await driver.start_upgrade(hop=hop)
-        await driver.wait_for_version(version=hop.version, timeout_s=20, poll_s=0.02)
+        await driver.start_upgrade(hop=hop, job="e5")
+        await driver.wait_for_hop(hop=hop, job="e5", timeout_s=20, poll_s=0.02)
         results = await run_verification(client, target=hop.version, baseline=report.baseline)
         assert [r for r in results if r.status is CheckStatus.FAIL] == []
         sim.inject("critical_alarms", agent=2, count=1)

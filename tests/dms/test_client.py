@@ -168,8 +168,8 @@ async def test_script_failure_is_a_script_error_with_the_message() -> None:
     client, _ = make_client(fake)
     async with client:
         with pytest.raises(DmsScriptError, match="Verify Cluster Ports"):
-            await client.execute_automation_script("S", "F", {"Action": "upload"}, wait=True)
-        instance = await client.execute_automation_script("S", "F", {"Action": "upload", "Package": "p"},
+            await client.execute_automation_script("S", "F", {"Action": "verify"}, wait=True)
+        instance = await client.execute_automation_script("S", "F", {"Action": "verify", "Package": "p"},
                                                           wait=True)
     assert instance == 4711
     body = fake.methods("ExecuteAutomationScript")[-1][2]

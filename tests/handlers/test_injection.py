@@ -48,7 +48,9 @@ async def test_no_injection_reaches_slack_live(stack: Stack) -> None:
     stack.sim.cluster.inject("critical_alarms", agent=2, count=2)  # alarm texts name the elements
     first = await run_check(stack, plan_id, message)
     stack.sim.cluster.clear("critical_alarms")
-    stack.sim.cluster.inject("prerequisite_check_fails", check=INJECTION)  # the script's message
+    # A person's report of Upload only in Cube (text a person pastes from Cube) is shown in the thread too.
+    await stack.runtime.engine.report_upload_only(plan_id=plan_id, actor=REQUESTER, passed=False,
+                                                  report=f"Prerequisite check failed: {INJECTION}")
     second = await run_check(stack, plan_id, message)
     assert "Power Supply" in str(first.results) and "Prerequisite check failed" in str(second.results)
     acks = [await stack.slash(f"status {plan_id}"), await stack.slash("history")]

@@ -25,7 +25,7 @@ from workflow.store.states import PlanState
 from workflow.timeline import Timeline
 
 KINDS = ("finished", "failed", "executing")
-STARTUP_MINUTES = 10.0
+STARTUP_MINUTES = 30.0
 
 
 class LiveAfterPrepare(FakeClock):
@@ -42,7 +42,8 @@ class LiveAfterPrepare(FakeClock):
 
 async def real_timeline(tmp_path: Path, kind: str) -> Timeline:
     """Run one plan of ``kind`` (see KINDS) and return its timeline."""
-    # Agents take 10 simulated minutes (0.3 s here) to start, so the engine's 30 ms polls see every agent
+    # Agents take 30 simulated minutes (0.9 s here) to start, so the engine's polls (30 ms, plus a status call
+    # the orchestrating agent does not answer, retried) see every agent
     # down even on a busy machine; the estimate knows it, so the hop deadlines are long enough.
     sim = SimulatedDms(sim_config(startup_minutes=STARTUP_MINUTES))
     await sim.start()

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
-from dms import script_contract as contract
-from dms.client import DmsClient
+from dms.models import Source
 from dms.packages import package_file
-from dms.simulator import SimulatedDms
+from dms.simulator import SimulatedDms, cube
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
 from workflow.events import (
     DOWNGRADE_GUIDANCE,
+    UNTOUCHED_GUIDANCE,
     AgentProgress,
     CheckFinished,
     CubeStepConfirmed,
@@ -100,24 +100,25 @@ async def test_helper_hop_runs_without_restart(make_harness: Callable[..., Harne
         await h.engine.stop()
 
 
-async def test_failing_prerequisite_check_blocks_the_plan(harness: Harness) -> None:
-    snap = await harness.engine.create_plan(
-        target="10.4", track="main", window_start=harness.clock.now.replace(year=2031), window_minutes=120,
-        requester=REQUESTER, channel="C1")
+async def test_a_prerequisite_check_failing_when_the_upgrade_starts_fails_the_hop_with_its_exit_code(
+    harness: Harness,
+) -> None:
+    # The bot cannot run Upload only, so a failing prerequisite check shows where DataMiner runs it again:
+    # when the upgrade starts (Preparing_to_upgrade_a_DataMiner_Agent.md), reported by the utility's exit
+    # code. Before, the bot reported the checks passed the day before and saw the refusal only as a timeout.
     harness.sim.inject("prerequisite_check_fails")
-    await harness.engine.run_check(plan_id=snap.id, actor=REQUESTER)
-    await harness.engine.settle(timeout_s=10)
-    blocked = harness.engine.status(plan_id=snap.id)
-    assert blocked.state is PlanState.BLOCKED
-    assert blocked.precheck is not None and not blocked.precheck.passed
-    failed = blocked.precheck.failed
-    assert any(r.name == "prerequisites" and "Verify Cluster Ports" in r.detail for r in failed)
-    assert harness.sim.state()["upgrades_triggered"] == {}
-    # Fixed: the check passes again and the plan moves on.
-    harness.sim.clear()
-    await harness.engine.run_check(plan_id=snap.id, actor=REQUESTER)
-    await harness.engine.settle(timeout_s=10)
-    assert harness.engine.status(plan_id=snap.id).state is PlanState.PRECHECKED
+    snap = await harness.ready_plan(target="10.4")
+    assert snap.precheck is not None and snap.precheck.passed
+    upload = [r for r in snap.precheck.results if r.name == "prerequisites"]
+    assert upload and all(r.source is Source.PERSON for r in upload), "only a person's tick, never the bot"
+    await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
+    await harness.engine.settle(timeout_s=20)
+    final = harness.engine.status(plan_id=snap.id)
+    assert final.state is PlanState.FAILED
+    (failed,) = harness.notifier.of_type(UpgradeFailed)
+    assert "hop 1" in failed.reason and "exited with code" in failed.reason
+    assert failed.guidance == UNTOUCHED_GUIDANCE, "no agent moved: no snapshot to restore"
+    assert {agent["version"] for agent in harness.sim.state()["agents"]} == {"10.2.0 CU5"}
 
 
 async def test_agent_that_fails_to_start_fails_the_plan_with_guidance(harness: Harness) -> None:
@@ -152,7 +153,8 @@ async def test_cancel_mid_execution_watches_the_agents_settle_and_records_them(
 
     await wait_until(upgrading, what="the first hop to be upgrading")
     caplog.set_level(logging.INFO, logger="workflow.cancel_watch")
-    harness.sim.inject("agent_unreachable", agent=1)  # DMS_URL itself does not answer for a while
+    for agent in (1, 2, 3, 4):  # no agent answers for a while (the watch also asks the others)
+        harness.sim.inject("agent_unreachable", agent=agent)
     cancelled = await harness.engine.cancel(plan_id=snap.id, actor=APPROVER_2, reason="change freeze")
     assert cancelled.state is PlanState.CANCELLING
     with pytest.raises(RuleViolation, match="already being cancelled"):
@@ -201,7 +203,7 @@ async def test_watch_driver_asks_one_step_at_a_time_and_each_done_in_cube_confir
     h = make_harness(dms_driver="watch")
     snap = await h.ready_plan(target="10.3")
     assert snap.precheck is not None and snap.precheck.passed
-    assert all(r.status.value == "manual" for r in snap.precheck.results if r.name == "prerequisites")
+    assert all(r.source is Source.PERSON for r in snap.precheck.results if r.name == "prerequisites")
     # No checklist item (optional or not) stands in for the confirmation any more.
     assert "execute.upload_confirmed" not in {item.key for item in snap.checklist}
     await h.engine.approve(plan_id=snap.id, actor=APPROVER)
@@ -212,22 +214,17 @@ async def test_watch_driver_asks_one_step_at_a_time_and_each_done_in_cube_confir
     assert not any("Click Upgrade" in line for line in upload.instructions)  # one step at a time
     await h.engine.settle(timeout_s=5)  # waiting for a person is idle: settle returns
     assert h.sim.state()["upgrades_triggered"] == {}  # the bot triggers nothing itself
-    # The person uploads in "Cube" (here: the same script a person's clicks would run), then clicks.
+    # The person uploads in "Cube" (here: the simulator playing that person), then clicks.
     package = package_file(snap.hops[0])
-    async with DmsClient(url=h.sim.url, user="admin", password="admin") as client:
-        await client.execute_automation_script(
-            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
-            {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: contract.ACTION_UPLOAD}, wait=True)
-        with pytest.raises(NotAuthorized):
-            await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor="UOTHER")
-        with pytest.raises(RuleViolation, match="not asked"):
-            await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=REQUESTER)
-        await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor=REQUESTER)
-        upgrade = await wait_for_step(h, snap.id, "upgrade")
-        assert any("Click Upgrade" in line for line in upgrade.instructions)
-        await client.execute_automation_script(
-            contract.SCRIPT_NAME, contract.SCRIPT_FOLDER,
-            {contract.PARAM_PACKAGE: package, contract.PARAM_ACTION: contract.ACTION_UPGRADE}, wait=True)
+    assert await cube.play_step(h.sim.cluster, step="upload", package=package) is None
+    with pytest.raises(NotAuthorized):
+        await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor="UOTHER")
+    with pytest.raises(RuleViolation, match="not asked"):
+        await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=REQUESTER)
+    await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upload", actor=REQUESTER)
+    upgrade = await wait_for_step(h, snap.id, "upgrade")
+    assert any("Click Upgrade" in line for line in upgrade.instructions)
+    assert await cube.play_step(h.sim.cluster, step="upgrade", package=package) is None
     await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=APPROVER)
     with pytest.raises(RuleViolation, match="already confirmed"):
         await h.engine.confirm_cube_step(plan_id=snap.id, hop_index=0, step="upgrade", actor=APPROVER)
@@ -239,6 +236,12 @@ async def test_watch_driver_asks_one_step_at_a_time_and_each_done_in_cube_confir
     with Session(h.engine.db) as session:
         rows = session.exec(select(AuditEvent).where(AuditEvent.action == "cube.confirmed")).all()
     assert [row.actor for row in rows] == [REQUESTER, APPROVER]
+    # The checklist credits the people who clicked, never "the bot drove every hop".
+    items = {item.key: item for item in h.engine.status(plan_id=snap.id).checklist}
+    assert items["execute.upload_only"].checked_by == REQUESTER
+    upgraded = items["execute.upgrade"]
+    assert upgraded.checked_by == APPROVER and f"<@{APPROVER}>" in upgraded.detail
+    assert "bot drove" not in items["execute.open"].detail and "by <@" in items["execute.open"].detail
 
 
 async def wait_for_step(h: Harness, plan_id: int, step: str) -> CubeStepRequested:
@@ -361,23 +364,18 @@ async def test_a_cancel_watch_resumes_after_a_restart(make_harness: Callable[...
     events = second.notifier.of_type(UpgradeCancelled)
     assert len(events) == 1 and events[0].actor == APPROVER_2 and events[0].reason == "change freeze"
     await second.engine.stop()
-async def test_multi_hop_pre_check_uploads_the_first_hop_and_later_hops_are_checked_before_they_run(
-    harness: Harness,
-) -> None:
-    # The second hop's package would fail its prerequisite checks on a DMS not yet on the first hop's
-    # version: the day before, only the first hop is uploaded; the second is checked right before it runs.
+async def test_a_later_hops_prerequisite_check_fails_that_hop_when_it_starts(harness: Harness) -> None:
+    # The second hop's package checks the DMS it will be installed on: its checks run when its upgrade
+    # starts, and the utility's exit code fails that hop alone.
     harness.sim.inject("prerequisite_check_fails", check="Verify NATS Cluster", package="10.4.0 CU21")
     snap = await harness.ready_plan(target="10.4")
     assert snap.precheck is not None and snap.precheck.passed, snap.precheck
-    uploads = {r.title: r for r in snap.precheck.results if r.name in ("prerequisites", "staged")}
-    assert [r.name for r in uploads.values()] == ["prerequisites", "staged"]
-    assert harness.sim.state()["uploads"] == {"10.3.0 CU22": 1}
+    assert harness.sim.state()["uploads"] == {}, "the day-before check uploads nothing"
     await harness.engine.approve(plan_id=snap.id, actor=APPROVER)
     await harness.engine.settle(timeout_s=20)
     final = harness.engine.status(plan_id=snap.id)
     assert final.state is PlanState.FAILED
     (failed,) = harness.notifier.of_type(UpgradeFailed)
-    assert "hop 2" in failed.reason.lower() or "10.4.0 CU21" in failed.reason
-    assert "Prerequisite check failed: Verify NATS Cluster failed" in failed.reason
-    assert harness.sim.state()["upgrades_triggered"] == {"10.3.0 CU22": 1}  # the second hop never started
+    assert "hop 2" in failed.reason and "exited with code" in failed.reason
+    assert sum(harness.sim.state()["upgrades_triggered"].values()) <= 2
     assert {agent["version"] for agent in harness.sim.state()["agents"]} == {"10.3.0 CU22"}

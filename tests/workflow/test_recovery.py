@@ -28,7 +28,6 @@ from tests.workflow.conftest import APPROVER, FakeClock, Harness, engine_setting
 from workflow import approvals
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.events import UpgradeFailed
 from workflow.store import plans
 from workflow.store.database import session as db_session
 from workflow.store.states import PlanState
@@ -146,22 +145,53 @@ def _assert_audit_intact(db: Engine, plan_id: int, *, hops: int) -> None:
     assert len(steps) == 6
 
 
-async def test_upgrade_started_but_agents_unchanged_fails_safe_without_retrigger(harness: Harness) -> None:
-    snap = await harness.ready_plan(target="10.4")
-    # The state a crash leaves between "upgrade started" and the DMS receiving the call.
+async def _crash_after_upgrade_started(harness: Harness, snap_id: int) -> None:
+    """The state a crash leaves between "upgrade started" and the DMS receiving (or answering) the call."""
     with db_session(harness.engine.db) as session:
-        approvals.decide(session, plan_id=snap.id, actor=APPROVER, decision="approved", reason="",
+        approvals.decide(session, plan_id=snap_id, actor=APPROVER, decision="approved", reason="",
                          is_approver=True, allow_self_approval=False, now=harness.clock.now)
-        hop = plans.hops(session, plan_id=snap.id)[0]
+        hop = plans.hops(session, plan_id=snap_id)[0]
         assert hop.id is not None
         for step, event in (("upload", "started"), ("upload", "done"), ("upgrade", "started")):
             plans.mark_step(session, hop_id=hop.id, step=step, event=event)  # type: ignore[arg-type]
+
+
+async def test_an_upgrade_whose_start_never_reached_the_dms_is_started_once_after_a_restart(
+    harness: Harness,
+) -> None:
+    # Before, the bot could not tell "not triggered" from "triggered, not begun" and failed the plan. The job
+    # id comes from the plan and hop now, so the restarted bot asks the DMS: no record, so it starts it.
+    snap = await harness.ready_plan(target="10.4")
+    await _crash_after_upgrade_started(harness, snap.id)
     await harness.engine.start()
     await harness.engine.settle(timeout_s=20)
-    final = harness.engine.status(plan_id=snap.id)
-    assert final.state is PlanState.FAILED
-    failed = harness.notifier.of_type(UpgradeFailed)
-    assert len(failed) == 1
-    assert "will not trigger it a second time" in failed[0].reason and "Cube" in failed[0].reason
-    assert len(failed[0].agents) == 4
-    assert harness.sim.state()["upgrades_triggered"] == {}
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.DONE, harness.notifier.types()
+    triggered = harness.sim.state()["upgrades_triggered"]
+    assert triggered and set(triggered.values()) == {1}, triggered  # every hop once
+
+
+async def test_an_upgrade_the_dms_already_runs_is_followed_not_started_again_after_a_restart(
+    harness: Harness,
+) -> None:
+    snap = await harness.ready_plan(target="10.4")
+    await _crash_after_upgrade_started(harness, snap.id)
+    # The call reached the DMS before the crash: the same job, started by the bot before it died.
+    from dms.client import DmsClient
+    from dms.drivers import ScriptDriver
+    from dms.script_runs import job_id
+    from workflow.store.tables import UpgradePlan
+
+    with db_session(harness.engine.db) as session:
+        plan = session.get(UpgradePlan, snap.id)
+        assert plan is not None
+        job = job_id(plan_id=snap.id, plan_created=plan.created_at.isoformat(), hop_index=0)
+        hop = plans.hops(session, plan_id=snap.id)[0].to_hop()
+    async with DmsClient(url=harness.sim.url, user="admin", password="admin") as client:
+        await ScriptDriver(client, package_folder=harness.settings.dms_package_folder).start_upgrade(hop=hop,
+                                                                                                     job=job)
+    await harness.engine.start()
+    await harness.engine.settle(timeout_s=20)
+    assert harness.engine.status(plan_id=snap.id).state is PlanState.DONE, harness.notifier.types()
+    triggered = harness.sim.state()["upgrades_triggered"]
+    assert triggered and set(triggered.values()) == {1}, triggered  # hop 1 by the first process only
+

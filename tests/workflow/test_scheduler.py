@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from tests.support.polling import wait_until
 from tests.workflow.conftest import REQUESTER, Harness, tick_manual
-from workflow.events import ApprovalRequested, ReminderDue, StateChanged, UpgradeExpired
+from workflow.events import ApprovalRequested, ReminderDue, StateChanged, UpgradeExpired, UploadOnlyRequested
 from workflow.scheduler import PlanScheduler, job_id
 from workflow.store.database import make_engine
 from workflow.store.states import PlanState
@@ -74,9 +74,9 @@ async def test_precheck_runs_at_once_when_the_lead_time_already_passed(harness: 
     assert job_id(plan_id, "precheck") not in harness.engine.scheduler.jobs(plan_id=plan_id)
 
 
-async def test_a_window_starting_now_runs_one_precheck_and_uploads_once(harness: Harness) -> None:
+async def test_a_window_starting_now_runs_one_precheck_and_asks_for_upload_once(harness: Harness) -> None:
     """The pre-check job and the approval job both fire at once: the approval request waits for the
-    pre-check in progress instead of running (and uploading) a second one."""
+    pre-check in progress instead of running a second one (which would ask for Upload only again)."""
     h = harness
     await h.engine.start()
     snap = await h.engine.create_plan(target="10.4", track=None, window_start=h.clock.now, window_minutes=60,
@@ -88,9 +88,8 @@ async def test_a_window_starting_now_runs_one_precheck_and_uploads_once(harness:
         runs = session.exec(select(CheckRun).where(CheckRun.plan_id == snap.id)).all()
     assert [run.kind for run in runs] == ["precheck"]
     async with httpx.AsyncClient(base_url=h.sim.url) as client:
-        uploads = (await client.get("/_sim/state")).json()["uploads"]
-    assert uploads and set(uploads.values()) == {1}, uploads
-    assert list(uploads) == [str(snap.hops[0].version)]  # later hops are uploaded right before they run
+        assert (await client.get("/_sim/state")).json()["uploads"] == {}  # Upload only is a person's step
+    assert len(h.notifier.of_type(UploadOnlyRequested, plan_id=snap.id)) == 1
     assert len(h.notifier.of_type(ApprovalRequested)) == 1
 
 

@@ -12,12 +12,15 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from dms.models import CheckResult, CheckStatus
+from dms.models import CheckResult, CheckStatus, Source
 from workflow.store import audit
 from workflow.store.clock import utc_now
 from workflow.store.tables import CheckResultRow, CheckRun
 
 RunKind = Literal["precheck", "verify"]
+
+
+_SOURCES = frozenset(source.value for source in Source)
 
 
 def run_passed(results: Sequence[CheckResult]) -> bool:
@@ -67,6 +70,7 @@ def store(
             status=result.status.value,
             detail=result.detail,
             agent=result.agent,
+            source=result.established.value,
         )
         for position, result in enumerate(results)
     )
@@ -109,7 +113,9 @@ def results(session: Session, *, run_id: int) -> list[CheckResult]:
     statement = select(CheckResultRow).where(CheckResultRow.run_id == run_id)
     return [
         CheckResult(
-            name=row.name, title=row.title, status=CheckStatus(row.status), detail=row.detail, agent=row.agent
+            name=row.name, title=row.title, status=CheckStatus(row.status), detail=row.detail,
+            agent=row.agent,
+            source=Source(row.source) if row.source in _SOURCES else None,
         )
         for row in session.exec(statement.order_by(col(CheckResultRow.position)))
     ]

@@ -104,9 +104,10 @@ MOP_STEPS: tuple[Step, ...] = (
          "Connect to the system using the designated VPN or host PC"),
     Step("precheck.health", Phase.PRECHECK, A, True, "System health checked again",
          "Check the system health again"),
-    Step("precheck.upload", Phase.PRECHECK, A, True, "Upgrade package(s) available for upload",
-         "Upload the DataMiner upgrade package(s)"),
-    Step("execute.open", Phase.EXECUTE, A, True, "Upgrade driven through the DataMiner API",
+    # A person's: Upload only exists only in Cube (workflow.upload_only), so a person reports its outcome.
+    Step("precheck.upload", Phase.PRECHECK, M, True, "Upload only done in Cube; prerequisite checks passed",
+         "Upload the DataMiner upgrade package(s)", "first hop's package, in System Center"),
+    Step("execute.open", Phase.EXECUTE, A, True, "Upgrade started on every hop (by the bot or in Cube)",
          "Open DataMiner Cube"),
     Step("execute.agents_meet_requirements", Phase.EXECUTE, M, True,
          "All agents meet the minimum requirements (e.g. .NET installed)",
@@ -125,6 +126,9 @@ MOP_STEPS: tuple[Step, ...] = (
          "check the key functionalities identified during the"),
 )
 del A, M
+STEPS_BY_KEY = {step.key: step for step in MOP_STEPS}
+# Items whose tick is a person's report of something done in Cube: a tick on the checklist itself says so.
+PERSON_REPORTED = frozenset({"precheck.upload"})
 
 # Watch driver only: a person uploads each hop's package in Cube and confirms it here; the execution loop
 # waits for this tick (and clears it at the start of every hop). Not required for the approval.
@@ -296,7 +300,22 @@ def tick(
         raise RuleViolation(f"Plan #{plan_id} is {state.label}; its checklist is closed")
     if item.kind == Kind.AUTO:
         raise RuleViolation(f"{item.title!r} is checked by the bot itself; it cannot be ticked by hand")
-    _set(session, item, actor=actor, checked=checked, detail="", action="checklist.tick", now=now)
+    detail = ""
+    if item.key in PERSON_REPORTED:  # replace what an earlier report said (e.g. "checks failed")
+        stamp = f"{(now or utc_now()):%Y-%m-%d %H:%M} UTC"
+        detail = (f"ticked on the checklist ({stamp}), confirmed by <@{actor}>" if checked
+                  else f"unticked ({stamp}) by <@{actor}>")
+    _set(session, item, actor=actor, checked=checked, detail=detail, action="checklist.tick", now=now)
+    return item
+
+
+def record_person(
+    session: Session, *, plan_id: int, step: Step, actor: str, checked: bool, detail: str,
+    now: datetime | None = None,
+) -> ChecklistItem:
+    """A person's report through a button (e.g. Upload only in Cube): recorded with who, as they said it."""
+    item = ensure_item(session, plan_id=plan_id, step=step)
+    _set(session, item, actor=actor, checked=checked, detail=detail, action="checklist.person", now=now)
     return item
 
 

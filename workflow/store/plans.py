@@ -278,7 +278,7 @@ def agents_json(states: Sequence[AgentState]) -> list[dict[str, Any]]:
     """Agent states as stored on the plan and in audit rows."""
     return [
         {"id": s.id, "name": s.name, "status": s.status, "detail": s.detail,
-         "version": str(s.version) if s.version else None, "reachable": s.reachable}
+         "version": str(s.version) if s.version else None, "reachable": s.reachable, "address": s.address}
         for s in states
     ]
 

@@ -176,6 +176,7 @@ class CheckResultRow(SQLModel, table=True):
     status: str = Field(max_length=10)  # dms.models.CheckStatus value
     detail: str = Field(default="")
     agent: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=40)  # dms.models.Source value; None: the usual one
 
 
 class Approval(SQLModel, table=True):
