@@ -165,3 +165,33 @@ def test_a_target_without_a_path_is_one_line_exit_2(sim_url: str, capsys: pytest
     assert main(["check", "--target", "9.6"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dm-upgrade check: ") and err.count("\n") == 1
+
+
+def test_script_selftest_prints_each_check_and_the_account(
+    sim_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["script", "selftest"]) == 0
+    out = capsys.readouterr().out
+    for line in ("PASS  the orchestrator script answers (contract 2)", "PASS  TaskbarUtility: found at",
+                 "PASS  Help: -help exited with 0", "PASS  Agents:", "The utility runs as: SIMULATED"):
+        assert line in out, out
+    assert state_of(sim_url)["upgrades_triggered"] == {}, "a selftest upgrades nothing"
+
+
+def test_script_selftest_names_an_older_installed_script(
+    sim_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from dms import script_contract
+    from dms.simulator import scripts
+
+    older = SimpleNamespace(**{**vars(script_contract), "CONTRACT_VERSION": "1"})
+    monkeypatch.setattr(scripts, "contract", older)  # the DMS holds an older script than the bot needs
+    assert main(["script", "selftest"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  the orchestrator script could not be run" in out and "dm-upgrade script export" in out
+
+
+def state_of(url: str) -> dict[str, object]:
+    return dict(httpx.get(f"{url}/_sim/state").json())
