@@ -55,7 +55,7 @@ async def test_selftest_passes_on_the_simulator(make_sim: Factory, api: Api) -> 
     asked = {contract.PARAM_ACTION: contract.ACTION_SELFTEST, contract.PARAM_AGENTS: every_agent(sim)}
     outputs = await api.outputs(sim.url, connection, asked)
     checks = {key: value for key, value in outputs.items() if key.startswith(contract.OUTPUT_CHECK_PREFIX)}
-    assert set(checks) == {"Check.TaskbarUtility", "Check.PackageFolder", "Check.Agents"}
+    assert set(checks) == {"Check.TaskbarUtility", "Check.Help", "Check.PackageFolder", "Check.Agents"}
     assert all(value.startswith("pass: ") for value in checks.values())
     assert contract.TASKBAR_UTILITY_LOCATIONS[0] in checks["Check.TaskbarUtility"]  # the first documented
     assert outputs[contract.OUTPUT_ACCOUNT] == "SIMULATED\\DataMiner"
