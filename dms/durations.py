@@ -1,4 +1,4 @@
-"""Durations as people read them ("1m47s", "2h05m", "12s"), never raw float seconds (issue 12)."""
+"""Durations as people read them ("1m47s", "2h05m", "12s"), never raw float seconds."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A DMS (or whoever answers in its place) decides what comes back, so every answer is read through a cap, a
 compressed answer is inflated through the same cap (a 1 MB gzip body can hold gigabytes), and the password is
-sent only to DMS_URL's host and to agent addresses inside an allow-list (issue 15).
+sent only to DMS_URL's host and to agent addresses inside an allow-list.
 """
 
 from __future__ import annotations

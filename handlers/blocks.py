@@ -256,7 +256,7 @@ def _plan_buttons(snap: PlanSnapshot) -> ActionsBlock | None:
         buttons.append(ButtonElement(text="Run check now", action_id=ActionId.RUN_CHECK.value, value=value))
     running = snap.state in (PlanState.EXECUTING, PlanState.VERIFYING)
     if not snap.terminal and snap.state is not PlanState.CANCELLING:
-        # While a hop runs the confirmation says what a cancel cannot do (issue 12); its own action id, so a
+        # While a hop runs the confirmation says what a cancel cannot do; its own action id, so a
         # click on an older message (confirmed with the old text) is asked again.
         effect = blocks_notes.CANCEL_RUNNING_EFFECT if running else "Nothing has changed on the DMS yet."
         buttons.append(ButtonElement(
@@ -317,7 +317,7 @@ def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Messa
     who = ", ".join(safe.user(user) for user in approvers[:20]) or "an upgrade approver"
     if len(approvers) > 20:
         who += f" …and {len(approvers) - 20} more"
-    # Redrawn when a later check passes, so a stale warning disappears (issue 12).
+    # Redrawn when a later check passes, so a stale warning disappears.
     needs = overrides_needed(snap)
     detail = ""
     if needs:

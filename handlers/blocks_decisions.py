@@ -1,4 +1,4 @@
-"""Block Kit for the decisions that need more than a click (issue 12): the override-reason modal (approving
+"""Block Kit for the decisions that need more than a click: the override-reason modal (approving
 over a failed pre-check, open items or a window shorter than the estimate), the reject-reason modal, and the
 confirmation of a cancel while a hop runs. Pure functions, built with ``slack_sdk.models``.
 """

@@ -1,4 +1,4 @@
-"""What the plan message and ``/dm-upgrade status`` say beyond the path itself (issues 11 and 12): the path's
+"""What the plan message and ``/dm-upgrade status`` say beyond the path itself: the path's
 warnings (preview, known issues next to their hop, support, catalog age), the plan's notes (who can
 approve, when the bot acts on its own) and the next step (who must do what, by when).
 
@@ -76,7 +76,7 @@ def approver_note(snap: PlanSnapshot, *, settings: WorkflowSettings) -> str | No
 
 
 def automatic_steps(snap: PlanSnapshot, *, settings: WorkflowSettings) -> str | None:
-    """When the bot will run the pre-check, send the reminder and ask for the approval (design.md)."""
+    """When the bot will run the pre-check, send the reminder and ask for the approval."""
     if snap.state not in _BEFORE_WINDOW or snap.window_start is None:
         return None
     start = snap.window_start

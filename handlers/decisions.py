@@ -1,4 +1,4 @@
-"""Approve, reject and cancel (issue 12): the buttons, the modals that ask for a reason, and the cancel
+"""Approve, reject and cancel: the buttons, the modals that ask for a reason, and the cancel
 confirmation while a hop runs. Listeners stay thin: ack, parse, ask the workflow, render; every rule (who
 may decide, what needs an override) is the engine's, which audits refusals.
 

@@ -75,7 +75,7 @@ class SlackNotifier:
     def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, outbox: Outbox, pacer: ChannelPacer,
                  settings: WorkflowSettings | None = None, poll_s: float = 2.0,
                  retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S) -> None:
-        # With settings the plan message says who can approve and when the bot acts (issue 12).
+        # With settings the plan message says who can approve and when the bot acts.
         self._settings = settings
         self._approvers: dict[int, tuple[str, ...]] = {}  # the approvers each request named
         self._outbox = outbox

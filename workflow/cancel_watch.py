@@ -1,4 +1,4 @@
-"""After a cancel during the execution (issue 12): the bot stops driving, but a hop already running on the
+"""After a cancel during the execution: the bot stops driving, but a hop already running on the
 DMS cannot be stopped. The plan is CANCELLING while the bot watches the agents until they settle (every
 agent reachable and Running, all on one version), records where they ended in the audit (retrying until
 the DMS answers), and only then moves to CANCELLED and tells the channel.

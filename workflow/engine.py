@@ -176,7 +176,7 @@ class UpgradeEngine:
     ) -> PlanSnapshot:
         """Read the DMS, compute the path and estimate, store the plan (SCHEDULED with a window).
         ``confirmed_current``: the version the requester states when the DMS reports one we cannot read."""
-        # `track preview` is the requester's explicit opt-in for a preview target (issue 11's rule); the
+        # `track preview` is the requester's explicit opt-in for a preview target; the
         # planner then picks the track from the version, and refuses any preview without it.
         allow_preview = (track or "").strip().lower() == "preview"
         spec, chosen_track = plan_requests.parse_request(target, None if allow_preview else track,

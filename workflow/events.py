@@ -221,7 +221,7 @@ class Notifier(Protocol):
 
 @runtime_checkable
 class StagingNotifier(Protocol):
-    """A notifier with an outbox (issue 13): ``stage`` says what it will send about ``event`` as rows the
+    """A notifier with an outbox: ``stage`` says what it will send about ``event`` as rows the
     workflow writes in the transaction of the change itself; the ``notify`` that follows the commit then
     only wakes its sender instead of writing them again."""
 

@@ -130,7 +130,7 @@ def _run(current: str, target: str, *extra: str, now: datetime = NOW) -> tuple[i
     return code, out.getvalue(), err.getvalue()
 
 
-# Issue 11: for each case, the path the documentation gives, with the rule and a current link on every hop.
+# For each case, the path the documentation gives, with the rule and a current link on every hop.
 @pytest.mark.parametrize(
     ("current", "target", "expected"),
     [

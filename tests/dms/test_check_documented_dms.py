@@ -1,4 +1,4 @@
-"""Acceptance (issue 10): ``dm-upgrade check`` against a DMS answering only documented shapes.
+"""Acceptance: ``dm-upgrade check`` against a DMS answering only documented shapes.
 
 Alarms carry their severity in ``AlarmState`` (develop/webservices/WS_v1/WS_CustomDataTypes_v1/DMAAlarm.md);
 before the models followed the docs this exited 2 with "malformed answer: Severity: Field required".

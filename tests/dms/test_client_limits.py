@@ -1,4 +1,4 @@
-"""A DMS client that trusts nothing (issues 10 and 15): malformed answers, size caps, agent caps, where the
+"""A DMS client that trusts nothing: malformed answers, size caps, agent caps, where the
 password may go, plain http, and the connect answers DMAConnectAndInfo.md documents (MessageType).
 
 Each test here failed on the client before these limits: HTML/empty/null answers were tracebacks or vague,

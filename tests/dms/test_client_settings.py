@@ -1,4 +1,4 @@
-"""The client limits are settings (issue 15): DMS_MAX_AGENTS, DMS_AGENT_ALLOW, DMS_ALLOW_PLAIN_HTTP, and
+"""The client limits are settings: DMS_MAX_AGENTS, DMS_AGENT_ALLOW, DMS_ALLOW_PLAIN_HTTP, and
 DMS_PACKAGE_FOLDER for the package files; each reaches the client or driver the bot builds."""
 
 from __future__ import annotations

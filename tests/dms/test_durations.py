@@ -9,5 +9,5 @@ from dms.durations import duration_text
     (0.2, "<1s"), (12.4, "12s"), (107.4, "1m47s"), (600, "10m00s"), (7500, "2h05m"),
 ])
 def test_durations_read_as_durations(seconds: float, text: str) -> None:
-    """Issue 12: "1m47s", never raw float seconds such as "107.4s"."""
+    """Durations read "1m47s", never raw float seconds such as "107.4s"."""
     assert duration_text(seconds) == text

@@ -1,4 +1,4 @@
-"""The planner on the cases of issue 11, each against the documentation page it follows."""
+"""The planner on the documented cases, each against the documentation page it follows."""
 
 from __future__ import annotations
 

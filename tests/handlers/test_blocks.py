@@ -128,7 +128,7 @@ def test_progress_bar_counts_done_hops_and_agents_on_the_current_hop() -> None:
 def test_approval_request_has_confirmed_buttons_and_the_decision_replaces_them() -> None:
     snap = make_snapshot(state="awaiting_approval")
     # Nothing to override (a passing check, every item ticked): Approve is confirmed by a dialog; Reject
-    # always asks for its reason in a form (issue 12), which is its confirmation.
+    # always asks for its reason in a form, which is its confirmation.
     clean = snap.model_copy(update={
         "precheck": CheckRunView(id=1, kind="precheck", passed=True, actor="bot", started_at=START,
                                  finished_at=START, results=()),
@@ -207,7 +207,7 @@ def test_a_cancel_without_a_reason_does_not_repeat_who_cancelled() -> None:
 
 
 def test_plan_message_names_the_exact_package_file_of_every_hop() -> None:
-    """Issue 10: the operator must know which .dmupgrade file to put in DMS_PACKAGE_FOLDER for each hop."""
+    """The operator must know which .dmupgrade file to put in DMS_PACKAGE_FOLDER for each hop."""
     from dms.packages import package_file
 
     snap = make_snapshot(hops=3)

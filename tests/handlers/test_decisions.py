@@ -1,4 +1,4 @@
-"""Issue 12's ways back from trouble, over signed HTTP requests: reject with a reason, approve over a failed
+"""The ways back from trouble, over signed HTTP requests: reject with a reason, approve over a failed
 pre-check or a short window with an override reason, and cancel while a hop runs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input, kept as tests (issue 15): arbitrary signed slash-command texts, action payloads and view
+"""Bad input, kept as tests: arbitrary signed slash-command texts, action payloads and view
 submissions, posted over real HTTP by someone who may change nothing. The bot never answers 5xx, never logs a
 traceback, and never changes the plan it was not asked to change (nor makes one)."""
 

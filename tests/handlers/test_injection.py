@@ -1,4 +1,4 @@
-"""Issue 15: text from a person or a DMS cannot mention, link or format. Every injection goes through every
+"""Text from a person or a DMS cannot mention, link or format. Every injection goes through every
 place it can reach over real HTTP (typed versions and DMS names, a cancel reason, agent and element names,
 alarm texts, a script's message in the check), and what the fake Slack Web API received is inspected."""
 

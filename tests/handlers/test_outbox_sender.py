@@ -1,4 +1,4 @@
-"""Durable Slack messages (issue 13), against the fake Slack over real HTTP: what the bot says survives a
+"""Durable Slack messages, against the fake Slack over real HTTP: what the bot says survives a
 Slack outage and a killed process, goes out in order per channel, and a message Slack refuses for good is
 audited without holding up the others."""
 

@@ -1,4 +1,4 @@
-"""What the plan message and ``status`` tell a team (issues 11 and 12), over signed HTTP requests: the path's
+"""What the plan message and ``status`` tell a team, over signed HTTP requests: the path's
 warnings, preview targets only on request, a missing second approver, when the bot acts on its own, the next
 step, the plan that just finished, the last MOP step after "done", durations and check titles."""
 

@@ -1,5 +1,5 @@
 """The roles over real HTTP: a bystander's clicks and forms are refused to them alone, audited, and change
-nothing (issue 15: a bystander moved a window to 2027 and ticked "Backup taken")."""
+nothing (a bystander moved a window to 2027 and ticked "Backup taken")."""
 
 from __future__ import annotations
 

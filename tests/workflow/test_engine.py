@@ -361,7 +361,7 @@ async def test_items_confirmed_on_the_checklist_pass_the_pre_check(harness: Harn
 async def test_a_dmaversion_the_bot_cannot_read_asks_the_requester_and_is_audited(
     make_harness: Callable[..., Harness],
 ) -> None:
-    """Issue 10: DMAVersion's format is not documented (DMAConnectAndInfo.md). A string we cannot map is
+    """DMAVersion's format is not documented (DMAConnectAndInfo.md). A string we cannot map is
     shown as read and the requester states the version (`plan 10.5 from 10.2.0 CU5`); never "unreachable"."""
     from dms.simulator import SimulatedDms
     from tests.workflow.conftest import sim_config

@@ -140,7 +140,7 @@ async def test_agent_that_fails_to_start_fails_the_plan_with_guidance(harness: H
 async def test_cancel_mid_execution_watches_the_agents_settle_and_records_them(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue 12: a cancel cannot stop the hop running on the DMS. The plan is CANCELLING until every agent
+    """A cancel cannot stop the hop running on the DMS. The plan is CANCELLING until every agent
     settled, the DMS is asked again until it answers, and the audit says where the agents ended."""
     snap = await harness.ready_plan(target="10.4")
     harness.sim.inject("agent_stuck_starting", agent=2)  # keeps the first hop in progress
@@ -316,7 +316,7 @@ def test_eta_follows_the_observed_pace_and_deadlines_have_a_floor() -> None:
 
 
 async def test_a_dms_answering_html_is_a_protocol_error_the_plan_records(harness: Harness) -> None:
-    """Issue 10, bad input: an HTML page with status 200 (a misconfigured IIS) gives a protocol error naming
+    """Bad input: an HTML page with status 200 (a misconfigured IIS) gives a protocol error naming
     the agent and method, never a traceback; the pre-check records it and the execution fails with it."""
     snap = await harness.engine.create_plan(
         target="10.4", track="main", window_start=harness.clock.now.replace(year=2031), window_minutes=120,

@@ -1,4 +1,4 @@
-"""A state move and what the chat says of it are one transaction (issue 13): both are written, or neither."""
+"""A state move and what the chat says of it are one transaction: both are written, or neither."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class ApprovalFacts:
     window_end: datetime | None
     precheck_passed: bool | None  # None: no pre-check ran
     open_items: tuple[str, ...]  # titles of required manual items still open before execution
-    # Why the window cannot hold the execution estimate (issue 12: approving then needs an override).
+    # Why the window cannot hold the execution estimate (approving then needs an override).
     window_short: str | None = None
 
 

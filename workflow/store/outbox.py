@@ -1,4 +1,4 @@
-"""The Slack outbox (issue 13): what the bot has to say, kept in the database until Slack took it.
+"""The Slack outbox: what the bot has to say, kept in the database until Slack took it.
 
 The notifier writes a row in the transaction of the change it tells of (``enqueue``), so a message is never
 lost to a crash or a Slack outage, and never sent for a change that rolled back. A sender takes the oldest

@@ -23,7 +23,7 @@ from workflow.store.errors import ConfigError
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them); 15 is the known
-# issue the path carries (issue 11), a manual item of its own.
+# issue the path carries, a manual item of its own.
 TICKS = "tick 5 6 7 10 11 12 13 14 15 18 20"
 
 
@@ -243,7 +243,7 @@ def test_a_bad_console_option_is_one_line_and_exit_2(
 
 
 async def test_reject_asks_for_a_reason_in_a_form_and_tells_the_channel() -> None:
-    """Issue 12, through the piped console: Reject opens a form, ``submit TEXT`` gives the reason."""
+    """Through the piped console: Reject opens a form, ``submit TEXT`` gives the reason."""
     script = "\n".join([
         "/dm-upgrade plan 10.5",
         TICKS,

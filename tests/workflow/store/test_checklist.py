@@ -179,7 +179,7 @@ def test_hotfix_items_reach_the_plan_and_the_approval_gate(tmp_path: Path) -> No
 
 
 def test_helper_steps_and_known_issues_become_manual_items_in_their_phases() -> None:
-    """Issue 11: a helper's prerequisites are done before the window, its post-migration steps after the
+    """A helper's prerequisites are done before the window, its post-migration steps after the
     upgrade, and a known issue the path could not avoid is a person's decision."""
     steps = build_steps(
         path_items=[("details", "NATSMigration: ASP.NET Core 10 installed"),

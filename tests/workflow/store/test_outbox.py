@@ -1,4 +1,4 @@
-"""The Slack outbox's rules (issue 13): order per channel, merged edits, claims between replicas, retries that
+"""The Slack outbox's rules: order per channel, merged edits, claims between replicas, retries that
 hold only their own channel, refusals that are audited and get out of the way."""
 
 from __future__ import annotations

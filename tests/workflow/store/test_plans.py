@@ -162,7 +162,7 @@ def test_progress_and_history(tmp_path: Path) -> None:
 
 
 def test_the_paths_warnings_are_stored_and_come_back_with_the_plan(tmp_path: Path) -> None:
-    """Issue 11: a known issue or a preview target must reach the plan message, not only `dm-upgrade path`."""
+    """A known issue or a preview target must reach the plan message, not only `dm-upgrade path`."""
     from dms.upgrade_path import PathWarning, WarningKind
     from tests.support.store_helpers import sample_estimate, sample_path
     from workflow.store.snapshot import load_snapshot

@@ -19,7 +19,7 @@ REFUSED_PAIRS = [(a, b) for a, b in PAIRS if b not in ALLOWED[a]]
 
 def test_table_matches_design() -> None:
     s = PlanState
-    # The happy path of design.md.
+    # The happy path (docs/architecture.md, the state machine).
     chain = [s.PLANNED, s.SCHEDULED, s.PRECHECKED, s.AWAITING_APPROVAL, s.EXECUTING, s.VERIFYING, s.DONE]
     for a, b in itertools.pairwise(chain):
         assert b in ALLOWED[a]

@@ -1,4 +1,4 @@
-"""The Slack outbox: what the bot still has to say, written with the change it tells of (issue 13).
+"""The Slack outbox: what the bot still has to say, written with the change it tells of.
 
 Revision ID: 0005
 Revises: 0004
