@@ -43,8 +43,8 @@ from benchmarks.helpers import signed_slash_command
 from bot.app import Runtime, start_http
 from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
-from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.slack_web import make_web_client
+from simulator import SimulatedDms, SimulatorConfig
 from workflow.store.tables import UpgradePlan
 
 TARGET_RATIO = 1.5

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 from dms.call_stats import CALL_STATS
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms, SimulatorConfig
+from simulator import SimulatedDms, SimulatorConfig
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import CheckFinished, CheckStarted, Event

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 from benchmarks.helpers import EventCounter
 from bot.settings import Settings
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms, SimulatorConfig
+from simulator import SimulatedDms, SimulatorConfig
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.store import plans

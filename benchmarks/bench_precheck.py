@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 from dms.client import DmsClient
 from dms.prechecks import run_prechecks
-from dms.simulator import SimulatedDms, SimulatorConfig
+from simulator import SimulatedDms, SimulatorConfig
 
 TARGET_RATIO = 1.5
 USER, PASSWORD = "admin", "bench-password"

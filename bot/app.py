@@ -23,13 +23,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
+from bot import simulated
 from bot.health import DmsProbe, database_ok, database_writable
 from bot.metrics import CONTENT_TYPE as METRICS_TYPE
 from bot.metrics import render as metrics_text
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
-from dms.simulator import SimulatedDms
 from handlers import actions, commands, cube_actions, decisions, home, views
 from handlers.approvers import SlackApprovers
 from handlers.home import HomePublisher
@@ -38,8 +38,9 @@ from handlers.notifier import SlackNotifier
 from handlers.request_guard import RequestGuard, quiet_bolt_signature_log
 from handlers.slack_web import ChannelPacer, make_web_client
 from handlers.timeline_post import TimelinePoster
+from simulator import SimulatedDms
 from workflow.approvals import ApproverDirectory
-from workflow.dms_access import DmsAccess, simulator_config
+from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
 from workflow.store.clock import utc_now
@@ -194,7 +195,7 @@ class Runtime:
         if settings.dms_simulated:
             settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
             self.settings = settings
-            self.simulator = SimulatedDms(simulator_config(settings))
+            self.simulator = SimulatedDms(simulated.simulator_config(settings))
             simulated_url = await self.simulator.start()
         self._db = make_engine(settings.database_url)
         migrate(self._db)
@@ -202,7 +203,8 @@ class Runtime:
             self.catalog = load_catalog(settings.release_catalog)
         except DmsError as exc:
             raise ConfigError(f"RELEASE_CATALOG cannot be used: {exc}") from None
-        self.dms_access = DmsAccess(settings=settings, simulated_url=simulated_url)
+        self.dms_access = DmsAccess(settings=settings, simulated_url=simulated_url,
+                                    person_for=simulated.person_for(settings))
         check_dms_urls(self.dms_access)
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
         self.dms_probe = DmsProbe(self.dms_access)

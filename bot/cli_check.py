@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import simulated
 from bot.cli_check_target import NOT_CHECKED_WITHOUT_TARGET, check_target
 from bot.cli_path import settings_error
 from bot.settings import Settings
@@ -66,23 +67,12 @@ def make_client(settings: Settings, *, url: str | None = None) -> DmsClient:
     )
 
 
-async def _start_simulator(stack: AsyncExitStack, settings: Settings) -> str:
-    # Imported here: the simulator is only needed when DMS_URL=simulated.
-    from dms.simulator import SimulatedDms
-    from workflow.dms_access import simulator_config
-
-    simulator = SimulatedDms(simulator_config(settings))
-    url = await simulator.start()
-    stack.push_async_callback(simulator.stop)
-    return str(url)
-
-
 async def check(
     settings: Settings, *, key_elements: list[str], target: str | None = None
 ) -> tuple[PrecheckReport, tuple[str, ...]]:
     """The report and what it did not check."""
     async with AsyncExitStack() as stack:
-        url = await _start_simulator(stack, settings) if settings.dms_simulated else None
+        url = await simulated.start(stack, settings) if settings.dms_simulated else None
         client = make_client(settings, url=url)
         stack.push_async_callback(client.close)
         if target is not None:

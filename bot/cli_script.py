@@ -45,12 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _selftest() -> int:
-    from bot.cli_check import _start_simulator, make_client
+    from bot import simulated
+    from bot.cli_check import make_client
     from bot.settings import Settings
 
     settings = Settings()
     async with AsyncExitStack() as stack:
-        url = await _start_simulator(stack, settings) if settings.dms_simulated else None
+        url = await simulated.start(stack, settings) if settings.dms_simulated else None
         client = make_client(settings, url=url)
         stack.push_async_callback(client.close)
         try:

@@ -13,7 +13,7 @@ import sys
 
 from pydantic import SecretStr, ValidationError
 
-from dms.simulator import (
+from simulator import (
     DEFAULT_PASSWORD,
     DEFAULT_PORT,
     DEFAULT_USER,
@@ -21,7 +21,7 @@ from dms.simulator import (
     SimulatorConfig,
     SimulatorError,
 )
-from dms.simulator.faults import fault_help, fault_names
+from simulator.faults import fault_help, fault_names
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

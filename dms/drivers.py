@@ -4,8 +4,8 @@
   start SLTaskbarUtility's upgrade of every agent, then follows the job to its exit code and the agents to
   their version (``dms.script_runs``). *Upload only* is not among its steps: no documented automation has it.
 * ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP), one step at a time, and only
-  watches. ``ask_person`` is the moment the bot asks for a step; a simulator that plays the person in Cube
-  (``cube_url``, see ``dms.simulator.cube``) performs the step then.
+  watches. ``ask_person`` is the moment the bot asks for a step; whoever plays the person in Cube (only a
+  simulator does, wired in by the composition root) performs the step then.
 
 Both watch the same way: poll every agent's status and version until all run the expected version, or a
 deadline passes (``UpgradeTimeout`` carries the last states, so a stuck agent can be named).
@@ -19,8 +19,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
-
-import httpx
 
 from dms import script_contract as contract
 from dms import script_runs
@@ -39,6 +37,8 @@ Step = Literal["upload", "upgrade"]
 OnChange = Callable[[list[AgentState]], Awaitable[None]]
 # Hears every observation's reachability: the error of a failed one, None for an answer.
 OnReachability = Callable[[DmsUnreachable | None], Awaitable[None]]
+# Someone playing the person in Cube, told each step (``step``, package file) when the bot asks for it.
+AskPerson = Callable[[str, str], Awaitable[None]]
 
 
 class UpgradeDriver(Protocol):
@@ -295,23 +295,14 @@ class WatchDriver(_Watching):
     name = "watch"
     needs_person = True
 
-    def __init__(self, client: DmsClient, *, cube_url: str | None = None) -> None:
+    def __init__(self, client: DmsClient, *, person: AskPerson | None = None) -> None:
         super().__init__(client)
-        self.cube_url = cube_url.rstrip("/") if cube_url else None
+        self._person = person
 
     async def ask_person(self, *, hop: Hop, step: Step) -> None:
-        """With a simulator that plays the person in Cube, have it perform the step now."""
-        if self.cube_url is None:
-            return
-        try:
-            # The simulator answers when the step is done as far as a person would take it (an upload
-            # with its checks takes simulated minutes): a long read, bounded all the same.
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=600.0)) as http:
-                response = await http.post(f"{self.cube_url}/_sim/cube",
-                                           json={"step": step, "package": package_file(hop)})
-            response.raise_for_status()
-        except httpx.HTTPError as exc:  # the person can still do it: the bot keeps waiting for the click
-            log.warning("the simulator did not play %s of %s in Cube: %s", step, hop.name, exc)
+        """Tell whoever plays the person in Cube (only a simulator does) to do the step now."""
+        if self._person is not None:
+            await self._person(step, package_file(hop))
 
     def instructions(self, *, hop: Hop, step: Step) -> list[str]:
         if hop.package is PackageKind.HELPER:
@@ -347,10 +338,10 @@ class WatchDriver(_Watching):
 
 def make_driver(
     kind: str, *, client: DmsClient, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
-    cube_url: str | None = None, utility_path: str = "",
+    person: AskPerson | None = None, utility_path: str = "",
 ) -> UpgradeDriver:
     if kind == "script":
         return ScriptDriver(client, package_folder=package_folder, utility_path=utility_path)
     if kind == "watch":
-        return WatchDriver(client, cube_url=cube_url)
+        return WatchDriver(client, person=person)
     raise ValueError(f"unknown upgrade driver {kind!r}: use 'script' or 'watch'")

@@ -2,35 +2,25 @@
 
 The targets come from ``workflow.targets`` (DMS_URL as ``default``, or the targets file). A target whose URL
 is ``simulated`` needs the address of a running simulator: the composition root starts one in-process
-and passes its URL here as ``simulated_url``; this module never starts anything itself.
+and passes its URL here as ``simulated_url`` (and, when the simulator plays the person in Cube, how to tell
+it each step: ``person_for``); this module never starts anything itself, and never imports the simulator.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dms.client import DmsClient
-from dms.drivers import UpgradeDriver, make_driver
-from dms.simulator import SimulatorConfig
+from dms.drivers import AskPerson, UpgradeDriver, make_driver
 from workflow.settings import WorkflowSettings
 from workflow.store.errors import ConfigError, NotFound, UserError
 from workflow.targets import DEFAULT_TARGET, TargetConfig, load_targets
 
-
-def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
-    """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
-    return SimulatorConfig(
-        agents=settings.sim_agents,
-        failover_pairs=settings.sim_failover_pairs,
-        version=settings.sim_version,
-        speed=settings.sim_speed,
-        user=settings.dms_user,
-        password=settings.dms_password,
-        faults=tuple(settings.sim_faults),
-        play_cube=settings.sim_play_cube,
-    )
+# Who plays the person in Cube for a target URL (the watch driver's steps): only a simulator does, and the
+# composition root, which starts it, says so.
+PersonFor = Callable[[str], AskPerson]
 
 
 @dataclass(frozen=True)
@@ -51,8 +41,10 @@ class DmsAccess:
         settings: WorkflowSettings,
         targets: Mapping[str, TargetConfig] | None = None,
         simulated_url: str | None = None,
+        person_for: PersonFor | None = None,
     ) -> None:
         self._settings = settings
+        self._person_for = person_for
         self._targets = dict(targets) if targets is not None else load_targets(settings)
         if not self._targets:
             raise ConfigError("no DMS target is configured")
@@ -111,13 +103,11 @@ class DmsAccess:
         target = self.target(name)
         client = self.client(target.name)
         try:
-            # SIM_PLAY_CUBE: the target is a simulator (embedded or started with --play-cube) that plays
-            # the person in Cube; the watch driver asks it to perform each step.
-            cube_url = self.url_of(target) if self._settings.sim_play_cube else None
+            person = self._person_for(self.url_of(target)) if self._person_for is not None else None
             yield Connection(target=target, client=client,
                              driver=make_driver(self.driver_kind(target.name), client=client,
                                                 package_folder=self._settings.dms_package_folder,
                                                 utility_path=self._settings.dms_taskbar_utility_path,
-                                                cube_url=cube_url))
+                                                person=person))
         finally:
             await client.close()

@@ -83,7 +83,7 @@ class WorkflowSettings(BaseSettings):
     sim_version: str = "10.4.0 CU3"
     sim_speed: float = Field(default=600.0, gt=0)
     # Faults the embedded simulator starts with (``dm-upgrade console --fault``); flags as in
-    # ``dms.simulator.faults``, separated by spaces or semicolons (a flag's own options use commas).
+    # ``simulator.faults``, separated by spaces or semicolons (a flag's own options use commas).
     sim_faults: Annotated[list[str], NoDecode] = []
     # Watch driver: the simulator plays the person in Cube (performs each step when the bot asks for it).
     sim_play_cube: bool = False

@@ -27,7 +27,7 @@ from bot.console.commands import Console, ReadLine
 from bot.console.session import DEFAULT_USERS, ConsoleSession
 from bot.settings import Settings
 from bot.startup import fail, load_settings, startup_error
-from dms.simulator.faults import fault_names
+from simulator.faults import fault_names
 from workflow.settings import SIMULATED
 from workflow.store.errors import ConfigError
 

@@ -1,7 +1,7 @@
 """One console session: the real bot (``bot.app.Runtime``) talking to an in-process fake Slack.
 
-The console is the chat backend beside the Slack one (docs/architecture.md): it lives in ``handlers/`` and receives
-the composed bot from the composition root ``bot/console/runner.py`` through ``make_runtime``.
+The console is the chat backend beside the Slack one (docs/architecture.md): it lives in ``bot/console/`` and
+receives the composed bot from the composition root ``bot/console/runner.py`` through ``make_runtime``.
 
 Outbound, the bot's Web API client points at ``bot.console.fake_slack.FakeSlack`` on loopback. Inbound, the
 console builds each slash command, click and form submission exactly as Slack sends it (form-encoded,

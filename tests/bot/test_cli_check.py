@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.cli import main
-from dms.simulator import SimulatedDms, SimulatorConfig
+from simulator import SimulatedDms, SimulatorConfig
 
 PASSWORD = "cli-Secret-7"
 
@@ -184,7 +184,7 @@ def test_script_selftest_names_an_older_installed_script(
     from types import SimpleNamespace
 
     from dms import script_contract
-    from dms.simulator import scripts
+    from simulator import scripts
 
     older = SimpleNamespace(**{**vars(script_contract), "CONTRACT_VERSION": "1"})
     monkeypatch.setattr(scripts, "contract", older)  # the DMS holds an older script than the bot needs

@@ -77,7 +77,7 @@ def test_help_lists_every_fault_with_its_options() -> None:
     import io
 
     from bot.cli import main
-    from dms.simulator.faults import fault_names
+    from simulator.faults import fault_names
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):

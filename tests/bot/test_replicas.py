@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from bot.console.fake_slack import FakeSlack
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms
 from handlers.ids import ActionId
+from simulator import SimulatedDms
 from tests.support import slack_requests as sr
 from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock

@@ -126,7 +126,7 @@ SIM_PASSWORD = "sim-Secret-9"
 
 
 def sim_config(**overrides: Any) -> Any:
-    from dms.simulator import SimulatorConfig
+    from simulator import SimulatorConfig
 
     options: dict[str, Any] = {"agents": 4, "failover_pairs": 1, "speed": 6000.0, "user": "admin",
                                "password": SIM_PASSWORD}

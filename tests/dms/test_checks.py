@@ -199,8 +199,8 @@ async def sim_report(sim: Any, **options: Any) -> Any:
 
 
 async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
-    from dms.simulator import SimulatedDms
-    from dms.simulator.clock import ManualClock
+    from simulator import SimulatedDms
+    from simulator.clock import ManualClock
     from tests.dms.dms_fakes import sim_config
 
     # A still simulator clock: at the test speed a session's 5 idle minutes are 50 ms of real time, which a
@@ -223,7 +223,7 @@ async def test_sim_fresh_cluster_passes_and_baseline_holds_its_counts() -> None:
 ])
 async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options: dict[str, Any],
                                                        failing: tuple[str, str]) -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_config
 
     async with SimulatedDms(sim_config()) as sim:
@@ -234,8 +234,8 @@ async def test_sim_each_fault_fails_the_matching_check(fault_name: str, options:
 
 
 async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
-    from dms.simulator import SimulatedDms
-    from dms.simulator.clock import ManualClock
+    from simulator import SimulatedDms
+    from simulator.clock import ManualClock
     from tests.dms.dms_fakes import sim_config
 
     # The simulator's clock stands still. On a scaled clock (x6000) the 5-minute idle timeout is 50 ms of
@@ -251,7 +251,7 @@ async def test_sim_session_expiry_and_latency_do_not_break_the_check() -> None:
 
 async def test_sim_verification_after_an_upgrade() -> None:
     from dms.drivers import ScriptDriver
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     hop = Hop(version=Version(10, 4, 0, 5), package=PackageKind.CU, name="DataMiner 10.4.0 CU5.dmupdate",
@@ -269,7 +269,7 @@ async def test_sim_verification_after_an_upgrade() -> None:
 
 
 async def test_sim_failover_pair_listed_as_one_entry_passes_with_the_backup_version_not_readable() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     config = sim_config(agents=3, failover_pairs=1, pair_as_one_entry=True)

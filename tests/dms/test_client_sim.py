@@ -13,7 +13,7 @@ from tests.dms.dms_fakes import sim_client, sim_config
 
 
 async def test_sim_reads_every_agent_version_on_its_own_address() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     async with SimulatedDms(sim_config(version="10.3.0 CU22")) as sim, sim_client(sim.url) as client:
         agents = await client.agents_info()
@@ -27,7 +27,7 @@ async def test_sim_reads_every_agent_version_on_its_own_address() -> None:
 
 
 async def test_sim_refuses_bad_credentials() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     async with SimulatedDms(sim_config()) as sim:
         client = DmsClient(url=sim.url, user="admin", password="not-it", retries=0)
@@ -37,7 +37,7 @@ async def test_sim_refuses_bad_credentials() -> None:
 
 
 async def test_sim_session_expiry_is_survived() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
         await client.agents_info()
@@ -49,7 +49,7 @@ async def test_sim_session_expiry_is_survived() -> None:
 
 
 async def test_sim_unreachable_or_slow_agent_is_reported_not_hung() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url, timeout_s=0.3, retries=0) as client:
         sim.inject("agent_unreachable", agent=3)
@@ -61,7 +61,7 @@ async def test_sim_unreachable_or_slow_agent_is_reported_not_hung() -> None:
 
 
 async def test_sim_dms_down_is_unreachable_after_retries() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     async with SimulatedDms(sim_config()) as sim:
         url = sim.url

@@ -257,7 +257,7 @@ SIM_HOP = Hop(version=Version(10, 4, 0, 5), package=PackageKind.CU, name="DataMi
 
 
 async def test_sim_script_driver_upgrades_and_sees_every_agent_on_the_version() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     changes: list[list[AgentState]] = []
@@ -282,7 +282,7 @@ async def test_sim_script_driver_upgrades_and_sees_every_agent_on_the_version() 
 
 
 async def test_sim_failing_prerequisite_check_refuses_the_upgrade_with_an_exit_code() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     async with SimulatedDms(sim_config()) as sim, sim_client(sim.url) as client:
@@ -297,7 +297,7 @@ async def test_sim_failing_prerequisite_check_refuses_the_upgrade_with_an_exit_c
 
 @pytest.mark.parametrize("fault_name", ["agent_stuck_starting", "agent_fails_to_start"])
 async def test_sim_watch_driver_times_out_on_an_agent_that_does_not_come_back(fault_name: str) -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     # From 10.6.6 the orchestrating agent answers while the others upgrade (before, it does not until all
@@ -316,7 +316,7 @@ async def test_sim_watch_driver_times_out_on_an_agent_that_does_not_come_back(fa
 
 
 async def test_sim_helper_hop_ends_on_its_exit_code_and_changes_no_version() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.dms.dms_fakes import sim_client, sim_config
 
     helper = Hop(version=Version(10, 4, 0, 3), package=PackageKind.HELPER,

@@ -100,7 +100,7 @@ def utility(tmp_path: Path) -> Iterator[FakeUtility]:
 @pytest.fixture
 async def both(orchestrator_csharp: OrchestratorScript, tmp_path: Path,
                utility: FakeUtility) -> AsyncIterator[Both]:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     folder = tmp_path / "packages"
     folder.mkdir()

@@ -15,9 +15,9 @@ from dms.drivers import ScriptDriver
 from dms.exceptions import DmsScriptError
 from dms.models import CheckStatus
 from dms.packages import check_packages, needed_files, package_file
-from dms.simulator import SimulatedDms
 from dms.upgrade_path import Hop, PackageKind, UpgradePath
 from dms.versions import Track, Version
+from simulator import SimulatedDms
 from tests.dms.dms_fakes import sim_client, sim_config
 
 V_FROM = Version(10, 4, 0, 3)

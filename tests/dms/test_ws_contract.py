@@ -92,7 +92,7 @@ async def test_the_client_reads_documented_answers_end_to_end() -> None:
 
 
 async def test_the_simulator_emits_exactly_the_documented_fields() -> None:
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
 
     config = sim_config(agents=2, failover_pairs=1, alarms=3)
     async with SimulatedDms(config) as sim, sim_client(sim.url) as client:

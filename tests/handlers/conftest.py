@@ -17,8 +17,8 @@ import pytest
 from bot.app import HttpServer, Runtime
 from bot.console.fake_slack import FakeMessage
 from bot.settings import Settings
-from dms.simulator import SimulatedDms, SimulatorConfig
 from handlers.ids import ActionId, BlockId, CallbackId
+from simulator import SimulatedDms, SimulatorConfig
 from tests.support import slack_requests as sr
 from tests.support.clock import START, FakeClock
 from tests.support.fake_slack_faults import FaultySlack

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from bot.app import Runtime, start_http
-from dms.simulator import SimulatedDms
 from handlers.slack_web import make_web_client
+from simulator import SimulatedDms
 from tests.handlers.conftest import TOKEN, Stack, app_settings, sim_config
 from tests.support.clock import FakeClock
 from tests.support.fake_slack_faults import FaultySlack

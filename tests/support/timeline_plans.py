@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms
+from simulator import SimulatedDms
 from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock
 from tests.support.notifier import RecordingNotifier

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from bot import simulated
 from bot.settings import Settings
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms, SimulatorConfig
+from simulator import SimulatedDms, SimulatorConfig
 from tests.support.approvers import StaticApprovers
 from tests.support.clock import FakeClock
 from tests.support.notifier import RecordingNotifier
@@ -127,7 +128,8 @@ def make_harness(
         notifier = RecordingNotifier()
         engine = UpgradeEngine(
             settings=settings, db=db, catalog=load_catalog(), notifier=notifier,
-            approvers=StaticApprovers(settings.upgrade_approvers), dms_access=DmsAccess(settings=settings),
+            approvers=StaticApprovers(settings.upgrade_approvers),
+            dms_access=DmsAccess(settings=settings, person_for=simulated.person_for(settings)),
             clock=clock, operators=StaticApprovers(settings.upgrade_operators),
         )
         made.append(engine)

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 from dms.catalog import load_catalog
-from dms.simulator import SimulatedDms
+from simulator import SimulatedDms
 from tests.support.approvers import StaticApprovers
 from tests.support.notifier import RecordingNotifier
 from tests.workflow.conftest import APPROVER, engine_settings, sim_config

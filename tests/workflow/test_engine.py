@@ -363,7 +363,7 @@ async def test_a_dmaversion_the_bot_cannot_read_asks_the_requester_and_is_audite
 ) -> None:
     """DMAVersion's format is not documented (DMAConnectAndInfo.md). A string we cannot map is
     shown as read and the requester states the version (`plan 10.5 from 10.2.0 CU5`); never "unreachable"."""
-    from dms.simulator import SimulatedDms
+    from simulator import SimulatedDms
     from tests.workflow.conftest import sim_config
 
     odd = SimulatedDms(sim_config(reported_version="10.2.2617.1490"))

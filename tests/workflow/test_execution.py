@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from dms.models import Source
 from dms.packages import package_file
-from dms.simulator import SimulatedDms, cube
+from simulator import SimulatedDms, cube
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
 from workflow.events import (

@@ -1,4 +1,5 @@
-"""The upgrade plan's state machine (docs/architecture.md): the allowed moves, and the one function that makes them.
+"""The upgrade plan's state machine (docs/architecture.md): the allowed moves, and the one function that
+makes them.
 
     PLANNED --schedule window--> SCHEDULED --precheck--> PRECHECKED --window opens--> AWAITING_APPROVAL
     --approve--> EXECUTING --> VERIFYING --> DONE

@@ -263,7 +263,7 @@ async def test_reject_asks_for_a_reason_in_a_form_and_tells_the_channel() -> Non
         "bob> submit not tonight: change freeze", "Plan #1 rejected by @bob: not tonight: change freeze",
     )
 async def test_the_console_works_on_the_dms_of_dms_url_not_its_own_simulator() -> None:
-    from dms.simulator import SimulatedDms, SimulatorConfig
+    from simulator import SimulatedDms, SimulatorConfig
 
     config = SimulatorConfig(agents=2, version="10.2.0 CU5", speed=3000, alarms=0)
     async with SimulatedDms(config) as sim:

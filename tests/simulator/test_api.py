@@ -4,9 +4,9 @@ import pytest
 
 from dms import script_contract as contract
 from dms.models import AgentInfo, AgentStatistics, Alarm, ConnectInfo
-from dms.simulator import SimulatedDms, SimulatorConfig, SimulatorError
 from dms.versions import parse_version
-from tests.dms.simulator.conftest import Api, Factory
+from simulator import SimulatedDms, SimulatorConfig, SimulatorError
+from tests.simulator.conftest import Api, Factory
 
 
 async def test_connect_and_every_read_method(make_sim: Factory, api: Api) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import time
 
-from dms.simulator import ManualClock, SimulatedDms
-from tests.dms.simulator.conftest import Api, Factory, job_of, upgrade_params
+from simulator import ManualClock, SimulatedDms
+from tests.simulator.conftest import Api, Factory, job_of, upgrade_params
 from tests.support.polling import wait_until
 
 PACKAGE = "DataMiner 10.5.0.dmupgrade"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from dms.simulator.faults import FaultError, make_fault, parse_fault_flag
 from dms.versions import Version, parse_version
+from simulator.faults import FaultError, make_fault, parse_fault_flag
 
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "admin"
@@ -49,7 +49,7 @@ class SimulatorConfig(BaseModel):
     # DMAVersion while the agents run ``version``, in a form the bot may not know (its format is not
     # documented, e.g. "10.6.2617.1490"); None: the usual build string.
     reported_version: str | None = Field(default=None, max_length=100)
-    # Play the person in Cube for the watch driver: POST /_sim/cube performs a step (dms.simulator.cube).
+    # Play the person in Cube for the watch driver: POST /_sim/cube performs a step (simulator.cube).
     play_cube: bool = False
 
     @field_validator("version")

@@ -17,7 +17,7 @@ package (``upload_minutes``, counted in ``uploads``) and the prerequisite checks
 "if the prerequisite checks detect that this is not the case, the upgrade will be canceled"
 (Upgrading_a_DMA/Preparing_to_upgrade_a_DataMiner_Agent.md). Its return code ends the job. The docs give
 no return codes beyond ``start /wait`` awaiting one; 0 for success is the Windows convention, the others are
-the simulator's choice (``dms.simulator.cluster``):
+the simulator's choice (``simulator.cluster``):
 
 * 0 (``EXIT_SUCCESS``): every agent runs the target, or a helper package ran;
 * 1 (``EXIT_CANCELLED``): the upgrade never started, no agent was touched: an agent was down or mid-upgrade,
@@ -25,8 +25,8 @@ the simulator's choice (``dms.simulator.cluster``):
 * 2 (``EXIT_AGENT_FAILED``): the upgrade ran and an agent failed to start (fault ``agent_fails_to_start``).
 
 While a full or CU upgrade from before DataMiner 10.6.6/10.7.0 runs, the orchestrating agent (agent 1, the
-one DMS_URL names) answers nothing until every agent is upgraded (``dms.simulator.cluster``), so ``status``
-through it gets HTTP 503 meanwhile. Cube's *Upload only* and *Upgrade* (``dms.simulator.cube``) share
+one DMS_URL names) answers nothing until every agent is upgraded (``simulator.cluster``), so ``status``
+through it gets HTTP 503 meanwhile. Cube's *Upload only* and *Upgrade* (``simulator.cube``) share
 ``begin_upgrade`` with the utility.
 """
 
@@ -39,7 +39,8 @@ from typing import Any
 
 from dms import script_contract as contract
 from dms.exceptions import VersionError
-from dms.simulator.cluster import (
+from dms.versions import Version, parse_version
+from simulator.cluster import (
     EXIT_CANCELLED,
     EXIT_SUCCESS,
     ORCHESTRATOR,
@@ -47,8 +48,7 @@ from dms.simulator.cluster import (
     SimCluster,
     Upgrade,
 )
-from dms.simulator.errors import BadRequest, ScriptFailed
-from dms.versions import Version, parse_version
+from simulator.errors import BadRequest, ScriptFailed
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _upgrade(cluster: SimCluster, values: Outputs) -> Outputs:
         log.info("upgrade job %s refused: %s", job_id, reason)
         # The script sets State=failed and Message, then ends with engine.ExitFail. The Web Services docs do
         # not say what ExecuteAutomationScriptWithOutput answers for a failed script; the simulator answers
-        # the ASMX fault it gives every failed script (dms.simulator.errors), whose Message is the reason,
+        # the ASMX fault it gives every failed script (simulator.errors), whose Message is the reason,
         # so the outputs are not in that answer: ``status`` of the job reports them.
         raise ScriptFailed(f"Automation script {contract.SCRIPT_NAME} failed: {reason}")
     task = asyncio.create_task(_utility(cluster, job))

@@ -7,13 +7,13 @@ which agent was asked. An agent that is down (stopping, installing, failed, unre
 
 Routes, on every address:
 
-* ``POST /API/v1/Json.asmx/<Method>``: the API (``dms.simulator.api``); answers ``{"d": ...}`` or an ASMX
+* ``POST /API/v1/Json.asmx/<Method>``: the API (``simulator.api``); answers ``{"d": ...}`` or an ASMX
   fault.
 * ``GET /_sim/state``: agents, trigger and upload counters, active faults (``SimCluster.state``).
 * ``POST /_sim/cube`` ``{"step": "upload"|"upgrade", "package": FILE}``: with ``play_cube``, do what the
-  person in Cube would (``dms.simulator.cube``), for the watch driver.
+  person in Cube would (``simulator.cube``), for the watch driver.
 * ``POST /_sim/fault`` ``{"fault": NAME, ...options}`` injects, ``{"clear": true[, "fault": NAME]}`` or
-  ``DELETE /_sim/fault[?fault=NAME]`` clears (``dms.simulator.faults``).
+  ``DELETE /_sim/fault[?fault=NAME]`` clears (``simulator.faults``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from typing import Any
 
 from aiohttp import web
 
-from dms.simulator import cube
-from dms.simulator.api import METHODS_BY_LOWER
-from dms.simulator.clock import ScaledClock, SimClock
-from dms.simulator.cluster import SimCluster
-from dms.simulator.config import SimulatorConfig
-from dms.simulator.errors import AsmxFault, BadRequest
-from dms.simulator.faults import ActiveFault, FaultError
+from simulator import cube
+from simulator.api import METHODS_BY_LOWER
+from simulator.clock import ScaledClock, SimClock
+from simulator.cluster import SimCluster
+from simulator.config import SimulatorConfig
+from simulator.errors import AsmxFault, BadRequest
+from simulator.faults import ActiveFault, FaultError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ System Center > Agents > Manage > Upgrade, All Agents in cluster, failover pairs
   Upgrading_a_DMA/Upgrading_a_DataMiner_Agent_in_System_Center.md). Only Cube has it.
 * *Upgrade* uploads the package unless it was uploaded before, and the checks run again as the upgrade
   starts: "if the prerequisite checks detect that this is not the case, the upgrade will be canceled"
-  (Preparing_to_upgrade_a_DataMiner_Agent.md). It is ``dms.simulator.scripts.begin_upgrade``, the same start
+  (Preparing_to_upgrade_a_DataMiner_Agent.md). It is ``simulator.scripts.begin_upgrade``, the same start
   the utility makes; the agent Cube is connected to (agent 1) orchestrates.
 
 It answers when the step is as far as a person would take it before clicking "Done in Cube": the upload
@@ -24,10 +24,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import httpx
 from aiohttp import web
 
-from dms.simulator import scripts
-from dms.simulator.cluster import SimCluster
+from simulator import scripts
+from simulator.cluster import SimCluster
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +76,21 @@ def handler(cluster: SimCluster) -> Callable[[web.Request], Awaitable[web.Stream
         return web.json_response({"step": step, "package": package, "error": error})
 
     return cube
+
+
+def person_in_cube(url: str) -> Callable[[str, str], Awaitable[None]]:
+    """How the bot tells this simulator, at ``url``, to play the person in Cube (the watch driver's
+    ``AskPerson``): ``POST /_sim/cube``. The simulator answers when the step is as far as a person would
+    take it before clicking Done in Cube; a failure is logged, and the bot keeps waiting for the click."""
+    base = url.rstrip("/")
+
+    async def ask(step: str, package: str) -> None:
+        try:
+            # An upload with its checks takes simulated minutes: a long read, bounded all the same.
+            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=600.0)) as http:
+                response = await http.post(f"{base}/_sim/cube", json={"step": step, "package": package})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("the simulator did not play %s of %s in Cube: %s", step, package, exc)
+
+    return ask

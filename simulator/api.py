@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dms.simulator import scripts
-from dms.simulator.cluster import SimCluster
-from dms.simulator.errors import BadRequest, NoConnection
+from simulator import scripts
+from simulator.cluster import SimCluster
+from simulator.errors import BadRequest, NoConnection
 
 Method = Callable[[SimCluster, int, dict[str, Any]], Awaitable[Any]]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from dms import script_contract as contract
-from dms.simulator import ManualClock, SimulatedDms
-from tests.dms.simulator.conftest import Api, Factory, job_of, status_params, statuses, upgrade_params
+from simulator import ManualClock, SimulatedDms
+from tests.simulator.conftest import Api, Factory, job_of, status_params, statuses, upgrade_params
 from tests.support.polling import wait_until
 
 PACKAGE = "DataMiner 10.5.0 CU2.dmupgrade"

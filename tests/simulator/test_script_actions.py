@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dms import script_contract as contract
-from dms.simulator import ManualClock
-from tests.dms.simulator.conftest import Api, Factory, every_agent, job_of, status_params, upgrade_params
+from simulator import ManualClock
+from tests.simulator.conftest import Api, Factory, every_agent, job_of, status_params, upgrade_params
 from tests.support.polling import wait_until
 
 PACKAGE = "DataMiner 10.5.0 CU2.dmupgrade"

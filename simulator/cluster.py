@@ -1,7 +1,7 @@
 """The simulated DMS's state: agents, sessions, alarms, packages, upgrade jobs, faults and trigger counters.
 
 Everything is synchronous and reads the injected clock; the waits of an upgrade's start are the script's
-(``dms.simulator.scripts``). An upgrade's end is read off the agents when asked (``outcome``).
+(``simulator.scripts``). An upgrade's end is read off the agents when asked (``outcome``).
 
 Prior to DataMiner 10.6.6/10.7.0 the orchestrating agent, the one an upgrade was triggered from, "can only be
 accessed after all Agents in the cluster have been upgraded" (dataminer-docs: Upgrading_a_DMA/
@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dms import script_contract as contract
-from dms.simulator import shapes
-from dms.simulator.agents import STUCK_AT, Phase, SimAgent, Transition, agent_ip, build_string
-from dms.simulator.clock import SimClock
-from dms.simulator.config import SimulatorConfig
-from dms.simulator.errors import AuthenticationFailed, NoConnection
-from dms.simulator.faults import ActiveFault, Fault, make_fault, parse_fault_flag
 from dms.versions import Version, parse_version
+from simulator import shapes
+from simulator.agents import STUCK_AT, Phase, SimAgent, Transition, agent_ip, build_string
+from simulator.clock import SimClock
+from simulator.config import SimulatorConfig
+from simulator.errors import AuthenticationFailed, NoConnection
+from simulator.faults import ActiveFault, Fault, make_fault, parse_fault_flag
 
 ORCHESTRATOR = 1  # DMS_URL's agent (module docstring)
 ORCHESTRATOR_ANSWERS_FROM = Version(10, 6, 6)  # and 10.7.0, which is later anyway

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dms.simulator import SimulatorConfig, agent_ip, build_string, package_version
-from dms.simulator.faults import FaultError, parse_fault_flag
 from dms.versions import parse_version
+from simulator import SimulatorConfig, agent_ip, build_string, package_version
+from simulator.faults import FaultError, parse_fault_flag
 
 
 @pytest.mark.parametrize(

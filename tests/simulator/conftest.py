@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from dms import script_contract as contract
-from dms.simulator import SimClock, SimulatedDms, SimulatorConfig
+from simulator import SimClock, SimulatedDms, SimulatorConfig
 
 API = "/API/v1/Json.asmx"
 

@@ -2,17 +2,17 @@
 
 ``SimulatedDms(SimulatorConfig(...))`` serves a cluster whose agents each answer on an address of their own;
 it runs the upgrade Automation script of ``dms.script_contract`` and can be told to misbehave
-(``dms.simulator.faults``). ``dm-upgrade simulator`` runs one from the command line.
+(``simulator.faults``). ``dm-upgrade simulator`` runs one from the command line.
 """
 
 from __future__ import annotations
 
-from dms.simulator.agents import agent_ip, build_string
-from dms.simulator.clock import ManualClock, ScaledClock, SimClock
-from dms.simulator.config import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER, SimulatorConfig
-from dms.simulator.faults import ActiveFault, Fault, FaultError
-from dms.simulator.scripts import package_version
-from dms.simulator.server import SimulatedDms, SimulatorError
+from simulator.agents import agent_ip, build_string
+from simulator.clock import ManualClock, ScaledClock, SimClock
+from simulator.config import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER, SimulatorConfig
+from simulator.faults import ActiveFault, Fault, FaultError
+from simulator.scripts import package_version
+from simulator.server import SimulatedDms, SimulatorError
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -1,11 +1,11 @@
-"""The simulator playing the person in Cube (``dms.simulator.cube``): Upload only and Upgrade."""
+"""The simulator playing the person in Cube (``simulator.cube``): Upload only and Upgrade."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dms.simulator import ManualClock, SimulatedDms
-from tests.dms.simulator.conftest import Api, Factory, statuses
+from simulator import ManualClock, SimulatedDms
+from tests.simulator.conftest import Api, Factory, statuses
 
 PACKAGE = "DataMiner 10.5.0 CU2.dmupgrade"
 
