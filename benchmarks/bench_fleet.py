@@ -54,9 +54,9 @@ from simulator import SimulatedDms, SimulatorConfig
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import CheckFinished, CheckStarted, Event
+from workflow.model.clock import utc_now
 from workflow.settings import WorkflowSettings
 from workflow.store import database
-from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.states import PlanState
 

@@ -34,9 +34,9 @@ from dms.catalog import load_catalog
 from simulator import SimulatedDms, SimulatorConfig
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
+from workflow.model.errors import DatabaseBusy
 from workflow.store import plans
 from workflow.store.database import make_engine, migrate
-from workflow.store.errors import DatabaseBusy
 
 TARGET_RATIO = 0.1
 REQUESTER = "UBENCH"

@@ -1,7 +1,6 @@
 """Composition root of the Slack bot: the Bolt app, the runtime that wires everything from ``Settings``, and
-the two ways to serve it (HTTP with ``/slack/events`` and ``/healthz``, or Socket Mode).
-
-Nothing happens on import. Logging is configured by the caller (``bot.cli``), not here.
+the two ways to serve it (HTTP with ``/slack/events`` and ``/healthz``, or Socket Mode). Nothing happens on
+import. Logging is configured by the caller (``bot.cli``), not here.
 
     async with Runtime(settings) as runtime:
         await serve_http(runtime, port=settings.port)      # or: await serve_socket_mode(runtime)
@@ -43,9 +42,9 @@ from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
+from workflow.model.errors import ConfigError
 from workflow.store.database import make_engine, migrate
-from workflow.store.errors import ConfigError
 from workflow.store.message_refs import MessageRefs
 from workflow.store.outbox import Outbox
 
@@ -193,8 +192,7 @@ class Runtime:
         settings = self.settings
         simulated_url: str | None = None
         if settings.dms_simulated:
-            settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
-            self.settings = settings
+            self.settings = settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
             self.simulator = SimulatedDms(simulated.simulator_config(settings))
             simulated_url = await self.simulator.start()
         self._db = make_engine(settings.database_url)

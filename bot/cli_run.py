@@ -24,7 +24,7 @@ from typing import Literal, TextIO
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.startup import fail, load_settings, startup_error
-from workflow.store.errors import ConfigError
+from workflow.model.errors import ConfigError
 
 Mode = Literal["socket", "http", "console"]
 ServeFn = Callable[..., Awaitable[None]]

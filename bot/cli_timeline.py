@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from bot.settings import Settings
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
+from workflow.model.errors import NotFound
 from workflow.store.database import make_engine, migrate, session
-from workflow.store.errors import NotFound
 from workflow.timeline import Timeline, load_timeline
 
 

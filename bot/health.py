@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from dms.exceptions import DmsError
 from workflow.dms_access import DmsAccess
+from workflow.model.clock import utc_now
+from workflow.model.errors import BotError
 from workflow.store import database, leases
-from workflow.store.clock import utc_now
-from workflow.store.errors import BotError
 from workflow.store.tables import Lease
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from bot.logs import redact
 from bot.settings import Settings
-from workflow.store.errors import ConfigError
+from workflow.model.errors import ConfigError
 
 CONFIG_EXIT = 2
 

@@ -20,8 +20,8 @@ from handlers.commands import UNEXPECTED, ephemeral
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
+from workflow.model.errors import AlreadyDecided, UserError
 from workflow.roles import Action
-from workflow.store.errors import AlreadyDecided, UserError
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from handlers import blocks_notes
 from handlers import safe_text as safe
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
 from workflow.approvals import overrides_needed
-from workflow.store.checklist import Phase
-from workflow.store.snapshot import ItemView, PlanSnapshot
-from workflow.store.states import PlanState
+from workflow.model.checklist import Phase
+from workflow.model.snapshot import ItemView, PlanSnapshot
+from workflow.model.states import PlanState
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000

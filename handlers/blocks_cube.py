@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 from handlers import safe_text as safe
 from handlers.blocks import Message, section, simulated_mark, to_dicts, truncate, when
 from handlers.ids import ActionId, BlockId, CallbackId
-from workflow.store.snapshot import PlanSnapshot
+from workflow.model.snapshot import PlanSnapshot
 
 STEP_TITLES = {"upload": "Upload only", "upgrade": "Upgrade"}
 

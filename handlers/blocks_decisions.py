@@ -16,7 +16,7 @@ from handlers import safe_text as safe
 from handlers.blocks import Message, section, to_dicts, truncate
 from handlers.blocks_notes import CANCEL_RUNNING_EFFECT
 from handlers.ids import ActionId, BlockId, CallbackId
-from workflow.store.snapshot import PlanSnapshot
+from workflow.model.snapshot import PlanSnapshot
 
 REASON_MAX = 1000
 # The reason travels in the confirmation button's value (2000 characters at most) after the plan id.

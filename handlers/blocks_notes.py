@@ -14,9 +14,9 @@ from dms.packages import package_file
 from dms.upgrade_path import Hop, PathWarning, WarningKind
 from handlers import safe_text as safe
 from workflow.approvals import overrides_needed
+from workflow.model.snapshot import PlanSnapshot
+from workflow.model.states import PlanState
 from workflow.settings import WorkflowSettings
-from workflow.store.snapshot import PlanSnapshot
-from workflow.store.states import PlanState
 
 _LABEL: dict[WarningKind, str] = {
     WarningKind.PREVIEW: "Preview release",

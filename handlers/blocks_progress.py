@@ -29,7 +29,7 @@ from handlers.blocks import (
     window_text,
 )
 from handlers.blocks_notes import CANCEL_RUNNING_EFFECT, KEY_FUNCTIONALITIES_KEY
-from workflow.store.snapshot import PlanSnapshot
+from workflow.model.snapshot import PlanSnapshot
 
 BAR_WIDTH = 20
 _CHECK_MARK = {CheckStatus.PASS: ":white_check_mark:", CheckStatus.WARN: ":warning:", CheckStatus.FAIL: ":x:",

@@ -35,9 +35,9 @@ from handlers.ids import SLASH_COMMAND
 from handlers.middleware import ListenerWork
 from handlers.timeline_post import TimelinePoster
 from workflow.engine import UpgradeEngine
-from workflow.store.errors import NotFound, UserError
-from workflow.store.snapshot import PlanSnapshot
-from workflow.store.states import PlanState
+from workflow.model.errors import NotFound, UserError
+from workflow.model.snapshot import PlanSnapshot
+from workflow.model.states import PlanState
 
 log = logging.getLogger(__name__)
 

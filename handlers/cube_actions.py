@@ -17,7 +17,7 @@ from handlers.blocks_cube import parse_button_value, upload_failed_modal
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
-from workflow.store.errors import UserError
+from workflow.model.errors import UserError
 
 log = logging.getLogger(__name__)
 

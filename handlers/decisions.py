@@ -27,9 +27,9 @@ from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
 from workflow.approvals import overrides_needed
 from workflow.engine import UpgradeEngine
-from workflow.store.errors import UserError
-from workflow.store.snapshot import PlanSnapshot
-from workflow.store.states import PlanState
+from workflow.model.errors import UserError
+from workflow.model.snapshot import PlanSnapshot
+from workflow.model.states import PlanState
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from workflow.events import (
     WindowScheduled,
 )
 from workflow.home import HomeView
-from workflow.store.errors import UserError
+from workflow.model.errors import UserError
 
 log = logging.getLogger(__name__)
 

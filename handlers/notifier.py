@@ -55,11 +55,11 @@ from workflow.events import (
     UploadOnlyRequested,
     WindowScheduled,
 )
+from workflow.model.snapshot import PlanSnapshot
+from workflow.model.states import PlanState
 from workflow.settings import WorkflowSettings
 from workflow.store.message_refs import MessageRefs
 from workflow.store.outbox import CLAIM_TTL_S, REPLY, UPSERT, Outbox, Outgoing
-from workflow.store.snapshot import PlanSnapshot
-from workflow.store.states import PlanState
 
 log = logging.getLogger(__name__)
 

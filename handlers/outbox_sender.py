@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack_web import ChannelPacer
 from workflow.leases import replica_owner
-from workflow.store.errors import DatabaseBusy
+from workflow.model.errors import DatabaseBusy
 from workflow.store.message_refs import MessageRefs
 from workflow.store.outbox import CLAIM_TTL_S, REPLY, Claimed, Outbox, Outgoing
 

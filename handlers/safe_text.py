@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from workflow.store.text import CONTROLS
+from workflow.model.text import CONTROLS
 
 # Pieces of text in a message: names and versions are short, reasons and details longer. Block Kit's own
 # limits (3000 a section) are kept by the builders; these keep one field from crowding out the rest.

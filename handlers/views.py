@@ -17,8 +17,8 @@ from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
+from workflow.model.errors import UserError
 from workflow.plan_requests import window_length_problem
-from workflow.store.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from typing import Protocol
 
 from sqlmodel import Session
 
+from workflow.model.clock import as_utc, utc_now
+from workflow.model.errors import NotAuthorized, RuleViolation
 from workflow.store import checklist
 from workflow.store.approvals import ApprovalFacts, Decision, claim_decision, get_decision, load_facts
 from workflow.store.approvals import already_decided as _already
-from workflow.store.clock import as_utc, utc_now
-from workflow.store.errors import NotAuthorized, RuleViolation
 from workflow.store.plans import window_fits
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan

@@ -19,11 +19,11 @@ from sqlmodel import Session
 
 from workflow.dms_access import DmsAccess
 from workflow.events import Event, Notifier, StateChanged, staged_messages
+from workflow.model.clock import Clock
+from workflow.model.errors import DatabaseBusy, UserError
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import database, outbox
-from workflow.store.clock import Clock
-from workflow.store.errors import DatabaseBusy, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 

@@ -25,10 +25,10 @@ from dms.drivers import UpgradeDriver
 from dms.upgrade_path import Hop
 from workflow.context import WorkflowContext
 from workflow.events import CubeStepConfirmed, CubeStepRequested
+from workflow.model.clock import utc_now
+from workflow.model.errors import NotFound, RuleViolation
 from workflow.roles import Action, Permissions
 from workflow.store import audit, plans
-from workflow.store.clock import utc_now
-from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan
 from workflow.store.tables import PlanHop
 

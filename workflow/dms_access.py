@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from dms.client import DmsClient
 from dms.drivers import AskPerson, UpgradeDriver, make_driver
+from workflow.model.errors import ConfigError, NotFound, UserError
 from workflow.settings import WorkflowSettings
-from workflow.store.errors import ConfigError, NotFound, UserError
 from workflow.targets import DEFAULT_TARGET, TargetConfig, load_targets
 
 # Who plays the person in Cube for a target URL (the watch driver's steps): only a simulator does, and the

@@ -37,6 +37,16 @@ from workflow.events import (
     WindowScheduled,
 )
 from workflow.execution_runner import ExecutionRunner
+from workflow.model import text
+from workflow.model.clock import Clock, utc_now
+from workflow.model.errors import (
+    AlreadyDecided,
+    IllegalTransition,
+    NotAuthorized,
+    NotFound,
+    RuleViolation,
+    UserError,
+)
 from workflow.plan_views import PlanViews
 from workflow.precheck_runner import PrecheckRunner
 from workflow.replicas import Replica
@@ -45,16 +55,7 @@ from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import approvals as approval_store
-from workflow.store import checklist, database, plans, text
-from workflow.store.clock import Clock, utc_now
-from workflow.store.errors import (
-    AlreadyDecided,
-    IllegalTransition,
-    NotAuthorized,
-    NotFound,
-    RuleViolation,
-    UserError,
-)
+from workflow.store import checklist, database, plans
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets

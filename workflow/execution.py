@@ -50,11 +50,11 @@ from workflow.events import (
     UpgradeFinished,
 )
 from workflow.leases import HeldLease, LeaseLost
+from workflow.model.clock import utc_now
+from workflow.model.errors import DatabaseBusy
 from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
 from workflow.store import database, plans
-from workflow.store.clock import utc_now
-from workflow.store.errors import DatabaseBusy
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
 from workflow.store.tables import PlanHop, UpgradePlan

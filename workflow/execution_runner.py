@@ -17,8 +17,8 @@ from dms.upgrade_path import Estimate, UpgradePath
 from workflow.context import WorkflowContext
 from workflow.execution import BOT, Execution
 from workflow.leases import HeldLease, replica_owner
+from workflow.model.errors import DatabaseBusy
 from workflow.store import audit, database, plans
-from workflow.store.errors import DatabaseBusy
 from workflow.store.leases import plan_lease
 from workflow.store.states import PlanState, get_plan
 

@@ -18,9 +18,10 @@ from dms.models import AgentState
 from dms.upgrade_path import Estimate, UpgradePath
 from dms.versions import Track, Version, VersionSpec, parse_spec, parse_version
 from workflow.dms_access import DmsAccess
+from workflow.model.checklist import StepKey
+from workflow.model.errors import ActiveUpgradeExists, UserError
 from workflow.settings import WorkflowSettings
 from workflow.store import audit, checklist, plans
-from workflow.store.errors import ActiveUpgradeExists, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 
 # What a learned duration is stored as (``workflow.store.plans.record_duration``): wall minutes x time scale.
@@ -154,7 +155,7 @@ def record_reading(
 ) -> None:
     """Tick "connected to the DMS" with what was read; a version the requester stated is audited."""
     on = f"on {current}" if as_read is None else f"reporting {as_read!r}, confirmed as {current}"
-    checklist.auto_tick(session, plan_id=plan_id, key="details.connect",
+    checklist.auto_tick(session, plan_id=plan_id, key=StepKey.DETAILS_CONNECT,
                         detail=f"read {agents} agent(s), all {on}", now=now)
     if as_read is not None:
         audit.record(session, actor=requester, action="plan.current_confirmed", plan_id=plan_id,

@@ -10,8 +10,8 @@ from workflow.approvals import ApproverDirectory
 from workflow.context import WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.home import HomeView, load_home
+from workflow.model.errors import NotFound, UserError
 from workflow.store import database, plans
-from workflow.store.errors import NotFound, UserError
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.timeline import Timeline, load_timeline
 

@@ -32,8 +32,8 @@ from dms.upgrade_path import UpgradePath
 from workflow import upload_only, verified_items
 from workflow.context import WorkflowContext
 from workflow.events import CheckFinished, CheckStarted, StateChanged, UploadOnlyRequested
+from workflow.model.errors import NotFound, RuleViolation
 from workflow.store import check_runs, database, plans
-from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.states import PlanState, get_plan, transition
 
 log = logging.getLogger(__name__)

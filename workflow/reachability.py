@@ -17,7 +17,7 @@ from typing import TypeVar
 from dms.exceptions import DmsUnreachable
 from workflow.context import WorkflowContext
 from workflow.events import DmsConnectionLost, DmsConnectionRestored
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
 
 log = logging.getLogger(__name__)
 

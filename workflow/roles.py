@@ -22,9 +22,9 @@ from typing import Protocol
 from sqlmodel import Session
 
 from workflow.approvals import ApproverDirectory
+from workflow.model.errors import NotAuthorized
 from workflow.store import audit, database
 from workflow.store.checklist import Phase
-from workflow.store.errors import NotAuthorized
 from workflow.store.states import get_plan
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from workflow.context import WorkflowContext
 from workflow.events import ApprovalRequested, ReminderDue, UpgradeExpired
+from workflow.model.clock import as_utc
 from workflow.precheck_runner import PrecheckRunner
 from workflow.store import audit, check_runs, checklist, database
-from workflow.store.clock import as_utc
 from workflow.store.states import PlanState, get_plan
 
 BOT = "bot"

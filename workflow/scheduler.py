@@ -34,7 +34,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
-from workflow.store.clock import Clock, utc_now
+from workflow.model.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 

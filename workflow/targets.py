@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlmodel import Session, select
 
+from workflow.model.clock import utc_now
+from workflow.model.errors import ConfigError, NotFound
 from workflow.settings import SIMULATED, WorkflowSettings
-from workflow.store.clock import utc_now
-from workflow.store.errors import ConfigError, NotFound
 from workflow.store.tables import DmsTarget
 
 DEFAULT_TARGET = "default"

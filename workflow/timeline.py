@@ -25,8 +25,8 @@ from dms.models import AgentStatus
 from dms.upgrade_path import UpgradePath
 from dms.versions import Track, parse_version
 from workflow.eta import HopExpectation, hop_expectations
+from workflow.model.clock import as_utc
 from workflow.store import agent_history, audit
-from workflow.store.clock import as_utc
 from workflow.store.snapshot import HopView, PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState
 from workflow.store.tables import AgentStatusChange, AuditEvent

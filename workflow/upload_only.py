@@ -20,12 +20,14 @@ from dms.packages import package_file
 from dms.upgrade_path import UpgradePath
 from workflow.context import WorkflowContext
 from workflow.events import StateChanged, UploadOnlyReported
+from workflow.model import text
+from workflow.model.checklist import StepKey
+from workflow.model.errors import RuleViolation
 from workflow.roles import Action, Permissions
-from workflow.store import audit, checklist, plans, text
-from workflow.store.errors import RuleViolation
+from workflow.store import audit, checklist, plans
 from workflow.store.states import PlanState, get_plan, transition
 
-ITEM = "precheck.upload"
+ITEM = StepKey.PRECHECK_UPLOAD
 FAILED_MARK = "prerequisite checks failed"  # in the item's detail while the last report was a failure
 # Before the window: a report can still change what the approval sees.
 OPEN = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED,

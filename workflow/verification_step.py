@@ -17,8 +17,8 @@ from dms.versions import Version
 from workflow import verified_items
 from workflow.context import WorkflowContext
 from workflow.events import CheckFinished
+from workflow.model.clock import utc_now
 from workflow.store import check_runs
-from workflow.store.clock import utc_now
 
 BOT = "bot"
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from dms.models import CheckResult, CheckStatus, Source
+from workflow.model.checklist import StepKey
 from workflow.store import audit, checklist
 
 HEALTH_CHECKS = frozenset({"agents_running", "alarms_blocking", "one_version", "failover_pairs"})
@@ -18,7 +19,7 @@ _KEYS_OK, _KEYS_BAD = "all key elements active", "a key element is not active"
 
 
 def _apply(
-    session: Session, *, plan_id: int, ticks: dict[str, tuple[bool, str]], now: datetime | None
+    session: Session, *, plan_id: int, ticks: dict[StepKey, tuple[bool, str]], now: datetime | None
 ) -> None:
     keys = {item.key for item in checklist.items(session, plan_id=plan_id)}
     for key, (ok, detail) in ticks.items():
@@ -36,14 +37,14 @@ def after_precheck(
     connect = (reachable, "connected through the Web Services API" if reachable else "the DMS did not answer")
     health = (healthy, "health checks passed" if healthy else "health checks failed")
     ticks = {
-        "details.connect": connect,
-        "precheck.connect": connect,
-        "details.no_problems": health,
-        "precheck.health": health,
+        StepKey.DETAILS_CONNECT: connect,
+        StepKey.PRECHECK_CONNECT: connect,
+        StepKey.DETAILS_NO_PROBLEMS: health,
+        StepKey.PRECHECK_HEALTH: health,
     }
     if "key_element" in names:
         ok = "key_element" not in failed
-        ticks["precheck.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD)
+        ticks[StepKey.PRECHECK_KEY_ELEMENTS] = (ok, _KEYS_OK if ok else _KEYS_BAD)
     _apply(session, plan_id=plan_id, ticks=ticks, now=now)
 
 
@@ -63,7 +64,7 @@ def with_confirmations(session: Session, *, plan_id: int, results: list[CheckRes
     for result in results:
         item, what = None, ""
         if result.status is CheckStatus.MANUAL and result.name == "backup":
-            item = ticked.get("details.backup")
+            item = ticked.get(StepKey.DETAILS_BACKUP)
         elif result.status is CheckStatus.MANUAL and result.name == "requirement":
             matches = [(text, i) for text, i in by_requirement.items() if f": {text} (" in result.detail]
             what, item = matches[0] if matches else ("", None)
@@ -87,20 +88,23 @@ def after_verification(
     on_target = "on_target" not in failed
     agents = (on_target, "every agent runs the target version (checked by the bot)" if on_target
               else "not every agent upgraded")
-    upload = {item.key: item for item in checklist.items(session, plan_id=plan_id)}.get("precheck.upload")
+    items = {item.key: item for item in checklist.items(session, plan_id=plan_id)}
+    upload = items.get(StepKey.PRECHECK_UPLOAD)
     rerun = "each hop's prerequisite checks ran again when its upgrade started"
     ticks: dict[str, tuple[bool, str, str]]
     if driver == "watch":
         people = _cube_confirmations(session, plan_id=plan_id)
         uploaders, upgraders = people.get("upload", []), people.get("upgrade", [])
         ticks = {
-            "execute.open": (bool(upgraders),
-                             f"done in Cube by {_names(upgraders)}; the bot watched the agents",
-                             _first(upgraders)),
-            "execute.upload_only": (bool(uploaders), f"Upload only done in Cube by {_names(uploaders)} "
-                                    "(Done in Cube)", _first(uploaders)),
-            "execute.upgrade": (bool(upgraders), f"Upgrade clicked in Cube by {_names(upgraders)} for every "
-                                "hop (Done in Cube)", _first(upgraders)),
+            StepKey.EXECUTE_OPEN: (
+                bool(upgraders), f"done in Cube by {_names(upgraders)}; the bot watched the agents",
+                _first(upgraders)),
+            StepKey.EXECUTE_UPLOAD_ONLY: (
+                bool(uploaders), f"Upload only done in Cube by {_names(uploaders)} (Done in Cube)",
+                _first(uploaders)),
+            StepKey.EXECUTE_UPGRADE: (
+                bool(upgraders), f"Upgrade clicked in Cube by {_names(upgraders)} (Done in Cube)",
+                _first(upgraders)),
         }
     else:
         drove = ("the bot drove every hop through the orchestrator script; SLTaskbarUtility exited with "
@@ -109,19 +113,21 @@ def after_verification(
         first = f"hop 1: {upload.detail}" if confirmed and upload is not None else \
             "hop 1: Upload only was not confirmed in Cube (approved with an override)"
         ticks = {
-            "execute.open": (True, drove, BOT),
-            "execute.upload_only": (confirmed, f"{first}; {rerun} (exit code 0, reported by DataMiner)",
-                                    (upload.checked_by or BOT) if confirmed and upload is not None else BOT),
-            "execute.upgrade": (True, drove, BOT),
+            StepKey.EXECUTE_OPEN: (True, drove, BOT),
+            StepKey.EXECUTE_UPLOAD_ONLY: (
+                confirmed, f"{first}; {rerun} (exit code 0, reported by DataMiner)",
+                (upload.checked_by or BOT) if confirmed and upload is not None else BOT),
+            StepKey.EXECUTE_UPGRADE: (True, drove, BOT),
         }
     ticks |= {
-        "execute.all_agents": (*agents, BOT),
-        "execute.failover": (on_target, "failover pairs upgraded simultaneously (checked by the bot)", BOT),
-        "verify.agents_running": (*agents, BOT),
+        StepKey.EXECUTE_ALL_AGENTS: (*agents, BOT),
+        StepKey.EXECUTE_FAILOVER: (on_target, "failover pairs upgraded simultaneously (checked by the bot)",
+                                   BOT),
+        StepKey.VERIFY_AGENTS_RUNNING: (*agents, BOT),
     }
     if "key_element" in {r.name for r in results}:
         ok = "key_element" not in failed
-        ticks["verify.key_elements"] = (ok, _KEYS_OK if ok else _KEYS_BAD, BOT)
+        ticks[StepKey.VERIFY_KEY_ELEMENTS] = (ok, _KEYS_OK if ok else _KEYS_BAD, BOT)
     keys = {item.key for item in checklist.items(session, plan_id=plan_id)}
     for key, (ok, detail, actor) in ticks.items():
         if key in keys:

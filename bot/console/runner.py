@@ -28,8 +28,8 @@ from bot.console.session import DEFAULT_USERS, ConsoleSession
 from bot.settings import Settings
 from bot.startup import fail, load_settings, startup_error
 from simulator.faults import fault_names
+from workflow.model.errors import ConfigError
 from workflow.settings import SIMULATED
-from workflow.store.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from handlers.blocks_render import Element
 from handlers.commands import UNEXPECTED
 from handlers.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
 
 TEAM = {"id": "T0FAKE", "domain": "console"}
 APP_ID = "A0DMUPGRADE"

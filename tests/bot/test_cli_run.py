@@ -21,7 +21,7 @@ from bot.app import Runtime
 from bot.cli_run import NO_CREDENTIALS, choose_mode
 from bot.settings import Settings
 from tests.support.fake_slack_faults import FaultySlack
-from workflow.store.errors import ConfigError
+from workflow.model.errors import ConfigError
 
 BOT_TOKEN = "xoxb-111-222-secretvalue"
 APP_TOKEN = "xapp-1-A111-secretvalue"

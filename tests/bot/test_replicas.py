@@ -34,8 +34,8 @@ from tests.workflow.conftest import APPROVER, Harness, engine_settings, sim_conf
 from tests.workflow.test_recovery import _assert_audit_intact
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
+from workflow.model.clock import utc_now
 from workflow.store import leases
-from workflow.store.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent, PlanHop, UpgradePlan

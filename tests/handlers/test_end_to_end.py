@@ -25,8 +25,8 @@ from tests.handlers.conftest import (
     wait_until,
 )
 from tests.support import slack_requests as sr
+from workflow.model.errors import ConfigError
 from workflow.store import database as dbm
-from workflow.store.errors import ConfigError
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent
 

@@ -10,7 +10,7 @@ from handlers.ids import ActionId
 from tests.handlers.conftest import APPROVER, CHANNEL, REQUESTER, Stack, awaiting_approval
 from tests.handlers.test_timeline_chart import png_size
 from tests.support.polling import wait_until
-from workflow.store.errors import IllegalTransition
+from workflow.model.errors import IllegalTransition
 from workflow.store.states import PlanState
 
 

@@ -19,7 +19,7 @@ from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, Harness, engine_settings, sim_config
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
 from workflow.store.database import make_engine, migrate
 from workflow.store.states import PlanState
 from workflow.timeline import Timeline

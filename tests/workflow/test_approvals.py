@@ -14,9 +14,9 @@ from dms.models import CheckResult, CheckStatus
 from tests.support.approvers import AnyApprovers, StaticApprovers
 from tests.support.store_helpers import NOW, force_state, fresh_engine, get, new_plan
 from workflow import approvals
+from workflow.model.errors import AlreadyDecided, NotAuthorized, RuleViolation
 from workflow.store import check_runs, checklist
 from workflow.store.database import session
-from workflow.store.errors import AlreadyDecided, NotAuthorized, RuleViolation
 from workflow.store.states import PlanState
 from workflow.store.tables import Approval, AuditEvent
 

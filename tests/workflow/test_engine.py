@@ -15,8 +15,8 @@ from dms.versions import Version
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness
 from workflow.events import ApprovalRejected, Event, ItemTicked, PlanCreated, StateChanged, WindowScheduled
-from workflow.store.clock import as_utc
-from workflow.store.errors import (
+from workflow.model.clock import as_utc
+from workflow.model.errors import (
     ActiveUpgradeExists,
     AlreadyDecided,
     NotAuthorized,

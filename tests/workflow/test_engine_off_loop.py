@@ -12,8 +12,8 @@ import pytest
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, REQUESTER, Harness
 from tests.workflow.store.test_database_off_loop import Heartbeat, locked
+from workflow.model.errors import DatabaseBusy
 from workflow.store import database
-from workflow.store.errors import DatabaseBusy
 from workflow.store.states import PlanState
 
 

@@ -30,7 +30,7 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
-from workflow.store.errors import AlreadyDecided, NotAuthorized, RuleViolation
+from workflow.model.errors import AlreadyDecided, NotAuthorized, RuleViolation
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent, ObservedDuration
 

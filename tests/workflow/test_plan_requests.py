@@ -6,8 +6,8 @@ import pytest
 
 from dms.catalog import load_catalog
 from dms.versions import Track, Version
+from workflow.model.errors import UserError
 from workflow.plan_requests import parse_request
-from workflow.store.errors import UserError
 
 
 def test_latest_is_the_latest_released_main_release_and_latest_feature_the_feature_one() -> None:

@@ -13,9 +13,9 @@ from sqlmodel import select
 
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, REQUESTER, Harness, tick_manual
+from workflow.model.errors import NotAuthorized, RuleViolation
 from workflow.roles import WHO_MAY, Action, Role, may, tick_action
 from workflow.store import database
-from workflow.store.errors import NotAuthorized, RuleViolation
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent
 

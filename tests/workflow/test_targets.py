@@ -6,8 +6,8 @@ import pytest
 
 from bot.settings import Settings
 from tests.support.store_helpers import fresh_engine
+from workflow.model.errors import ConfigError, NotFound
 from workflow.store.database import session
-from workflow.store.errors import ConfigError, NotFound
 from workflow.targets import DEFAULT_TARGET, get_target, load_targets, parse_targets, sync_targets
 
 GOOD = """

@@ -60,7 +60,7 @@ async def test_an_executing_upgrade_runs_to_now(tmp_path: Path) -> None:
 @pytest.mark.parametrize("scale", [0, -1])
 def test_the_time_scale_must_be_positive(scale: float) -> None:
     from tests.handlers.conftest import make_snapshot
-    from workflow.store.clock import utc_now
+    from workflow.model.clock import utc_now
     from workflow.timeline import build_timeline
 
     with pytest.raises(ValueError):

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from dms.models import CheckStatus, Source
 from tests.workflow.conftest import APPROVER, REQUESTER, Harness, tick_manual
 from workflow.events import UploadOnlyReported, UploadOnlyRequested
-from workflow.store.errors import NotAuthorized, RuleViolation
+from workflow.model.errors import NotAuthorized, RuleViolation
 from workflow.store.states import PlanState
 from workflow.store.tables import AuditEvent
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
 from workflow.store.tables import AgentStatusChange
 
 # What an agent that did not answer is recorded as (its status field may still say Running).

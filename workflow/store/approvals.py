@@ -15,9 +15,9 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from workflow.model.clock import as_utc, utc_now
+from workflow.model.errors import AlreadyDecided, RuleViolation, UserError
 from workflow.store import audit, check_runs, checklist
-from workflow.store.clock import as_utc, utc_now
-from workflow.store.errors import AlreadyDecided, RuleViolation, UserError
 from workflow.store.plans import window_fits
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.store.tables import Approval, UpgradePlan

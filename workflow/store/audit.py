@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Session, col, select
 
-from workflow.store.clock import as_utc, utc_now
+from workflow.model.clock import as_utc, utc_now
 from workflow.store.tables import AuditEvent
 
 ExportFormat = Literal["jsonl", "csv"]

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from dms.models import CheckResult, CheckStatus, Source
+from workflow.model.clock import utc_now
 from workflow.store import audit
-from workflow.store.clock import utc_now
 from workflow.store.tables import CheckResultRow, CheckRun
 
 RunKind = Literal["precheck", "verify"]

@@ -41,7 +41,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from workflow.store.errors import ConfigError, DatabaseBusy
+from workflow.model.errors import ConfigError, DatabaseBusy
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from workflow.store.clock import utc_now
+from workflow.model.clock import utc_now
 from workflow.store.tables import Lease
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from workflow.model.clock import utc_now
 from workflow.store import database
-from workflow.store.clock import utc_now
 from workflow.store.tables import SlackMessageRef
 
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
+from workflow.model.clock import utc_now
 from workflow.store import audit, database
-from workflow.store.clock import utc_now
 from workflow.store.message_refs import get_message_ref, save_message_ref
 from workflow.store.tables import SlackOutboxMessage
 

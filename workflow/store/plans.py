@@ -17,9 +17,10 @@ from sqlmodel import Session, col, select
 from dms.models import AgentState
 from dms.upgrade_path import Estimate, PathWarning, UpgradePath, WarningKind
 from dms.versions import Track, parse_version
+from workflow.model.checklist import StepKey
+from workflow.model.clock import utc_now
+from workflow.model.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store import agent_history, audit, checklist
-from workflow.store.clock import utc_now
-from workflow.store.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store.states import ACTIVE, PlanState, get_plan, transition
 from workflow.store.tables import ActiveUpgrade, DmsTarget, ObservedDuration, PlanHop, UpgradePlan
 
@@ -139,7 +140,8 @@ def _create_checklist(
         known_issues=[warning.text for warning in path.warnings_of(WarningKind.KNOWN_ISSUE)],
     )
     checklist.create_items(session, plan_id=plan_id, steps=steps)
-    checklist.auto_tick(session, plan_id=plan_id, key="determine.track", detail=f"{path.track.value} track",
+    checklist.auto_tick(session, plan_id=plan_id, key=StepKey.DETERMINE_TRACK,
+                        detail=f"{path.track.value} track",
                         now=now)
 
 
@@ -200,9 +202,10 @@ def set_window(
         now=at,
     )
     window_text = f"{start:%Y-%m-%d %H:%M} UTC"
-    checklist.auto_tick(session, plan_id=plan_id, key="determine.window", detail=window_text, now=at)
+    checklist.auto_tick(session, plan_id=plan_id, key=StepKey.DETERMINE_WINDOW, detail=window_text, now=at)
     fits, why = window_fits(plan.estimate, minutes=(end - start).total_seconds() / 60)
-    checklist.auto_tick(session, plan_id=plan_id, key="details.time_slot", checked=fits, detail=why, now=at)
+    checklist.auto_tick(session, plan_id=plan_id, key=StepKey.DETAILS_TIME_SLOT, checked=fits, detail=why,
+                        now=at)
     if state is PlanState.PLANNED:
         transition(session, plan_id=plan_id, to=PlanState.SCHEDULED, actor=actor, reason="window scheduled",
                    now=at)

@@ -1,11 +1,4 @@
-"""The upgrade plan's state machine (docs/architecture.md): the allowed moves, and the one function that
-makes them.
-
-    PLANNED --schedule window--> SCHEDULED --precheck--> PRECHECKED --window opens--> AWAITING_APPROVAL
-    --approve--> EXECUTING --> VERIFYING --> DONE
-    EXECUTING/VERIFYING --cancel--> CANCELLING --agents settled--> CANCELLED
-    any active state --cancel--> CANCELLED; check fails --> BLOCKED (fix, re-run check);
-    agent fails --> FAILED; window ends unapproved --> EXPIRED
+"""The one function that moves a plan between states (the states and the rules are ``workflow.model.states``).
 
 Every move is one write in the caller's transaction together with its audit row, so either both are
 committed or neither is. Terminal states release the DMS's one-active-upgrade lock.
@@ -15,76 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from workflow.model.clock import utc_now
+from workflow.model.errors import IllegalTransition, NotFound
+
+# Re-exported for the store's own modules; the floors above import them from workflow.model.states.
+from workflow.model.states import ACTIVE, ALLOWED, MAX_PLAN_ID, TERMINAL, PlanState, allowed  # noqa: F401
 from workflow.store import audit
-from workflow.store.clock import utc_now
-from workflow.store.errors import IllegalTransition, NotFound
 from workflow.store.tables import ActiveUpgrade, UpgradePlan
-
-
-class PlanState(StrEnum):
-    PLANNED = "planned"
-    SCHEDULED = "scheduled"
-    PRECHECKED = "prechecked"
-    AWAITING_APPROVAL = "awaiting_approval"
-    EXECUTING = "executing"
-    # Cancelled while a hop ran: the bot no longer drives anything but watches the agents until they settle
-    # (the running hop on the DMS cannot be stopped), then moves on to CANCELLED with where they ended.
-    CANCELLING = "cancelling"
-    VERIFYING = "verifying"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-TERMINAL: frozenset[PlanState] = frozenset(
-    {PlanState.DONE, PlanState.CANCELLED, PlanState.FAILED, PlanState.EXPIRED}
-)
-ACTIVE: frozenset[PlanState] = frozenset(PlanState) - TERMINAL
-
-S = PlanState
-ALLOWED: dict[PlanState, frozenset[PlanState]] = {
-    S.PLANNED: frozenset({S.SCHEDULED, S.CANCELLED}),
-    # A window that closes before the pre-check ever ran still expires the plan.
-    S.SCHEDULED: frozenset({S.PRECHECKED, S.BLOCKED, S.CANCELLED, S.EXPIRED}),
-    # Back to SCHEDULED when the window moves: the pre-check belongs to the old window.
-    S.PRECHECKED: frozenset({S.AWAITING_APPROVAL, S.BLOCKED, S.SCHEDULED, S.CANCELLED, S.EXPIRED}),
-    # The window may open while blocked: the approval request is still posted, and only an approver's
-    # override (with a reason) lets it execute.
-    S.BLOCKED: frozenset({S.PRECHECKED, S.SCHEDULED, S.AWAITING_APPROVAL, S.CANCELLED, S.EXPIRED}),
-    S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.CANCELLED, S.EXPIRED}),
-    S.EXECUTING: frozenset({S.VERIFYING, S.FAILED, S.CANCELLING, S.CANCELLED}),
-    S.VERIFYING: frozenset({S.DONE, S.FAILED, S.CANCELLING, S.CANCELLED}),
-    S.CANCELLING: frozenset({S.CANCELLED}),
-    S.DONE: frozenset(),
-    S.CANCELLED: frozenset(),
-    S.FAILED: frozenset(),
-    S.EXPIRED: frozenset(),
-}
-del S
-
-
-def allowed(from_state: PlanState, to_state: PlanState) -> bool:
-    return to_state in ALLOWED[from_state]
-
-
-# The largest id a 64-bit INTEGER column holds: a larger one (a button value, a typed number) would make the
-# database driver raise OverflowError instead of the plan simply not existing.
-MAX_PLAN_ID = 2**63 - 1
 
 
 def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> UpgradePlan:

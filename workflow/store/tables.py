@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from dms.upgrade_path import Hop
-from workflow.store.clock import as_utc, utc_now
+from workflow.model.clock import as_utc, utc_now
 
 # Deterministic constraint names: Alembic needs them to alter constraints (SQLite batch mode, PostgreSQL).
 SQLModel.metadata.naming_convention = {

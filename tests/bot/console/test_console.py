@@ -19,7 +19,7 @@ from bot.console.fake_slack import FakeEvent, FakeMessage
 from bot.console.render import Transcript
 from bot.console.runner import ConsoleOptions, console_settings, run_console, start_console
 from bot.settings import Settings
-from workflow.store.errors import ConfigError
+from workflow.model.errors import ConfigError
 
 FAST = ConsoleOptions(speed=3000, pacer_interval_s=0.05, settle_timeout_s=60)
 # The required manual items of a 10.4 -> 10.5 plan (numbers as the console shows them); 15 is the known

@@ -7,10 +7,10 @@ import pytest
 
 from bot.settings import Settings
 from tests.support.store_helpers import force_state, fresh_engine, new_plan, sample_estimate, sample_path
+from workflow.model.checklist import MOP_STEPS, Kind, Phase, Step, build_steps
+from workflow.model.errors import NotFound, RuleViolation
 from workflow.store import checklist
-from workflow.store.checklist import MOP_STEPS, Kind, Phase, build_steps
 from workflow.store.database import session
-from workflow.store.errors import NotFound, RuleViolation
 from workflow.store.plans import create_plan
 from workflow.store.states import PlanState
 from workflow.targets import parse_targets, sync_targets
@@ -140,10 +140,12 @@ def test_open_required_manual_by_phase(tmp_path: Path) -> None:
 
 def test_ensure_item_adds_a_step_once_at_the_end_of_its_phase(tmp_path: Path) -> None:
     engine = fresh_engine(tmp_path)
-    plan_id = new_plan(engine)  # made without the watch driver's item, like a plan from before it existed
+    plan_id = new_plan(engine)  # made without this item, like a plan from before the item existed
+    late = Step("execute.upload_confirmed", Phase.EXECUTE, Kind.MANUAL, False, "A step added later",
+                "When you have selected the upgrade packages, first click Upload only")
     with session(engine) as s:
-        added = checklist.ensure_item(s, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
-        again = checklist.ensure_item(s, plan_id=plan_id, step=checklist.UPLOAD_CONFIRMED)
+        added = checklist.ensure_item(s, plan_id=plan_id, step=late)
+        again = checklist.ensure_item(s, plan_id=plan_id, step=late)
         assert again.id == added.id and added.kind == Kind.MANUAL and not added.required
         rows = checklist.items(s, plan_id=plan_id)
     keys = [row.key for row in rows]

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from workflow.model.errors import DatabaseBusy
 from workflow.store import database
 from workflow.store.database import make_engine, migrate, off_loop, patience, run_unit, session
-from workflow.store.errors import DatabaseBusy
 
 
 @pytest.fixture

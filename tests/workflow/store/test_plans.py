@@ -15,9 +15,9 @@ from tests.support.store_helpers import (
     sample_estimate,
     sample_path,
 )
+from workflow.model.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store import plans
 from workflow.store.database import session
-from workflow.store.errors import ActiveUpgradeExists, NotFound, RuleViolation
 from workflow.store.states import PlanState, transition
 from workflow.store.tables import AuditEvent, ChecklistItem, PlanHop
 

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 
 from tests.support.postgres import SERVER, throwaway_database
 from tests.support.store_helpers import NOW, force_state, new_plan
+from workflow.model.errors import ActiveUpgradeExists, AlreadyDecided, IllegalTransition
 from workflow.store import approvals, audit
 from workflow.store.database import include_object, make_engine, migrate, session
-from workflow.store.errors import ActiveUpgradeExists, AlreadyDecided, IllegalTransition
 from workflow.store.snapshot import load_snapshot
 from workflow.store.states import PlanState, transition
 from workflow.store.tables import Approval, metadata
@@ -112,8 +112,8 @@ async def test_a_locked_table_keeps_the_loop_free_listeners_busy_in_time_and_bac
     import time
 
     from tests.workflow.store.test_database_off_loop import Heartbeat
+    from workflow.model.errors import DatabaseBusy
     from workflow.store.database import LOOP_LOCK_WAIT_MS, patience, run_unit
-    from workflow.store.errors import DatabaseBusy
 
     def count(db_session: Any) -> int:
         return int(db_session.execute(text("SELECT count(*) FROM upgrade_plan")).scalar_one())

@@ -7,10 +7,10 @@ from pydantic import ValidationError
 
 from dms.models import CheckResult, CheckStatus
 from tests.support.store_helpers import NOW, force_state, fresh_engine, new_plan
+from workflow.model.errors import NotFound
 from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
 from workflow.store.database import session
-from workflow.store.errors import NotFound
 from workflow.store.message_refs import get_message_ref, plan_for_message, save_message_ref
 from workflow.store.snapshot import load_snapshot
 from workflow.store.states import PlanState

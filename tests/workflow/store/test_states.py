@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import select
 
 from tests.support.store_helpers import force_state, fresh_engine, get, new_plan
+from workflow.model.errors import IllegalTransition, NotFound
 from workflow.store.database import session
-from workflow.store.errors import IllegalTransition, NotFound
 from workflow.store.states import ALLOWED, TERMINAL, PlanState, transition
 from workflow.store.tables import ActiveUpgrade, AuditEvent
 

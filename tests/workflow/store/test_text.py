@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflow.store import text
+from workflow.model import text
 
 
 def test_a_reason_loses_its_control_characters_and_is_bounded() -> None:
