@@ -37,7 +37,6 @@ from handlers.timeline_post import TimelinePoster
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import NotFound, UserError
 from workflow.model.snapshot import PlanSnapshot
-from workflow.model.states import PlanState
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ class CommandRunner:
                 return f"Pre-upgrade check of plan #{plan_id} started; see the plan's thread."
             case CancelCommand():
                 snap = await engine.read_status(plan_id=parsed.plan_id)
-                if snap.state in (PlanState.EXECUTING, PlanState.VERIFYING):
+                if snap.state.in_flight:
                     # A hop may be running on the DMS: say what a cancel cannot do, and let them confirm.
                     return blocks_decisions.cancel_running_prompt(snap, reason=parsed.reason)
                 await engine.cancel(plan_id=parsed.plan_id, actor=user, reason=parsed.reason)

@@ -33,7 +33,6 @@ from workflow.model.states import PlanState
 
 log = logging.getLogger(__name__)
 
-RUNNING = frozenset({PlanState.EXECUTING, PlanState.VERIFYING})
 _BUTTON_CANCEL = "with the Cancel button of the plan message"
 
 
@@ -70,7 +69,7 @@ async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -
     """The Cancel button of a plan that is not running (or of an older message): a running plan is
     confirmed again with what a cancel cannot do."""
     snap = await engine.read_status(plan_id=click.plan_id())
-    if snap.state in RUNNING:
+    if snap.state.in_flight:
         await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
                         message=blocks_decisions.cancel_running_prompt(snap, reason=_BUTTON_CANCEL))
         return

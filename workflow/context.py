@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -107,7 +107,7 @@ class WorkflowContext:
         to: PlanState,
         actor: str,
         reason: str,
-        expected_from: set[PlanState] | None = None,
+        expected_from: Collection[PlanState] | None = None,
         then: Sequence[FollowUp] = (),
     ) -> bool:
         """Audited transition plus StateChanged; False (nothing changed) when the plan is elsewhere.

@@ -62,7 +62,6 @@ from workflow.targets import sync_targets
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
 # Refusals of an approval or rejection that are audited (NotFound is not: there is no plan to audit).
 REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
 
@@ -360,7 +359,7 @@ class UpgradeEngine:
             if before is PlanState.CANCELLING:
                 raise RuleViolation(f"Plan #{plan_id} is already being cancelled: the bot is watching its "
                                     "agents settle and will report where they ended")
-            to = PlanState.CANCELLING if before.value in IN_FLIGHT else PlanState.CANCELLED
+            to = PlanState.CANCELLING if before.in_flight else PlanState.CANCELLED
             transition(session, plan_id=plan_id, to=to, actor=actor, reason=why, now=self.now())
             return before, to
 

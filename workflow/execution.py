@@ -52,6 +52,7 @@ from workflow.events import (
 from workflow.leases import HeldLease, LeaseLost
 from workflow.model.clock import utc_now
 from workflow.model.errors import DatabaseBusy
+from workflow.model.states import IN_FLIGHT
 from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
 from workflow.store import database, plans
@@ -303,11 +304,11 @@ class Execution:
         agents = agents or await self._observe_quietly()
         if agents:
             await self._store_agents(agents)
-        if await self._state() not in (PlanState.EXECUTING, PlanState.VERIFYING):
+        if await self._state() not in IN_FLIGHT:
             return  # cancelled meanwhile: the cancel recorded the agents
         guidance = DOWNGRADE_GUIDANCE if touched else UNTOUCHED_GUIDANCE
         await self.host.move(self.plan_id, to=PlanState.FAILED, actor=BOT, reason=reason,
-                             expected_from={PlanState.EXECUTING, PlanState.VERIFYING},
+                             expected_from=IN_FLIGHT,
                              then=[(UpgradeFailed, {"reason": reason, "guidance": guidance,
                                                     "agents": tuple(agents)})])
 

@@ -24,7 +24,6 @@ from workflow.store.states import PlanState, get_plan
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = (PlanState.EXECUTING.value, PlanState.VERIFYING.value)
 DB_RETRY_S = 1.0
 
 
@@ -89,7 +88,7 @@ class ExecutionRunner:
               ) -> tuple[str, UpgradePath, Estimate] | None:
         """What the loop needs, or None when the plan is no longer in flight; audits a takeover."""
         plan = get_plan(session, plan_id=plan_id)
-        if plan.state not in IN_FLIGHT:
+        if not PlanState(plan.state).in_flight:
             return None
         if previous is not None:
             audit.record(session, actor=BOT, action="lease.takeover", plan_id=plan_id,

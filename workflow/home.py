@@ -14,13 +14,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from workflow.model.states import IN_FLIGHT, TERMINAL, PlanState
 from workflow.store import plans
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
-from workflow.store.states import TERMINAL, PlanState
 
 UPCOMING = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED,
                       PlanState.AWAITING_APPROVAL})
-EXECUTING = frozenset({PlanState.EXECUTING, PlanState.VERIFYING})
+
 CHECKABLE = frozenset({PlanState.PLANNED, PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED,
                        PlanState.AWAITING_APPROVAL})
 RECENT = 200  # finished plans looked at for the last result per DMS
@@ -80,7 +80,7 @@ def load_home(
     far = datetime.max.replace(tzinfo=now.tzinfo)
     upcoming = sorted((s for s in active if s.state in UPCOMING),
                       key=lambda s: (s.dms_name, s.window_start or far, s.id))
-    executing = sorted((s for s in active if s.state in EXECUTING), key=lambda s: (s.dms_name, s.id))
+    executing = sorted((s for s in active if s.state in IN_FLIGHT), key=lambda s: (s.dms_name, s.id))
     approvals = [s for s in active if s.state is PlanState.AWAITING_APPROVAL and s.approval is None
                  and is_approver and (allow_self_approval or s.requester != user)]
     manual = [ManualItem(plan_id=s.id, dms_name=s.dms_name, title=i.title)

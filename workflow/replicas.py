@@ -17,8 +17,9 @@ import logging
 
 from workflow.cancel_watch import CancelWatcher
 from workflow.context import WorkflowContext
-from workflow.execution_runner import IN_FLIGHT, ExecutionRunner
+from workflow.execution_runner import ExecutionRunner
 from workflow.leases import HeldLease
+from workflow.model.states import IN_FLIGHT
 from workflow.scheduler import PlanScheduler
 from workflow.store import database, plans
 from workflow.store.leases import SCHEDULER

@@ -35,6 +35,10 @@ class PlanState(StrEnum):
         return self in TERMINAL
 
     @property
+    def in_flight(self) -> bool:
+        return self in IN_FLIGHT
+
+    @property
     def label(self) -> str:
         return self.value.replace("_", " ")
 
@@ -43,6 +47,8 @@ TERMINAL: frozenset[PlanState] = frozenset(
     {PlanState.DONE, PlanState.CANCELLED, PlanState.FAILED, PlanState.EXPIRED}
 )
 ACTIVE: frozenset[PlanState] = frozenset(PlanState) - TERMINAL
+# The upgrade runs on the DMS: a cancel then stops the bot's driving but not the hop (CANCELLING).
+IN_FLIGHT: frozenset[PlanState] = frozenset({PlanState.EXECUTING, PlanState.VERIFYING})
 
 S = PlanState
 ALLOWED: dict[PlanState, frozenset[PlanState]] = {
