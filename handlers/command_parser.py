@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dms.exceptions import VersionError
-from dms.versions import parse_spec
 from handlers import safe_text as safe
 from handlers.ids import SLASH_COMMAND, USAGE
+from workflow.model.errors import UserError
+from workflow.model.target import parse_target
 
 TRACKS = ("main", "feature", "preview")  # preview: the explicit opt-in for a preview target
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
@@ -138,16 +138,12 @@ def _optional_id(args: list[str], command: str) -> int | None:
 
 
 def _check_version(version: str) -> None:
-    """The version's shape only (a syntax error shows the usage); whether it exists is the engine's call."""
-    words = version.lower().split()
-    if words[0] == "latest":
-        if len(words) > 2 or (len(words) == 2 and words[1] not in TRACKS):
-            raise ParseError(f"`latest` is followed by `main`, `feature` or nothing, not `{version}`")
-        return
+    """The target's shape only, read by the workflow's one parser (a syntax error shows the usage);
+    whether it exists is the engine's call."""
     try:
-        parse_spec(version)
-    except VersionError as exc:
-        raise ParseError(str(exc)) from None
+        parse_target(version)
+    except UserError as exc:
+        raise ParseError(exc.message) from None
 
 
 def _parse_plan(args: list[str]) -> PlanCommand:

@@ -16,10 +16,11 @@ from dms.estimate import estimate as make_estimate
 from dms.exceptions import DmsApiError, VersionError
 from dms.models import AgentState
 from dms.upgrade_path import Estimate, UpgradePath
-from dms.versions import Track, Version, VersionSpec, parse_spec, parse_version
+from dms.versions import Track, Version, VersionSpec, parse_version
 from workflow.dms_access import DmsAccess
 from workflow.model.checklist import StepKey
 from workflow.model.errors import ActiveUpgradeExists, UserError
+from workflow.model.target import parse_target
 from workflow.settings import WorkflowSettings
 from workflow.store import audit, checklist, plans
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
@@ -34,40 +35,30 @@ START_NOW_TOLERANCE = timedelta(minutes=2)
 MAX_START_AHEAD = timedelta(days=366)
 
 
-LATEST = "latest"
-
-
 def parse_request(
     target: str, track: str | None, *, catalog: Catalog | None = None
 ) -> tuple[VersionSpec | Version, Track | None]:
-    """The version and track asked for. ``latest`` (or ``latest feature``) is the newest *released*
-    release of the track in the catalog: a preview is never "the latest" (it needs its own opt-in)."""
-    words = target.lower().split()
-    if words and words[0] == LATEST and catalog is not None:
-        return _latest(words[1:], track, catalog)
-    try:
-        spec = parse_spec(target)
-    except VersionError as exc:
-        raise UserError(str(exc)) from None
-    if not track:
-        return spec, None
-    try:
-        return spec, Track(track.strip().lower())
-    except ValueError:
-        raise UserError(f"Track must be 'main' or 'feature', not {track!r}") from None
-
-
-def _latest(words: list[str], track: str | None, catalog: Catalog) -> tuple[Version, Track]:
-    named = words[0] if words else (track or Track.MAIN.value)
-    if len(words) > 1 or named not in (Track.MAIN.value, Track.FEATURE.value):
-        raise UserError(f"`latest` is followed by `main` or `feature` or nothing, not {' '.join(words)!r}")
-    if words and track and track.strip().lower() != named:
-        raise UserError(f"`latest {named}` contradicts `track {track}`")
-    chosen = Track(named)
-    released = [v for v in catalog.versions if v.track is chosen and not catalog.is_preview(v)]
+    """The version and track asked for (``workflow.model.target`` reads the words). ``latest`` (or
+    ``latest feature``) is the newest *released* release of the track in the catalog."""
+    asked = parse_target(target)
+    given: Track | None = None
+    if track:
+        try:
+            given = Track(track.strip().lower())
+        except ValueError:
+            raise UserError(f"Track must be 'main' or 'feature', not {track!r}") from None
+    if asked.latest is None:
+        assert asked.spec is not None
+        return asked.spec, given
+    if catalog is None:
+        raise UserError("`latest` needs the release catalog")
+    named = asked.latest if target.lower().split()[1:] else (given or asked.latest)
+    if given is not None and given is not named:
+        raise UserError(f"`latest {named.value}` contradicts `track {given.value}`")
+    released = [v for v in catalog.versions if v.track is named and not catalog.is_preview(v)]
     if not released:
-        raise UserError(f"the release catalog has no released {chosen.value} release")
-    return released[-1], chosen
+        raise UserError(f"the release catalog has no released {named.value} release")
+    return released[-1], named
 
 
 def window(

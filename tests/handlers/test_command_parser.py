@@ -132,3 +132,21 @@ def test_plan_latest_is_accepted_and_a_malformed_version_is_a_syntax_error() -> 
         with pytest.raises(ParseError, match="Usage:"):
             parse_command(text)
     assert parse_command("plan 99.9") == PlanCommand(version="99.9")  # well formed: the engine decides
+
+
+def test_the_parser_and_the_engine_read_a_target_with_one_function() -> None:
+    # Before, the parser took `plan latest preview` (its track words include preview) and the engine then
+    # refused it: two parsers. Both now call workflow.model.target.parse_target.
+    from handlers.command_parser import ParseError, parse_command
+    from workflow.model.errors import UserError
+    from workflow.model.target import parse_target
+    from workflow.plan_requests import parse_request
+
+    for text in ("latest preview", "latest main feature", ""):
+        with pytest.raises(UserError):
+            parse_target(text)
+        if text:
+            with pytest.raises(ParseError, match="`latest` is followed by"):
+                parse_command(f"plan {text}")
+            with pytest.raises(UserError, match="`latest` is followed by"):
+                parse_request(text, None)
