@@ -73,6 +73,21 @@ def test_the_guard_refuses_what_bolt_would_trip_over(
     assert guard.check(b"text=hi", good).status is None
 
 
+def test_signatures_are_checked_against_the_guards_clock(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    guard = RequestGuard(signing_secret=SECRET, clock=clock)
+    body = b"text=hi"
+    headers = sr.signed_headers(body, signing_secret=SECRET, timestamp=int(clock.now) - WINDOW_S)
+    assert guard.check(body, headers).status is None  # at the edge of the window: still Slack's
+    clock.now += 2
+    caplog.set_level(logging.INFO)
+    assert guard.check(body, headers).status == 401
+    assert "stale timestamp" in caplog.text
+    fresh = sr.signed_headers(body, signing_secret=SECRET, timestamp=int(clock.now))
+    assert guard.check(body, {**fresh, "X-Slack-Signature": "v0=\u00e9"}).status == 401  # not a crash
+    assert guard.check(body, fresh).status is None and guard.check(body, fresh).status == 200  # replayed
+
+
 async def test_malformed_requests_get_400_and_no_traceback(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
