@@ -105,7 +105,6 @@ class RetryAfterHandler(AsyncRateLimitErrorRetryHandler):
     ) -> None:
         if response is None:
             raise error or RuntimeError("rate-limit retry without a response")
-        SLACK_STATS.retry(RETRY_RATE_LIMITED)
         state.next_attempt_requested = True
         await self._sleep(_retry_after_seconds(response.headers) + random.random() * self._jitter)
         state.increment_current_attempt()
@@ -124,33 +123,21 @@ class ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
     ) -> bool:
         return response is not None and response.status_code in _RETRIED_SERVER_STATUSES
 
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        SLACK_STATS.retry(RETRY_SERVER_ERROR)
-        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
-                                                     error=error)
 
+class CountedRetries(AsyncRetryHandler):
+    """Any retry handler, each retry it decides on counted under ``reason`` (``dmu_slack_retries_total``),
+    so no handler needs a subclass of its own to be counted."""
 
-class ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
-    """slack_sdk's handler, counted."""
+    def __init__(self, handler: AsyncRetryHandler, reason: str) -> None:
+        super().__init__(handler.max_retry_count, handler.interval_calculator)
+        self._handler, self._reason = handler, reason
 
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        SLACK_STATS.retry(RETRY_CONNECTION)
-        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
-                                                     error=error)
+    async def can_retry_async(self, **attempt: Any) -> bool:
+        return await self._handler.can_retry_async(**attempt)
+
+    async def prepare_for_next_attempt_async(self, **attempt: Any) -> None:
+        SLACK_STATS.retry(self._reason)
+        await self._handler.prepare_for_next_attempt_async(**attempt)
 
 
 class _ScaledJitter(Jitter):
@@ -191,9 +178,11 @@ def make_web_client(
         base_url += "/"
     backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor, jitter=_ScaledJitter(jitter))
     handlers: list[AsyncRetryHandler] = [
-        ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
-        RetryAfterHandler(max_retry_count=max_retries, jitter=jitter),
-        ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+        CountedRetries(AsyncConnectionErrorRetryHandler(max_retry_count=max_retries,
+                                                        interval_calculator=backoff), RETRY_CONNECTION),
+        CountedRetries(RetryAfterHandler(max_retry_count=max_retries, jitter=jitter), RETRY_RATE_LIMITED),
+        CountedRetries(ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+                       RETRY_SERVER_ERROR),
     ]
     return CountingWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
