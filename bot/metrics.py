@@ -3,21 +3,28 @@
 Plans by state, each DMS's reachability, who holds which lease (plan executions and the scheduler),
 whether this process leads the scheduler, how often executions waited for the database, and Slack calls
 that failed for good; then the histograms and counters of ``bot.metrics_calls`` (hop durations, DMS
-call latency and errors, Slack calls and retries). Read from the database in a worker thread, never on
-the event loop.
+call latency and errors, Slack calls and retries).
+
+prometheus_client writes the text; every value is read at scrape time by the collectors here. The
+registries belong to the runtime scraped, never the client's process-wide default, so runtimes in one
+process (tests, replicas) never share a metric. The database is read in a worker thread, never on the
+event loop; this process's state on the loop, where it changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Protocol
 
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.health import DmsProbe
-from bot.metrics_calls import dms_call_lines, hop_lines, read_hop_durations, slack_lines
-from bot.metrics_calls import label as _label
+from bot.metrics_calls import CallCollector, hop_family, read_hop_durations
 from dms.call_stats import CALL_STATS
 from handlers.middleware import ListenerWork
 from handlers.notifier import SlackNotifier
@@ -40,53 +47,79 @@ class Source(Protocol):
     dms_probe: DmsProbe | None
     listener_work: ListenerWork
 
-CONTENT_TYPE = "text/plain; version=0.0.4"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-def _database_lines(db: Engine) -> list[str]:
-    with Session(db) as session:
-        by_state = session.exec(select(UpgradePlan.state, func.count()).group_by(UpgradePlan.state)).all()
-        held = session.exec(select(Lease)).all()
-        hops = read_hop_durations(session)
-        outbox = session.exec(select(SlackOutboxMessage.state, func.count())
-                              .group_by(SlackOutboxMessage.state)).all()
-    lines = ["# HELP dmu_plans Upgrade plans by state.", "# TYPE dmu_plans gauge"]
-    lines += [f'dmu_plans{{state="{_label(state)}"}} {count}' for state, count in sorted(by_state)]
-    lines += ["# HELP dmu_lease_owner Who holds each lease (1 per lease; expired ones included).",
-              "# TYPE dmu_lease_owner gauge"]
-    lines += [f'dmu_lease_owner{{name="{_label(row.name)}",owner="{_label(row.owner)}"}} 1' for row in held
-              if not row.name.startswith("healthz:")]
-    lines += ["# HELP dmu_slack_outbox Slack messages in the outbox: still to send, or refused for good.",
-              "# TYPE dmu_slack_outbox gauge"]
-    counts = {PENDING: 0, REFUSED: 0} | dict(outbox)
-    lines += [f'dmu_slack_outbox{{state="{_label(state)}"}} {n}' for state, n in sorted(counts.items())]
-    return lines + hop_lines(hops)
+class StoredCollector(Collector):
+    """What the database says, so every replica reports the same: plans by state, lease holders, the
+    Slack outbox and the hop durations. Blocks on the database: collect in a worker thread."""
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Metric]:
+        with Session(self._db) as session:
+            by_state = session.exec(select(UpgradePlan.state, func.count()).group_by(UpgradePlan.state)).all()
+            held = session.exec(select(Lease)).all()
+            hops = read_hop_durations(session)
+            outbox = session.exec(select(SlackOutboxMessage.state, func.count())
+                                  .group_by(SlackOutboxMessage.state)).all()
+        plans = GaugeMetricFamily("dmu_plans", "Upgrade plans by state.", labels=["state"])
+        for state, count in sorted(by_state):
+            plans.add_metric([state], count)
+        leases = GaugeMetricFamily("dmu_lease_owner", "Who holds each lease (1 per lease; expired ones "
+                                   "included).", labels=["name", "owner"])
+        for row in held:
+            if not row.name.startswith("healthz:"):
+                leases.add_metric([row.name, row.owner], 1)
+        messages = GaugeMetricFamily("dmu_slack_outbox", "Slack messages in the outbox: still to send, or "
+                                     "refused for good.", labels=["state"])
+        for state, count in sorted(({PENDING: 0, REFUSED: 0} | dict(outbox)).items()):
+            messages.add_metric([state], count)
+        yield from (plans, leases, messages, hop_family(hops))
+
+
+class LiveCollector(Collector):
+    """This process's own state: DMS reachability, scheduler leadership, database waits, Slack messages
+    refused or waiting, listeners running. Reads objects the event loop changes: collect on the loop."""
+
+    def __init__(self, runtime: Source) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        runtime = self._runtime
+        reachable = GaugeMetricFamily("dmu_dms_reachable", "Whether the DMS answered its last probe (1), "
+                                      "did not (0), or was not asked yet (-1).", labels=["dms"])
+        for name, status in (runtime.dms_probe.status() if runtime.dms_probe else {}).items():
+            reachable.add_metric([name], -1 if status.reachable is None else int(status.reachable))
+        engine, sender = runtime.engine, runtime.notifier.sender
+        yield from (
+            reachable,
+            GaugeMetricFamily("dmu_scheduler_leader", "Whether this process runs the scheduled jobs.",
+                              value=int(engine.replica.leading)),
+            CounterMetricFamily("dmu_execution_database_waits_total", "Times an execution waited for the "
+                                "database.", value=engine.executions.db_waits),
+            CounterMetricFamily("dmu_slack_failures_total", "Slack messages refused for good by this "
+                                "process (audited).", value=runtime.notifier.failures),
+            CounterMetricFamily("dmu_slack_outbox_retries_total", "Outbox deliveries Slack did not take "
+                                "(to be tried again).", value=sender.retries),
+            GaugeMetricFamily("dmu_slack_outbox_unwritten", "Messages waiting in memory for the database "
+                              "to take them.", value=sender.unwritten),
+            GaugeMetricFamily("dmu_listeners_running", "Slack listeners still working after their ack.",
+                              value=runtime.listener_work.running),
+        )
+
+
+def registries(runtime: Source) -> tuple[CollectorRegistry, CollectorRegistry]:
+    """The runtime's metrics in two registries: (read in a worker thread, read on the event loop)."""
+    stored, live = CollectorRegistry(), CollectorRegistry()
+    stored.register(StoredCollector(runtime.db))
+    live.register(LiveCollector(runtime))
+    live.register(CallCollector(CALL_STATS, SLACK_STATS))
+    return stored, live
 
 
 async def render(runtime: Source) -> str:
-    loop = asyncio.get_running_loop()
-    lines = await loop.run_in_executor(None, _database_lines, runtime.db)
-    probe = runtime.dms_probe
-    lines += ["# HELP dmu_dms_reachable Whether the DMS answered its last probe (1), did not (0), or "
-              "was not asked yet (-1).", "# TYPE dmu_dms_reachable gauge"]
-    for name, status in (probe.status() if probe else {}).items():
-        value = -1 if status.reachable is None else int(status.reachable)
-        lines.append(f'dmu_dms_reachable{{dms="{_label(name)}"}} {value}')
-    engine, sender = runtime.engine, runtime.notifier.sender
-    lines += [
-        "# HELP dmu_scheduler_leader Whether this process runs the scheduled jobs.",
-        "# TYPE dmu_scheduler_leader gauge", f"dmu_scheduler_leader {int(engine.replica.leading)}",
-        "# HELP dmu_execution_database_waits_total Times an execution waited for the database.",
-        "# TYPE dmu_execution_database_waits_total counter",
-        f"dmu_execution_database_waits_total {engine.executions.db_waits}",
-        "# HELP dmu_slack_failures_total Slack messages refused for good by this process (audited).",
-        "# TYPE dmu_slack_failures_total counter", f"dmu_slack_failures_total {runtime.notifier.failures}",
-        "# HELP dmu_slack_outbox_retries_total Outbox deliveries Slack did not take (to be tried again).",
-        "# TYPE dmu_slack_outbox_retries_total counter", f"dmu_slack_outbox_retries_total {sender.retries}",
-        "# HELP dmu_slack_outbox_unwritten Messages waiting in memory for the database to take them.",
-        "# TYPE dmu_slack_outbox_unwritten gauge", f"dmu_slack_outbox_unwritten {sender.unwritten}",
-        "# HELP dmu_listeners_running Slack listeners still working after their ack.",
-        "# TYPE dmu_listeners_running gauge", f"dmu_listeners_running {runtime.listener_work.running}",
-    ]
-    lines += dms_call_lines(CALL_STATS) + slack_lines(SLACK_STATS)
-    return "\n".join(lines) + "\n"
+    stored, live = registries(runtime)
+    text = await asyncio.get_running_loop().run_in_executor(None, generate_latest, stored)
+    return (text + generate_latest(live)).decode()

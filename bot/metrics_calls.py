@@ -1,4 +1,4 @@
-"""The histograms and counters of ``/metrics`` (``bot.metrics`` renders the gauges and calls these).
+"""The histograms and counters of ``/metrics`` (``bot.metrics`` adds the gauges and serves them all).
 
 * ``dmu_hop_duration_seconds``: finished hops' steps, from the step times in ``plan_hop`` (the database is
   the record, so every replica reports the same and the figures survive restarts);
@@ -7,14 +7,16 @@
 * ``dmu_slack_calls_total`` and ``dmu_slack_retries_total``: Web API calls by method and outcome, and the
   retries done by reason (``handlers.slack_web``, this process's calls).
 
-Text exposition format 0.0.4, written by hand: label values escaped, bucket bounds cumulative, ``+Inf``.
+prometheus_client's metric families, filled at scrape time from the counts kept where the calls happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlmodel import Session, col, select
 
 from dms.call_stats import CallStats
@@ -27,30 +29,10 @@ HOP_BUCKETS_S: tuple[float, ...] = (1, 10, 60, 300, 600, 1200, 1800, 3600, 7200,
 STEPS = ("upload", "upgrade", "wait")
 
 
-def label(value: str) -> str:
-    """A label value as the exposition format wants it: backslash, double quote and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(pairs: Mapping[str, str]) -> str:
-    return ",".join(f'{name}="{label(value)}"' for name, value in pairs.items())
-
-
-def _bound(value: float) -> str:
-    return "+Inf" if value == float("inf") else f"{value:g}"
-
-
-def histogram(name: str, series: Iterable[tuple[Mapping[str, str], Sequence[tuple[float, int]], float, int]]
-              ) -> list[str]:
-    """Lines of one histogram: per label set its cumulative (bound, count) buckets ending with +Inf,
-    the sum and the count."""
-    lines: list[str] = []
-    for labels, buckets, total, count in series:
-        prefix = _labels(labels)
-        sep = "," if prefix else ""
-        lines += [f'{name}_bucket{{{prefix}{sep}le="{_bound(bound)}"}} {hits}' for bound, hits in buckets]
-        lines += [f"{name}_sum{{{prefix}}} {total:.6f}", f"{name}_count{{{prefix}}} {count}"]
-    return lines
+def buckets(cumulative: Iterable[tuple[float, int]]) -> list[tuple[str, float]]:
+    """(le, count) pairs of cumulative (bound, count) ending with infinity. The bounds are written as
+    they always were (``le="10"``, not the client's ``le="10.0"``): dashboards select on them."""
+    return [("+Inf" if bound == float("inf") else f"{bound:g}", hits) for bound, hits in cumulative]
 
 
 # ------------------------------------------------------------------------------------------- hops
@@ -73,15 +55,14 @@ def step_durations(rows: Iterable[Mapping[str, datetime | None]]) -> dict[str, l
     return durations
 
 
-def hop_lines(durations: Mapping[str, Sequence[float]]) -> list[str]:
-    name = "dmu_hop_duration_seconds"
-    series = []
+def hop_family(durations: Mapping[str, Sequence[float]]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "dmu_hop_duration_seconds", "Finished hops and their steps (upload, upgrade, wait; hop: all of it).",
+        labels=["step"])
     for step, values in durations.items():
-        buckets = [(bound, sum(1 for value in values if value <= bound)) for bound in HOP_BUCKETS_S]
-        buckets.append((float("inf"), len(values)))
-        series.append(({"step": step}, buckets, sum(values), len(values)))
-    return [f"# HELP {name} Finished hops and their steps (upload, upgrade, wait; hop: all of it).",
-            f"# TYPE {name} histogram", *histogram(name, series)]
+        cumulative = [(bound, sum(1 for value in values if value <= bound)) for bound in HOP_BUCKETS_S]
+        family.add_metric([step], buckets([*cumulative, (float("inf"), len(values))]), sum(values))
+    return family
 
 
 def read_hop_durations(session: Session) -> dict[str, list[float]]:
@@ -95,22 +76,36 @@ def read_hop_durations(session: Session) -> dict[str, list[float]]:
 # ------------------------------------------------------------------------------------------- calls
 
 
-def dms_call_lines(stats: CallStats) -> list[str]:
-    name = "dmu_dms_call_duration_seconds"
-    series = [({"dms": dms, "method": method, "outcome": outcome}, data.cumulative(), data.total_s,
-               data.count) for (dms, method, outcome), data in stats.snapshot().items()]
-    return [f"# HELP {name} Requests to each DMS (every attempt) by method and outcome (ok, fault, "
-            "http_error, timeout, connection_error, protocol_error).", f"# TYPE {name} histogram",
-            *histogram(name, series)]
+def dms_call_family(stats: CallStats) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "dmu_dms_call_duration_seconds", "Requests to each DMS (every attempt) by method and outcome (ok, "
+        "fault, http_error, timeout, connection_error, protocol_error).", labels=["dms", "method", "outcome"])
+    for key, data in stats.snapshot().items():
+        family.add_metric(list(key), buckets(data.cumulative()), data.total_s)
+    return family
 
 
-def slack_lines(stats: SlackCallStats) -> list[str]:
-    lines = ["# HELP dmu_slack_calls_total Slack Web API calls by method and outcome (ok, error), however "
-             "many attempts each took.", "# TYPE dmu_slack_calls_total counter"]
-    lines += [f"dmu_slack_calls_total{{{_labels({'method': method, 'outcome': outcome})}}} {count}"
-              for (method, outcome), count in stats.calls().items()]
-    lines += ["# HELP dmu_slack_retries_total Slack Web API attempts retried, by reason (rate_limited, "
-              "server_error, connection_error).", "# TYPE dmu_slack_retries_total counter"]
-    lines += [f'dmu_slack_retries_total{{reason="{label(reason)}"}} {count}'
-              for reason, count in stats.retries().items()]
-    return lines
+def slack_families(stats: SlackCallStats) -> list[CounterMetricFamily]:
+    calls = CounterMetricFamily(
+        "dmu_slack_calls_total", "Slack Web API calls by method and outcome (ok, error), however many "
+        "attempts each took.", labels=["method", "outcome"])
+    for key, count in stats.calls().items():
+        calls.add_metric(list(key), count)
+    retries = CounterMetricFamily(
+        "dmu_slack_retries_total", "Slack Web API attempts retried, by reason (rate_limited, server_error, "
+        "connection_error).", labels=["reason"])
+    for reason, count in stats.retries().items():
+        retries.add_metric([reason], count)
+    return [calls, retries]
+
+
+class CallCollector(Collector):
+    """This process's DMS requests and Slack Web API calls, read from their counts at scrape time."""
+
+    def __init__(self, dms: CallStats, slack: SlackCallStats) -> None:
+        self._dms = dms
+        self._slack = slack
+
+    def collect(self) -> Iterator[Metric]:
+        yield dms_call_family(self._dms)
+        yield from slack_families(self._slack)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.metrics_calls import dms_call_lines, hop_lines, slack_lines, step_durations
+from prometheus_client import generate_latest
+from prometheus_client.core import Metric
+
+from bot.metrics_calls import CallCollector, hop_family, step_durations
 from dms.call_stats import CallStats
 from handlers.slack_web import SlackCallStats
 from tests.handlers.conftest import Stack, plan_message, stack  # noqa: F401  (the fixture)
@@ -71,6 +74,24 @@ async def test_metrics_show_plans_reachability_leases_and_calls(stack: Stack) ->
     assert parse(await text())['dmu_slack_calls_total{method="chat.postMessage",outcome="ok"}'] > posted
 
 
+class _Families:
+    """A collector of fixed families, so a test renders them as ``/metrics`` would."""
+
+    def __init__(self, *families: Metric) -> None:
+        self.families = families
+
+    def collect(self) -> tuple[Metric, ...]:
+        return self.families
+
+
+def _text(*families: Metric) -> str:
+    return generate_latest(_Families(*families)).decode()
+
+
+def _calls(dms: CallStats, slack: SlackCallStats) -> str:
+    return generate_latest(CallCollector(dms, slack)).decode()
+
+
 async def _has(text: object, line: str) -> bool:
     return line in await text()  # type: ignore[operator]
 
@@ -84,22 +105,23 @@ def test_dms_calls_render_as_histograms_with_escaped_labels() -> None:
     name = 'lab "A"\\b\nc'
     stats.record(dms=name, method="GetActiveAlarms", outcome="timeout", seconds=12.0)
     stats.record(dms=name, method="GetActiveAlarms", outcome="timeout", seconds=0.02)
-    samples = parse("\n".join(dms_call_lines(stats)) + "\n")
-    labels = 'dms="lab \\"A\\"\\\\b\\nc",method="GetActiveAlarms",outcome="timeout"'
-    assert samples[f"dmu_dms_call_duration_seconds_count{{{labels}}}"] == 2
-    assert samples[f"dmu_dms_call_duration_seconds_sum{{{labels}}}"] == 12.02
-    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="0.025"}}'] == 1
-    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="10"}}'] == 1
-    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{labels},le="+Inf"}}'] == 2
+    samples = parse(_calls(stats, SlackCallStats()))
+    dms, rest = 'dms="lab \\"A\\"\\\\b\\nc"', 'method="GetActiveAlarms",outcome="timeout"'
+    assert samples[f"dmu_dms_call_duration_seconds_count{{{dms},{rest}}}"] == 2
+    assert samples[f"dmu_dms_call_duration_seconds_sum{{{dms},{rest}}}"] == 12.02
+    # Labels come in name order, so ``le`` sits between ``dms`` and ``method``.
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{dms},le="0.025",{rest}}}'] == 1
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{dms},le="10",{rest}}}'] == 1
+    assert samples[f'dmu_dms_call_duration_seconds_bucket{{{dms},le="+Inf",{rest}}}'] == 2
 
 
 def test_slack_calls_and_retries_render_as_counters() -> None:
     stats = SlackCallStats()
-    assert parse("\n".join(slack_lines(stats)) + "\n") == {}
+    assert parse(_calls(CallStats(), stats)) == {}
     stats.call("chat.update", outcome="error")
     stats.retry("rate_limited")
     stats.retry("rate_limited")
-    samples = parse("\n".join(slack_lines(stats)) + "\n")
+    samples = parse(_calls(CallStats(), stats))
     assert samples == {'dmu_slack_calls_total{method="chat.update",outcome="error"}': 1,
                        'dmu_slack_retries_total{reason="rate_limited"}': 2}
 
@@ -116,9 +138,9 @@ def test_hop_durations_count_finished_steps_and_hops() -> None:
                "upgrade_done_at": None, "wait_started_at": None, "wait_done_at": None}
     durations = step_durations([finished, running])
     assert durations == {"upload": [300.0, 30.0], "upgrade": [60.0], "wait": [2040.0], "hop": [2400.0]}
-    samples = parse("\n".join(hop_lines(durations)) + "\n")
+    samples = parse(_text(hop_family(durations)))
     assert samples['dmu_hop_duration_seconds_count{step="upload"}'] == 2
-    assert samples['dmu_hop_duration_seconds_bucket{step="upload",le="60"}'] == 1
-    assert samples['dmu_hop_duration_seconds_bucket{step="hop",le="1800"}'] == 0
-    assert samples['dmu_hop_duration_seconds_bucket{step="hop",le="3600"}'] == 1
+    assert samples['dmu_hop_duration_seconds_bucket{le="60",step="upload"}'] == 1
+    assert samples['dmu_hop_duration_seconds_bucket{le="1800",step="hop"}'] == 0
+    assert samples['dmu_hop_duration_seconds_bucket{le="3600",step="hop"}'] == 1
     assert samples['dmu_hop_duration_seconds_sum{step="hop"}'] == 2400
