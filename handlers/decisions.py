@@ -25,44 +25,30 @@ from handlers.actions import Click, Job, listener
 from handlers.commands import ephemeral
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.middleware import ListenerWork
-from workflow.approvals import overrides_needed
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import UserError
-from workflow.model.snapshot import PlanSnapshot
-from workflow.model.states import PlanState
 
 log = logging.getLogger(__name__)
 
 _BUTTON_CANCEL = "with the Cancel button of the plan message"
 
 
-async def _may_decide(engine: UpgradeEngine, snap: PlanSnapshot, user: str, *, approving: bool) -> bool:
-    """Whether a modal is worth opening: the plan waits for a decision that ``user`` may take. Anyone else
-    goes straight to the engine, which refuses (and audits) with the precise reason."""
-    if snap.state is not PlanState.AWAITING_APPROVAL or snap.approval is not None:
-        return False
-    if approving and user == snap.requester and not engine.settings.allow_self_approval:
-        return False
-    return await engine.approvers.is_approver(user)
-
-
 async def _approve(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    snap = await engine.read_status(plan_id=click.plan_id())
-    needs = overrides_needed(snap)
-    if needs and await _may_decide(engine, snap, click.user, approving=True):
-        view = blocks_decisions.override_modal(snap, needs=needs, channel=click.channel)
+    asked = await engine.decision_prompt(plan_id=click.plan_id(), user=click.user, approving=True)
+    if asked.ask_reason:
+        view = blocks_decisions.override_modal(asked.snapshot, needs=asked.overrides, channel=click.channel)
         await client.views_open(trigger_id=click.trigger_id, view=view)
         return
-    await engine.approve(plan_id=snap.id, actor=click.user)
+    await engine.approve(plan_id=asked.snapshot.id, actor=click.user)
 
 
 async def _reject(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
-    snap = await engine.read_status(plan_id=click.plan_id())
-    if await _may_decide(engine, snap, click.user, approving=False):
+    asked = await engine.decision_prompt(plan_id=click.plan_id(), user=click.user, approving=False)
+    if asked.ask_reason:
         await client.views_open(trigger_id=click.trigger_id,
-                                view=blocks_decisions.reject_modal(snap, channel=click.channel))
+                                view=blocks_decisions.reject_modal(asked.snapshot, channel=click.channel))
         return
-    await engine.reject(plan_id=snap.id, actor=click.user, reason="no reason given (Reject button)")
+    await engine.reject(plan_id=asked.snapshot.id, actor=click.user, reason="no reason given (Reject button)")
 
 
 async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:

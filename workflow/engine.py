@@ -20,7 +20,7 @@ from sqlmodel import Session
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.planner import plan_path
-from workflow import approvals, cube_steps, plan_requests, upload_only
+from workflow import approvals, cube_steps, decisions, plan_requests, upload_only
 from workflow.approvals import ApproverDirectory
 from workflow.cancel_watch import CancelWatcher
 from workflow.context import WorkflowContext
@@ -54,7 +54,6 @@ from workflow.roles import Action, MemberDirectory, Permissions, may, tick_actio
 from workflow.scheduled_jobs import PlanJobs
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
-from workflow.store import approvals as approval_store
 from workflow.store import checklist, database, plans
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan, transition
@@ -281,8 +280,8 @@ class UpgradeEngine:
             ))
             override = approval.reason if approval.override else None
         except REFUSALS as exc:
-            await self._audit_refusal(plan_id, actor=actor, decision="approved", error=exc, reason=reason,
-                                      now=now)
+            await decisions.audit_refusal(self.context, plan_id, actor=actor, decision="approved", error=exc,
+                                          reason=reason, now=now)
             raise
         await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
@@ -301,8 +300,8 @@ class UpgradeEngine:
                 is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
             ))
         except REFUSALS as exc:
-            await self._audit_refusal(plan_id, actor=actor, decision="rejected", error=exc,
-                                      reason=reason.strip(), now=now)
+            await decisions.audit_refusal(self.context, plan_id, actor=actor, decision="rejected", error=exc,
+                                          reason=reason.strip(), now=now)
             raise
         await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         await self.emit(ApprovalRejected, plan_id, actor=actor, reason=reason.strip())
@@ -319,18 +318,12 @@ class UpgradeEngine:
             return False  # ``decide`` says so, first
         return may(action, await self.permissions.roles_of(actor, requester=requester))
 
-    async def _audit_refusal(
-        self, plan_id: int, *, actor: str, decision: approval_store.Decision, error: UserError, reason: str,
-        now: datetime,
-    ) -> None:
-        """The refused attempt's transaction was rolled back; its audit row gets a transaction of its own."""
-        try:
-            await self.context.unit(lambda session: approval_store.record_refusal(
-                session, plan_id=plan_id, actor=actor, decision=decision, error=error,
-                attempted_reason=reason, now=now))
-        except Exception:
-            # The caller must still get the refusal itself, not an error about auditing it.
-            log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
+    async def decision_prompt(self, *, plan_id: int, user: str, approving: bool) -> decisions.DecisionPrompt:
+        """What a click on Approve (``approving``) or Reject leads to (``workflow.decisions``)."""
+        action = Action.APPROVE if approving else Action.REJECT
+        may_decide = await self._may_decide(plan_id, action, actor=user)
+        return decisions.prompt(await self.read_snapshot(plan_id), user=user, approving=approving,
+                                may_decide=may_decide, allow_self_approval=self.settings.allow_self_approval)
 
     async def confirm_cube_step(self, *, plan_id: int, hop_index: int, step: str, actor: str) -> PlanSnapshot:
         """Watch driver: "Done in Cube" for the step the bot asked for (``workflow.cube_steps``)."""
