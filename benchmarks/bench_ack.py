@@ -43,7 +43,7 @@ from benchmarks.helpers import signed_slash_command
 from bot.app import Runtime, start_http
 from bot.console.fake_slack import FakeSlack
 from bot.settings import Settings
-from handlers.slack_web import make_web_client
+from handlers.delivery.slack_web import make_web_client
 from simulator import SimulatedDms, SimulatorConfig
 from workflow.store.tables import UpgradePlan
 

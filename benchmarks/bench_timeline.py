@@ -2,7 +2,7 @@
 
 A finished 10-hop upgrade of a 50-agent DMS (every agent restarting in every hop, a few of them
 disconnected for a while) goes through the same ``workflow.timeline.build_timeline`` and
-``handlers.timeline_chart`` as the bot. The picture is drawn in a worker thread
+``handlers.blocks.timeline_chart`` as the bot. The picture is drawn in a worker thread
 (``render_png_async``) while a 5 ms ticker runs on the loop; the longest gap between its ticks is the
 loop's longest stall. Target: under 2 s to draw, and a stall far below Slack's 3-second ack budget.
 
@@ -38,7 +38,7 @@ async def measure(*, hops: int, agents: int, out: Path | None) -> tuple[float, f
     started = time.perf_counter()
     timeline = big_plan_timeline(hops=hops, agents=agents, start=datetime(2026, 12, 1, 22, 0, tzinfo=UTC))
     built = time.perf_counter() - started
-    from handlers.timeline_chart import render_png, render_png_async
+    from handlers.blocks.timeline_chart import render_png, render_png_async
 
     render_png(timeline)  # warm up: the first draw imports matplotlib's fonts and caches
     stop = asyncio.Event()

@@ -29,14 +29,14 @@ from bot.metrics import render as metrics_text
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
-from handlers import actions, commands, cube_actions, decisions, home, views
-from handlers.approvers import SlackApprovers
-from handlers.home import HomePublisher
-from handlers.middleware import ListenerWork
-from handlers.notifier import SlackNotifier
-from handlers.request_guard import RequestGuard, quiet_bolt_signature_log
-from handlers.slack_web import ChannelPacer, make_web_client
-from handlers.timeline_post import TimelinePoster
+from handlers.delivery.approvers import SlackApprovers
+from handlers.delivery.notifier import SlackNotifier
+from handlers.delivery.slack_web import ChannelPacer, make_web_client
+from handlers.delivery.timeline_post import TimelinePoster
+from handlers.listeners import actions, commands, cube_actions, decisions, home, views
+from handlers.listeners.home import HomePublisher
+from handlers.listeners.middleware import ListenerWork
+from handlers.listeners.request_guard import RequestGuard, quiet_bolt_signature_log
 from simulator import SimulatedDms
 from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess
@@ -307,7 +307,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
     if runtime.settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     bolt = runtime.app
-    # Malformed, unsigned and replayed requests are answered before Bolt parses them (handlers.request_guard).
+    # Malformed, unsigned and replayed requests are answered before Bolt parses them (the request guard).
     guard = RequestGuard(signing_secret=runtime.settings.slack_signing_secret.get_secret_value())
     quiet_bolt_signature_log()
 

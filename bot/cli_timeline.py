@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except NotFound as exc:
         print(f"dm-upgrade timeline: {exc}", file=sys.stderr)
         return 1
-    from handlers.timeline_chart import render_png  # the plotting library's import cost, only here
+    from handlers.blocks.timeline_chart import render_png  # the plotting library's import cost, only here
 
     out: Path = args.out or Path(f"plan-{args.plan_id}-timeline.png")
     try:

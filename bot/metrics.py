@@ -26,9 +26,9 @@ from sqlmodel import Session, select
 from bot.health import DmsProbe
 from bot.metrics_calls import CallCollector, hop_family, read_hop_durations
 from dms.call_stats import CALL_STATS
-from handlers.middleware import ListenerWork
-from handlers.notifier import SlackNotifier
-from handlers.slack_web import SLACK_STATS
+from handlers.delivery.notifier import SlackNotifier
+from handlers.delivery.slack_web import SLACK_STATS
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.store.outbox import PENDING, REFUSED
 from workflow.store.tables import Lease, SlackOutboxMessage, UpgradePlan

@@ -5,7 +5,7 @@
 * ``dmu_dms_call_duration_seconds``: every request to a DMS by target name, method and outcome
   (``dms.call_stats``, this process's requests);
 * ``dmu_slack_calls_total`` and ``dmu_slack_retries_total``: Web API calls by method and outcome, and the
-  retries done by reason (``handlers.slack_web``, this process's calls).
+  retries done by reason (``handlers.delivery.slack_web``, this process's calls).
 
 prometheus_client's metric families, filled at scrape time from the counts kept where the calls happen.
 """
@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from sqlmodel import Session, col, select
 
 from dms.call_stats import CallStats
-from handlers.slack_web import SlackCallStats
+from handlers.delivery.slack_web import SlackCallStats
 from workflow.store.tables import PlanHop
 
 # Steps of a hop take minutes on a real DMS (an upload with its checks 5-30, agents starting 10-60),

@@ -2,8 +2,8 @@
 
 ``build_timeline`` is a pure function of the plan's snapshot (hop step times, check runs, approval,
 estimate), its audit rows (transitions: executing, failure, cancel, done) and its agents' status changes;
-``load_timeline`` reads those in one short session. Drawing lives elsewhere (``handlers.timeline_chart``),
-so nothing here imports a plotting library.
+``load_timeline`` reads those in one short session. Drawing lives elsewhere
+(``handlers.blocks.timeline_chart``), so nothing here imports a plotting library.
 
 Two clocks meet here, as in ``workflow.eta``: the estimate speaks in DMS minutes, the step times are
 wall-clock. Execution estimates are divided by ``time_scale`` (1 on a real DMS, the simulator's speed

@@ -14,7 +14,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.console.session import APP_ID, TEAM, ConsoleError, ConsoleSession
-from handlers.blocks_render import render_view
+from handlers.blocks.render import render_view
 
 
 async def open_home(session: ConsoleSession, *, timeout_s: float) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.console.fake_slack_state import FakeEvent, FakeMessage
-from handlers.blocks_render import RenderedMessage, render_message, render_view
+from handlers.blocks.render import RenderedMessage, render_message, render_view
 
 REPLY_INDENT = "      "
 MAX_EDIT_LINES = 8

@@ -34,9 +34,9 @@ from slack_sdk.signature import SignatureVerifier
 from bot.console.fake_slack import FakeEvent, FakeSlack
 from bot.console.render import Transcript
 from bot.settings import Settings
-from handlers.blocks_render import Element
-from handlers.commands import UNEXPECTED
-from handlers.middleware import ListenerWork
+from handlers.blocks.render import Element
+from handlers.listeners.commands import UNEXPECTED
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.clock import utc_now
 
@@ -282,7 +282,7 @@ class ConsoleSession:
             "x-slack-signature": signature or "",
         }
         # The listener goes on after its ack (process_before_response=False), inside the listener tracker
-        # (``handlers.middleware.ListenerWork``) that ``settle`` waits on.
+        # (``handlers.listeners.middleware.ListenerWork``) that ``settle`` waits on.
         response = await self.runtime.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
         if response.status != 200:
             self.errors.append(f"HTTP {response.status}")

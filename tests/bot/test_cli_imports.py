@@ -23,7 +23,8 @@ def test_dm_upgrade_path_does_not_import_matplotlib() -> None:
 
 
 def test_the_cli_and_the_bot_module_import_no_matplotlib() -> None:
-    probe = ("import sys, bot.cli, bot.app, handlers.notifier, handlers.commands, bot.cli_timeline; "
+    probe = ("import sys, bot.cli, bot.app, handlers.delivery.notifier, handlers.listeners.commands, "
+             "bot.cli_timeline; "
              "print(any(n.split('.')[0] == 'matplotlib' for n in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
                             check=False)

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from bot.app import HttpServer, Runtime, start_http
 from bot.settings import Settings
+from handlers.delivery.slack_web import make_web_client
 from handlers.ids import ActionId
-from handlers.slack_web import make_web_client
 from simulator import SimulatedDms
 from tests.handlers.conftest import CHANNEL, TOKEN, Stack, app_settings, awaiting_approval, sim_config
 from tests.support.clock import FakeClock

@@ -11,7 +11,7 @@ from prometheus_client.core import Metric
 
 from bot.metrics_calls import CallCollector, hop_family, step_durations
 from dms.call_stats import CallStats
-from handlers.slack_web import SlackCallStats
+from handlers.delivery.slack_web import SlackCallStats
 from tests.handlers.conftest import Stack, plan_message, stack  # noqa: F401  (the fixture)
 from tests.support.polling import wait_until
 

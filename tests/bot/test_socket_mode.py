@@ -14,8 +14,8 @@ import pytest
 
 from bot.app import Runtime, serve_socket_mode
 from bot.settings import Settings
+from handlers.delivery.slack_web import make_web_client
 from handlers.ids import ActionId
-from handlers.slack_web import make_web_client
 from tests.support.fake_socket_mode import SocketModeSlack
 from tests.support.polling import wait_until
 

@@ -21,9 +21,9 @@ import pytest
 from bot.app import Runtime, serve_socket_mode
 from bot.console.fake_slack import FakeMessage
 from bot.settings import Settings
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
+from handlers.delivery.slack_web import make_web_client
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.slack_web import make_web_client
 from simulator import SimulatedDms
 from tests.support.clock import FakeClock
 from tests.support.fake_socket_mode import SocketModeSlack

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from bot.app import Runtime, start_http
-from handlers.slack_web import make_web_client
+from handlers.delivery.slack_web import make_web_client
 from simulator import SimulatedDms
 from tests.handlers.conftest import TOKEN, Stack, app_settings, sim_config
 from tests.support.clock import FakeClock

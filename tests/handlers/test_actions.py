@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId, BlockId
 from tests.handlers.conftest import (
     CHANNEL,

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.console.fake_slack import FakeSlack
-from handlers.approvers import SlackApprovers
-from handlers.slack_web import make_web_client
+from handlers.delivery.approvers import SlackApprovers
+from handlers.delivery.slack_web import make_web_client
 from tests.handlers.conftest import TOKEN
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bot.console.fake_slack_state import check_blocks
-from handlers import blocks, blocks_progress
-from handlers.blocks_render import render_message
+from handlers.blocks import plan as blocks
+from handlers.blocks import progress as blocks_progress
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_phase
 from tests.handlers.conftest import APPROVER, START, make_snapshot
 from tests.support.slack_markup import INJECTION, problems

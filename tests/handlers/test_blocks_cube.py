@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.blocks_cube import button_value, parse_button_value, step_confirmed, step_request
+from handlers.blocks.cube import button_value, parse_button_value, step_confirmed, step_request
 from tests.handlers.conftest import make_snapshot
 
 

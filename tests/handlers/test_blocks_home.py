@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from handlers.blocks_home import home_view
+from handlers.blocks.home import home_view
 from handlers.ids import ActionId
 from tests.handlers.conftest import START, make_snapshot
 from workflow.home import HomePlan, HomeView, ManualItem

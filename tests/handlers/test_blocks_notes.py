@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from dms.upgrade_path import PathWarning, WarningKind
-from handlers.blocks import plan_message
-from handlers.blocks_notes import approver_note, next_step, plan_warning_lines
-from handlers.blocks_render import render_message
+from handlers.blocks.notes import approver_note, next_step, plan_warning_lines
+from handlers.blocks.plan import plan_message
+from handlers.blocks.render import render_message
 from tests.handlers.conftest import REQUESTER, make_snapshot
 from tests.support.clock import START
 from workflow.settings import WorkflowSettings
@@ -59,7 +59,7 @@ def test_the_next_step(state: str, expected: str) -> None:
 
 
 def test_after_done_the_requester_is_asked_for_every_step_after_the_upgrade() -> None:
-    from handlers.blocks_progress import key_functionalities_request
+    from handlers.blocks.progress import key_functionalities_request
     from workflow.store.checklist import Phase
     from workflow.store.snapshot import ItemView
 

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.blocks_render import clean_mrkdwn, render_message, render_view
+from handlers.blocks.render import clean_mrkdwn, render_message, render_view
 from handlers.ids import ActionId, BlockId, checklist_action_id, checklist_block_id
 
 

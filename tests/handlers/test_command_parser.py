@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.command_parser import (
+from handlers.listeners.command_parser import (
     HELP_TEXT,
     CancelCommand,
     CheckCommand,
@@ -123,7 +123,7 @@ def test_timeline_takes_an_optional_plan_id() -> None:
         parse_command("timeline 1 2")
     assert "timeline [id]" in HELP_TEXT
 def test_plan_latest_is_accepted_and_a_malformed_version_is_a_syntax_error() -> None:
-    from handlers.command_parser import ParseError, PlanCommand, parse_command
+    from handlers.listeners.command_parser import ParseError, PlanCommand, parse_command
 
     assert parse_command("plan latest") == PlanCommand(version="latest")
     assert parse_command("plan latest feature at 2030-01-01 10:00") == PlanCommand(
@@ -137,7 +137,7 @@ def test_plan_latest_is_accepted_and_a_malformed_version_is_a_syntax_error() -> 
 def test_the_parser_and_the_engine_read_a_target_with_one_function() -> None:
     # Before, the parser took `plan latest preview` (its track words include preview) and the engine then
     # refused it: two parsers. Both now call workflow.model.target.parse_target.
-    from handlers.command_parser import ParseError, parse_command
+    from handlers.listeners.command_parser import ParseError, parse_command
     from workflow.model.errors import UserError
     from workflow.model.target import parse_target
     from workflow.plan_requests import parse_request

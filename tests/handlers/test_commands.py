@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from tests.handlers.conftest import APPROVER, CHANNEL, REQUESTER, Stack, wait_until
 from workflow.store.states import PlanState
 

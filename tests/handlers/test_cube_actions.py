@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.console.fake_slack import FakeMessage
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId
 from tests.handlers.conftest import (
     APPROVER,

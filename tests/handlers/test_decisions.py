@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.console.fake_slack import FakeMessage
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId
 from tests.handlers.conftest import (
     APPROVER,

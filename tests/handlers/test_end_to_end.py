@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.app import Runtime
 from bot.settings import Settings
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId
 from tests.handlers.conftest import (
     APPROVER,

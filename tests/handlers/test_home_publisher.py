@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from handlers.home import HomePublisher
+from handlers.listeners.home import HomePublisher
 from tests.handlers.conftest import START, make_snapshot
 from workflow.events import StateChanged
 from workflow.home import HomeView

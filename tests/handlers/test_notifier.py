@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from bot.console.fake_slack import FakeSlack
 from dms.models import AgentState
 from dms.versions import parse_version
-from handlers.notifier import SlackNotifier, _connection_note
-from handlers.slack_web import ChannelPacer, make_web_client
+from handlers.delivery.notifier import SlackNotifier, _connection_note
+from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
 from tests.support.slack_markup import INJECTION, problems
 from workflow.events import (

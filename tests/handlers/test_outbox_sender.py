@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.console.fake_slack_state import FakeEvent
-from handlers.notifier import SlackNotifier
-from handlers.slack_web import ChannelPacer, make_web_client
+from handlers.delivery.notifier import SlackNotifier
+from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import CHANNEL, TOKEN, make_snapshot
 from tests.support.fake_slack_faults import FailurePlan, FaultySlack
 from tests.support.polling import wait_until

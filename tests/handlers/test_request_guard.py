@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from handlers.ids import ActionId
-from handlers.request_guard import WINDOW_S, RequestGuard, SeenSignatures, quiet_bolt_signature_log
+from handlers.listeners.request_guard import WINDOW_S, RequestGuard, SeenSignatures, quiet_bolt_signature_log
 from tests.handlers.conftest import CHANNEL, REQUESTER, SECRET, Stack, plan_message
 from tests.handlers.test_actions import planned
 from tests.support import slack_requests as sr

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from dms.models import AgentState, CheckResult, CheckStatus
-from handlers import blocks, blocks_progress, safe_text
-from handlers.blocks import Message
-from handlers.blocks_render import render_message
-from handlers.command_parser import with_usage
+from handlers import safe_text
+from handlers.blocks import plan as blocks
+from handlers.blocks import progress as blocks_progress
+from handlers.blocks.plan import Message
+from handlers.blocks.render import render_message
+from handlers.listeners.command_parser import with_usage
 from tests.handlers.conftest import APPROVER, REQUESTER, START, make_snapshot
 from tests.support.slack_markup import DOCS, INJECTION, INJECTIONS, problems
 from workflow.store.snapshot import DecisionView, PlanSnapshot

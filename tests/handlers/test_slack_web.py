@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack_web import ChannelPacer, RetryAfterHandler, make_web_client
+from handlers.delivery.slack_web import ChannelPacer, RetryAfterHandler, make_web_client
 from tests.support.fake_slack_faults import FaultySlack
 
 TOKEN = "xoxb-test-token"
@@ -217,7 +217,7 @@ async def test_a_failing_call_reaches_its_caller_and_the_channel_goes_on() -> No
 
 
 async def test_calls_and_retries_are_counted_by_method_outcome_and_reason(fake: FaultySlack) -> None:
-    from handlers.slack_web import SLACK_STATS
+    from handlers.delivery.slack_web import SLACK_STATS
 
     calls, retries = SLACK_STATS.calls(), SLACK_STATS.retries()
     fake.fail_next("chat.postMessage", status=429, retry_after=0, count=2)
@@ -238,7 +238,7 @@ async def test_calls_and_retries_are_counted_by_method_outcome_and_reason(fake: 
 async def test_connection_retries_are_counted() -> None:
     import socket
 
-    from handlers.slack_web import SLACK_STATS
+    from handlers.delivery.slack_web import SLACK_STATS
 
     with socket.socket() as closed:  # a port nothing listens on: every connection is refused
         closed.bind(("127.0.0.1", 0))

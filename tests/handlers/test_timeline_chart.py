@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import timeline_chart
+from handlers.blocks import timeline_chart
 from tests.support.timeline_plans import real_timeline
 from workflow.timeline import Timeline
 

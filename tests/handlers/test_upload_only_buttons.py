@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from bot.console.fake_slack_state import FakeMessage
-from handlers.blocks_render import render_message
+from handlers.blocks.render import render_message
 from handlers.ids import ActionId, BlockId, CallbackId
 from tests.handlers.conftest import APPROVER, CHANNEL, REQUESTER, SECRET, Stack, wait_until, window_in
 from tests.support import slack_requests as sr

@@ -277,7 +277,8 @@ class Lease(SQLModel, table=True):
 
 class SlackOutboxMessage(SQLModel, table=True):
     """One Slack call the bot still has to make: written in the transaction of the change it tells
-    of, delivered in ``id`` order per channel by ``handlers.outbox_sender``, deleted once Slack took it.
+    of, delivered in ``id`` order per channel by ``handlers.delivery.outbox_sender``, deleted once Slack
+    took it.
 
     ``kind`` "upsert" posts the plan's message in ``role`` the first time and edits it afterwards (a pending
     upsert of the same role absorbs newer content: edits merge); "reply" is a thread reply, never merged.

@@ -15,10 +15,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks_decisions, blocks_notes, blocks_progress
 from handlers import safe_text as safe
-from handlers.blocks import Message
-from handlers.command_parser import (
+from handlers.blocks import decisions as blocks_decisions
+from handlers.blocks import notes as blocks_notes
+from handlers.blocks import progress as blocks_progress
+from handlers.blocks.plan import Message
+from handlers.delivery.timeline_post import TimelinePoster
+from handlers.ids import SLASH_COMMAND
+from handlers.listeners.command_parser import (
     HELP_TEXT,
     CancelCommand,
     CheckCommand,
@@ -31,9 +35,7 @@ from handlers.command_parser import (
     TimelineCommand,
     parse_command,
 )
-from handlers.ids import SLASH_COMMAND
-from handlers.middleware import ListenerWork
-from handlers.timeline_post import TimelinePoster
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import NotFound, UserError
 from workflow.model.snapshot import PlanSnapshot

@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, InputBlock, Pla
 from slack_sdk.models.views import View
 
 from handlers import safe_text as safe
-from handlers.blocks import Message, section, to_dicts, truncate
-from handlers.blocks_notes import CANCEL_RUNNING_EFFECT
+from handlers.blocks.notes import CANCEL_RUNNING_EFFECT
+from handlers.blocks.plan import Message, section, to_dicts, truncate
 from handlers.ids import ActionId, BlockId, CallbackId
 from workflow.model.snapshot import PlanSnapshot
 

@@ -17,9 +17,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.blocks_home import home_view
+from handlers.blocks.home import home_view
 from handlers.ids import ActionId
-from handlers.middleware import ListenerWork
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.events import (
     ApprovalRequested,

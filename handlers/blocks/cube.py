@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, InputBlo
 from slack_sdk.models.views import View
 
 from handlers import safe_text as safe
-from handlers.blocks import Message, section, simulated_mark, to_dicts, truncate, when
+from handlers.blocks.plan import Message, section, simulated_mark, to_dicts, truncate, when
 from handlers.ids import ActionId, BlockId, CallbackId
 from workflow.model.snapshot import PlanSnapshot
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from handlers import safe_text as safe
-from handlers.blocks import STATE_EMOJI, truncate, when
+from handlers.blocks.plan import STATE_EMOJI, truncate, when
 from handlers.ids import ActionId
 from workflow.home import HomePlan, HomeView
 

@@ -24,10 +24,13 @@ import weakref
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dms.durations import duration_text
-from handlers import blocks, blocks_cube, blocks_notes, blocks_progress
 from handlers import safe_text as safe
-from handlers.outbox_sender import OutboxSender
-from handlers.slack_web import ChannelPacer
+from handlers.blocks import cube as blocks_cube
+from handlers.blocks import notes as blocks_notes
+from handlers.blocks import plan as blocks
+from handlers.blocks import progress as blocks_progress
+from handlers.delivery.outbox_sender import OutboxSender
+from handlers.delivery.slack_web import ChannelPacer
 from workflow.events import (
     AgentProgress,
     ApprovalGranted,

@@ -3,7 +3,7 @@ from a ``PlanSnapshot`` to blocks, built with ``slack_sdk.models.blocks`` (which
 
 Long content never breaks a message: lists are folded ("…and N more") to stay under 3000 characters a
 section, checkboxes are split in groups of 10 options, and the whole message under 50 blocks.
-Progress, check results and final results live in ``handlers.blocks_progress``.
+Progress, check results and final results live in ``handlers.blocks.progress``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers import blocks_notes
 from handlers import safe_text as safe
+from handlers.blocks import notes as blocks_notes
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
 from workflow.approvals import overrides_needed
 from workflow.model.checklist import Phase
@@ -274,7 +274,7 @@ def _plan_buttons(snap: PlanSnapshot) -> ActionsBlock | None:
 
 def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
     """The interactive plan message, edited in place as the plan changes. ``notes``: what the plan's
-    settings add (``handlers.blocks_notes.plan_notes``: who can approve, when the bot acts)."""
+    settings add (``handlers.blocks.notes.plan_notes``: who can approve, when the bot acts)."""
     emoji = STATE_EMOJI.get(snap.state, "")
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.PLAN_HEADER.value,

@@ -14,7 +14,8 @@ from slack_sdk.models.blocks import Block
 
 from dms.models import AgentState, CheckResult, CheckStatus
 from handlers import safe_text as safe
-from handlers.blocks import (
+from handlers.blocks.notes import CANCEL_RUNNING_EFFECT, KEY_FUNCTIONALITIES_KEY
+from handlers.blocks.plan import (
     TEXT_BUDGET,
     Message,
     context,
@@ -28,7 +29,6 @@ from handlers.blocks import (
     when,
     window_text,
 )
-from handlers.blocks_notes import CANCEL_RUNNING_EFFECT, KEY_FUNCTIONALITIES_KEY
 from workflow.model.snapshot import PlanSnapshot
 
 BAR_WIDTH = 20

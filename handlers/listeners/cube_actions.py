@@ -11,11 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import actions
 from handlers import safe_text as safe
-from handlers.blocks_cube import parse_button_value, upload_failed_modal
+from handlers.blocks.cube import parse_button_value, upload_failed_modal
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.middleware import ListenerWork
+from handlers.listeners import actions
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import UserError
 

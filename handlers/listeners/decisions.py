@@ -20,11 +20,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks_decisions
-from handlers.actions import Click, Job, listener
-from handlers.commands import ephemeral
+from handlers.blocks import decisions as blocks_decisions
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.middleware import ListenerWork
+from handlers.listeners.actions import Click, Job, listener
+from handlers.listeners.commands import ephemeral
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import UserError
 

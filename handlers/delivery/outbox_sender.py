@@ -28,7 +28,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack_web import ChannelPacer
+from handlers.delivery.slack_web import ChannelPacer
 from workflow.leases import replica_owner
 from workflow.model.errors import DatabaseBusy
 from workflow.store.message_refs import MessageRefs

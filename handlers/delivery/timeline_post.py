@@ -16,7 +16,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack_web import ChannelPacer
+from handlers.delivery.slack_web import ChannelPacer
 from workflow.events import Event, UpgradeCancelled, UpgradeFailed, UpgradeFinished
 from workflow.timeline import Timeline
 
@@ -64,7 +64,7 @@ class TimelinePoster:
 
     async def post(self, plan_id: int, *, channel: str, comment: str | None = None) -> None:
         """Draw the plan's timeline now and upload it into the plan's thread (or ``channel``)."""
-        from handlers.timeline_chart import render_png_async  # matplotlib: only where it is drawn
+        from handlers.blocks.timeline_chart import render_png_async  # matplotlib: only where it is drawn
 
         timeline = await asyncio.to_thread(self._load, plan_id)
         picture = await render_png_async(timeline)

@@ -13,9 +13,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from handlers import safe_text as safe
-from handlers.command_parser import ParseError, parse_duration, parse_start
 from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.middleware import ListenerWork
+from handlers.listeners.command_parser import ParseError, parse_duration, parse_start
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import UserError
 from workflow.plan_requests import window_length_problem

@@ -14,11 +14,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks
 from handlers import safe_text as safe
-from handlers.commands import UNEXPECTED, ephemeral
+from handlers.blocks import plan as blocks
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
-from handlers.middleware import ListenerWork
+from handlers.listeners.commands import UNEXPECTED, ephemeral
+from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import AlreadyDecided, UserError
 from workflow.roles import Action
@@ -30,8 +30,8 @@ class Click:
     """The parts of a ``block_actions`` payload the listeners use."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        # handlers.request_guard let only objects through where Slack sends objects; the ids are checked
-        # here (``valid``), since they become audit actors and ephemeral recipients.
+        # handlers.listeners.request_guard let only objects through where Slack sends objects; the ids are
+        # checked here (``valid``), since they become audit actors and ephemeral recipients.
         self.body = body
         self.action: dict[str, Any] = (body.get("actions") or [{}])[0]
         self.user = str(_field(body.get("user"), "id"))
@@ -120,7 +120,7 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
 
 
 # Every button and checkbox: the action id (or pattern), what it does, and how a refusal is introduced.
-# Approve, reject and cancel live in ``handlers.decisions`` (they open modals and confirmations).
+# Approve, reject and cancel live in ``handlers.listeners.decisions`` (they open modals and confirmations).
 ACTIONS: tuple[tuple[str | re.Pattern[str], Job, str], ...] = (
     (ActionId.SET_WINDOW.value, _open_window_form, ""),
     (ActionId.RUN_CHECK.value, _run_check, ""),
