@@ -11,7 +11,8 @@ bot engine (a DMS_TARGETS_FILE, a SQLite database). Each round:
    instant; the time from that instant to the last CheckFinished is measured; then all are cancelled.
 
 Both go through the same code path (scheduled job -> ``on_precheck_due`` -> ``PrecheckRunner``: the
-health checks of ``dms.prechecks`` and *Upload only* of the first package through the script driver).
+health checks of ``dms.prechecks``, the package inventory and each package file's check through the script
+driver; *Upload only* is a person's step, asked for and not run).
 ``--trigger direct`` calls the engine's ``on_precheck_due`` for every plan at the due instant instead of
 letting APScheduler's clock fire the jobs. The medians are compared: the fleet must take at most 2x the
 single DMS. Peak memory of this (the bot's) process is printed from ``ru_maxrss``; ``--tracemalloc`` runs one
