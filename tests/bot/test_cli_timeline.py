@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from tests.handlers.test_timeline_chart import png_size
+from tests.handlers.blocks.test_timeline_chart import png_size
 from tests.support.timeline_plans import real_timeline
 
 

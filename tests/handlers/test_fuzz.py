@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from handlers.ids import ActionId, BlockId, CallbackId
 from tests.handlers.conftest import CHANNEL, REQUESTER, SECRET, Stack
-from tests.handlers.test_actions import planned
+from tests.handlers.listeners.test_actions import planned
 from tests.support import slack_requests as sr
 
 BYSTANDER = "UFUZZER"

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from handlers.ids import ActionId, BlockId
 from tests.handlers.conftest import CHANNEL, SECRET, Stack, plan_message
-from tests.handlers.test_actions import checkbox_block, item_of, planned
+from tests.handlers.listeners.test_actions import checkbox_block, item_of, planned
 from tests.support import slack_requests as sr
 from workflow.store import database
 from workflow.store.tables import AuditEvent

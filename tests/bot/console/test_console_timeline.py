@@ -12,7 +12,7 @@ import pytest
 from bot.console.runner import ConsoleOptions, run_console
 from bot.settings import Settings
 from tests.bot.console.test_console import TICKS, in_order
-from tests.handlers.test_timeline_chart import png_size
+from tests.handlers.blocks.test_timeline_chart import png_size
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 
 from handlers.ids import ActionId
+from tests.handlers.blocks.test_timeline_chart import png_size
 from tests.handlers.conftest import APPROVER, CHANNEL, REQUESTER, Stack, awaiting_approval
-from tests.handlers.test_timeline_chart import png_size
 from tests.support.polling import wait_until
 from workflow.model.errors import IllegalTransition
 from workflow.store.states import PlanState

@@ -12,7 +12,7 @@ from sqlmodel import select
 from handlers.ids import ActionId
 from handlers.listeners.request_guard import WINDOW_S, RequestGuard, SeenSignatures, quiet_bolt_signature_log
 from tests.handlers.conftest import CHANNEL, REQUESTER, SECRET, Stack, plan_message
-from tests.handlers.test_actions import planned
+from tests.handlers.listeners.test_actions import planned
 from tests.support import slack_requests as sr
 from workflow.store import database
 from workflow.store.tables import CheckRun
