@@ -163,8 +163,12 @@ async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
                 except httpx.HTTPError:
                     return False
 
-            for port in ports:
-                await wait_until(lambda p=port: healthy(p), timeout_s=60, what=f"replica on {port}")
+            for n, port in enumerate(ports):
+                try:
+                    await wait_until(lambda p=port: healthy(p), timeout_s=60, what=f"replica on {port}")
+                except AssertionError as exc:  # say what the replica did, not only that it did not answer
+                    log = (tmp_path / f"replica{n}.log").read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"{exc}; exit code {replicas[n].poll()}; its log:\n{log}") from None
             body, headers = sr.block_actions(
                 signing_secret=SECRET, action_id=ActionId.APPROVE.value, block_id="b", value=str(plan_id),
                 message_ts="1700000000.000100", user_id=APPROVER, channel_id=CHANNEL)
