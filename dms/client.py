@@ -174,13 +174,16 @@ class DmsClient:
         return data
 
     async def agents_info(self) -> list[AgentInfo]:
+        return self._agent_infos(await self.call("GetDataMinerAgentsInfo"), label=self._label)
+
+    def _agent_infos(self, answer: Any, *, label: str) -> list[AgentInfo]:
         method = "GetDataMinerAgentsInfo"
-        data = self._list(await self.call(method), method)
+        data = self._list(answer, method)
         if len(data) > self.max_agents:
             # Checked before parsing or connecting: each agent costs a login that carries the password.
             raise DmsProtocolError(f"the DMS lists {len(data)} agents, more than the limit of "
-                                   f"{self.max_agents} (DMS_MAX_AGENTS)", agent=self._label, method=method)
-        return self._caller.models(AgentInfo, data, method, label=self._label)
+                                   f"{self.max_agents} (DMS_MAX_AGENTS)", agent=label, method=method)
+        return self._caller.models(AgentInfo, data, method, label=label)
 
     async def agent_states_through_others(self, known: list[AgentInfo]) -> list[AgentState]:
         """Every agent's state, the list asked of the other agents when DMS_URL's does not answer: before
@@ -194,16 +197,12 @@ class DmsClient:
         last: DmsApiError | None = None
         for agent in ordered:
             try:
-                data = self._list(await self._agents.agents_info_at(agent), method)
+                answer = await self._agents.agents_info_at(agent)
             except DmsApiError as exc:
                 last = exc
                 continue
             self._answered_by = agent.primary_ip
-            if len(data) > self.max_agents:
-                raise DmsProtocolError(f"the DMS lists {len(data)} agents, more than the limit of "
-                                       f"{self.max_agents} (DMS_MAX_AGENTS)", agent=agent.label,
-                                       method=method)
-            return await self._agents.states(self._caller.models(AgentInfo, data, method, label=agent.label))
+            return await self._agents.states(self._agent_infos(answer, label=agent.label))
         raise DmsUnreachable(f"neither {self._label} nor any other agent answers (last: {last})",
                              method=method)
 
