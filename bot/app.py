@@ -44,9 +44,8 @@ from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
 from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError
+from workflow.outbox import Outbox
 from workflow.store.database import make_engine, migrate
-from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -210,21 +209,20 @@ class Runtime:
         token = _secret(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=(pace := self._pacer_interval_s))  # tests: shorter, and polls too
-        self._notifier = SlackNotifier(web_client=self.web_client, refs=MessageRefs(self._db),
-                                       outbox=Outbox(self._db), pacer=self.pacer, settings=settings,
-                                       poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
-                                       claim_ttl_s=2 * settings.lease_seconds)
-        slack = self._notifier
-        # The timeline picture when a plan ends (and on /dm-upgrade timeline), after the final result.
+        # The timeline picture when a plan ends (the outbox's last call of the outcome) and on request.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
                                        load=lambda plan_id: self.engine.timeline(plan_id),
-                                       thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"))
+                                       thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"))
+        self._notifier = slack = SlackNotifier(
+            web_client=self.web_client, outbox=Outbox(self._db), pacer=self.pacer, settings=settings,
+            picture=self.timeline.upload, poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
+            claim_ttl_s=2 * settings.lease_seconds)
         # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
         # Slack pacing interval (2 s in production; tests that shorten the pacing shorten this too).
         self.home = HomePublisher(web_client=self.web_client, engine=lambda: self.engine,
                                   thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"),
                                   debounce_s=2 * self._pacer_interval_s)
-        notifier: Notifier = FanoutNotifier((slack, self.timeline, self.home, *self._extra_notifiers))
+        notifier: Notifier = FanoutNotifier((slack, self.home, *self._extra_notifiers))
         self.approvers = SlackApprovers(
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
             group_id=settings.upgrade_approver_group,
@@ -268,7 +266,6 @@ class Runtime:
         while True:
             await self.listener_work.idle(timeout_s=timeout_s)
             await self.engine.settle(timeout_s=timeout_s)
-            await self.timeline.drain()
             await self.home.drain()
             await self.notifier.drain()
             if self.listener_work.running == 0:

@@ -30,7 +30,7 @@ from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import SLACK_STATS
 from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
-from workflow.store.outbox import PENDING, REFUSED
+from workflow.model.outbox import PENDING, REFUSED
 from workflow.store.tables import Lease, SlackOutboxMessage, UpgradePlan
 
 
@@ -103,8 +103,6 @@ class LiveCollector(Collector):
                                 "process (audited).", value=runtime.notifier.failures),
             CounterMetricFamily("dmu_slack_outbox_retries_total", "Outbox deliveries Slack did not take "
                                 "(to be tried again).", value=sender.retries),
-            GaugeMetricFamily("dmu_slack_outbox_unwritten", "Messages waiting in memory for the database "
-                              "to take them.", value=sender.unwritten),
             GaugeMetricFamily("dmu_listeners_running", "Slack listeners still working after their ack.",
                               value=runtime.listener_work.running),
         )

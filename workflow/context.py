@@ -18,12 +18,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from workflow.dms_access import DmsAccess
-from workflow.events import Event, Notifier, StateChanged, staged_messages
+from workflow.event_codec import encode
+from workflow.events import Event, Notifier, StateChanged, reads_outbox
 from workflow.model.clock import Clock
 from workflow.model.errors import DatabaseBusy, UserError
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
-from workflow.store import database, outbox
+from workflow.store import database, event_outbox
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 
@@ -86,12 +87,51 @@ class WorkflowContext:
         return await database.off_loop(self.plan_state, plan_id)
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
+        """Tell of ``plan_id`` as it is now: the event, with a fresh snapshot, written to the outbox of
+        domain events in one unit of work, then heard by the notifier. Never raises: the chat must not
+        break the workflow (the database is the record)."""
         try:
-            event = event_type(plan_id=plan_id, snapshot=await self.read_snapshot(plan_id), **fields)
+            events, _ = await self.unit(lambda session: self.record(session, plan_id, [(event_type, fields)]))
         except Exception:
-            log.exception("reading plan #%s for %s failed", plan_id, event_type.__name__)
+            log.exception("recording %s for plan #%s failed", event_type.__name__, plan_id)
             return
-        await self._notify(event)
+        await self.tell(events)
+
+    def record(
+        self, session: Session, plan_id: int, tell: Sequence[FollowUp]
+    ) -> tuple[list[Event], PlanSnapshot]:
+        """In the caller's unit of work: the plan's snapshot, the events ``tell`` names drawn on it, and
+        (when the notifier reads the outbox of domain events) each written there, so they commit or roll
+        back with the change they tell of."""
+        snap = load_snapshot(session, plan_id=plan_id)
+        events = [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in tell]
+        if reads_outbox(self.notifier):
+            for event in events:
+                try:
+                    kind, body = encode(event)
+                except Exception:  # a bug of ours: the change must not be lost to it
+                    log.exception("encoding %s for plan #%s failed", type(event).__name__, plan_id)
+                    continue
+                event_outbox.append(session, plan_id=plan_id, kind=kind, body=body, now=self.now())
+        return events, snap
+
+    async def change(self, plan_id: int, work: Callable[[Session], T],
+                     tell: Callable[[T], Sequence[FollowUp]]) -> tuple[T, PlanSnapshot]:
+        """``work`` and the events that tell of it (``tell(result)``) in one unit of work: both are
+        committed or neither. The notifier then hears them. ``work``'s result and the snapshot after it."""
+        def unit(session: Session) -> tuple[T, list[Event], PlanSnapshot]:
+            result = work(session)
+            events, snap = self.record(session, plan_id, tell(result))
+            return result, events, snap
+
+        result, events, snap = await self.unit(unit)
+        await self.tell(events)
+        return result, snap
+
+    async def tell(self, events: Sequence[Event]) -> None:
+        """The notifier hears ``events`` (already recorded with their change), in order."""
+        for event in events:
+            await self._notify(event)
 
     async def _notify(self, event: Event) -> None:
         try:
@@ -118,15 +158,10 @@ class WorkflowContext:
             before = PlanState(get_plan(session, plan_id=plan_id).state)
             transition(session, plan_id=plan_id, to=to, actor=actor, reason=reason,
                        expected_from=expected_from, now=self.now())
-            snap = load_snapshot(session, plan_id=plan_id)
-            events: list[Event] = [StateChanged(plan_id=plan_id, snapshot=snap, from_state=before.value,
-                                                to_state=to.value, actor=actor, reason=reason)]
-            events += [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in then]
+            moved = [(StateChanged, {"from_state": before.value, "to_state": to.value, "actor": actor,
+                                     "reason": reason})]
             # What the chat says of this move is written with the move (the outbox): both or neither.
-            for event in events:
-                for message in staged_messages(self.notifier, event):
-                    outbox.enqueue(session, message)
-            return events
+            return self.record(session, plan_id, [*moved, *then])[0]
 
         try:
             events = await self.unit(unit)
@@ -135,8 +170,7 @@ class WorkflowContext:
         except UserError as exc:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False
-        for event in events:
-            await self._notify(event)
+        await self.tell(events)
         if to.terminal:
             self.scheduler.cancel(plan_id=plan_id)
         return True

@@ -13,14 +13,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from workflow import approvals
 from workflow.approvals import overrides_needed
-from workflow.context import WorkflowContext
-from workflow.model.errors import UserError
+from workflow.context import FollowUp, WorkflowContext
+from workflow.events import ApprovalGranted, ApprovalRejected, StateChanged
+from workflow.model.errors import AlreadyDecided, IllegalTransition, NotAuthorized, RuleViolation, UserError
 from workflow.model.snapshot import PlanSnapshot
 from workflow.model.states import PlanState
 from workflow.store import approvals as approval_store
+from workflow.store.tables import Approval
 
 log = logging.getLogger(__name__)
+
+# What a decision may be refused with: audited, then told to the person who clicked.
+REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
 
 
 @dataclass(frozen=True)
@@ -56,3 +62,31 @@ async def audit_refusal(
     except Exception:
         # The caller must still get the refusal itself, not an error about auditing it.
         log.exception("auditing the refused %s of plan #%s failed", decision, plan_id)
+
+
+async def decide(
+    context: WorkflowContext, *, plan_id: int, actor: str, decision: approval_store.Decision, reason: str,
+    is_approver: bool, allow_self_approval: bool,
+) -> PlanSnapshot:
+    """Claim the decision (rules in ``workflow.approvals``) and write the events that tell of it in the same
+    transaction; a refusal is audited in a transaction of its own and raised. The snapshot after it."""
+    now = context.now()
+
+    def told(approval: Approval) -> list[FollowUp]:
+        to = PlanState.EXECUTING if decision == "approved" else PlanState.CANCELLED
+        override = approval.reason if approval.override else None
+        said: FollowUp = (ApprovalRejected, {"actor": actor, "reason": reason})
+        if decision == "approved":
+            said = (ApprovalGranted, {"actor": actor, "override_reason": override})
+        return [said, (StateChanged, {"from_state": PlanState.AWAITING_APPROVAL.value, "to_state": to.value,
+                                      "actor": actor, "reason": f"{decision} by {actor}"})]
+
+    try:
+        _, snap = await context.change(plan_id, lambda session: approvals.decide(
+            session, plan_id=plan_id, actor=actor, decision=decision, reason=reason, is_approver=is_approver,
+            allow_self_approval=allow_self_approval, now=now), told)
+    except REFUSALS as exc:
+        await audit_refusal(context, plan_id, actor=actor, decision=decision, error=exc, reason=reason,
+                            now=now)
+        raise
+    return snap

@@ -20,14 +20,12 @@ from sqlmodel import Session
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.planner import plan_path
-from workflow import approvals, cube_steps, decisions, plan_requests, upload_only
+from workflow import cube_steps, decisions, plan_requests, upload_only
 from workflow.approvals import ApproverDirectory
 from workflow.cancel_watch import CancelWatcher
-from workflow.context import WorkflowContext
+from workflow.context import FollowUp, WorkflowContext
 from workflow.dms_access import DmsAccess
 from workflow.events import (
-    ApprovalGranted,
-    ApprovalRejected,
     Event,
     ItemTicked,
     Notifier,
@@ -40,9 +38,6 @@ from workflow.execution_runner import ExecutionRunner
 from workflow.model import text
 from workflow.model.clock import Clock, utc_now
 from workflow.model.errors import (
-    AlreadyDecided,
-    IllegalTransition,
-    NotAuthorized,
     NotFound,
     RuleViolation,
     UserError,
@@ -62,7 +57,6 @@ from workflow.targets import sync_targets
 log = logging.getLogger(__name__)
 
 # Refusals of an approval or rejection that are audited (NotFound is not: there is no plan to audit).
-REFUSALS = (NotAuthorized, RuleViolation, AlreadyDecided, IllegalTransition)
 
 
 class UpgradeEngine:
@@ -196,7 +190,7 @@ class UpgradeEngine:
         except PathError as exc:
             raise UserError(str(exc)) from None
 
-        def store(session: Session) -> int:
+        def store(session: Session) -> tuple[list[Event], PlanSnapshot]:
             estimate = plan_requests.estimate_for(session, path=path, dms_name=dms_target.name,
                                                   agents=len(states), settings=self.settings)
             sync_targets(session, targets=[dms_target])
@@ -208,14 +202,16 @@ class UpgradeEngine:
             assert plan.id is not None
             plan_requests.record_reading(session, plan_id=plan.id, agents=len(states), current=current,
                                          as_read=as_read, requester=requester, now=self.now())
-            return plan.id
+            tell: list[FollowUp] = [(PlanCreated, {})]
+            if start is not None and end is not None:
+                tell.append((WindowScheduled, {"start": start, "end": end, "actor": requester}))
+            return self.context.record(session, plan.id, tell)
 
-        plan_id = await self.context.unit(store)
-        await self.emit(PlanCreated, plan_id)
+        events, snap = await self.context.unit(store)
+        await self.context.tell(events)
         if start is not None and end is not None:
-            await self.emit(WindowScheduled, plan_id, start=start, end=end, actor=requester)
-            await database.off_loop(lambda: self.jobs.schedule(plan_id, start=start, end=end))
-        return await self.read_snapshot(plan_id)
+            await database.off_loop(lambda: self.jobs.schedule(snap.id, start=start, end=end))
+        return snap
 
     async def authorize(self, *, plan_id: int, action: Action, actor: str) -> None:
         """Refuse (NotAuthorized, audited) before a form opens, e.g. the "Set window" button."""
@@ -234,13 +230,18 @@ class UpgradeEngine:
             plans.set_window(session, plan_id=plan_id, start=begin, end=end, actor=actor, now=self.now())
             return before, PlanState(get_plan(session, plan_id=plan_id).state)
 
-        before, after = await self.context.unit(unit)
-        if after is not before:
-            await self.emit(StateChanged, plan_id, from_state=before.value, to_state=after.value, actor=actor,
-                            reason="window scheduled" if before is PlanState.PLANNED else "window moved")
-        await self.emit(WindowScheduled, plan_id, start=begin, end=end, actor=actor)
+        def tell(moved: tuple[PlanState, PlanState]) -> list[FollowUp]:
+            before, after = moved
+            said: list[FollowUp] = []
+            if after is not before:
+                why = "window scheduled" if before is PlanState.PLANNED else "window moved"
+                said.append((StateChanged, {"from_state": before.value, "to_state": after.value,
+                                            "actor": actor, "reason": why}))
+            return [*said, (WindowScheduled, {"start": begin, "end": end, "actor": actor})]
+
+        _, snap = await self.context.change(plan_id, unit, tell)
         await database.off_loop(lambda: self.jobs.schedule(plan_id, start=begin, end=end))
-        return await self.read_snapshot(plan_id)
+        return snap
 
     # ------------------------------------------------------------------ checks and checklist
 
@@ -260,10 +261,10 @@ class UpgradeEngine:
 
         action = tick_action(key=key, phase=await self.context.unit(phase_of))
         await self.permissions.require(plan_id=plan_id, action=action, actor=actor)
-        await self.context.unit(lambda session: checklist.tick(
-            session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now()))
-        await self.emit(ItemTicked, plan_id, key=key, actor=actor, checked=checked)
-        return await self.read_snapshot(plan_id)
+        _, snap = await self.context.change(plan_id, lambda session: checklist.tick(
+            session, plan_id=plan_id, key=key, actor=actor, checked=checked, now=self.now()),
+            lambda _: [(ItemTicked, {"key": key, "actor": actor, "checked": checked})])
+        return snap
 
     # ------------------------------------------------------------------ approvals and cancel
 
@@ -271,43 +272,21 @@ class UpgradeEngine:
         """Claim the approval (rules in ``workflow.approvals``) and start the execution; one wins a race,
         the other gets AlreadyDecided naming the first."""
         is_approver = await self._may_decide(plan_id, Action.APPROVE, actor=actor)
-        now = self.now()
-        reason = text.reason(override_reason)
-        try:
-            approval = await self.context.unit(lambda session: approvals.decide(
-                session, plan_id=plan_id, actor=actor, decision="approved", reason=reason,
-                is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
-            ))
-            override = approval.reason if approval.override else None
-        except REFUSALS as exc:
-            await decisions.audit_refusal(self.context, plan_id, actor=actor, decision="approved", error=exc,
-                                          reason=reason, now=now)
-            raise
+        snap = await decisions.decide(self.context, plan_id=plan_id, actor=actor, decision="approved",
+                                      reason=text.reason(override_reason), is_approver=is_approver,
+                                      allow_self_approval=self.settings.allow_self_approval)
         await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
-        await self.emit(ApprovalGranted, plan_id, actor=actor, override_reason=override)
-        await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
-                        to_state=PlanState.EXECUTING.value, actor=actor, reason=f"approved by {actor}")
         self.executions.start(plan_id)
-        return await self.read_snapshot(plan_id)
+        return snap
 
     async def reject(self, *, plan_id: int, actor: str, reason: str) -> PlanSnapshot:
         reason = text.reason(reason)  # NUL breaks PostgreSQL; bidi controls disguise what was typed
         is_approver = await self._may_decide(plan_id, Action.REJECT, actor=actor)
-        now = self.now()
-        try:
-            await self.context.unit(lambda session: approvals.decide(
-                session, plan_id=plan_id, actor=actor, decision="rejected", reason=reason.strip(),
-                is_approver=is_approver, allow_self_approval=self.settings.allow_self_approval, now=now,
-            ))
-        except REFUSALS as exc:
-            await decisions.audit_refusal(self.context, plan_id, actor=actor, decision="rejected", error=exc,
-                                          reason=reason.strip(), now=now)
-            raise
+        snap = await decisions.decide(self.context, plan_id=plan_id, actor=actor, decision="rejected",
+                                      reason=reason.strip(), is_approver=is_approver,
+                                      allow_self_approval=self.settings.allow_self_approval)
         await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
-        await self.emit(ApprovalRejected, plan_id, actor=actor, reason=reason.strip())
-        await self.emit(StateChanged, plan_id, from_state=PlanState.AWAITING_APPROVAL.value,
-                        to_state=PlanState.CANCELLED.value, actor=actor, reason=f"rejected by {actor}")
-        return await self.read_snapshot(plan_id)
+        return snap
 
     async def _may_decide(self, plan_id: int, action: Action, *, actor: str) -> bool:
         """The roles table's answer for approve/reject; the refusal and its audit row come from the
@@ -356,16 +335,20 @@ class UpgradeEngine:
             transition(session, plan_id=plan_id, to=to, actor=actor, reason=why, now=self.now())
             return before, to
 
-        before, to = await self.context.unit(unit)
+        def told(moved: tuple[PlanState, PlanState]) -> list[FollowUp]:
+            before, to = moved
+            said: list[FollowUp] = [(StateChanged, {"from_state": before.value, "to_state": to.value,
+                                                    "actor": actor, "reason": why})]
+            if to is not PlanState.CANCELLING:  # else the cancel watch tells where the agents ended
+                said.append((UpgradeCancelled, {"actor": actor, "reason": given, "agents": ()}))
+            return said
+
+        (_, to), snap = await self.context.change(plan_id, unit, told)
         await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
-        await self.emit(StateChanged, plan_id, from_state=before.value, to_state=to.value, actor=actor,
-                        reason=why)
         if to is PlanState.CANCELLING:
             await self.executions.stop(plan_id)
             self.cancel_watch.start(plan_id, actor=actor, reason=given)
-        else:
-            await self.emit(UpgradeCancelled, plan_id, actor=actor, reason=given, agents=())
-        return await self.read_snapshot(plan_id)
+        return snap
 
     # ------------------------------------------------------------------ reading
 

@@ -21,13 +21,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from dms.models import AgentState, CheckResult
-
-if TYPE_CHECKING:
-    from workflow.store.outbox import Outgoing
-    from workflow.store.snapshot import PlanSnapshot
+from workflow.model.snapshot import PlanSnapshot  # at run time: the event codec reads the annotations
 
 log = logging.getLogger(__name__)
 
@@ -219,26 +216,10 @@ class Notifier(Protocol):
     async def notify(self, event: Event) -> None: ...
 
 
-@runtime_checkable
-class StagingNotifier(Protocol):
-    """A notifier with an outbox: ``stage`` says what it will send about ``event`` as rows the
-    workflow writes in the transaction of the change itself; the ``notify`` that follows the commit then
-    only wakes its sender instead of writing them again."""
-
-    async def notify(self, event: Event) -> None: ...
-    def stage(self, event: Event) -> list[Outgoing]: ...
-
-
-def staged_messages(notifier: Notifier, event: Event) -> list[Outgoing]:
-    """What ``notifier`` stages for ``event`` (nothing for a notifier without an outbox). Never raises: a
-    message that cannot be drawn must not roll back the change it tells of."""
-    if not isinstance(notifier, StagingNotifier):
-        return []
-    try:
-        return notifier.stage(event)
-    except Exception:
-        log.exception("drawing %s for plan #%s failed", type(event).__name__, event.plan_id)
-        return []
+def reads_outbox(notifier: Notifier) -> bool:
+    """Whether ``notifier`` tells of events from the outbox of domain events: the workflow then writes
+    every event there, in the transaction of its change (``workflow.store.event_outbox``)."""
+    return bool(getattr(notifier, "reads_outbox", False))
 
 
 class FanoutNotifier:
@@ -255,5 +236,6 @@ class FanoutNotifier:
                 # A broken chat must never stop an upgrade that is running.
                 log.exception("notifier %s failed on %s", type(notifier).__name__, type(event).__name__)
 
-    def stage(self, event: Event) -> list[Outgoing]:
-        return [message for notifier in self._notifiers for message in staged_messages(notifier, event)]
+    @property
+    def reads_outbox(self) -> bool:
+        return any(reads_outbox(notifier) for notifier in self._notifiers)

@@ -1,97 +1,49 @@
-"""``SlackNotifier``: the engine's events, drawn in Slack.
+"""``SlackNotifier``: the engine's events, told in Slack through the outbox of domain events.
 
-- The plan message is posted on ``PlanCreated`` and edited in place on every change.
-- Its thread carries one status message edited in place (hops, agents, progress bar, ETA), milestones as
-  replies, and failures and the final result as replies also broadcast to the channel.
-- The approval request (Approve / Reject) is replaced by who decided, and when.
-
-Nothing is sent from here: each event is drawn into messages written to the Slack outbox
-(``workflow.store.outbox``), in the transaction of the state move itself when the workflow asks for them
-(``stage``), else right after the change (``notify``), and the ``OutboxSender`` delivers them in order per
-channel until Slack takes them, across restarts. Edits are "upserts" decided when the call runs: the first
-one posts, the next ones edit; an edit still waiting in the outbox absorbs a newer one. Drawing reads no
-database (it may run inside the move's transaction), so "redraw if it was posted" is an ``edit_only`` upsert
-decided by the sender.
+The workflow writes each event in the transaction of the change it tells of
+(``workflow.store.event_outbox``); nothing is drawn or staged when it happens. The ``OutboxSender`` takes
+the events in order, draws each into Slack calls (``handlers.delivery.drawing``, pure) in the same unit of
+work, and delivers the calls in order per channel until Slack takes them, across restarts and replicas.
+``notify`` only tells the sender to look now instead of at its next poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import weakref
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from dms.durations import duration_text
-from handlers import safe_text as safe
-from handlers.blocks import cube as blocks_cube
-from handlers.blocks import notes as blocks_notes
-from handlers.blocks import plan as blocks
-from handlers.blocks import progress as blocks_progress
-from handlers.delivery.outbox_sender import OutboxSender
+from handlers.delivery import drawing
+from handlers.delivery.outbox_sender import OutboxSender, Picture
 from handlers.delivery.slack_web import ChannelPacer
-from workflow.events import (
-    AgentProgress,
-    ApprovalGranted,
-    ApprovalRejected,
-    ApprovalRequested,
-    CheckFinished,
-    CheckStarted,
-    CubeStepConfirmed,
-    CubeStepRequested,
-    DmsConnectionLost,
-    DmsConnectionRestored,
-    EtaChanged,
-    Event,
-    HopFinished,
-    HopStarted,
-    ItemTicked,
-    PlanCreated,
-    ReminderDue,
-    StateChanged,
-    UpgradeCancelled,
-    UpgradeExpired,
-    UpgradeFailed,
-    UpgradeFinished,
-    UploadOnlyReported,
-    UploadOnlyRequested,
-    WindowScheduled,
-)
-from workflow.model.snapshot import PlanSnapshot
-from workflow.model.states import PlanState
+from workflow.event_codec import decode
+from workflow.events import Event
+from workflow.model.outbox import CLAIM_TTL_S, Outgoing
+from workflow.outbox import Outbox
 from workflow.settings import WorkflowSettings
-from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import CLAIM_TTL_S, REPLY, UPSERT, Outbox, Outgoing
 
 log = logging.getLogger(__name__)
 
-PLAN, STATUS, APPROVAL = "plan", "status", "approval"
-_PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, ItemTicked, ApprovalRequested,
-                 ApprovalGranted, ApprovalRejected, HopFinished, UpgradeFinished, UpgradeFailed,
-                 UpgradeCancelled, UpgradeExpired)
+PLAN, STATUS, APPROVAL = drawing.PLAN, drawing.STATUS, drawing.APPROVAL
 
 
 class SlackNotifier:
-    """Implements ``workflow.events.Notifier`` on the Slack Web API."""
+    """Implements ``workflow.events.Notifier`` on the Slack Web API, reading the outbox of domain events."""
 
-    def __init__(self, *, web_client: AsyncWebClient, refs: MessageRefs, outbox: Outbox, pacer: ChannelPacer,
-                 settings: WorkflowSettings | None = None, poll_s: float = 2.0,
-                 retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S) -> None:
-        # With settings the plan message says who can approve and when the bot acts.
+    # The workflow records every event in the outbox with its change (``workflow.events.reads_outbox``).
+    reads_outbox = True
+
+    def __init__(self, *, web_client: AsyncWebClient, outbox: Outbox, pacer: ChannelPacer,
+                 settings: WorkflowSettings | None = None, picture: Picture | None = None,
+                 poll_s: float = 2.0, retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S) -> None:
         self._settings = settings
-        self._approvers: dict[int, tuple[str, ...]] = {}  # the approvers each request named
-        self._outbox = outbox
         self._pacer = pacer
-        self.sender = OutboxSender(web_client=web_client, outbox=outbox, refs=refs, pacer=pacer,
-                                   poll_s=poll_s, retry_base_s=retry_base_s, claim_ttl_s=claim_ttl_s)
-        self._batch: list[Outgoing] = []
         self.drawn = 0  # messages drawn into the outbox (more than were sent: waiting edits merge)
-        # Events whose messages the workflow wrote in its own transaction (``stage``): their ``notify`` only
-        # wakes the sender. Weak, so an event whose move rolled back leaves nothing behind.
-        self._staged: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
-        # ``stage`` runs on the database's worker thread (inside the move's unit), ``notify`` on the loop.
-        self._drawing = threading.Lock()
+        self.sender = OutboxSender(web_client=web_client, outbox=outbox, pacer=pacer, draw=self.draw,
+                                   picture=picture, poll_s=poll_s, retry_base_s=retry_base_s,
+                                   claim_ttl_s=claim_ttl_s)
 
     @property
     def failures(self) -> int:
@@ -100,118 +52,19 @@ class SlackNotifier:
 
     # ------------------------------------------------------------------ the Notifier protocol
 
-    def stage(self, event: Event) -> list[Outgoing]:
-        """The messages for ``event``, for the workflow to write in the transaction of the change."""
-        with self._drawing:
-            messages = self._draw(event)
-            self._staged[id(event)] = event
-        return messages
-
     async def notify(self, event: Event) -> None:
-        with self._drawing:
-            staged = self._staged.pop(id(event), None) is event
-            messages = [] if staged else self._draw(event)
-        if messages:  # none when the workflow wrote them with its move
-            await self.sender.add(messages)
+        """The event is in the outbox already (written with its change): look now."""
         self.sender.wake()
 
     def start(self) -> None:
         """Deliver what an earlier run left in the outbox (call with the loop running)."""
         self.sender.wake()
 
-    def _draw(self, event: Event) -> list[Outgoing]:
-        self._batch = []
-        try:
-            self._draw_event(event)
-            self.drawn += len(self._batch)
-            return self._batch
-        finally:
-            self._batch = []
-
-    def _draw_event(self, event: Event) -> None:
-        snap = event.snapshot
-        if isinstance(event, _PLAN_CHANGES):
-            notes = blocks_notes.plan_notes(snap, settings=self._settings) if self._settings else ()
-            self._upsert(snap.id, PLAN, snap.channel, blocks.plan_message(snap, notes=notes), in_thread=False)
-        match event:
-            case StateChanged():
-                self._state_changed(event)
-            case WindowScheduled():
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":calendar: Window set to {blocks.window_text(snap)} by {_who(event.actor)}."))
-            case ItemTicked():
-                self._redraw_approval_request(snap)  # an open item it listed may just have been ticked
-            case CheckStarted():
-                name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":hourglass_flowing_sand: {name} started (by {_who(event.actor)})."))
-            case CheckFinished():
-                result = blocks_progress.check_result(snap, kind=event.kind, results=event.results,
-                                                      passed=event.passed)
-                self._reply(snap.id, snap.channel, result, broadcast=not event.passed)
-                self._redraw_approval_request(snap)
-            case ReminderDue():
-                items = "\n".join(f"• {safe.mrkdwn(title, limit=300)}" for title in event.open_items)
-                opens = blocks.when(snap.window_start)
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
-            case ApprovalRequested():
-                self._approvers[snap.id] = event.approvers
-                self._upsert(snap.id, APPROVAL, snap.channel,
-                             blocks.approval_request(snap, approvers=event.approvers), in_thread=True)
-            case ApprovalGranted() | ApprovalRejected():
-                self._upsert(snap.id, APPROVAL, snap.channel, blocks.approval_decided(snap), in_thread=True)
-                if isinstance(event, ApprovalRejected):  # announced in the channel, like a cancel
-                    self._reply(snap.id, snap.channel, blocks_progress.rejected(
-                        snap, actor=event.actor, reason=event.reason), broadcast=True)
-            case HopStarted():
-                text = f":rocket: Hop {event.hop_index + 1}/{len(snap.hops)} started: {_hop(event)}" \
-                       f"{' (resumed)' if event.resumed else ''}."
-                self._reply(snap.id, snap.channel, blocks_progress.note(text))
-                self._status(event)
-            case CubeStepRequested() | CubeStepConfirmed():
-                self._cube_step(event)
-            case UploadOnlyRequested() | UploadOnlyReported():
-                self._upload_only(event)
-            case HopFinished():
-                took = f" in {duration_text(event.minutes * 60)}" if event.minutes else ""
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":heavy_check_mark: Hop {event.hop_index + 1}/{len(snap.hops)} done{took}: "
-                    f"every agent runs {safe.name(event.version)}."))
-                self._status(event)
-            case AgentProgress() | EtaChanged():
-                self._status(event)
-            case DmsConnectionLost() | DmsConnectionRestored():
-                self._reply(snap.id, snap.channel, blocks_progress.note(_connection_note(event)))
-            case UpgradeFinished() | UpgradeFailed() | UpgradeCancelled() | UpgradeExpired():
-                self._outcome(event)
-            case _:
-                pass
-
-    def _outcome(self, event: UpgradeFinished | UpgradeFailed | UpgradeCancelled | UpgradeExpired) -> None:
-        """How a plan ended, broadcast to the channel."""
-        snap = event.snapshot
-        match event:
-            case UpgradeFinished():
-                self._status(event)
-                self._reply(snap.id, snap.channel, blocks_progress.finished(snap, results=event.results),
-                            broadcast=True)
-                ask = blocks_progress.key_functionalities_request(snap)
-                if ask is not None:
-                    self._reply(snap.id, snap.channel, ask)
-            case UpgradeFailed():
-                self._status(event)
-                self._reply(snap.id, snap.channel, blocks_progress.failed(
-                    snap, reason=event.reason, guidance=event.guidance, agents=event.agents), broadcast=True)
-            case UpgradeCancelled():
-                self._close_approval(snap, why=f"the plan was cancelled by {_who(event.actor)}")
-                self._reply(snap.id, snap.channel, blocks_progress.cancelled(
-                    snap, actor=event.actor, reason=event.reason, agents=event.agents, settled=event.settled),
-                    broadcast=True)
-            case UpgradeExpired():
-                self._close_approval(snap, why="the window closed")
-                expired = f":no_entry: Plan #{snap.id} expired: the window closed without an approval."
-                self._reply(snap.id, snap.channel, blocks_progress.note(expired), broadcast=True)
+    def draw(self, kind: str, body: dict[str, Any]) -> list[Outgoing]:
+        """An event row of the outbox as Slack calls (runs in the sender's unit of work, off the loop)."""
+        calls = drawing.draw(decode(kind, body), settings=self._settings)
+        self.drawn += len(calls)
+        return calls
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -230,97 +83,6 @@ class SlackNotifier:
         await self.sender.aclose()
         await self._pacer.aclose()
 
-    def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
+    async def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
         """(channel, ts) of a plan's message in ``role`` ("plan", "status", "approval"), from the database."""
-        return self.sender.message_ref(plan_id, role)
-
-    # ------------------------------------------------------------------ drawing into the outbox
-
-    def _upsert(
-        self, plan_id: int, role: str, channel: str, message: blocks.Message, *, in_thread: bool,
-        edit_only: bool = False,
-    ) -> None:
-        """Post the role's message the first time, edit it afterwards; a waiting edit absorbs newer ones."""
-        self._batch.append(Outgoing(channel=channel, plan_id=plan_id, kind=UPSERT, role=role,
-                                    in_thread=in_thread, edit_only=edit_only, payload=message.kwargs()))
-
-    def _reply(
-        self, plan_id: int, channel: str, message: blocks.Message, *, broadcast: bool = False
-    ) -> None:
-        """A reply in the plan's thread (in order, never merged); ``broadcast``: in the channel too."""
-        self._batch.append(Outgoing(channel=channel, plan_id=plan_id, kind=REPLY, broadcast=broadcast,
-                                    payload=message.kwargs()))
-
-    def _cube_step(self, event: CubeStepRequested | CubeStepConfirmed) -> None:
-        """Watch driver: the step's message with its Done in Cube button, then the same message confirmed."""
-        snap = event.snapshot
-        if isinstance(event, CubeStepRequested):
-            message = blocks_cube.step_request(snap, hop_index=event.hop_index, step=event.step,
-                                               instructions=event.instructions, deadline=event.deadline)
-        else:
-            message = blocks_cube.step_confirmed(snap, hop_index=event.hop_index, step=event.step,
-                                                 actor=event.actor)
-        self._upsert(snap.id, blocks_cube.role(event.hop_index, event.step), snap.channel, message,
-                     in_thread=True)
-
-    def _upload_only(self, event: UploadOnlyRequested | UploadOnlyReported) -> None:
-        """The day-before Upload only: the request and its two buttons, edited into what a person said."""
-        snap = event.snapshot
-        if isinstance(event, UploadOnlyRequested):
-            message = blocks_cube.upload_only_request(snap, file=event.file, instructions=event.instructions)
-        else:
-            message = blocks_cube.upload_only_reported(snap, file=event.file, actor=event.actor,
-                                                       passed=event.passed, report=event.report)
-            self._redraw_approval_request(snap)
-        self._upsert(snap.id, blocks_cube.UPLOAD_ONLY_ROLE, snap.channel, message, in_thread=True)
-
-    def _status(self, event: Event, *, edit_only: bool = False) -> None:
-        snap = event.snapshot
-        agents = event.agents if isinstance(event, AgentProgress) else None
-        eta = event.eta if isinstance(event, EtaChanged) else None
-        message = blocks_progress.status_message(snap, agents=agents, eta=eta)
-        self._upsert(snap.id, STATUS, snap.channel, message, in_thread=True, edit_only=edit_only)
-
-    def _redraw_approval_request(self, snap: PlanSnapshot) -> None:
-        """A check finished (or an item was ticked) while the request waits: redraw it, so what it warns
-        about is current."""
-        if snap.state is not PlanState.AWAITING_APPROVAL or snap.approval is not None:
-            return
-        default = tuple(self._settings.upgrade_approvers) if self._settings else ()
-        message = blocks.approval_request(snap, approvers=self._approvers.get(snap.id, default))
-        self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True, edit_only=True)
-
-    def _state_changed(self, event: StateChanged) -> None:
-        snap = event.snapshot
-        # The status message, if there is one, follows every move (it used to stay at "executing 0%" after
-        # a cancel).
-        self._status(event, edit_only=True)
-        if event.to_state == PlanState.CANCELLING.value:
-            self._close_approval(snap, why=f"the plan is being cancelled by {_who(event.actor)}")
-            notice = blocks_progress.cancelling(snap, actor=event.actor, reason=event.reason)
-            self._reply(snap.id, snap.channel, notice, broadcast=True)
-
-    def _close_approval(self, snap: PlanSnapshot, *, why: str) -> None:
-        """An approval request still showing its buttons says why it is closed (if one was posted, or is
-        waiting in the outbox: then this content replaces it there)."""
-        if snap.approval is None:
-            message = blocks.approval_closed(snap, why=why)
-            self._upsert(snap.id, APPROVAL, snap.channel, message, in_thread=True, edit_only=True)
-
-
-def _hop(event: HopStarted) -> str:
-    return f"{safe.name(event.version)} ({safe.name(event.package)})"
-def _connection_note(event: DmsConnectionLost | DmsConnectionRestored) -> str:
-    """Once per outage of the DMS under a running upgrade, and once when it is back (not per poll)."""
-    if isinstance(event, DmsConnectionLost):
-        until = f" until {blocks.when(event.deadline)}" if event.deadline else ""
-        return (f":electric_plug: The DMS {safe.name(event.dms_name)} does not answer; the upgrade waits and "
-                f"keeps asking{until} (the hop's deadline).")
-    return (f":white_check_mark: The DMS {safe.name(event.dms_name)} answers again (after "
-            f"{blocks.minutes_text(event.minutes)}); the upgrade goes on.")
-
-
-def _who(actor: str) -> str:
-    if actor == "bot":
-        return "the bot"
-    return safe.user(actor)
+        return await self.sender.message_ref(plan_id, role)

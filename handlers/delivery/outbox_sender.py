@@ -20,8 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -31,10 +30,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.delivery.slack_web import ChannelPacer
 from workflow.leases import replica_owner
 from workflow.model.errors import DatabaseBusy
-from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import CLAIM_TTL_S, REPLY, Claimed, Outbox, Outgoing
+from workflow.model.outbox import CLAIM_TTL_S, PICTURE, REPLY, Claimed, Draw
+from workflow.outbox import TAKE_LIMIT, Outbox
 
 log = logging.getLogger(__name__)
+
+# Uploads a plan's timeline picture into ``channel`` (its thread when ``thread_ts``), unpaced: the sender
+# paces it with the channel's other calls.
+Picture = Callable[[int, str, str | None], Awaitable[None]]
 
 # Errors after which the same call will not succeed later: the message is set aside (audited).
 # Anything not listed here and not an error code is retried; see ``_is_permanent`` for unknown codes.
@@ -53,8 +56,9 @@ class OutboxSender:
         *,
         web_client: AsyncWebClient,
         outbox: Outbox,
-        refs: MessageRefs,
         pacer: ChannelPacer,
+        draw: Draw,
+        picture: Picture | None = None,
         owner: str | None = None,
         poll_s: float = 2.0,
         retry_base_s: float = 2.0,
@@ -62,8 +66,9 @@ class OutboxSender:
     ) -> None:
         self._client = web_client
         self._outbox = outbox
-        self._refs = refs
+        self._picture = picture
         self._pacer = pacer
+        self._draw = draw
         self.owner = owner or replica_owner()
         # Rows written by other replicas, and retries coming due, are found by polling this often.
         self._poll_s = poll_s
@@ -76,31 +81,20 @@ class OutboxSender:
         self._wakeup: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._claiming = asyncio.Lock()
-        self._writing = asyncio.Lock()
-        self._unwritten: deque[list[Outgoing]] = deque()
         self.sent = self.retries = self.refusals = 0
 
-    # ------------------------------------------------------------------ writing
+    # ------------------------------------------------------------------ drawing
 
-    async def add(self, messages: list[Outgoing]) -> None:
-        """Write ``messages`` to the outbox, off the loop. If the database does not take them (locked, down),
-        they wait here in order and are written on the sender's next rounds: delayed, never lost (while
-        this process lives)."""
-        self._unwritten.append(messages)
-        await self._flush_unwritten()
-        self.wake()
-
-    async def _flush_unwritten(self) -> None:
-        async with self._writing:
-            while self._unwritten:
-                batch = self._unwritten[0]
-                try:
-                    await self._outbox.add(batch)
-                except Exception as exc:
-                    log.warning("the Slack outbox cannot be written now (%s); %d message(s) wait in memory",
-                                type(exc).__name__, sum(len(b) for b in self._unwritten))
-                    return
-                self._unwritten.popleft()
+    async def _draw_events(self) -> None:
+        """Draw the domain events the workflow wrote into Slack calls, oldest first, until none is left.
+        A database that does not answer now leaves them where they are, for the next round."""
+        try:
+            while await self._outbox.draw_events(self._draw) >= TAKE_LIMIT:
+                pass
+        except DatabaseBusy:
+            log.info("the outbox of events cannot be read now; the sender tries again")
+        except Exception:
+            log.exception("drawing the outbox of events failed")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -115,7 +109,7 @@ class OutboxSender:
     async def drain(self) -> None:
         """Until nothing is due and nothing is in flight (a row waiting for its retry is not due yet)."""
         while True:
-            await self._flush_unwritten()
+            await self._draw_events()
             looked_at_every_channel = await self._dispatch()
             # Done only when a look that skipped no channel found nothing: a channel skipped because its
             # delivery was in flight may have its next message due once that delivery ended meanwhile.
@@ -134,26 +128,11 @@ class OutboxSender:
         self._in_flight.clear()
 
     def depth(self) -> int:
-        """Messages still to send: in the outbox, and any the database did not take yet."""
-        return self._outbox.depth() + self.unwritten
+        """Messages still to send, and events not drawn yet (blocking: for callers off the loop)."""
+        return self._outbox.depth()
 
-    @property
-    def unwritten(self) -> int:
-        """Messages the database did not take yet, waiting in memory."""
-        return sum(len(batch) for batch in self._unwritten)
-
-    def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
-        """(channel, ts) of a plan's message in ``role``, from the database (cached once known)."""
-        cached = self._cache.get((plan_id, role))
-        if cached is not None:
-            return cached
-        found = self._refs.get(plan_id=plan_id, role=role)
-        if found is not None:
-            self._cache[(plan_id, role)] = found
-        return found
-
-    async def _ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
-        """``message_ref`` for the sender: a lookup the cache cannot answer goes off the loop."""
+    async def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
+        """(channel, ts) of a plan's message in ``role``: cached once known, else read off the loop."""
         cached = self._cache.get((plan_id, role))
         if cached is not None:
             return cached
@@ -170,7 +149,7 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_s)
             self._wakeup.clear()
-            await self._flush_unwritten()
+            await self._draw_events()
             await self._dispatch()
 
     async def _dispatch(self) -> bool:
@@ -248,9 +227,15 @@ class OutboxSender:
 
     async def _call(self, row: Claimed) -> tuple[str, str, str | None] | None:
         """Make the row's call; for an upsert that posted, where the message now lives."""
+        if row.kind == PICTURE:
+            parent = await self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
+            if self._picture is not None and row.plan_id is not None:
+                await self._picture(row.plan_id, parent[0] if parent else row.channel,
+                                    parent[1] if parent else None)
+            return None
         if row.kind == REPLY:
             extra: dict[str, Any] = {}
-            parent = await self._ref(row.plan_id, "plan") if row.plan_id is not None else None
+            parent = await self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
             if parent is not None:
                 extra["thread_ts"] = parent[1]
                 if row.broadcast:
@@ -258,7 +243,7 @@ class OutboxSender:
             await self._client.chat_postMessage(channel=row.channel, **extra, **row.payload)
             return None
         assert row.plan_id is not None and row.role is not None
-        ref = await self._ref(row.plan_id, row.role)
+        ref = await self.message_ref(row.plan_id, row.role)
         if ref is not None:
             try:
                 await self._client.chat_update(channel=ref[0], ts=ref[1], **row.payload)
@@ -271,7 +256,7 @@ class OutboxSender:
             return None  # a redraw of a message that was never posted: nothing to redraw
         thread_ts = None
         if row.in_thread:
-            parent = await self._ref(row.plan_id, "plan")
+            parent = await self.message_ref(row.plan_id, "plan")
             thread_ts = parent[1] if parent else None
         answer = await self._client.chat_postMessage(channel=row.channel, thread_ts=thread_ts, **row.payload)
         channel, ts = str(answer["channel"]), str(answer["ts"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -35,7 +35,7 @@ from workflow.model.errors import UserError
 
 log = logging.getLogger(__name__)
 
-ThreadOf = Callable[[int], tuple[str, str] | None]
+ThreadOf = Callable[[int], Awaitable[tuple[str, str] | None]]
 REFRESH_ON = (PlanCreated, WindowScheduled, StateChanged, ItemTicked, ApprovalRequested, HopFinished)
 DEBOUNCE_S = 2.0
 
@@ -99,7 +99,7 @@ class HomePublisher:
         groups = (home.approvals, home.executing, home.upcoming, home.last_results)
         plans = {item.snapshot.id for group in groups for item in group}
         for plan_id in plans - set(self._links):
-            ref = self._thread_of(plan_id)
+            ref = await self._thread_of(plan_id)
             if ref is None:
                 continue
             try:

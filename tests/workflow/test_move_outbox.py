@@ -1,92 +1,141 @@
-"""A state move and what the chat says of it are one transaction: both are written, or neither."""
+"""A change and the events that tell of it are one transaction: both are written, or neither. Every change
+counts, approve, reject and cancel included (they used to send their events after the commit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from tests.support.notifier import RecordingNotifier
-from tests.workflow.conftest import REQUESTER, Harness
-from workflow.events import Event, StateChanged, UpgradeCancelled
-from workflow.store import outbox
-from workflow.store.outbox import REPLY, Outgoing
+from tests.workflow.conftest import APPROVER, REQUESTER, Harness
+from workflow.event_codec import decode
+from workflow.events import (
+    ApprovalGranted,
+    ApprovalRejected,
+    Event,
+    ItemTicked,
+    PlanCreated,
+    StateChanged,
+    UpgradeCancelled,
+    WindowScheduled,
+)
+from workflow.store import event_outbox
 from workflow.store.states import PlanState
-from workflow.store.tables import SlackOutboxMessage
+from workflow.store.tables import OutboxEvent
 
 
 @dataclass
-class StagingRecorder(RecordingNotifier):
-    """Says one reply per event, staged in the workflow's transaction when the workflow asks."""
+class OutboxReader(RecordingNotifier):
+    """Reads the outbox of domain events, as the Slack notifier does: the workflow records every event."""
 
-    staged: list[Event] = field(default_factory=list)
-
-    def stage(self, event: Event) -> list[Outgoing]:
-        self.staged.append(event)
-        return [Outgoing(channel="C1", plan_id=event.plan_id, kind=REPLY,
-                         payload={"text": f"{type(event).__name__} {getattr(event, 'to_state', '')}"})]
+    reads_outbox: bool = True
 
 
-def rows(harness: Harness) -> list[SlackOutboxMessage]:
+def recorded(harness: Harness) -> list[Event]:
     with harness.engine.session() as session:
-        return list(session.exec(select(SlackOutboxMessage)))
+        rows = session.exec(select(OutboxEvent).order_by(OutboxEvent.id)).all()  # type: ignore[arg-type]
+        return [decode(row.kind, row.body) for row in rows]
 
 
-async def test_a_move_writes_its_message_in_its_own_transaction(harness: Harness) -> None:
-    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
-                                            requester=REQUESTER, channel="C1")
-    recorder = StagingRecorder()
-    harness.engine.context.notifier = recorder
-    moved = await harness.engine.context.move(snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="test")
-    assert moved
-    [staged] = recorder.staged
-    assert isinstance(staged, StateChanged) and staged.snapshot.state is PlanState.CANCELLED
-    assert [r.payload["text"] for r in rows(harness)] == ["StateChanged cancelled"]
-    assert recorder.events == [staged]  # told once after the commit, with the same event
+def kinds(harness: Harness) -> list[str]:
+    return [type(event).__name__ for event in recorded(harness)]
 
 
-async def test_a_move_whose_message_cannot_be_written_does_not_happen(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def reader(harness: Harness) -> OutboxReader:
+    notifier = OutboxReader()
+    harness.engine.context.notifier = notifier
+    return notifier
+
+
+async def new_plan(harness: Harness, **window: Any) -> int:
+    snap = await harness.engine.create_plan(target="10.4", track=None, requester=REQUESTER, channel="C1",
+                                            window_start=window.get("start"),
+                                            window_minutes=window.get("minutes"))
+    return snap.id
+
+
+async def test_a_move_writes_its_event_in_its_own_transaction(harness: Harness, reader: OutboxReader) -> None:
+    plan_id = await new_plan(harness)
+    assert kinds(harness) == ["PlanCreated"]
+    assert await harness.engine.context.move(plan_id, to=PlanState.CANCELLED, actor=REQUESTER, reason="test")
+    moved = recorded(harness)[-1]
+    assert isinstance(moved, StateChanged) and moved.snapshot.state is PlanState.CANCELLED
+    assert [type(e) for e in reader.events] == [PlanCreated, StateChanged]  # and heard after the commit
+
+
+async def test_a_move_whose_event_cannot_be_written_does_not_happen(
+    harness: Harness, reader: OutboxReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
-                                            requester=REQUESTER, channel="C1")
-    harness.engine.context.notifier = StagingRecorder()
-    written = outbox.enqueue
+    plan_id = await new_plan(harness)
+    written = event_outbox.append
 
-    def enqueue_then_fail(session: Any, message: Outgoing, **kwargs: Any) -> int:
-        written(session, message, **kwargs)
-        raise RuntimeError("the disk filled up after the message was written")
+    def append_then_fail(session: Any, **kwargs: Any) -> int:
+        written(session, **kwargs)
+        raise RuntimeError("the disk filled up after the event was written")
 
-    monkeypatch.setattr(outbox, "enqueue", enqueue_then_fail)
+    monkeypatch.setattr(event_outbox, "append", append_then_fail)
     with pytest.raises(RuntimeError):
-        await harness.engine.context.move(snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="test")
-    assert harness.engine.plan_state(snap.id) is snap.state and rows(harness) == []
+        await harness.engine.context.move(plan_id, to=PlanState.CANCELLED, actor=REQUESTER, reason="test")
+    assert harness.engine.plan_state(plan_id) is PlanState.PLANNED and kinds(harness) == ["PlanCreated"]
 
 
-async def test_a_notifier_that_cannot_draw_never_blocks_the_move(harness: Harness) -> None:
-    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
-                                            requester=REQUESTER, channel="C1")
-
-    class Broken(StagingRecorder):
-        def stage(self, event: Event) -> list[Outgoing]:
-            raise ValueError("a block too long")
-
-    harness.engine.context.notifier = Broken()
-    assert await harness.engine.context.move(snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="t")
-    assert harness.engine.plan_state(snap.id) is PlanState.CANCELLED and rows(harness) == []
-
-
-async def test_the_outcome_of_a_move_is_written_with_it(harness: Harness) -> None:
+async def test_the_outcome_of_a_move_is_written_with_it(harness: Harness, reader: OutboxReader) -> None:
     """The final result of a plan used to be drawn after the move's commit: a crash between the two left a
     cancelled (or done, failed, expired) plan whose channel was never told."""
-    snap = await harness.engine.create_plan(target="10.4", track=None, window_start=None, window_minutes=None,
-                                            requester=REQUESTER, channel="C1")
-    recorder = StagingRecorder()
-    harness.engine.context.notifier = recorder
+    plan_id = await new_plan(harness)
     assert await harness.engine.context.move(
-        snap.id, to=PlanState.CANCELLED, actor=REQUESTER, reason="not now",
+        plan_id, to=PlanState.CANCELLED, actor=REQUESTER, reason="not now",
         then=[(UpgradeCancelled, {"actor": REQUESTER, "reason": "not now", "agents": ()})])
-    assert [r.payload["text"] for r in rows(harness)] == ["StateChanged cancelled", "UpgradeCancelled "]
-    assert [type(e) for e in recorder.events] == [StateChanged, UpgradeCancelled]
+    assert kinds(harness) == ["PlanCreated", "StateChanged", "UpgradeCancelled"]
+
+
+async def test_cancel_writes_its_events_with_the_cancel(harness: Harness, reader: OutboxReader) -> None:
+    plan_id = await new_plan(harness)
+    snap = await harness.engine.cancel(plan_id=plan_id, actor=REQUESTER, reason="not tonight")
+    assert snap.state is PlanState.CANCELLED  # the snapshot of the change itself, not read again
+    assert kinds(harness) == ["PlanCreated", "StateChanged", "UpgradeCancelled"]
+    cancelled = recorded(harness)[-1]
+    assert isinstance(cancelled, UpgradeCancelled) and cancelled.reason == "not tonight"
+
+
+async def test_a_tick_and_a_window_write_their_events_with_them(
+    harness: Harness, reader: OutboxReader
+) -> None:
+    plan_id = await new_plan(harness)
+    snap = harness.engine.snapshot(plan_id)
+    key = next(item.key for item in snap.checklist if item.kind == "manual")
+    await harness.engine.tick(plan_id=plan_id, key=key, actor=REQUESTER, checked=True)
+    start = harness.clock.now + timedelta(days=2)
+    await harness.engine.set_window(plan_id=plan_id, start=start, minutes=240, actor=REQUESTER)
+    assert kinds(harness) == ["PlanCreated", "ItemTicked", "StateChanged", "WindowScheduled"]
+    ticked, _, window = recorded(harness)[1:]
+    assert isinstance(ticked, ItemTicked) and ticked.snapshot.checklist != snap.checklist
+    assert isinstance(window, WindowScheduled) and window.snapshot.window_start == start
+
+
+@pytest.mark.parametrize("approving", [True, False])
+async def test_approve_and_reject_write_their_events_with_the_decision(
+    harness: Harness, reader: OutboxReader, approving: bool
+) -> None:
+    plan_id = (await harness.ready_plan()).id
+    before = len(recorded(harness))
+    if approving:
+        snap = await harness.engine.approve(plan_id=plan_id, actor=APPROVER)
+        await harness.engine.settle()
+    else:
+        snap = await harness.engine.reject(plan_id=plan_id, actor=APPROVER, reason="not tonight")
+    decided = ApprovalGranted if approving else ApprovalRejected
+    assert [type(e) for e in recorded(harness)[before:before + 2]] == [decided, StateChanged]
+    assert snap.approval is not None and snap.approval.actor == APPROVER
+
+
+async def test_a_notifier_without_an_outbox_gets_nothing_written(harness: Harness) -> None:
+    harness.engine.context.notifier = RecordingNotifier()
+    plan_id = await new_plan(harness)
+    assert await harness.engine.context.move(plan_id, to=PlanState.CANCELLED, actor=REQUESTER, reason="t")
+    assert kinds(harness) == []

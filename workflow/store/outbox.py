@@ -1,7 +1,9 @@
 """The Slack outbox: what the bot has to say, kept in the database until Slack took it.
 
-The notifier writes a row in the transaction of the change it tells of (``enqueue``), so a message is never
-lost to a crash or a Slack outage, and never sent for a change that rolled back. A sender takes the oldest
+The workflow writes the events of a change in its transaction (``workflow.store.event_outbox``); a sender
+draws them into rows here (``draw_events``, one unit of work: an event is either still waiting or its
+messages are here), so a message is never lost to a crash or a Slack outage, and never sent for a change
+that rolled back. A sender takes the oldest
 pending row of each channel (``claim_due``: a channel's messages go out in order, so a later one waits for an
 earlier one being retried), and then deletes it (``delivered``), schedules a retry (``retry``) or records
 that Slack refused it for good (``refused``: logged, audited, and out of the channel's way).
@@ -13,56 +15,23 @@ Claims expire, so a message a dead replica was sending is sent by another: deliv
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from workflow.model.clock import utc_now
-from workflow.store import audit, database
-from workflow.store.message_refs import get_message_ref, save_message_ref
+from workflow.model.outbox import CLAIM_TTL_S, PENDING, REFUSED, UPSERT, Claimed, Draw, Outgoing
+from workflow.store import audit, event_outbox
+from workflow.store.message_refs import save_message_ref
 from workflow.store.tables import SlackOutboxMessage
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-PENDING, REFUSED = "pending", "refused"
-UPSERT, REPLY = "upsert", "reply"
-CLAIM_TTL_S = 60.0  # the default: two lease lengths; a sender bounds each call to well within it
+
 MAX_BACKOFF_S = 300.0
 _SCAN_LIMIT = 1000  # channels looked at in one go
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outgoing:
-    """One Slack call to make, as the notifier decided it."""
-
-    channel: str
-    plan_id: int | None
-    kind: str  # UPSERT | REPLY
-    payload: dict[str, Any]
-    role: str | None = None
-    in_thread: bool = False
-    edit_only: bool = False
-    broadcast: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class Claimed:
-    """A row a sender took, with what it needs to make the call."""
-
-    id: int
-    channel: str
-    plan_id: int | None
-    kind: str
-    role: str | None
-    in_thread: bool
-    edit_only: bool
-    broadcast: bool
-    payload: dict[str, Any]
-    attempts: int
 
 
 def enqueue(session: Session, message: Outgoing, *, now: datetime | None = None) -> int:
@@ -171,55 +140,28 @@ def refused(session: Session, *, row_id: int, error: str, now: datetime) -> None
     session.flush()
 
 
+def draw_events(session: Session, *, draw: Draw, now: datetime) -> int:
+    """Turn the oldest event rows into outbox messages (``event_outbox``), in order, deleting them. An
+    event that cannot be drawn (a bug, or a row from a newer version) is audited and dropped: it must not
+    hold up every message behind it."""
+    rows = event_outbox.take(session)
+    for row in rows:
+        try:
+            messages = draw(row.kind, dict(row.body))
+        except Exception as exc:
+            log.exception("drawing event %s (%s) for plan #%s failed", row.id, row.kind, row.plan_id)
+            audit.record(session, actor="bot", action="slack.undrawable", plan_id=row.plan_id,
+                         reason=f"{type(exc).__name__}"[:200], detail={"event": row.kind}, now=now)
+            messages = []
+        for message in messages:
+            enqueue(session, message, now=now)
+        event_outbox.remove(session, row)
+    session.flush()
+    return len(rows)
+
+
 def depth(session: Session) -> int:
-    """Messages still to send (refused ones excluded)."""
-    return int(session.exec(select(func.count()).select_from(SlackOutboxMessage)
-                            .where(SlackOutboxMessage.state == PENDING)).one())
-
-
-class Outbox:
-    """The outbox as an object, for the sender in ``handlers``: it opens no database sessions itself, and
-    every call here runs off the event loop with a background task's patience for a locked database."""
-
-    def __init__(self, db: Engine) -> None:
-        self._db = db
-
-    async def _unit(self, work: Callable[[Session], T]) -> T:
-        with database.patience():
-            return await database.run_unit(self._db, work)
-
-    async def add(self, messages: list[Outgoing]) -> None:
-        def write(session: Session) -> None:
-            for message in messages:
-                enqueue(session, message)
-
-        await self._unit(write)
-
-    async def claim_due(
-        self, *, owner: str, skip_channels: frozenset[str] = frozenset(), ttl_s: float = CLAIM_TTL_S
-    ) -> list[Claimed]:
-        return await self._unit(lambda session: claim_due(session, owner=owner, now=utc_now(),
-                                                          skip_channels=skip_channels, ttl_s=ttl_s))
-
-    async def delivered(self, *, row_id: int, posted: tuple[str, str, str | None] | None = None) -> None:
-        await self._unit(lambda session: delivered(session, row_id=row_id, posted=posted))
-
-    async def retry(self, *, row_id: int, error: str, base_s: float) -> datetime:
-        return await self._unit(lambda session: retry(session, row_id=row_id, error=error, now=utc_now(),
-                                                      base_s=base_s))
-
-    async def refused(self, *, row_id: int, error: str) -> None:
-        await self._unit(lambda session: refused(session, row_id=row_id, error=error, now=utc_now()))
-
-    async def message_ref(self, *, plan_id: int, role: str) -> tuple[str, str] | None:
-        """(channel, ts) of the plan's message in ``role``, or None."""
-        def read(session: Session) -> tuple[str, str] | None:
-            row = get_message_ref(session, plan_id=plan_id, role=role)
-            return None if row is None else (row.channel, row.ts)
-
-        return await self._unit(read)
-
-    def depth(self) -> int:
-        """Blocking: for callers already off the loop (metrics)."""
-        with database.session(self._db) as session:
-            return depth(session)
+    """Messages still to send (refused ones excluded), events not drawn yet included."""
+    messages = int(session.exec(select(func.count()).select_from(SlackOutboxMessage)
+                                .where(SlackOutboxMessage.state == PENDING)).one())
+    return messages + event_outbox.pending(session)

@@ -303,3 +303,19 @@ class SlackOutboxMessage(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=120)
     claimed_until: datetime | None = _time()
     created_at: datetime = _created()
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A domain event the chat has yet to hear of: written in the transaction of the change it tells of,
+    drawn into Slack calls (``slack_outbox``) by the sender when it takes it, in ``id`` order.
+
+    ``body`` is the event as JSON (``workflow.event_codec``), snapshot included, so drawing it later reads
+    nothing else and says what was true when the change was made."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int | None = Field(default=None, index=True)
+    kind: str = Field(max_length=60)  # the event's class name
+    body: dict[str, Any] = _json(default=dict)
+    created_at: datetime = _created()

@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from bot.console.fake_slack import FakeSlack
 from dms.models import AgentState
 from dms.versions import parse_version
-from handlers.delivery.notifier import SlackNotifier, _connection_note
+from handlers.delivery.drawing import _connection_note
+from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
+from tests.support.event_outbox import tell
 from tests.support.slack_markup import INJECTION, problems
 from workflow.events import (
     AgentProgress,
@@ -33,10 +35,10 @@ from workflow.events import (
     UpgradeFailed,
     UpgradeFinished,
 )
+from workflow.outbox import Outbox
 from workflow.store import database as dbm
 from workflow.store.database import make_engine, migrate
-from workflow.store.message_refs import MessageRefs, get_message_ref
-from workflow.store.outbox import Outbox
+from workflow.store.message_refs import get_message_ref
 from workflow.store.snapshot import DecisionView
 from workflow.store.states import PlanState
 from workflow.store.tables import UpgradePlan
@@ -62,7 +64,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 def notifier_for(slack: FakeSlack, db: Engine, *, interval: float = 0.01) -> SlackNotifier:
     assert slack.base_url is not None
     client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01)
-    return SlackNotifier(web_client=client, refs=MessageRefs(db), outbox=Outbox(db),
+    return SlackNotifier(web_client=client, outbox=Outbox(db),
                          pacer=ChannelPacer(interval=interval), poll_s=0.2, retry_base_s=0.05)
 
 
@@ -74,10 +76,10 @@ def agents(version: str, n: int = 4, status: str = "Running") -> tuple[AgentStat
 async def test_plan_message_is_posted_once_then_edited_in_place(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db)
     snap = make_snapshot()
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
     await notifier.drain()
     executing = snap.model_copy(update={"state": PlanState.EXECUTING})
-    await notifier.notify(StateChanged(plan_id=1, snapshot=executing, from_state="scheduled",
+    await tell(db, notifier, StateChanged(plan_id=1, snapshot=executing, from_state="scheduled",
                                        to_state="executing", actor=APPROVER))
     await notifier.drain()
     [message] = slack.channel_messages(CHANNEL)
@@ -91,9 +93,9 @@ async def test_notify_never_waits_for_slack(slack: FakeSlack, db: Engine) -> Non
     notifier = notifier_for(slack, db, interval=0.5)
     snap = make_snapshot()
     started = time.monotonic()
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
     for hop in range(3):
-        await notifier.notify(HopStarted(plan_id=1, snapshot=snap, hop_index=hop, version="10.1.0 CU1",
+        await tell(db, notifier, HopStarted(plan_id=1, snapshot=snap, hop_index=hop, version="10.1.0 CU1",
                                          package="full"))
     assert time.monotonic() - started < 0.3  # four messages at 0.5 s each would take 1.5 s
     await notifier.aclose(timeout_s=5)
@@ -103,9 +105,9 @@ async def test_notify_never_waits_for_slack(slack: FakeSlack, db: Engine) -> Non
 async def test_status_message_is_one_message_with_coalesced_edits(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db, interval=0.2)
     snap = make_snapshot(state="executing")
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
     for step in range(30):
-        await notifier.notify(AgentProgress(plan_id=1, snapshot=snap, hop_index=0,
+        await tell(db, notifier, AgentProgress(plan_id=1, snapshot=snap, hop_index=0,
                                             agents=agents("9.6.0 CU13", status=f"Starting {step}")))
     await notifier.drain()
     plan = slack.channel_messages(CHANNEL)[0]
@@ -120,13 +122,13 @@ async def test_status_message_is_one_message_with_coalesced_edits(slack: FakeSla
 async def test_failures_and_the_final_result_are_broadcast(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db)
     snap = make_snapshot(state="executing")
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
     failed_snap = snap.model_copy(update={"state": PlanState.FAILED})
-    await notifier.notify(UpgradeFailed(plan_id=1, snapshot=failed_snap,
+    await tell(db, notifier, UpgradeFailed(plan_id=1, snapshot=failed_snap,
                                         reason="DMA-2 did not start", guidance="Restore the VM snapshot",
                                         agents=agents("10.0.0 CU0")))
     done_snap = snap.model_copy(update={"state": PlanState.DONE})
-    await notifier.notify(UpgradeFinished(plan_id=1, snapshot=done_snap))
+    await tell(db, notifier, UpgradeFinished(plan_id=1, snapshot=done_snap))
     await notifier.drain()
     plan = next(m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None)
     replies = slack.thread(CHANNEL, plan.ts)
@@ -139,8 +141,8 @@ async def test_failures_and_the_final_result_are_broadcast(slack: FakeSlack, db:
 async def test_approval_request_is_replaced_by_the_decision(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db)
     snap = make_snapshot(state="awaiting_approval")
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
-    await notifier.notify(ApprovalRequested(plan_id=1, snapshot=snap, approvers=(APPROVER,)))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, ApprovalRequested(plan_id=1, snapshot=snap, approvers=(APPROVER,)))
     await notifier.drain()
     plan = slack.channel_messages(CHANNEL)[0]
     [request] = slack.thread(CHANNEL, plan.ts)
@@ -148,7 +150,7 @@ async def test_approval_request_is_replaced_by_the_decision(slack: FakeSlack, db
     decided = snap.model_copy(update={"state": PlanState.EXECUTING, "approval": DecisionView(
         decision="approved", actor=APPROVER, reason="", override=False,
         decided_at=START + timedelta(minutes=5))})
-    await notifier.notify(ApprovalGranted(plan_id=1, snapshot=decided, actor=APPROVER))
+    await tell(db, notifier, ApprovalGranted(plan_id=1, snapshot=decided, actor=APPROVER))
     await notifier.drain()
     after = slack.message(CHANNEL, request.ts)
     assert "approval.approve" not in str(after.blocks)
@@ -158,10 +160,10 @@ async def test_approval_request_is_replaced_by_the_decision(slack: FakeSlack, db
 async def test_an_expired_plan_closes_its_approval_request(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db)
     snap = make_snapshot(state="awaiting_approval")
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
-    await notifier.notify(ApprovalRequested(plan_id=1, snapshot=snap, approvers=(APPROVER,)))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, ApprovalRequested(plan_id=1, snapshot=snap, approvers=(APPROVER,)))
     expired = snap.model_copy(update={"state": PlanState.EXPIRED})
-    await notifier.notify(UpgradeExpired(plan_id=1, snapshot=expired))
+    await tell(db, notifier, UpgradeExpired(plan_id=1, snapshot=expired))
     await notifier.drain()
     plan = next(m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None)
     thread = slack.thread(CHANNEL, plan.ts)
@@ -174,16 +176,16 @@ async def test_after_a_restart_the_thread_and_status_message_are_found_again(
 ) -> None:
     snap = make_snapshot(state="executing")
     first = notifier_for(slack, db)
-    await first.notify(PlanCreated(plan_id=1, snapshot=snap))
-    await first.notify(AgentProgress(plan_id=1, snapshot=snap, hop_index=0, agents=agents("9.6.0 CU13")))
+    await tell(db, first, PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, first, AgentProgress(plan_id=1, snapshot=snap, hop_index=0, agents=agents("9.6.0 CU13")))
     await first.aclose()
 
     second = notifier_for(slack, db)  # a new process: nothing in memory
     # The hop's version as the snapshot shows it (10.0.0 CU0 is displayed 10.0.0, as DataMiner does).
-    await second.notify(HopStarted(plan_id=1, snapshot=snap, hop_index=0, version="10.0.0",
+    await tell(db, second, HopStarted(plan_id=1, snapshot=snap, hop_index=0, version="10.0.0",
                                    package="full",
                                    resumed=True))
-    await second.notify(AgentProgress(plan_id=1, snapshot=snap, hop_index=0, agents=agents("10.0.0")))
+    await tell(db, second, AgentProgress(plan_id=1, snapshot=snap, hop_index=0, agents=agents("10.0.0")))
     await second.drain()
     top = [m for m in slack.channel_messages(CHANNEL) if m.thread_ts is None]
     assert len(top) == 1
@@ -196,26 +198,26 @@ async def test_after_a_restart_the_thread_and_status_message_are_found_again(
 async def test_a_deleted_plan_message_is_posted_again(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db)
     snap = make_snapshot()
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))
     await notifier.drain()
     original = slack.channel_messages(CHANNEL)[0]
     slack.messages[(CHANNEL, original.ts)].deleted = True
-    await notifier.notify(StateChanged(plan_id=1, snapshot=snap, from_state="planned", to_state="scheduled",
-                                       actor="UREQ"))
+    await tell(db, notifier, StateChanged(plan_id=1, snapshot=snap, from_state="planned",
+                                          to_state="scheduled", actor="UREQ"))
     await notifier.drain()
     [again] = slack.channel_messages(CHANNEL)
     assert again.ts != original.ts
-    assert notifier.message_ref(1, "plan") == (CHANNEL, again.ts)
+    assert await notifier.message_ref(1, "plan") == (CHANNEL, again.ts)
     assert notifier.failures == 0
 
 
 async def test_changes_queued_before_the_first_post_are_folded_into_it(slack: FakeSlack, db: Engine) -> None:
     notifier = notifier_for(slack, db, interval=0.3)
     snap = make_snapshot()
-    await notifier.notify(HopStarted(plan_id=1, snapshot=snap, hop_index=0, version="x", package="full"))
-    await notifier.notify(PlanCreated(plan_id=1, snapshot=snap))  # waits behind the first call
+    await tell(db, notifier, HopStarted(plan_id=1, snapshot=snap, hop_index=0, version="x", package="full"))
+    await tell(db, notifier, PlanCreated(plan_id=1, snapshot=snap))  # waits behind the first call
     executing = snap.model_copy(update={"state": PlanState.EXECUTING})
-    await notifier.notify(StateChanged(plan_id=1, snapshot=executing, from_state="scheduled",
+    await tell(db, notifier, StateChanged(plan_id=1, snapshot=executing, from_state="scheduled",
                                        to_state="executing", actor=APPROVER))
     await notifier.drain()
     plan = [m for m in slack.channel_messages(CHANNEL) if "Upgrade plan" in str(m.blocks)]

@@ -17,14 +17,14 @@ from bot.console.fake_slack_state import FakeEvent
 from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import CHANNEL, TOKEN, make_snapshot
+from tests.support.event_outbox import record, tell
 from tests.support.fake_slack_faults import FailurePlan, FaultySlack
 from tests.support.polling import wait_until
 from workflow.events import HopStarted, PlanCreated
-from workflow.store import audit
+from workflow.outbox import Outbox
+from workflow.store import audit, event_outbox
 from workflow.store import database as dbm
 from workflow.store.database import make_engine, migrate
-from workflow.store.message_refs import MessageRefs
-from workflow.store.outbox import Outbox
 from workflow.store.tables import UpgradePlan
 
 OTHER = "C0OTHER"
@@ -54,16 +54,18 @@ def notifier_for(slack: FaultySlack, db: Engine) -> SlackNotifier:
     # One retry inside the client, so the outbox's own retries are what the tests see.
     client = make_web_client(token=TOKEN, base_url=slack.base_url, jitter=0.0, backoff_factor=0.01,
                              max_retries=1)
-    return SlackNotifier(web_client=client, refs=MessageRefs(db), outbox=Outbox(db),
+    return SlackNotifier(web_client=client, outbox=Outbox(db),
                          pacer=ChannelPacer(interval=0.0), poll_s=0.05, retry_base_s=0.05,
                          claim_ttl_s=2.0)  # what a killed sender had claimed is free again after 2 s
 
 
-async def say(notifier: SlackNotifier, *, plan_id: int = 1, channel: str = CHANNEL, hops: int = 3) -> None:
+async def say(
+    db: Engine, notifier: SlackNotifier, *, plan_id: int = 1, channel: str = CHANNEL, hops: int = 3
+) -> None:
     snap = make_snapshot(plan_id=plan_id).model_copy(update={"channel": channel})
-    await notifier.notify(PlanCreated(plan_id=plan_id, snapshot=snap))
+    await tell(db, notifier, PlanCreated(plan_id=plan_id, snapshot=snap))
     for hop in range(hops):
-        await notifier.notify(HopStarted(plan_id=plan_id, snapshot=snap, hop_index=hop,
+        await tell(db, notifier, HopStarted(plan_id=plan_id, snapshot=snap, hop_index=hop,
                                          version=f"10.1.0 CU{hop}", package="full"))
 
 
@@ -88,7 +90,7 @@ async def test_messages_said_while_slack_is_down_are_sent_in_order_when_it_is_ba
 ) -> None:
     slack.fail_next("*", status=503, count=1000)
     notifier = notifier_for(slack, db)
-    await say(notifier)
+    await say(db, notifier)
     await wait_until(lambda: notifier.sender.retries >= 3, timeout_s=10, what="retries while Slack is down")
     assert texts(slack) == [] and depth(db) == 5  # the plan, three replies, one status (edits merged)
     slack.faults = FailurePlan()  # Slack is back
@@ -102,8 +104,13 @@ async def test_messages_left_by_a_killed_process_are_sent_by_the_next_one(
     slack: FaultySlack, db: Engine
 ) -> None:
     slack.fail_next("*", status=503, count=1000)
+    snap = make_snapshot(plan_id=1)
+    record(db, PlanCreated(plan_id=1, snapshot=snap))
+    for hop in range(3):
+        record(db, HopStarted(plan_id=1, snapshot=snap, hop_index=hop, version=f"10.1.0 CU{hop}",
+                              package="full"))
     killed = notifier_for(slack, db)
-    await say(killed)
+    killed.start()
     await wait_until(lambda: killed.sender.retries >= 1, timeout_s=10, what="a first failed attempt")
     await killed.sender.aclose()  # SIGKILL: no drain, no goodbye; the rows stay in the database
     slack.faults = FailurePlan()
@@ -119,7 +126,7 @@ async def test_a_message_slack_refuses_for_good_is_audited_and_the_rest_goes_on(
 ) -> None:
     slack.fail_next("chat.postMessage", status=200, error="channel_not_found")
     notifier = notifier_for(slack, db)
-    await say(notifier, hops=2)
+    await say(db, notifier, hops=2)
     await notifier.drain()
     await notifier.aclose(timeout_s=5)
     assert notifier.failures == 1 and depth(db) == 0
@@ -132,8 +139,8 @@ async def test_a_message_slack_refuses_for_good_is_audited_and_the_rest_goes_on(
 async def test_a_channel_slack_keeps_failing_does_not_hold_up_the_others(db: Engine) -> None:
     async with _ChannelDown(CHANNEL) as slack:
         notifier = notifier_for(slack, db)
-        await say(notifier, plan_id=1, channel=CHANNEL, hops=1)
-        await say(notifier, plan_id=2, channel=OTHER, hops=2)
+        await say(db, notifier, plan_id=1, channel=CHANNEL, hops=1)
+        await say(db, notifier, plan_id=2, channel=OTHER, hops=2)
         await wait_until(lambda: len(texts(slack, OTHER)) == 4 and depth(db) == 3, timeout_s=10,
                          what="the other channel")
         assert notifier.sender.retries >= 1 and texts(slack, CHANNEL) == []
@@ -157,20 +164,29 @@ class _ChannelDown(FaultySlack):
         return super()._answer(method, params, token, events)
 
 
-async def test_a_message_said_while_the_database_is_locked_is_kept_and_sent_later(
+async def test_events_waiting_while_the_database_is_locked_are_drawn_and_sent_later(
     slack: FaultySlack, db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dbm, "BACKGROUND_LOCK_WAIT_MS", 100)  # the outbox write gives up quickly
+    """The events are in the outbox (written with their changes); a lock held by another process keeps the
+    sender from drawing them for a while: they wait in the database, not in memory, and go out after."""
+    monkeypatch.setattr(dbm, "BACKGROUND_LOCK_WAIT_MS", 100)  # the sender's units give up quickly
     notifier = notifier_for(slack, db)
+    snap = make_snapshot(plan_id=1)
+    record(db, PlanCreated(plan_id=1, snapshot=snap))
+    record(db, HopStarted(plan_id=1, snapshot=snap, hop_index=0, version="10.1.0 CU0", package="full"))
     locker = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        await say(notifier, hops=1)
-        assert texts(slack) == [] and notifier.sender.unwritten == 3  # not written, not lost
+        notifier.start()
+        await notifier.sender.drain()
+        assert texts(slack) == []
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    await wait_until(lambda: len(texts(slack)) == 3, timeout_s=10, what="the kept messages to go out")
+    # The plan message, the hop's reply and the status message it starts.
+    await wait_until(lambda: len(texts(slack)) == 3, timeout_s=10, what="the waiting events to go out")
+    with dbm.session(db) as session:
+        assert event_outbox.pending(session) == 0
     await notifier.aclose(timeout_s=5)
 
 

@@ -1,0 +1,34 @@
+"""Every event the workflow tells of survives the trip through the outbox of domain events unchanged:
+written as JSON in one process, read back (maybe in another) by the sender that draws it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.workflow.conftest import APPROVER, Harness
+from workflow.event_codec import _event_types, decode, encode
+from workflow.events import UpgradeFinished
+
+
+async def test_a_whole_upgrade_s_events_round_trip(harness: Harness) -> None:
+    plan = await harness.ready_plan()
+    await harness.engine.approve(plan_id=plan.id, actor=APPROVER)
+    await harness.engine.settle()
+    await harness.notifier.wait_for(UpgradeFinished, plan_id=plan.id)
+    kinds = set()
+    for event in harness.notifier.events:
+        kind, body = encode(event)
+        again = decode(kind, json.loads(json.dumps(body)))  # what the database keeps is JSON
+        assert again == event, kind
+        kinds.add(kind)
+    # The run told of enough kinds for the round trip to mean something: snapshots, checks, agents, hops.
+    assert {"PlanCreated", "CheckFinished", "ApprovalGranted", "HopStarted", "AgentProgress",
+            "HopFinished", "UpgradeFinished"} <= kinds, kinds
+
+
+def test_every_event_type_can_be_read_back_by_name() -> None:
+    assert len(_event_types()) >= 24
+    with pytest.raises(ValueError, match="unknown event kind"):
+        decode("NoSuchEvent", {})
