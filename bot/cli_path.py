@@ -22,7 +22,9 @@ from dms.estimate import estimate
 from dms.exceptions import DmsError
 from dms.planner import plan_path
 from dms.upgrade_path import Estimate, Hop, UpgradePath
-from dms.versions import Track, parse_spec, parse_version
+from dms.versions import Track, Version, VersionSpec, parse_version
+from workflow.model.errors import UserError
+from workflow.model.target import LATEST, parse_target
 
 PREVIEW = "preview"  # `--track preview`: the Slack wording of the explicit opt-in for a preview target
 
@@ -30,7 +32,8 @@ PREVIEW = "preview"  # `--track preview`: the Slack wording of the explicit opt-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("versions", nargs="+", metavar="FROM TO",
                         help="the version the agents run now (e.g. 9.6.0.0-8538 or 10.0.0 CU3), then the "
-                             "version to reach (e.g. 10.3, 10.2.0 CU5 or '10.2 CU5'); quotes are optional")
+                             "version to reach (e.g. 10.3, 10.2.0 CU5, '10.2 CU5', latest or latest "
+                             "feature); quotes are optional")
     parser.add_argument(
         "--track",
         choices=[*(track.value for track in Track), PREVIEW],
@@ -61,6 +64,36 @@ def join_versions(words: list[str]) -> tuple[str, str]:
     if len(versions) != 2:
         raise ValueError(f"give two versions, FROM and TO; got {len(versions)}: {', '.join(versions)}")
     return versions[0], versions[1]
+
+
+def split_latest(words: list[str]) -> tuple[str, str] | None:
+    """``10.4.2 latest feature`` -> (``10.4.2``, ``latest feature``); None when TO is not ``latest``."""
+    lowered = [word.lower() for word in words]
+    if LATEST not in lowered:
+        return None
+    at = lowered.index(LATEST)
+    return " ".join(words[:at]), " ".join(words[at:])
+
+
+def resolve_target(
+    text: str, *, track: Track | None, catalog: Catalog
+) -> tuple[VersionSpec | Version, Track | None]:
+    """TO as the slash command reads it (``workflow.model.target``): a version, or ``latest [main|feature]``,
+    the newest released release of that track (a preview is never "the latest")."""
+    try:
+        asked = parse_target(text)
+    except UserError as error:
+        raise ValueError(str(error)) from None
+    if asked.latest is None:
+        assert asked.spec is not None
+        return asked.spec, track
+    named = asked.latest if text.split()[1:] else (track or asked.latest)
+    if track is not None and track is not named:
+        raise ValueError(f"`latest {named.value}` contradicts --track {track.value}")
+    released = [v for v in catalog.versions if v.track is named and not catalog.is_preview(v)]
+    if not released:
+        raise ValueError(f"the release catalog has no released {named.value} release")
+    return released[-1], named
 
 
 def _fmt(minutes: float) -> str:
@@ -115,8 +148,8 @@ def render_text(
         for role, version in (("current", path.current), ("target", path.target)):
             lines.append(f"  {role + ':':8} {catalog.support_status(version, today=today).text}")
         age = catalog.age_days(today=today)
-        checked = f"{catalog.checked} ({age} days ago)" if catalog.checked is not None else "unknown"
-        lines += [f"  release catalog last checked: {checked}", ""]
+        as_of = f"{catalog.as_of} ({age} days ago)" if catalog.as_of is not None else "unknown"
+        lines += [f"  release catalog built from the documentation as of: {as_of}", ""]
     width = max(len(str(hop.version)) for hop in path.hops)
     lines.append(f" #  {'version'.ljust(width)}  package  name")
     for number, hop in enumerate(path.hops, start=1):
@@ -132,7 +165,7 @@ def to_json(path: UpgradePath, plan_estimate: Estimate, *, catalog: Catalog, tod
                              ("target", catalog.support_status(path.target, today=today)))
     }
     data["catalog"] = {
-        "checked": str(catalog.checked) if catalog.checked is not None else None,
+        "docs_snapshot": str(catalog.as_of) if catalog.as_of is not None else None,
         "age_days": catalog.age_days(today=today),
     }
     return data
@@ -156,12 +189,12 @@ def run(
     today = (now or datetime.now(UTC)).date()
     try:
         settings = Settings()
-        current_text, target_text = join_versions(list(args.versions))
+        current_text, target_text = split_latest(list(args.versions)) or join_versions(list(args.versions))
         current = parse_version(current_text)
-        target = parse_spec(target_text)
         preview = args.track == PREVIEW or bool(getattr(args, "allow_preview", False))
         track = Track(args.track) if args.track and args.track != PREVIEW else None
         catalog = load_catalog(settings.release_catalog)
+        target, track = resolve_target(target_text, track=track, catalog=catalog)
         path = plan_path(current=current, target=target, track=track, catalog=catalog, allow_preview=preview,
                          today=today)
         plan_estimate = estimate(

@@ -24,8 +24,10 @@ from dms.versions import Track, Version, VersionSpec
 
 Line = tuple[int, int]
 
-# Beyond this many days since `checked`, plans say the catalog may be stale: DataMiner ships a feature
-# release and main-release CUs every month, so three months means several releases may be missing.
+# Beyond this many days since the documentation snapshot the catalog was built from (`docs_snapshot`),
+# plans say the catalog may be stale: DataMiner ships a feature release and main-release CUs every month,
+# so three months means several releases may be missing. The snapshot, not the day someone edited the
+# file: a catalog edited today from a four-month-old clone is four months old.
 FRESH_DAYS = 90
 
 
@@ -71,6 +73,7 @@ class HelperEntry(Entry):
     name: str = Field(min_length=1)
     description: str = ""
     minutes: float = Field(gt=0)
+    minutes_documented: bool = True  # false: a working assumption, the helper's page gives no duration
     restarts_agents: bool = True
     valid_days: int | None = Field(default=None, ge=1)
     doc: str
@@ -87,7 +90,10 @@ class Catalog(BaseModel):
     schema_: int = Field(alias="schema", ge=1, le=1)
     docs_base: str = Field(pattern=r"^https?://")
     updated: str = ""
-    checked: date | None = None  # when someone last checked every entry against the documentation
+    # The dataminer-docs commit `dm-upgrade catalog sync` read, and its date: the catalog's age.
+    docs_snapshot: date | None = None
+    docs_commit: str = Field(default="", pattern=r"^([0-9a-f]{40})?$")
+    checked: date | None = None  # older catalogs: a hand-typed date, used only without `docs_snapshot`
     docs: dict[str, str]
     releases: list[ReleaseEntry] = Field(min_length=1)
     helpers: list[HelperEntry] = []
@@ -244,21 +250,32 @@ class Catalog(BaseModel):
             version, entries=self.support, latest_feature=features[-1] if features else None, today=today
         )
 
+    @property
+    def as_of(self) -> date | None:
+        """The day the catalog's data is from: its documentation snapshot (else the older hand-typed date)."""
+        return self.docs_snapshot if self.docs_snapshot is not None else self.checked
+
+    def as_of_text(self) -> str:
+        if self.docs_snapshot is not None:
+            return f"documentation snapshot of {self.docs_snapshot}"
+        return f"last checked {self.checked}" if self.checked is not None else "age unknown"
+
     def age_days(self, *, today: date) -> int | None:
-        """Days since the catalog was last checked against the documentation (None: it does not say)."""
-        return None if self.checked is None else (today - self.checked).days
+        """Days since the catalog's documentation snapshot (None: it does not say)."""
+        return None if self.as_of is None else (today - self.as_of).days
 
     def freshness_warning(self, *, today: date) -> str | None:
         """A sentence for plans when the catalog is older than ``FRESH_DAYS`` or does not say its age."""
         age = self.age_days(today=today)
         if age is None:
-            return "The release catalog does not say when it was last checked: releases may be missing."
+            return ("The release catalog does not say which documentation it was built from: releases may be "
+                    "missing.")
         if age > FRESH_DAYS:
             return (
-                f"The release catalog was last checked {self.checked} ({age} days ago, more than "
-                f"{FRESH_DAYS}): "
-                "newer releases, known issues or support dates may be missing. Point RELEASE_CATALOG at a "
-                "newer file after `dm-upgrade catalog check FILE`."
+                f"The release catalog is built from the DataMiner documentation as of {self.as_of} "
+                f"({age} days ago, more than {FRESH_DAYS}): newer releases, known issues or support dates "
+                "may be missing. Run `dm-upgrade catalog sync` on a fresh dataminer-docs clone and point "
+                "RELEASE_CATALOG at the result."
             )
         return None
 

@@ -164,7 +164,8 @@ def _execute(
         extra_low, extra_high = _helper_minutes(helper, startup)
         low, high = low + extra_low, high + extra_high
         restart = "with a restart" if helper.restarts_agents else "no restart"
-        factors.append(f"{DOCS} {helper.name}: about {_minutes(helper.minutes or 0.0)}, {restart}")
+        label = DOCS if helper.minutes_documented else ASSUMPTION
+        factors.append(f"{label} {helper.name}: about {_minutes(helper.minutes or 0.0)}, {restart}")
     if hotfixes:
         low, high = low + HOTFIX[0] * hotfixes, high + HOTFIX[1] * hotfixes
         factors.append(f"{SETTING} {hotfixes} hotfix(es) after the upgrade, "

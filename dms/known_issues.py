@@ -6,6 +6,11 @@ issue. An issue is hit by an upgrade hop when the hop starts in ``from_versions`
 ``to_versions`` (if given) and uses the named package kind (if given). ``avoid_via`` names stops that the
 documented workaround puts in between; the planner takes one when the catalog has it, and otherwise the
 plan carries the issue as a warning.
+
+``dm-upgrade catalog sync`` writes these entries from the pages (``dms/docs_known_issues.py``): ``uid`` names
+the page, ``affected`` keeps its "Affected versions" text as read. Where a person set the ranges because the
+text cannot be read with certainty (``reviewed = true``), the sync keeps them for as long as the page still
+says exactly ``affected``, and asks for a new review when it says something else.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dms.versions import Version
 
 class KnownIssue(Entry):
     key: str = Field(min_length=1)
+    uid: str = ""  # the page's uid in dataminer-docs (KI_...)
     title: str = Field(min_length=1)
     doc: str  # key of [docs]: the Known issues page
     effect: str = Field(min_length=1)  # what happens when the hop hits it
@@ -29,6 +35,9 @@ class KnownIssue(Entry):
     to_versions: list[VersionRange] = []
     package: Literal["cu", "full"] | None = None
     avoid_via: list[CatalogVersion] = []
+    affected: str = ""  # the page's "Affected versions", as the ranges were read from it
+    reviewed: bool = False  # ranges set by a person from ``affected`` (not read automatically)
+    note: str = ""  # the reviewer's reasoning, kept by the sync with the rest of the entry
 
     @model_validator(mode="after")
     def _scoped(self) -> KnownIssue:

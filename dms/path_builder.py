@@ -93,6 +93,7 @@ class PathBuilder:
                 rule_url=self.catalog.doc_url(helper.doc),
                 restarts_agents=helper.restarts_agents,
                 minutes=helper.minutes,
+                minutes_documented=helper.minutes_documented,
                 prerequisites=tuple(helper.prerequisites),
                 post_steps=tuple(helper.post_steps),
             )

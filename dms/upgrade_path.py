@@ -34,6 +34,7 @@ class Hop(BaseModel):
     requirements: tuple[str, ...] = ()  # what agents must meet first (.NET, OS, ports, ...)
     restarts_agents: bool = True  # helpers such as VerifyClusterPorts do not restart DataMiner
     minutes: float | None = None  # documented duration where known (helpers)
+    minutes_documented: bool = True  # false: ``minutes`` is a working assumption, no page states it
     # Checklist data of a helper (the BrokerGateway migration): what must hold before it, what to do after.
     prerequisites: tuple[str, ...] = ()
     post_steps: tuple[str, ...] = ()

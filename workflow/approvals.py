@@ -119,12 +119,14 @@ def overrides_needed(snap: PlanSnapshot) -> list[str]:
     result = []
     if snap.precheck is None or not snap.precheck.passed:
         result.append("pre-upgrade check " + ("not run" if snap.precheck is None else "failed"))
-    gate = checklist.APPROVAL_GATE.order
-    result.extend(f"open item: {item.title}" for item in snap.open_required_manual if item.phase.order < gate)
+    # The window before the open items: a path with many known issues has many items, and a list cut for
+    # Slack must not hide the one reason that is not a tick away.
     if snap.window_start is not None and snap.window_end is not None:
         minutes = (snap.window_end - snap.window_start).total_seconds() / 60
         estimate = snap.estimate.to_json() if snap.estimate is not None else {}
         fits, why = window_fits(estimate, minutes=minutes)
         if not fits:
             result.append(why)
+    gate = checklist.APPROVAL_GATE.order
+    result.extend(f"open item: {item.title}" for item in snap.open_required_manual if item.phase.order < gate)
     return result

@@ -322,6 +322,8 @@ def approval_request(snap: PlanSnapshot, *, approvers: tuple[str, ...]) -> Messa
     detail = ""
     if needs:
         listed = "\n".join(f"• {safe.mrkdwn(need)}" for need in needs[:10])
+        if len(needs) > 10:
+            listed += f"\n• …and {len(needs) - 10} more (the plan message lists every open item)"
         detail = f"\n:warning: Approving needs an override reason (the Approve button asks for it):\n{listed}"
     text = (f":lock: *Approval needed* for plan #{snap.id}: {versions(snap)} on {safe.name(snap.dms_name)}."
             f"\nThe window is open ({window_text(snap)}). Approvers: {who}{detail}")

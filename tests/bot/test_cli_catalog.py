@@ -31,10 +31,12 @@ def test_packaged_catalog_is_valid(tmp_path: Path) -> None:
     target = tmp_path / "catalog.toml"
     target.write_text(PACKAGED, encoding="utf-8")
     code, out, _ = _check(target)
-    assert code == 0 and "valid release catalog" in out and "checked 2026-12-01" in out
+    assert code == 0 and "valid release catalog" in out and "documentation snapshot of 2026-08-21" in out
+    code, out, _ = _check(target, now=datetime(2026, 11, 19, tzinfo=UTC))
     assert "warning" not in out
-    code, out, _ = _check(target, now=datetime(2027, 6, 1, tzinfo=UTC))
-    assert code == 0 and "warning: The release catalog was last checked 2026-12-01" in out
+    code, out, _ = _check(target, now=datetime(2026, 12, 7, tzinfo=UTC))
+    assert code == 0 and "warning: The release catalog is built from the DataMiner documentation as of " \
+        "2026-08-21 (108 days ago" in out
 
 
 def test_every_error_is_named_with_its_line(tmp_path: Path) -> None:

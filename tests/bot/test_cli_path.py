@@ -187,13 +187,15 @@ def test_support_shown_and_warned() -> None:
     code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", "--json")
     data = json.loads(out)
     assert data["support"]["target"]["supported"] is True
-    assert data["catalog"] == {"checked": "2026-12-01", "age_days": 0}
+    assert data["catalog"] == {"docs_snapshot": "2026-08-21", "age_days": 102}
 
 
 def test_catalog_freshness_warning_after_90_days() -> None:
-    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2027, 3, 2, tzinfo=UTC))
-    assert code == 0 and "! [catalog] The release catalog was last checked 2026-12-01 (91 days ago" in out
-    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2027, 3, 1, tzinfo=UTC))
+    # The age is the documentation snapshot's (2026-08-21), not the day the file was edited.
+    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2026, 11, 20, tzinfo=UTC))
+    assert code == 0 and "! [catalog] The release catalog is built from the DataMiner documentation as of " \
+        "2026-08-21 (91 days ago" in out
+    code, out, _ = _run("10.5.0 CU2", "10.5.0 CU18", now=datetime(2026, 11, 19, tzinfo=UTC))
     assert "[catalog]" not in out
 
 
@@ -229,3 +231,13 @@ def test_more_or_fewer_than_two_versions_is_one_line() -> None:
     args = build_parser(only="path").parse_args(["path", "10.4", "10.5", "10.6"])
     assert cli_path.run(args, out=out, err=err, now=NOW) == 2
     assert err.getvalue() == "dm-upgrade path: give two versions, FROM and TO; got 3: 10.4, 10.5, 10.6\n"
+
+
+def test_latest_on_the_command_line() -> None:
+    code, out, err = _run("10.4.2", "latest", "--json")
+    assert code == 0 and err == ""
+    assert (json.loads(out)["to"], json.loads(out)["track"]) == ("10.6.0 CU6", "main")
+    code, out, _ = _run("10.4.2", "latest", "feature", "--json")
+    assert code == 0 and json.loads(out)["to"] == "10.6.9"  # 10.6.10 is a preview: never "the latest"
+    code, _, err = _run("10.4.2", "latest", "main", "--track", "feature")
+    assert code == 2 and "contradicts --track feature" in err
