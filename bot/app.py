@@ -23,9 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot import simulated
-from bot.health import DmsProbe, database_ok, database_writable
-from bot.metrics import CONTENT_TYPE as METRICS_TYPE
-from bot.metrics import render as metrics_text
+from bot.health import DmsProbe, database_writable
+from bot.ops_server import HttpServer, mount_public, ops_listener
 from bot.settings import Settings
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
@@ -50,8 +49,6 @@ from workflow.store.database import make_engine, migrate
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-METRICS_PATH = "/metrics"
 
 
 class _NoClientTokenWarning(logging.Filter):
@@ -300,7 +297,7 @@ def check_dms_urls(dms_access: DmsAccess) -> None:
 
 
 def build_web_app(runtime: Runtime) -> web.Application:
-    """The aiohttp application: ``POST /slack/events`` into Bolt, ``GET /healthz`` with a database check."""
+    """``POST /slack/events`` into Bolt; ``/healthz`` and ``/metrics`` closed to anonymous callers."""
     if runtime.settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     bolt = runtime.app
@@ -325,36 +322,10 @@ def build_web_app(runtime: Runtime) -> web.Application:
             await response.write_eof()
         return response
 
-    async def health(request: web.Request) -> web.Response:
-        ok = await database_ok(runtime.db)
-        probe = runtime.dms_probe
-        dms = {name: status.as_json() for name, status in (probe.status() if probe else {}).items()}
-        return web.json_response({"ok": ok, "db": "ok" if ok else "unavailable", "dms": dms},
-                                 status=200 if ok else 503)
-
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get(HEALTH_PATH, health)
-
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=await metrics_text(runtime), headers={"Content-Type": METRICS_TYPE})
-
-    web_app.router.add_get(METRICS_PATH, metrics)
+    mount_public(web_app, runtime)
     return web_app
-
-
-class HttpServer:
-    """A started aiohttp site; ``port`` is the bound port (useful with port 0)."""
-
-    def __init__(self, runner: web.AppRunner) -> None:
-        self._runner = runner
-
-    @property
-    def port(self) -> int:
-        return int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
 
 
 async def start_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> HttpServer:
@@ -371,7 +342,8 @@ async def serve_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> N
     """Serve until cancelled."""
     server = await start_http(runtime, host=host, port=port)
     try:
-        await asyncio.Event().wait()
+        async with ops_listener(runtime):  # /healthz and /metrics with details on OPS_HOST:OPS_PORT
+            await asyncio.Event().wait()
     finally:
         await server.stop()
 
@@ -392,6 +364,7 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     await handler.connect_async()
     log.info("connected to Slack over Socket Mode")
     try:
-        await asyncio.Event().wait()
+        async with ops_listener(runtime):  # no other port in Socket Mode: health only if OPS_PORT is set
+            await asyncio.Event().wait()
     finally:
         await handler.close_async()

@@ -1,9 +1,11 @@
-"""What ``/healthz`` reports besides the database: whether each configured DMS answers.
+"""What ``/healthz`` reports: whether the database can be written (``DatabaseCheck``) and whether each
+configured DMS answers (``DmsProbe``); ``bot.ops_server`` serves it.
 
 The bot starts and serves Slack whatever its DMSs' state (after a crash or a reboot in the middle of an
 upgrade the agents are restarting exactly then), so reachability is reported, not required: a probe asks
 each DMS in the background at a fixed interval and ``/healthz`` shows the last answer. An unreachable DMS
-does not fail the health check, or a supervisor would restart a bot that can do nothing about it.
+does not fail the health check, or a supervisor would restart a bot that can do nothing about it. A DMS's
+error is kept as it may be shown: every form of the target's password masked, one line, cut.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dms.exceptions import DmsError
+from dms.secrets import dms_text, scrub_known
 from workflow.dms_access import DmsAccess
 from workflow.model.clock import utc_now
 from workflow.model.errors import BotError
@@ -84,16 +89,23 @@ class DmsProbe:
             async with self._slots, self._access.open(name) as conn:
                 await conn.client.connect()
         except (DmsError, BotError, OSError) as exc:
-            self._status[name] = DmsReachability(False, utc_now(), str(exc))
+            self._status[name] = DmsReachability(False, utc_now(), self._shown(name, str(exc)))
             if was is not False:
                 log.warning("DMS %r is unreachable: %s", name, exc)
         except Exception as exc:  # a probe must never stop probing
-            self._status[name] = DmsReachability(False, utc_now(), f"{type(exc).__name__}: {exc}")
+            shown = self._shown(name, f"{type(exc).__name__}: {exc}")
+            self._status[name] = DmsReachability(False, utc_now(), shown)
             log.exception("probing DMS %r failed", name)
         else:
             self._status[name] = DmsReachability(True, utc_now())
             if was is False:
                 log.info("DMS %r answers again", name)
+
+    def _shown(self, name: str, text: str) -> str:
+        target = self._access.targets.get(name)
+        if target is None:
+            return dms_text(scrub_known(text), "", limit=300)
+        return dms_text(scrub_known(text), target.password, user=target.user, limit=300)
 
 
 HEALTH_TIMEOUT_S = 5.0
@@ -114,12 +126,51 @@ def database_writable(db: Engine) -> bool:
     return True
 
 
-async def database_ok(db: Engine, *, timeout_s: float | None = None) -> bool:
-    """``database_writable`` off the event loop, bounded: a database locked for long counts as down."""
-    timeout_s = timeout_s or HEALTH_TIMEOUT_S
-    loop = asyncio.get_running_loop()
-    try:
-        return await asyncio.wait_for(loop.run_in_executor(None, database_writable, db), timeout=timeout_s)
-    except TimeoutError:
-        log.error("health check: the database did not answer within %ss", timeout_s)
-        return False
+class DatabaseCheck:
+    """``write`` (``database_writable``) for ``/healthz``, bounded: at most one write every ``every_s``
+    seconds, its answer (ok or not) given to every probe in between; concurrent probes share one write; a
+    write taking longer than ``HEALTH_TIMEOUT_S`` counts as down, and while it still waits in its thread no
+    other is started. A flood of probes thus never reaches the database users are waiting for."""
+
+    def __init__(self, write: Callable[[], bool], *, every_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._write = write
+        self._every_s = every_s
+        self._clock = clock
+        self._last: tuple[float, bool] | None = None
+        self._checking: asyncio.Task[bool] | None = None
+        self._writing: asyncio.Future[bool] | None = None
+
+    async def ok(self) -> bool:
+        last = self._last
+        if last is not None and self._clock() - last[0] < self._every_s:
+            return last[1]
+        if self._checking is None:
+            self._checking = asyncio.get_running_loop().create_task(self._check(), name="healthz-db")
+        # Shielded: a probe that hangs up must not cancel the write the others wait for.
+        return await asyncio.shield(self._checking)
+
+    async def _check(self) -> bool:
+        try:
+            ok = await self._bounded_write()
+            self._last = (self._clock(), ok)
+            return ok
+        finally:
+            self._checking = None
+
+    async def _bounded_write(self) -> bool:
+        if self._writing is not None and not self._writing.done():
+            log.error("health check: the last database write has not finished yet")
+            return False
+        self._writing = asyncio.get_running_loop().run_in_executor(None, self._write)
+        # Read its outcome even when no probe waits for it any more (a timed-out write), or asyncio warns.
+        self._writing.add_done_callback(lambda done: done.cancelled() or done.exception())
+        timeout_s = HEALTH_TIMEOUT_S  # read now: tests shorten it
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._writing), timeout=timeout_s)
+        except TimeoutError:
+            log.error("health check: the database did not answer within %ss", timeout_s)
+            return False
+        except Exception:
+            log.exception("health check: the database cannot be written")
+            return False

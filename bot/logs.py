@@ -1,7 +1,9 @@
 """Logging: one line per event, readable by default, JSON with ``LOG_FORMAT=json``.
 
 Called once by a composition root; never at import. A filter masks anything that looks like a Slack
-token or a ``password=`` pair, as a last line of defence behind ``SecretStr``.
+token or a ``password=`` pair, and every DMS password a client of this process was given in every form a DMS
+can echo it back in (``dms.secrets``), as a last line of defence behind ``SecretStr`` and the DMS client's
+own scrubbing. Tracebacks are masked too, in both formats.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
+
+from dms.secrets import scrub_known
 
 _SECRET_PATTERNS = (
     re.compile(r"xox[abpre]-[A-Za-z0-9-]+"),
@@ -21,7 +25,8 @@ _SECRET_PATTERNS = (
 
 
 def redact(text: str) -> str:
-    """Mask tokens and password values in ``text``."""
+    """Mask tokens, password values and the remembered DMS passwords (every encoding) in ``text``."""
+    text = scrub_known(text)
     for pattern in _SECRET_PATTERNS:
         if pattern.groups:
             text = pattern.sub(lambda match: match.group(1) + "***", text)
@@ -37,6 +42,11 @@ class _RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class _TextFormatter(logging.Formatter):
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
 
 
 class _JsonFormatter(logging.Formatter):
@@ -58,7 +68,7 @@ def setup_logging(*, level: str = "INFO", fmt: str = "text", stream: TextIO | No
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(_RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

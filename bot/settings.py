@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from workflow.settings import WorkflowSettings
 
@@ -31,3 +31,19 @@ class Settings(WorkflowSettings):
     # Logging
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+    # Operations endpoints (/healthz, /metrics). Closed by default: on PORT an anonymous caller learns only
+    # "ok" or "unavailable"; the details (lease owners, DMS names and errors) need OPS_TOKEN as a bearer
+    # token, or the listener of their own on OPS_HOST:OPS_PORT (none unless OPS_PORT is set; 0: any free
+    # port). With OPS_TOKEN set, that listener asks for it too.
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(default=None, ge=0, le=65535)
+    ops_token: SecretStr | None = Field(default=None, min_length=16)
+    # /healthz writes to the database at most once per this many seconds and answers from that in between,
+    # so a flood of probes never competes with users' commands for the database.
+    ops_db_check_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("ops_token", "ops_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

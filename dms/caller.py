@@ -21,7 +21,8 @@ from dms.call_stats import CALL_STATS, CallStats
 from dms.exceptions import DmsApiError, DmsAuthError, DmsProtocolError, DmsScriptError, DmsUnreachable
 from dms.limits import UnreadableBody, inflate_capped, too_large
 from dms.models import ConnectInfo
-from dms.wire import SESSION_EXPIRED, asmx_message, first_error, is_auth_refusal, parse_json, scrub
+from dms.secrets import dms_text, remember
+from dms.wire import SESSION_EXPIRED, asmx_message, first_error, is_auth_refusal, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class HttpCaller:
         self._stats = stats
         self.user = user
         self._password = password
+        # The log filter and /healthz scrub every form of it too, as a last line of defence.
+        remember(password, user=user)
         self.retries = retries
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -89,9 +92,10 @@ class HttpCaller:
         if kind.lower() == "challenge":
             raise DmsAuthError(TWO_STEP, agent=label, method=method)
         if not info.connection:
-            why = scrub(info.message or "no message", self._password)[:200]
-            raise DmsAuthError(f"connection refused ({kind[:40] or 'no MessageType'}): {why}", agent=label,
-                               method=method)
+            # Only the DMS's own fields, cleaned: the rest of the answer may quote the login request.
+            why = self.shown(info.message or "no message", limit=200)
+            kind = self.shown(kind, limit=40) or "no MessageType"
+            raise DmsAuthError(f"connection refused ({kind}): {why}", agent=label, method=method)
         return info
 
     # ----------------------------------------------------------------- one request
@@ -181,9 +185,9 @@ class HttpCaller:
         return body["d"]
 
     def _raise_fault(self, fault: str, *, method: str, label: str) -> None:
+        text = self.shown(fault, limit=300)
         if SESSION_EXPIRED in fault.lower():
-            raise SessionExpired(fault)
-        text = scrub(fault, self._password)[:500]
+            raise SessionExpired(text)
         if method in CONNECT_METHODS and is_auth_refusal(fault):
             raise DmsAuthError(f"credentials refused for user {self.user!r}: {text}", agent=label,
                                method=method)
@@ -192,6 +196,10 @@ class HttpCaller:
         raise DmsApiError(f"the DMS answered an error: {text}", agent=label, method=method)
 
     # ----------------------------------------------------------------- reading answers
+
+    def shown(self, text: str, *, limit: int) -> str:
+        """Text from the DMS as an error may carry it: every form of the password masked, one line, cut."""
+        return dms_text(text, self._password, user=self.user, limit=limit)
 
     def model(self, model: type[M], data: Any, method: str, *, label: str) -> M:
         if data is None:

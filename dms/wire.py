@@ -13,7 +13,7 @@ import ssl
 
 import certifi
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 API_PATH = "/API/v1/Json.asmx"
 SESSION_EXPIRED = "no connection available"
@@ -91,7 +91,9 @@ def is_auth_refusal(message: str) -> bool:
 
 
 def asmx_message(status: int, body: object) -> str | None:
-    """The ``Message`` of an ASMX fault (HTTP 4xx/5xx with a JSON body), else ``None``."""
+    """The ``Message`` of an ASMX fault (HTTP 4xx/5xx with a JSON body), else ``None``. Only this field is
+    ever shown (through ``dms.secrets.dms_text``): ``StackTrace`` and the rest of the body may quote the
+    request, password included."""
     if status < 400:
         return None
     if isinstance(body, dict) and isinstance(body.get("Message"), str):
@@ -105,12 +107,6 @@ def parse_json(raw: bytes) -> object:
         return json.loads(raw)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-
-
-def scrub(text: str, secret: SecretStr) -> str:
-    """A DMS may echo what it was sent; never pass the password on."""
-    value = secret.get_secret_value()
-    return text.replace(value, "**********") if value else text
 
 
 def first_error(exc: ValidationError) -> str:

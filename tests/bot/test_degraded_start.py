@@ -27,6 +27,7 @@ from workflow.store.tables import PlanHop
 # Slower than the other Slack tests, so that the bot can be stopped in the middle of a hop.
 SPEED = 600.0
 LOST, BACK = "does not answer", "answers again"
+OPS_TOKEN = "degraded-start-ops-token"
 
 
 async def _start(settings: Settings, clock: FakeClock, slack_url: str) -> tuple[Runtime, HttpServer]:
@@ -57,7 +58,8 @@ async def test_a_bot_restarted_while_the_dms_is_down_starts_at_once_and_finishes
     await sim.start()
     clock = FakeClock()
     settings = app_settings(dms_url=sim.url, database_url=f"sqlite:///{tmp_path / 'app.db'}",
-                            slack_api_url=slack.base_url, dms_time_scale=SPEED, dms_poll_seconds=0.02 * SPEED)
+                            slack_api_url=slack.base_url, dms_time_scale=SPEED, dms_poll_seconds=0.02 * SPEED,
+                            ops_token=OPS_TOKEN)
     runtime, server = await _start(settings, clock, slack.base_url)
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10)
     stack = Stack(runtime=runtime, server=server, slack=slack, sim=sim, clock=clock, http=http)
@@ -76,7 +78,8 @@ async def test_a_bot_restarted_while_the_dms_is_down_starts_at_once_and_finishes
         assert time.monotonic() - began < 5.0  # no waiting for the DMS
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as http:
             async def health() -> Any:
-                return (await http.get("/healthz")).json()
+                # The details (each DMS) need the token on the app's port.
+                return (await http.get("/healthz", headers={"Authorization": f"Bearer {OPS_TOKEN}"})).json()
 
             await wait_until(lambda: _reachable(health), timeout_s=20, what="/healthz asking the DMS")
             body = await health()

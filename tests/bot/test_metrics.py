@@ -4,15 +4,19 @@ durations, DMS call latency and errors, Slack calls and retries; every line pars
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.core import Metric
 
 from bot.metrics_calls import CallCollector, hop_family, step_durations
 from dms.call_stats import CallStats
 from handlers.delivery.slack_web import SlackCallStats
-from tests.handlers.conftest import Stack, plan_message, stack  # noqa: F401  (the fixture)
+from tests.handlers.conftest import Stack, plan_message
+from tests.handlers.stacks import custom_stack
 from tests.support.polling import wait_until
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -38,13 +42,23 @@ def parse(body: str) -> dict[str, float]:
     return samples
 
 
-async def test_metrics_show_plans_reachability_leases_and_calls(stack: Stack) -> None:  # noqa: F811
+OPS_TOKEN = "metrics-test-token-0123456789"
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The app with OPS_TOKEN: on the app's port /metrics answers only with it."""
+    async with custom_stack(tmp_path, ops_token=OPS_TOKEN) as built:
+        yield built
+
+
+async def test_metrics_show_plans_reachability_leases_and_calls(stack: Stack) -> None:
     assert (await stack.slash("plan 10.4")).status_code == 200
     await plan_message(stack)
     await stack.settle()
 
     async def text() -> str:
-        response = await stack.http.get("/metrics")
+        response = await stack.http.get("/metrics", headers={"Authorization": f"Bearer {OPS_TOKEN}"})
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
         return response.text
 

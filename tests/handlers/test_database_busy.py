@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from bot import health
 from handlers.ids import ActionId
 from tests.handlers.conftest import APPROVER, REQUESTER, Stack, awaiting_approval
+from tests.handlers.stacks import custom_stack
 from tests.support.polling import wait_until
 from workflow.store.states import PlanState
 
@@ -47,15 +49,21 @@ async def test_a_listener_says_the_database_is_busy_within_three_seconds(stack: 
 
 
 async def test_healthz_fails_while_the_database_cannot_be_written(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(health, "HEALTH_TIMEOUT_S", 0.5)
-    assert (await stack.http.get("/healthz")).status_code == 200
-    with locked(stack):
-        answer = await stack.http.get("/healthz")
-        assert answer.status_code == 503 and answer.json()["db"] == "unavailable"
-    await wait_until(lambda: stack.runtime.db_ok(), timeout_s=40, what="the health check thread finishing")
-    assert (await stack.http.get("/healthz")).status_code == 200
+    # Every probe writes (no answer kept between probes), so the lock is seen at once.
+    async with custom_stack(tmp_path, ops_db_check_seconds=0) as stack:
+        assert (await stack.http.get("/healthz")).status_code == 200
+        with locked(stack):
+            answer = await stack.http.get("/healthz")
+            assert (answer.status_code, answer.text) == (503, "unavailable")
+        await wait_until(lambda: stack.runtime.db_ok(), timeout_s=40, what="the database free again")
+
+        async def healthy() -> bool:
+            return (await stack.http.get("/healthz")).status_code == 200
+
+        await wait_until(healthy, timeout_s=10, what="/healthz answering ok again")
 
 
 async def test_a_running_upgrade_waits_for_a_locked_database_and_finishes(stack: Stack) -> None:

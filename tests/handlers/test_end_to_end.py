@@ -118,8 +118,9 @@ async def test_bad_signature_and_stale_timestamp_get_401(stack: Stack) -> None:
     assert (await stack.http.post("/slack/events", content=body, headers=headers)).status_code == 401
     await stack.settle()
     assert not stack.slack.calls_for("chat.postMessage")
-    health = (await stack.http.get("/healthz")).json()
-    assert (health["ok"], health["db"]) == (True, "ok") and set(health["dms"]) == {"default"}
+    # Refused requests leave the bot healthy; an anonymous probe learns only that.
+    health = await stack.http.get("/healthz")
+    assert (health.status_code, health.text.strip()) == (200, "ok")
 
 
 async def test_retried_slash_command_makes_one_plan(stack: Stack) -> None:
