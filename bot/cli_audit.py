@@ -1,10 +1,20 @@
 """``dm-upgrade audit [--format jsonl|csv] [--since DATE] [--output FILE]``: export the audit log of
-DATABASE_URL (bringing its schema up to date first, like every start of the program)."""
+DATABASE_URL (bringing its schema up to date first, like every start of the program).
+
+Read-only commands (``audit``, ``timeline``) never create a database: a missing SQLite file, or a database
+without the bot's schema (an empty file), is said on stderr with exit 2 (``missing_database``). A CSV
+cell that a spreadsheet would run as a formula gets a leading ``'`` (OWASP's rule for CSV injection):
+reasons are typed by people. JSON Lines keep the text exactly as recorded.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -32,15 +42,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it without evaluating it: a formula start gets a leading ``'``."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def csv_chunks(records: Iterator[str]) -> Iterator[str]:
+    """JSON Lines records of the audit export -> CSV lines (header first), every cell neutralised."""
+    buffer = io.StringIO()
+    # RFC 4180's CRLF: the writer then quotes a cell holding a bare carriage return, which a reader
+    # would otherwise take for the end of the row.
+    writer = csv.DictWriter(buffer, fieldnames=audit.CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for record in records:
+        data = json.loads(record)
+        data["detail"] = json.dumps(data["detail"], sort_keys=True, ensure_ascii=False)
+        writer.writerow({key: neutralise("" if value is None else str(value)) for key, value in data.items()})
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
 def _write(out: TextIO, *, url: str, fmt: audit.ExportFormat, since: datetime | None) -> None:
     engine = make_engine(url)
     try:
         migrate(engine)
         with session(engine) as db_session:
-            for chunk in audit.iter_export(db_session, fmt=fmt, since=since):
+            records = audit.iter_export(db_session, fmt="jsonl", since=since)
+            for chunk in csv_chunks(records) if fmt == "csv" else records:
                 out.write(chunk)
     finally:
         engine.dispose()
+
+
+def missing_database(url: str) -> str | None:
+    """Why a read-only command cannot read ``url`` (no SQLite file, or no dm-upgrade schema in it), or
+    None. Asked without creating or migrating anything: opening a missing SQLite file creates it."""
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        return (f"no database at {missing}: nothing was recorded there yet (DATABASE_URL, or "
+                "--database-url, names the bot's database)")
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)  # plain: make_engine's settings (WAL) would write to the file
+    try:
+        with engine.connect() as connection:
+            schema = inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
+    if schema:
+        return None
+    return (f"no dm-upgrade database at {_shown(url)}: it is empty (the bot creates its tables when it "
+            "starts; DATABASE_URL, or --database-url, names the bot's database)")
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or ""))
+    return parsed.render_as_string(hide_password=True)
 
 
 def missing_sqlite_file(url: str) -> Path | None:
@@ -57,10 +123,9 @@ def missing_sqlite_file(url: str) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     try:
         url = args.database_url or load_settings().database_url
-        missing = missing_sqlite_file(url)
-        if missing is not None:
-            return fail(f"no database at {missing}: nothing was recorded there yet (DATABASE_URL, or "
-                        "--database-url, names the bot's database)")
+        problem = missing_database(url)
+        if problem is not None:
+            return fail(problem)
         fmt: audit.ExportFormat = "csv" if args.format == "csv" else "jsonl"
         if args.output is None:
             _write(sys.stdout, url=url, fmt=fmt, since=args.since)

@@ -1,5 +1,6 @@
 """``dm-upgrade timeline ID [--out FILE]``: draw one plan's timeline (PNG) from DATABASE_URL into a file
-and print its path. matplotlib is imported only here, when the picture is drawn."""
+and print its path. matplotlib is imported only here, when the picture is drawn. Read-only: a missing or
+empty database is said on stderr (exit 2), never created."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.cli_audit import missing_database
 from bot.settings import Settings
+from bot.startup import fail
 from workflow.model.clock import utc_now
 from workflow.model.errors import NotFound
 from workflow.store.database import make_engine, migrate, session
@@ -41,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if scale <= 0:
         print("dm-upgrade timeline: --time-scale must be above 0", file=sys.stderr)
         return 2
+    problem = missing_database(url)
+    if problem is not None:
+        return fail(problem)
     try:
         timeline = _timeline(url, plan_id=args.plan_id, time_scale=scale)
     except NotFound as exc:

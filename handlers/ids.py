@@ -14,7 +14,7 @@ SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
     "plan <version> [on <dms>] [from <version>] [track main|feature|preview] [at YYYY-MM-DD HH:MM [for 4h]] "
-    "| status | check | cancel <id> | history | timeline [id] | help"
+    "| status [id] [full] | tick <id> <item> | check | cancel <id> | history | timeline [id] | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).

@@ -77,3 +77,40 @@ def test_the_comparison_can_tell_commands_apart() -> None:
     assert steps_of_command(".venv/bin/python -m pip install --quiet -e '.[dev]'") == [base[1]]
     assert steps_of_command(".venv/bin/pytest tests/bot") != [base[2]]
     assert steps_of_command(".venv/bin/pip install -e .") != [base[1]]
+
+
+def readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_migration_the_readme_names_exists() -> None:
+    versions = ROOT / "workflow" / "store" / "migrations" / "versions"
+    named = set(re.findall(r"migration (\d{4})", readme()))
+    assert named, "the README names no migration any more: drop this test"
+    for number in named:
+        assert list(versions.glob(f"{number}_*.py")), f"README names migration {number}; there is none"
+
+
+def test_every_dm_upgrade_command_in_the_readme_parses() -> None:
+    # As a shell would split them: a version with a space must be quoted (`--version '10.4.0 CU3'`).
+    from bot.cli import SUBCOMMANDS, build_parser
+
+    commands = []
+    for block in re.findall(r"^```sh\n(.*?)^```", readme(), re.S | re.M):
+        for line in block.splitlines():
+            words = shlex.split(line.split("  #")[0])
+            while words and "=" in words[0]:  # DMS_URL=... before the command
+                words.pop(0)
+            if words and words[0].endswith("bin/dm-upgrade") and words[1:2] and words[1] in SUBCOMMANDS:
+                commands.append(words[1:])
+    inline = re.findall(r"`dm-upgrade ((?:simulator|path|timeline|audit) [^`]*)`", readme())
+    # Synopses ([--x]) and pipes are not commands to run.
+    commands += [shlex.split(c) for c in inline if not any(mark in c for mark in ("[", "|", "..."))]
+    assert len(commands) >= 5, commands
+    for args in commands:
+        try:
+            build_parser(only=args[0]).parse_args(args)
+        except SystemExit as exited:
+            if exited.code == 0:  # --help
+                continue
+            raise AssertionError(f"README command does not parse: dm-upgrade {shlex.join(args)}") from None

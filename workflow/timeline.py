@@ -133,7 +133,7 @@ def build_timeline(
     return Timeline(
         plan_id=snapshot.id,
         title=f"Plan #{snapshot.id} on {snapshot.dms_name}: {snapshot.current_version} -> "
-              f"{snapshot.target_version}",
+              f"{snapshot.target_version} (track: {snapshot.track_label})",
         state=snapshot.state,
         now=now,
         time_scale=time_scale,

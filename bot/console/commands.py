@@ -18,14 +18,17 @@ from typing import Any, TextIO
 from bot.console.home_tab import open_home
 from bot.console.render import MessageState
 from bot.console.session import ConsoleError, ConsoleSession, quoted
+from handlers.blocks.render import Element
 from handlers.ids import ActionId
+from workflow.model.checklist import key_named
 
 log = logging.getLogger(__name__)
 
 HELP = """\
   /dm-upgrade <args>        the slash command, e.g. /dm-upgrade plan 10.5  (/dm-upgrade help for its usage)
   click N [in mK]           click button [N] of the latest message with buttons (or of message mK)
-  tick N [N ...] [in mK]    tick or untick checkboxes (N), one click each
+  tick N|NAME ... [in mK]   tick or untick checkboxes, by number (N) or short name (tick backup), one
+                            click each
   window now [for 2h]       set the plan's window (opens the form if needed, fills it, submits it)
   window YYYY-MM-DD HH:MM [for 4h]
   submit [TEXT] | close     submit the open form as shown (TEXT fills its text field, e.g. a reason)
@@ -39,8 +42,8 @@ HELP = """\
 
 _WINDOW_RE = re.compile(r"^window\s+(?:(?P<now>now)|(?P<date>\d{4}-\d{2}-\d{2})\s+(?P<time>\d{1,2}:\d{2}))"
                         r"(?:\s+for\s+(?P<dur>\S+))?\s*$", re.IGNORECASE)
-_ACT_RE = re.compile(r"^(?P<verb>click|tick)\s+(?P<n>\d+(?:[\s,]+\d+)*)(?:\s+in\s+(?P<label>#?m\d+))?\s*$",
-                     re.IGNORECASE)
+_ACT_RE = re.compile(r"^(?P<verb>click|tick)\s+(?P<n>[\w.-]+(?:[\s,]+[\w.-]+)*?)"
+                     r"(?:\s+in\s+(?P<label>#?m\d+))?\s*$", re.IGNORECASE)
 ReadLine = Callable[[], Awaitable[str | None]]
 FormValues = dict[str, dict[str, dict[str, Any]]]
 
@@ -131,13 +134,10 @@ class Console:
         elif lowered == "help":
             self.print(HELP)
         elif (match := _ACT_RE.match(line)) is not None:
-            numbers = [int(n) for n in re.split(r"[\s,]+", match["n"])]
+            numbers = re.split(r"[\s,]+", match["n"])
             if len(numbers) > 1 and match["verb"].lower() != "tick":
-                raise ConsoleError("click takes one number; tick takes several (tick 5 6 7)")
+                raise ConsoleError("click takes one number; tick takes several (tick 5 6 7, tick backup)")
             label = match["label"]
-            if label is None:
-                latest = self.session.transcript.latest_with_elements()
-                label = latest.label if latest is not None else None
             for i, number in enumerate(numbers):
                 if i:  # one click at a time, as a person does: the next one sees the message it changed
                     await self.session.settle(timeout_s=self.timeout_s)
@@ -155,18 +155,21 @@ class Console:
         else:
             raise ConsoleError(f"unknown command {quoted(line.split()[0])}: type help")
 
-    async def act(self, number: int, *, verb: str, label: str | None) -> None:
+    async def act(self, item: str, *, verb: str, label: str | None) -> None:
+        """Click or tick ``item`` (an element's number, or a checklist item's short name) of ``label``."""
         s = self.session
-        if label is None:
+        state = self._holder(item) if label is None else None
+        if label is None and state is None:
             raise ConsoleError("no message has buttons or checkboxes yet")
         try:
-            state = s.transcript.by_label(label)
+            state = state or s.transcript.by_label(label or "")
         except LookupError as exc:
             raise ConsoleError(str(exc)) from None
         try:
-            element = state.rendered.element(number)
+            element = state.rendered.element(int(item)) if item.isdigit() else _named(state, item)
         except LookupError:
-            raise ConsoleError(f"{state.label} has no element {number}") from None
+            raise ConsoleError(f"{state.label} has no element {item}") from None
+        number = element.number
         if verb == "tick" and element.kind != "checkbox":
             raise ConsoleError(f"[{number}] in {state.label} is a button: use click {number}")
         confirm = element.raw.get("confirm")
@@ -174,6 +177,18 @@ class Console:
             self.print("  (cancelled)")
             return
         await s.act(element, label=state.label)
+
+    def _holder(self, item: str) -> MessageState | None:
+        """Without ``in mK``: the message on screen showing element ``item`` (numbers are unique among the
+        answers' buttons and the newest messages), or with a checkbox of that short name; else the latest
+        message with elements, to say it has no such element."""
+        transcript = self.session.transcript
+        if item.isdigit():
+            found = transcript.owner_of(int(item))
+        else:
+            named = [m for m in transcript.messages.values() if not m.deleted and _has_name(m, item)]
+            found = max(named, key=lambda m: m.order, default=None)
+        return found or transcript.latest_with_elements()
 
     async def confirm(self, dialog: dict[str, Any]) -> bool:
         render = self.session.transcript.render
@@ -260,6 +275,23 @@ class Console:
             if state is None:
                 raise ConsoleError("nothing to show yet")
         self.print(*transcript.full(state))
+
+
+def _named(state: MessageState, name: str) -> Element:
+    """The checkbox of the checklist item called ``name`` (short name or key); LookupError if none."""
+    boxes = {e.value: e for e in state.rendered.elements if e.kind == "checkbox" and e.value}
+    key = key_named(name, keys=list(boxes))
+    if key is None:
+        raise LookupError(name)
+    return boxes[key]
+
+
+def _has_name(state: MessageState, name: str) -> bool:
+    try:
+        _named(state, name)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_label(text: str) -> bool:

@@ -31,6 +31,7 @@ class MessageState:
     order: int
     rendered: RenderedMessage
     deleted: bool = False
+    ephemeral: bool = False  # an answer only the acting user sees (no message Slack keeps to edit)
 
 
 @dataclass
@@ -41,7 +42,9 @@ class Transcript:
     channel_names: Mapping[str, str] = field(default_factory=dict)
     messages: dict[tuple[str, str], MessageState] = field(default_factory=dict)
     view: dict[str, Any] | None = None
-    _count: int = 0
+    _count: int = 0  # messages posted (labels m1, m2 ...)
+    _answers: int = 0  # answers with buttons kept to be clicked (labels e1, e2 ...)
+    _order: int = 0  # both, in the order they arrived
 
     # ----- lookups used by the console's commands ---------------------------------------------------
 
@@ -51,6 +54,13 @@ class Transcript:
             if state.label == wanted and not state.deleted:
                 return state
         raise LookupError(f"no message {label!r}; labels look like m1, m2 ...")
+
+    def owner_of(self, number: int) -> MessageState | None:
+        """The newest message on screen with element ``number``: an answer's buttons are numbered after
+        everything else on screen (``ephemeral_lines``), so each number names one thing to click."""
+        candidates = [s for s in self.messages.values() if not s.deleted and any(
+            e.number == number for e in s.rendered.elements)]
+        return max(candidates, key=lambda s: s.order, default=None)
 
     def latest_with_elements(self) -> MessageState | None:
         """The most recently posted message that still has buttons or checkboxes."""
@@ -83,10 +93,21 @@ class Transcript:
                 return []
             state.deleted = True
             return [self._indent(state.thread_ts) + f"x {state.label} deleted"]
-        return self.ephemeral_lines(message.text, message.blocks, to=message.ephemeral_to)
+        return self.ephemeral_lines(message.text, message.blocks, to=message.ephemeral_to, message=message)
 
-    def ephemeral_lines(self, text: str, blocks: list[dict[str, Any]] | None, *, to: str | None) -> list[str]:
-        rendered = self.render(blocks, text)
+    def ephemeral_lines(self, text: str, blocks: list[dict[str, Any]] | None, *, to: str | None,
+                        message: FakeMessage | None = None) -> list[str]:
+        """An answer only ``to`` sees. Its buttons (a confirmation) get numbers after every number on screen,
+        so ``click N`` reaches them and nothing else; it is kept (label ``eN``) to be clicked."""
+        shown = [m for m in self.messages.values() if not m.deleted]
+        highest = max((e.number for m in shown for e in m.rendered.elements), default=0)
+        rendered = self.render(blocks, text, first_number=highest + 1)
+        if rendered.elements and message is not None:
+            self._answers += 1
+            self._order += 1
+            self.messages[(message.channel, message.ts)] = MessageState(
+                label=f"e{self._answers}", channel=message.channel, ts=message.ts,
+                thread_ts=message.thread_ts, order=self._order, rendered=rendered, ephemeral=True)
         who = self.user_names.get(to or "", to or "you")
         lines = [f"  (only visible to {who})"]
         lines.extend("  | " + line for line in rendered.text.splitlines() or [""])
@@ -107,8 +128,9 @@ class Transcript:
 
     # ----- internals ---------------------------------------------------------------------------------
 
-    def render(self, blocks: list[dict[str, Any]] | None, text: str) -> RenderedMessage:
-        rendered = render_message(blocks, text)
+    def render(self, blocks: list[dict[str, Any]] | None, text: str, *,
+               first_number: int = 1) -> RenderedMessage:
+        rendered = render_message(blocks, text, first_number=first_number)
         return RenderedMessage(text=self.names(rendered.text), elements=rendered.elements)
 
     def names(self, text: str) -> str:
@@ -119,9 +141,10 @@ class Transcript:
 
     def _posted(self, message: FakeMessage) -> list[str]:
         self._count += 1
+        self._order += 1
         state = MessageState(
             label=f"m{self._count}", channel=message.channel, ts=message.ts, thread_ts=message.thread_ts,
-            order=self._count, rendered=self.render(message.blocks, message.text),
+            order=self._order, rendered=self.render(message.blocks, message.text),
         )
         self.messages[(message.channel, message.ts)] = state
         indent = self._indent(message.thread_ts)

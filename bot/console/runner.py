@@ -42,7 +42,7 @@ class ConsoleOptions:
     play_cube: bool = False  # watch driver: the simulator performs each Cube step when the bot asks
     pacer_interval_s: float = 1.0  # Slack's one message per second per channel, kept in the console
     settle_timeout_s: float = 600.0
-    files_dir: Path | None = None  # where shared files (timeline pictures) go; default: a temp folder
+    files_dir: Path | None = None  # shared files (timeline pictures); default: ./dm-upgrade-files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ DEFAULT_USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}
 JOB_HORIZON_S = 3.0
 QUIET_S = 0.15  # no Slack traffic for this long (after the engine settled) = the line's work is done
 POLL_S = 0.02
+FILES_DIR = "dm-upgrade-files"
 
 # The listeners answer a click or a form only to refuse or report a failure, so any reply to one is an
 # error; a slash command's reply is one when it carries the usage (bad input) or the unexpected-failure text.
@@ -116,8 +116,10 @@ class ConsoleSession:
         is_error: ErrorTest = looks_like_error,
         files_dir: Path | None = None,
     ) -> None:
-        # Files the bot shares (the timeline picture) are written here; it outlives the session.
-        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "dm-upgrade-console-files"
+        # Files the bot shares (the timeline picture) are written here; it outlives the session. By default
+        # the working directory, beside the session's database (so plan #N's picture is that plan's), never
+        # a fixed folder shared by every user and test run of the machine.
+        self.files_dir = files_dir or Path.cwd() / FILES_DIR
         self._base_settings = settings
         self._make_runtime = make_runtime
         self._pacer_interval_s = pacer_interval_s
@@ -217,10 +219,11 @@ class ConsoleSession:
     async def act(self, element: Element, *, label: str) -> None:
         """Click a button or toggle one checkbox of the message labelled ``label``."""
         state = self.transcript.by_label(label)
-        message = self.fake.message(state.channel, state.ts)
+        # An ephemeral answer is no message Slack keeps: its clicks carry no ``message``, as in Slack.
+        message = None if state.ephemeral else self.fake.message(state.channel, state.ts)
         action: dict[str, Any] = {"action_id": element.action_id, "block_id": element.block_id,
                                   "action_ts": f"{time.time():.6f}"}
-        if element.kind == "checkbox":
+        if element.kind == "checkbox" and message is not None:
             rendered = self.transcript.render(message.blocks, message.text)
             group = rendered.checkbox_group(rendered.element(element.number))
             selected = [e.raw for e in group if (e.checked != (e.number == element.number))]
@@ -228,15 +231,15 @@ class ConsoleSession:
         else:
             action.update(type="button", value=element.value, text=element.raw.get("text"))
         container: dict[str, Any] = {"type": "message", "message_ts": state.ts, "channel_id": state.channel,
-                                     "is_ephemeral": False}
+                                     "is_ephemeral": state.ephemeral}
         if state.thread_ts:
             container["thread_ts"] = state.thread_ts
         self.kind = "action"
         payload = self._payload("block_actions")
         payload.update(
-            container=container, channel={"id": state.channel, "name": CHANNEL_NAME},
-            message=message.as_api(bot_id=self.fake.bot_id), state={"values": {}},
+            container=container, channel={"id": state.channel, "name": CHANNEL_NAME}, state={"values": {}},
             response_url=self._response_url(), actions=[action],
+            **({"message": message.as_api(bot_id=self.fake.bot_id)} if message is not None else {}),
         )
         await self._dispatch(urlencode({"payload": json.dumps(payload)}))
 

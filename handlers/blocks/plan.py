@@ -38,7 +38,7 @@ from handlers import safe_text as safe
 from handlers.blocks import notes as blocks_notes
 from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
 from workflow.approvals import overrides_needed
-from workflow.model.checklist import Phase
+from workflow.model.checklist import Phase, short_name
 from workflow.model.snapshot import ItemView, PlanSnapshot
 from workflow.model.states import PlanState
 
@@ -193,7 +193,8 @@ def _option(item: ItemView) -> Option:
                                  limit=OPTION_TEXT_LIMIT)
     elif item.detail:
         description = safe.plain(item.detail, limit=OPTION_TEXT_LIMIT)
-    label = safe.plain(mark + item.title + optional, limit=OPTION_TEXT_LIMIT)
+    name = short_name(item.key)  # what `tick` takes, the same in every plan
+    label = safe.plain(mark + (f"{name}: " if name else "") + item.title + optional, limit=OPTION_TEXT_LIMIT)
     return Option(value=item.key, text=PlainTextObject(text=label),
                   description=PlainTextObject(text=description) if description else None)
 
@@ -282,7 +283,7 @@ def plan_message(snap: PlanSnapshot, *, notes: Sequence[str] = ()) -> Message:
                                     limit=HEADER_LIMIT)),
         section(
             f"*{safe.name(snap.current_version)}* → *{safe.name(snap.target_version)}* "
-            f"(track: {safe.name(snap.track)})\n"
+            f"(track: {safe.name(snap.track_label)})\n"
             f"{emoji} State: *{snap.state.label}*   ·   Requested by {safe.user(snap.requester)}\n"
             f"Window: {window_text(snap)}",
             block_id=BlockId.PLAN_STATUS.value,

@@ -23,13 +23,17 @@ from handlers.blocks.plan import (
     plan_message,
     section,
     simulated_mark,
+    span,
     title_line,
     to_dicts,
     truncate,
+    versions,
     when,
     window_text,
 )
+from workflow.model.checklist import short_name
 from workflow.model.snapshot import PlanSnapshot
+from workflow.model.states import PlanState
 
 BAR_WIDTH = 20
 _CHECK_MARK = {CheckStatus.PASS: ":white_check_mark:", CheckStatus.WARN: ":warning:", CheckStatus.FAIL: ":x:",
@@ -201,9 +205,70 @@ def cancelling(snap: PlanSnapshot, *, actor: str, reason: str) -> Message:
     return Message(text=f"Plan #{snap.id} is being cancelled", blocks=to_dicts([section(text)]))
 
 
+def status_short(snap: PlanSnapshot, *, lead: str) -> Message:
+    """The ephemeral answer to ``/dm-upgrade status``, a dozen lines at most: the state, ``lead`` (the next
+    step: who must do what, by when), the window, progress and ETA, what waits on whom, and the word that
+    shows the whole plan (``status_summary``)."""
+    lines = [f"*Plan #{snap.id}*{simulated_mark(snap)}: {safe.name(snap.dms_name)} {versions(snap)} "
+             f"(track: {safe.name(snap.track_label)}) — *{snap.state.label}*", lead,
+             f"Window: {window_text(snap)}", _progress_line(snap)]
+    ticked = sum(item.checked for item in snap.checklist)
+    lines.append(f"Checklist: {ticked}/{len(snap.checklist)} ticked")
+    lines += _waiting_lines(snap)
+    if snap.agents:
+        rows = agent_dicts(snap.agents)
+        counts = Counter(safe.name(row.get("status", "?")) for row in rows)
+        lines.append(f"Agents: {len(rows)} ({', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})")
+    if snap.precheck is not None:
+        verdict = "passed" if snap.precheck.passed else f"failed ({len(snap.precheck.failed)} problem(s))"
+        lines.append(f"Last pre-upgrade check {verdict}, {when(snap.precheck.finished_at)}")
+    lines.append(f"The whole plan with its checklist: `/dm-upgrade status {snap.id} full`")
+    text = "\n".join(truncate(line, 600) for line in lines if line)
+    return Message(text=f"Plan #{snap.id}{simulated_mark(snap)}: {snap.state.label}",
+                   blocks=to_dicts([section(truncate(text, TEXT_BUDGET))]))
+
+
+def _progress_line(snap: PlanSnapshot) -> str:
+    done = sum(hop.status == "done" for hop in snap.hops)
+    ran = snap.state in _RAN or any(hop.status != "pending" for hop in snap.hops)
+    if not ran:
+        estimate = (f", execution estimate {span(snap.estimate.low_minutes, snap.estimate.high_minutes)}"
+                    if snap.estimate is not None else "")
+        return f"Progress: not started ({len(snap.hops)} hop{'s' if len(snap.hops) != 1 else ''}{estimate})"
+    current = next((hop for hop in snap.hops if hop.status != "done"), None)
+    bar = progress_bar(progress_fraction(snap, agent_dicts(snap.agents)))
+    where = (f"hop {current.position + 1}/{len(snap.hops)} {safe.name(current.status)}" if current
+             else f"{done}/{len(snap.hops)} hops done")
+    eta = f" · ETA {when(snap.eta) if snap.eta else 'unknown'}" if snap.state.in_flight else ""
+    return f"Progress: `{bar}` · {where}{eta}"
+
+
+# States in which the execution ran (or runs): their progress is a bar, not the estimate.
+_RAN = (PlanState.EXECUTING, PlanState.VERIFYING, PlanState.CANCELLING, PlanState.DONE, PlanState.FAILED)
+
+
+def _waiting_lines(snap: PlanSnapshot) -> list[str]:
+    """Who holds the plan up and with what; the requester owns the manual items (``workflow.roles``)."""
+    lines = []
+    if snap.state is PlanState.AWAITING_APPROVAL:
+        lines.append("Waiting on an approver: the approval (Approve or Reject in the thread)")
+    before = not snap.terminal and not snap.state.in_flight and snap.state is not PlanState.CANCELLING
+    open_items = [item for item in snap.open_required_manual
+                  if (before and item.phase.value != "verify") or snap.state is PlanState.DONE]
+    if open_items:
+        names = [short_name(item.key) or item.title for item in open_items]
+        shown = ", ".join(safe.mrkdwn(name, limit=60) for name in names[:4])
+        more = f" (+{len(names) - 4} more)" if len(names) > 4 else ""
+        lines.append(f"Waiting on {safe.user(snap.requester)}: {len(open_items)} open checklist "
+                     f"item(s): {shown}{more}")
+    if snap.state.in_flight or snap.state is PlanState.CANCELLING:
+        lines.append("Waiting on the bot: it is working on the DMS; nothing for a person to do")
+    return lines
+
+
 def status_summary(snap: PlanSnapshot, *, lead: str = "", notes: Sequence[str] = ()) -> Message:
-    """The ephemeral answer to ``/dm-upgrade status``: ``lead`` (the next step: who must do what, by
-    when), then the plan message without its buttons."""
+    """The ephemeral answer to ``/dm-upgrade status <id> full``: ``lead`` (the next step: who must do
+    what, by when), then the plan message without its buttons."""
     full = plan_message(snap, notes=notes)
     blocks = [block for block in full.blocks if block.get("type") not in ("actions",)]
     if lead:

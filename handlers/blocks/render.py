@@ -97,9 +97,11 @@ def text_of(obj: Any) -> str:
     return clean_mrkdwn(text) if obj.get("type") == "mrkdwn" else text
 
 
-def render_message(blocks: list[dict[str, Any]] | None, text: str = "") -> RenderedMessage:
-    """Render a message; without blocks the fallback ``text`` is shown (Slack does the same)."""
-    renderer = _Renderer()
+def render_message(blocks: list[dict[str, Any]] | None, text: str = "", *, first_number: int = 1
+                   ) -> RenderedMessage:
+    """Render a message; without blocks the fallback ``text`` is shown (Slack does the same). Elements are
+    numbered from ``first_number`` (the console numbers an answer's buttons after those on screen)."""
+    renderer = _Renderer(first_number=first_number)
     if not blocks:
         return RenderedMessage(text=clean_mrkdwn(text), elements=[])
     for block in blocks:
@@ -116,9 +118,10 @@ def render_view(view: dict[str, Any]) -> RenderedMessage:
 
 
 class _Renderer:
-    def __init__(self) -> None:
+    def __init__(self, *, first_number: int = 1) -> None:
         self.lines: list[str] = []
         self.elements: list[Element] = []
+        self.first_number = first_number
 
     def block(self, block: dict[str, Any]) -> None:
         kind = block.get("type")
@@ -164,7 +167,7 @@ class _Renderer:
             self.lines.append(f"[{kind} block]")
 
     def button(self, element: dict[str, Any], *, block_id: str | None) -> str:
-        number = len(self.elements) + 1
+        number = len(self.elements) + self.first_number
         label = text_of(element.get("text"))
         self.elements.append(
             Element(
@@ -189,7 +192,7 @@ class _Renderer:
         elif kind == "checkboxes":
             checked = {o.get("value") for o in element.get("initial_options") or []}
             for option in element.get("options") or []:
-                number = len(self.elements) + 1
+                number = len(self.elements) + self.first_number
                 is_checked = option.get("value") in checked
                 label = text_of(option.get("text"))
                 self.elements.append(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -65,6 +66,8 @@ DPI = 100
 LANE_IN = 0.26
 LEFT_IN, TOP_IN, BOTTOM_IN, GAP_IN = 2.6, 0.95, 1.25, 0.85  # room for lane labels, title, axis + legend
 MAX_LABEL = 34
+MARKER_LABEL_WIDTH = 44  # characters per line of a marker's label: wrapped, never shortened
+SHORT_AXIS = timedelta(hours=3)  # up to this span the axis reads 13:31:20, not bare seconds ("22 23 24")
 
 
 def render_png(timeline: Timeline) -> bytes:
@@ -181,19 +184,35 @@ def _axis(ax: Axes, lanes: Sequence[Lane], *, title: str, markers: Sequence[Mark
         colour, style = MARKER_STYLES[marker.kind]
         ax.axvline(_num(marker.at), color=colour, linestyle=style, linewidth=1.6, gid=f"marker:{marker.kind}",
                    zorder=4)
-        if not label_markers:
-            continue
-        ax.annotate(_plain(marker.label[:48]), (_num(marker.at), count - 0.3), xytext=(3, -2),
-                    textcoords="offset points", fontsize=7, color=colour, va="top", rotation=0, zorder=5,
-                    annotation_clip=False)
-    locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+        if label_markers:
+            _marker_label(ax, marker, colour=colour, top=count - 0.3, start=start - margin, end=end + margin)
+    _time_axis(ax, span=end - start)
     ax.set_xlabel("time (UTC)", fontsize=8)
     ax.set_title(title, fontsize=10, loc="left")
     ax.grid(axis="x", color="#CCCCCC", linewidth=0.5)
     ax.tick_params(axis="x", labelsize=8)
     ax.set_axisbelow(True)
+
+
+def _marker_label(ax: Axes, marker: Marker, *, colour: str, top: float, start: datetime,
+                  end: datetime) -> None:
+    """The marker's whole label beside its line, wrapped; on the line's left in the right half of the
+    panel, so that a late cancel's reason stays inside the picture."""
+    left_side = marker.at - start > (end - start) / 2
+    text = "\n".join(textwrap.wrap(_plain(marker.label), MARKER_LABEL_WIDTH)) or _plain(marker.label)
+    ax.annotate(text, (_num(marker.at), top), xytext=(-3 if left_side else 3, -2), textcoords="offset points",
+                fontsize=7, color=colour, va="top", ha="right" if left_side else "left", zorder=5,
+                annotation_clip=False, backgroundcolor=(1, 1, 1, 0.7))
+
+
+def _time_axis(ax: Axes, *, span: timedelta) -> None:
+    """Date ticks; a short span as hours:minutes:seconds (the concise form shows bare seconds there)."""
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    formatter: mdates.DateFormatter | mdates.ConciseDateFormatter = (
+        mdates.DateFormatter("%H:%M:%S", tz=UTC) if span <= SHORT_AXIS
+        else mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def _label(lane: Lane) -> str:

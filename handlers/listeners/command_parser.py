@@ -28,7 +28,10 @@ _HELP = (
     "`from <version>` states the version the DMS runs when the bot cannot read it) "
     "(durations like `4h`, `90m`, `2h30m`); `plan latest` is the latest released main release, "
     "`plan latest feature` the latest released feature release\n"
-    f"• `{SLASH_COMMAND} status [id]` shows a plan (the active one of this channel by default)\n"
+    f"• `{SLASH_COMMAND} status [id] [full]` shows where a plan stands (the active one of this channel by "
+    "default); `full` shows the whole plan with its checklist\n"
+    f"• `{SLASH_COMMAND} tick <id> <item> [<item> ...]` ticks checklist items by their short name, the same "
+    "in every plan (e.g. `tick 12 backup release-notes`); `untick` unticks them\n"
     f"• `{SLASH_COMMAND} check [id]` runs the pre-upgrade check now\n"
     f"• `{SLASH_COMMAND} cancel <id> [reason]` cancels a plan\n"
     f"• `{SLASH_COMMAND} history` lists the latest plans\n"
@@ -67,6 +70,14 @@ class PlanCommand:
 @dataclass(frozen=True)
 class StatusCommand:
     plan_id: int | None = None
+    full: bool = False  # the whole plan message, not the short answer
+
+
+@dataclass(frozen=True)
+class TickCommand:
+    plan_id: int
+    items: tuple[str, ...]  # short names (``backup``) or full keys, as typed
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,8 @@ class HelpCommand:
     pass
 
 
-Command = (PlanCommand | StatusCommand | CheckCommand | CancelCommand | HistoryCommand | TimelineCommand
-           | HelpCommand)
+Command = (PlanCommand | StatusCommand | TickCommand | CheckCommand | CancelCommand | HistoryCommand
+           | TimelineCommand | HelpCommand)
 
 
 def parse_duration(text: str) -> int:
@@ -206,6 +217,16 @@ def _parse_plan(args: list[str]) -> PlanCommand:
                        current=current)
 
 
+def _parse_tick(args: list[str], *, name: str) -> TickCommand:
+    if len(args) < 2:
+        raise ParseError(f"`{name}` needs the plan id and the items' short names, e.g. `{name} 12 backup`")
+    items = tuple(item for word in args[1:] for item in word.split(",") if item)
+    for item in items:
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]{0,99}", item):
+            raise ParseError(f"`{item}` is not a checklist item's short name, e.g. `backup`")
+    return TickCommand(plan_id=parse_plan_id(args[0]), items=items, checked=name == "tick")
+
+
 def parse_command(text: str) -> Command:
     """The command typed after ``/dm-upgrade``; an empty text is ``help``."""
     words = text.split()
@@ -215,7 +236,10 @@ def parse_command(text: str) -> Command:
     if name == "plan":
         return _parse_plan(args)
     if name == "status":
-        return StatusCommand(plan_id=_optional_id(args, name))
+        full = bool(args) and args[-1].lower() == "full"
+        return StatusCommand(plan_id=_optional_id(args[:-1] if full else args, name), full=full)
+    if name in ("tick", "untick"):
+        return _parse_tick(args, name=name)
     if name == "check":
         return CheckCommand(plan_id=_optional_id(args, name))
     if name == "cancel":

@@ -22,6 +22,7 @@ from handlers.blocks import progress as blocks_progress
 from handlers.blocks.plan import Message
 from handlers.delivery.timeline_post import TimelinePoster
 from handlers.ids import SLASH_COMMAND
+from handlers.listeners.checklist_command import tick_named
 from handlers.listeners.command_parser import (
     HELP_TEXT,
     CancelCommand,
@@ -32,6 +33,7 @@ from handlers.listeners.command_parser import (
     ParseError,
     PlanCommand,
     StatusCommand,
+    TickCommand,
     TimelineCommand,
     parse_command,
 )
@@ -118,9 +120,13 @@ class CommandRunner:
             case StatusCommand():
                 snap = await self._find(parsed.plan_id, channel=channel, latest=True)
                 settings = engine.settings
-                return blocks_progress.status_summary(
-                    snap, lead=blocks_notes.next_step(snap, settings=settings, now=engine.now()),
-                    notes=blocks_notes.plan_notes(snap, settings=settings))
+                lead = blocks_notes.next_step(snap, settings=settings, now=engine.now())
+                if not parsed.full:
+                    return blocks_progress.status_short(snap, lead=lead)
+                return blocks_progress.status_summary(snap, lead=lead,
+                                                      notes=blocks_notes.plan_notes(snap, settings=settings))
+            case TickCommand():
+                return await tick_named(engine, parsed, actor=user)
             case CheckCommand():
                 plan_id = (await self._find(parsed.plan_id, channel=channel)).id
                 await engine.run_check(plan_id=plan_id, actor=user)

@@ -49,9 +49,11 @@ async def test_a_preview_target_needs_track_preview_and_the_card_carries_the_war
     items = stack.runtime.engine.status(channel=CHANNEL).checklist
     assert any(i.key.startswith("details.helper.") and i.kind == "manual" and i.required for i in items)
     assert any(i.key.startswith("verify.helper.") and i.detail.startswith("After ") for i in items)
-    # `status` shows the same warnings, after the next step.
+    # `status` names the preview in its first line; `status full` shows the warnings, after the next step.
     status = await status_text(stack)
-    assert status.startswith("Next:") and "Preview release" in status and "Support:" in status
+    assert status.splitlines()[0].endswith("(track: main, preview release) — planned"), status
+    full = await status_text(stack, "full")
+    assert full.startswith("Next:") and "Preview release" in full and "Support:" in full
 
 
 async def test_the_plan_message_says_when_the_bot_acts_and_status_leads_with_the_next_step(
@@ -67,8 +69,9 @@ async def test_the_plan_message_says_when_the_bot_acts_and_status_leads_with_the
     assert f"reminder of the open checklist items at {reminder:%Y-%m-%d %H:%M} UTC" in card
     assert f"approval request at {start:%Y-%m-%d %H:%M} UTC" in card
     status = await status_text(stack)
-    first = status.splitlines()[0]
-    assert first.startswith(f"Next: @{REQUESTER} ticks ") and f"before {start:%Y-%m-%d %H:%M} UTC" in first
+    first, second = status.splitlines()[:2]
+    assert first.startswith("Plan #") and first.endswith("— scheduled"), status
+    assert second.startswith(f"Next: @{REQUESTER} ticks ") and f"before {start:%Y-%m-%d %H:%M} UTC" in second
 
 
 async def test_the_only_approver_being_the_requester_is_said_at_plan_time(tmp_path: Path) -> None:
@@ -100,7 +103,10 @@ async def test_after_done_status_shows_the_plan_and_the_requester_is_asked_for_t
 
     status = await status_text(stack)
     assert "There is no active upgrade plan" not in status
-    assert status.startswith(f"Next: @{REQUESTER} checks the key functionalities")
-    assert f"Upgrade plan #{plan_id}" in status and "State: done" in status
+    assert status.splitlines()[1].startswith(f"Next: @{REQUESTER} checks the key functionalities")
+    assert f"Plan #{plan_id}" in status and "— done" in status and len(status.splitlines()) <= 12
+    full = await status_text(stack, "full")
+    assert full.startswith(f"Next: @{REQUESTER} checks the key functionalities")
+    assert f"Upgrade plan #{plan_id}" in full and "State: done" in full
 
 

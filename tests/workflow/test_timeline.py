@@ -17,6 +17,7 @@ def _kinds(timeline: Timeline, key: str) -> list[str]:
 
 async def test_a_finished_two_hop_upgrade(tmp_path: Path) -> None:
     timeline = await real_timeline(tmp_path, "finished")
+    assert timeline.title.endswith("(track: main)"), timeline.title  # the picture's header names it
     assert [lane.key for lane in timeline.execution] == ["hop-1", "hop-2", "verify"]
     for key in ("hop-1", "hop-2"):
         assert _kinds(timeline, key) == ["upload", "upgrade", "restart"]

@@ -46,6 +46,9 @@ class StepKey(StrEnum):
     VERIFY_HOTFIXES_INSTALLED = "verify.hotfixes_installed"
 
 
+STEP_KEYS = frozenset(key.value for key in StepKey)
+
+
 class Phase(StrEnum):
     """The MOP's phases, in order (plus the final verification, the MOP's last execute step)."""
 
@@ -156,6 +159,50 @@ del A, M
 STEPS_BY_KEY = {step.key: step for step in MOP_STEPS}
 # Items whose tick is a person's report of something done in Cube: a tick on the checklist itself says so.
 PERSON_REPORTED = frozenset({StepKey.PRECHECK_UPLOAD})
+
+# Short names people type (`tick backup`): shown beside each item, the same in every plan, so a runbook
+# that ticks by name works whatever the plan's numbering (the path and the target add items before some).
+# Items the path or the target adds have none (they differ from plan to plan); their full key is accepted.
+SHORT_NAMES: dict[StepKey, str] = {
+    StepKey.DETERMINE_WINDOW: "window",
+    StepKey.DETERMINE_TRACK: "track",
+    StepKey.DETAILS_CONNECT: "connect",
+    StepKey.DETAILS_NO_PROBLEMS: "no-problems",
+    StepKey.DETAILS_KEY_FUNCTIONALITIES: "key-functions",
+    StepKey.DETAILS_KNOWN_ISSUES: "release-notes",
+    StepKey.DETAILS_REQUIREMENTS: "requirements",
+    StepKey.DETAILS_HOTFIXES: "hotfixes",
+    StepKey.DETAILS_TIME_SLOT: "time-slot",
+    StepKey.DETAILS_BACKUP: "backup",
+    StepKey.PRECHECK_CONNECT: "precheck-connect",
+    StepKey.PRECHECK_HEALTH: "precheck-health",
+    StepKey.PRECHECK_UPLOAD: "upload-only",
+    StepKey.EXECUTE_OPEN: "upgrade-started",
+    StepKey.EXECUTE_AGENTS_MEET_REQUIREMENTS: "agents-ready",
+    StepKey.EXECUTE_ALL_AGENTS: "all-agents",
+    StepKey.EXECUTE_FAILOVER: "failover",
+    StepKey.EXECUTE_UPLOAD_ONLY: "packages-uploaded",
+    StepKey.EXECUTE_UPGRADE: "procedure",
+    StepKey.VERIFY_AGENTS_RUNNING: "agents-on-target",
+    StepKey.VERIFY_KEY_FUNCTIONALITIES: "key-functions-after",
+    StepKey.PRECHECK_KEY_ELEMENTS: "key-elements",
+    StepKey.VERIFY_KEY_ELEMENTS: "key-elements-after",
+    StepKey.PRECHECK_HOTFIXES_UPLOADED: "hotfixes-uploaded",
+    StepKey.VERIFY_HOTFIXES_INSTALLED: "hotfixes-installed",
+}
+_BY_SHORT_NAME = {name: key for key, name in SHORT_NAMES.items()}
+
+
+def short_name(key: str) -> str | None:
+    """The item's short name, or None for an item the path or the target added."""
+    return SHORT_NAMES.get(StepKey(key)) if key in STEP_KEYS else None
+
+
+def key_named(name: str, *, keys: Sequence[str]) -> str | None:
+    """The key among ``keys`` (one plan's items) that ``name`` (a short name or a full key) names."""
+    wanted = name.strip().lower()
+    key = _BY_SHORT_NAME.get(wanted, wanted)
+    return key if key in keys else None
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "item"

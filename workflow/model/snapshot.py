@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from dms.models import CheckResult, CheckStatus
-from dms.upgrade_path import Estimate, Hop, PathWarning
+from dms.upgrade_path import Estimate, Hop, PathWarning, WarningKind
 from workflow.model.checklist import Phase
 from workflow.model.states import PlanState
 
@@ -124,6 +124,13 @@ class PlanSnapshot(_Frozen):
     @property
     def terminal(self) -> bool:
         return self.state.terminal
+
+    @property
+    def track_label(self) -> str:
+        """The track as people should read it: a preview target (planned with ``track preview``) is
+        stored on its release's track, and must not pass for an ordinary release of it."""
+        preview = any(warning.kind is WarningKind.PREVIEW for warning in self.warnings)
+        return self.track + (", preview release" if preview else "")
 
     @property
     def plan_id(self) -> int:

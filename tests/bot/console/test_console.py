@@ -69,9 +69,11 @@ async def test_scripted_session_plans_approves_and_finishes_an_upgrade() -> None
         "dm-upgrade console: simulated DMS (4 agents on 10.4.0 CU3", "approvers: bob",
         "alice> /dm-upgrade plan 10.5", "[m1] #upgrades", "Upgrade plan #1: default [SIMULATED DMS]",
         "10.4.0 CU3 → 10.5.0 CU18",
-        "State: planned", "Known issue", "(5) [ ] Key DMS functionalities", "(15) [ ] Known issue handled",
+        "State: planned", "Known issue", "(5) [ ] key-functions: Key DMS functionalities",
+        "(15) [ ] Known issue handled",
         "[27] Set window",
-        "alice> tick 5 6 7 10 11 12 13 14 15 18 20", "~ m1 updated:", "(5) [x] Key DMS functionalities",
+        "alice> tick 5 6 7 10 11 12 13 14 15 18 20", "~ m1 updated:",
+        "(5) [x] key-functions: Key DMS functionalities",
         "(14) [x] Requirement met",
         "alice> window now for 2h", "[form] == Upgrade window ==", "(form submitted: window from",
         "State: awaiting approval", "Approval needed for plan #1", "[1] Approve", "[2] Reject",
@@ -309,3 +311,15 @@ async def test_the_watch_story_runs_through_the_piped_console_with_the_simulator
 def test_sim_faults_from_the_environment_keep_their_own_commas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIM_FAULTS", "critical_alarms:agent=1,count=2; session_expiry")
     assert Settings(_env_file=None).sim_faults == ["critical_alarms:agent=1,count=2", "session_expiry"]
+
+
+def test_shared_files_go_into_the_working_directory_beside_the_database(tmp_path: Path) -> None:
+    # Not a fixed folder under /tmp: a test (or a second session of another user) would overwrite the
+    # pictures there. The working directory holds the session's database, so plan #1 is the same plan.
+    from bot.console.runner import make_runtime
+    from bot.console.session import ConsoleSession
+
+    session = ConsoleSession(Settings(_env_file=None), make_runtime=make_runtime)
+    assert session.files_dir == tmp_path / "dm-upgrade-files"
+    chosen = ConsoleSession(Settings(_env_file=None), make_runtime=make_runtime, files_dir=tmp_path / "x")
+    assert chosen.files_dir == tmp_path / "x"

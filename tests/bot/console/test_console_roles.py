@@ -17,5 +17,5 @@ async def test_a_bystander_is_refused_in_the_console() -> None:
         "(now acting as carol, not an approver)",
         "carol> tick 10", "(only visible to carol)", "Not changed", "may tick the preparation items",
         "carol> window now", "(only visible to carol)", "may set the window",
-        "carol> show", "Window: not set", "(10) [ ] Backup taken",
+        "carol> show", "Window: not set", "(10) [ ] backup: Backup taken",
     )

@@ -185,7 +185,7 @@ def test_check_results_and_final_messages() -> None:
     assert "Restore the snapshot" in "\n".join(texts(failed.blocks))
     summary = blocks_progress.status_summary(make_snapshot(extra_items=20))
     assert not render_message(summary.blocks).elements  # nothing interactive in an ephemeral copy
-    assert "☐ Backup taken" in "\n".join(texts(summary.blocks))
+    assert "☐ backup: Backup taken" in "\n".join(texts(summary.blocks))
     history = blocks_progress.history([make_snapshot(plan_id=i, long_text=True) for i in range(1, 101)])
     assert_within_limits(history.blocks)
 
@@ -227,3 +227,14 @@ def test_a_reason_or_a_dms_name_on_a_rejection_or_a_running_cancel_cannot_mentio
     message = getattr(blocks_progress, draw)(snap, actor="<!channel>", reason=f"not now {INJECTION}")
     assert problems(message.kwargs(), users=[APPROVER]) == []
     assert "not now" in message.blocks[0]["text"]["text"]
+
+
+def test_a_preview_plan_names_its_track_as_a_preview_release() -> None:
+    from dms.upgrade_path import PathWarning, WarningKind
+
+    main = make_snapshot()
+    preview = main.model_copy(update={"warnings": (PathWarning(kind=WarningKind.PREVIEW, text="preview"),)})
+    assert main.track_label == "main"
+    assert preview.track_label == "main, preview release"
+    assert "(track: main, preview release)" in render_message(blocks.plan_message(preview).blocks).text
+    assert "(track: main)" in render_message(blocks.plan_message(main).blocks).text

@@ -33,6 +33,11 @@ async def test_status_without_and_with_a_plan(stack: Stack) -> None:
     plan_id = await new_plan(stack)
     await stack.slash(f"status {plan_id}", user=APPROVER)
     await stack.settle()
+    short = render_message(stack.ephemerals_for(APPROVER)[-1].blocks).text
+    assert short.startswith(f"Plan #{plan_id}") and "Next:" in short and "☐" not in short
+    assert len(short.splitlines()) <= 12 and f"/dm-upgrade status {plan_id} full" in short
+    await stack.slash(f"status {plan_id} full", user=APPROVER)
+    await stack.settle()
     answer = stack.ephemerals_for(APPROVER)[-1]
     rendered = render_message(answer.blocks, answer.text)
     assert f"Upgrade plan #{plan_id}" in rendered.text and "☐" in rendered.text
