@@ -87,8 +87,12 @@ def missing_database(url: str) -> str | None:
         return (f"no database at {missing}: nothing was recorded there yet (DATABASE_URL, or "
                 "--database-url, names the bot's database)")
     from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
 
-    engine = create_engine(url)  # plain: make_engine's settings (WAL) would write to the file
+    # SQLite plain: make_engine's settings (WAL) would write to the file. Others through make_engine, which
+    # names a missing driver in one line.
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_engine(url) if sqlite else make_engine(url)
     try:
         with engine.connect() as connection:
             schema = inspect(connection).has_table("alembic_version")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from workflow.model import outbox as values
 from workflow.store import audit
 from workflow.store import database as dbm
 from workflow.store import outbox as ob
@@ -32,21 +33,23 @@ def db(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def reply(text: str, channel: str = "C1") -> ob.Outgoing:
-    return ob.Outgoing(channel=channel, plan_id=1, kind=ob.REPLY, payload={"text": text})
+def reply(text: str, channel: str = "C1") -> values.Outgoing:
+    return values.Outgoing(channel=channel, plan_id=1, kind=values.REPLY, payload={"text": text})
 
 
-def upsert(text: str, role: str = "status", channel: str = "C1", *, edit_only: bool = False) -> ob.Outgoing:
-    return ob.Outgoing(channel=channel, plan_id=1, kind=ob.UPSERT, role=role, in_thread=True,
+def upsert(
+    text: str, role: str = "status", channel: str = "C1", *, edit_only: bool = False
+) -> values.Outgoing:
+    return values.Outgoing(channel=channel, plan_id=1, kind=values.UPSERT, role=role, in_thread=True,
                        edit_only=edit_only, payload={"text": text})
 
 
-def add(db: Engine, *messages: ob.Outgoing) -> list[int]:
+def add(db: Engine, *messages: values.Outgoing) -> list[int]:
     with dbm.session(db) as session:
         return [ob.enqueue(session, m, now=NOW) for m in messages]
 
 
-def claim(db: Engine, owner: str = "A", *, at: datetime = NOW) -> list[ob.Claimed]:
+def claim(db: Engine, owner: str = "A", *, at: datetime = NOW) -> list[values.Claimed]:
     with dbm.session(db) as session:
         return ob.claim_due(session, owner=owner, now=at)
 
@@ -91,7 +94,7 @@ def test_two_replicas_never_take_the_same_message_and_a_dead_ones_claim_expires(
     (row_id,) = add(db, reply("once"))
     assert [c.id for c in claim(db, "A")] == [row_id]
     assert claim(db, "B") == []
-    later = NOW + timedelta(seconds=ob.CLAIM_TTL_S + 1)
+    later = NOW + timedelta(seconds=values.CLAIM_TTL_S + 1)
     assert [c.id for c in claim(db, "B", at=later)] == [row_id]
     assert claim(db, "A", at=later) == []
 
@@ -122,7 +125,7 @@ def test_a_refused_message_is_audited_and_the_channel_goes_on(db: Engine) -> Non
         kept = session.exec(select(SlackOutboxMessage).where(SlackOutboxMessage.id == first)).one()
     refusal = next(r for r in rows if r.action == "slack.refused")
     assert refusal.reason == "Slack answered channel_not_found" and refusal.detail["channel"] == "C1"
-    assert kept.state == ob.REFUSED
+    assert kept.state == values.REFUSED
 
 
 def test_a_first_post_records_where_the_message_lives_with_its_delivery(db: Engine) -> None:
