@@ -32,7 +32,7 @@ from handlers.delivery.approvers import SlackApprovers
 from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from handlers.delivery.timeline_post import TimelinePoster
-from handlers.listeners import actions, commands, cube_actions, decisions, home, views
+from handlers.listeners import actions, commands, cube_actions, decisions, home, payloads, views
 from handlers.listeners.home import HomePublisher
 from handlers.listeners.middleware import ListenerWork
 from handlers.listeners.request_guard import RequestGuard, quiet_bolt_signature_log
@@ -92,6 +92,9 @@ def build_bolt_app(
         process_before_response=False,
         request_verification_enabled=secret is not None,
     )
+    # Every payload checked against Slack's documented shapes first: Bolt's own argument building (for the
+    # middleware after it) indexes fields a hostile body may lack.
+    app.use(payloads.ValidatePayload())
     app.use(work.count_acks)
     commands.register(app, engine=engine, work=work, timeline=timeline)
     actions.register(app, engine=engine, work=work)

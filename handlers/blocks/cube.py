@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 
 from handlers import safe_text as safe
 from handlers.blocks.plan import Message, section, simulated_mark, to_dicts, truncate, when
+from handlers.button_values import CubeStepButton
 from handlers.ids import ActionId, BlockId, CallbackId
 from workflow.model.snapshot import PlanSnapshot
 
@@ -30,15 +31,7 @@ def role(hop_index: int, step: str) -> str:
 
 
 def button_value(plan_id: int, hop_index: int, step: str) -> str:
-    return f"{plan_id}:{hop_index}:{step}"
-
-
-def parse_button_value(value: str) -> tuple[int, int, str]:
-    """``<plan>:<hop index>:<step>``; ValueError for anything else."""
-    plan, hop, step = value.split(":")
-    if not (plan.isdigit() and hop.isdigit() and step in STEP_TITLES):
-        raise ValueError(value)
-    return int(plan), int(hop), step
+    return CubeStepButton(plan_id=plan_id, hop_index=hop_index, step=step).encode()
 
 
 def _head(snap: PlanSnapshot, hop_index: int, step: str) -> str:

@@ -15,6 +15,7 @@ from slack_sdk.models.views import View
 from handlers import safe_text as safe
 from handlers.blocks.notes import CANCEL_RUNNING_EFFECT
 from handlers.blocks.plan import Message, section, to_dicts, truncate
+from handlers.button_values import CancelRunningButton
 from handlers.ids import ActionId, BlockId, CallbackId
 from workflow.model.snapshot import PlanSnapshot
 
@@ -64,15 +65,7 @@ def reject_modal(snap: PlanSnapshot, *, channel: str) -> dict[str, Any]:
 
 
 def cancel_running_value(plan_id: int, reason: str) -> str:
-    return f"{plan_id}\n{reason[:_VALUE_REASON_MAX]}"
-
-
-def parse_cancel_running_value(value: str) -> tuple[int, str]:
-    """(plan id, reason) from a confirmation button's value; ValueError if it names no plan."""
-    number, _, reason = value.partition("\n")
-    if not number.isdigit():
-        raise ValueError(f"not a cancel confirmation: {value[:40]!r}")
-    return int(number), reason
+    return CancelRunningButton(plan_id=plan_id, reason=reason[:_VALUE_REASON_MAX]).encode()
 
 
 def cancel_running_prompt(snap: PlanSnapshot, *, reason: str) -> Message:

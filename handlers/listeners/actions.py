@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import safe_text as safe
 from handlers.blocks import plan as blocks
+from handlers.button_values import ButtonValue, PlanButton
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.listeners.commands import UNEXPECTED, ephemeral
 from handlers.listeners.middleware import ListenerWork
@@ -29,10 +30,11 @@ log = logging.getLogger(__name__)
 class Click:
     """The parts of a ``block_actions`` payload the listeners use."""
 
-    def __init__(self, body: dict[str, Any]) -> None:
-        # handlers.listeners.request_guard let only objects through where Slack sends objects; the ids are
-        # checked here (``valid``), since they become audit actors and ephemeral recipients.
+    def __init__(self, body: dict[str, Any], *, button: ButtonValue | None = None) -> None:
+        # The payload middleware (handlers.listeners.payloads) checked the body's shape and read the button's
+        # typed value; the ids are checked here too (``valid``): they become audit actors and recipients.
         self.body = body
+        self.button = button
         self.action: dict[str, Any] = (body.get("actions") or [{}])[0]
         self.user = str(_field(body.get("user"), "id"))
         container = body.get("container") or {}
@@ -46,11 +48,9 @@ class Click:
         return bool(safe.slack_id(self.user) and safe.slack_id(self.channel, kinds="CGD"))
 
     def plan_id(self) -> int:
-        value = str(self.action.get("value") or "")
-        # isdigit() alone takes "²" (and int() then fails); a plan id is ASCII digits.
-        if not (value.isascii() and value.isdigit()):
+        if not isinstance(self.button, PlanButton):
             raise UserError("This button does not name a plan; use /dm-upgrade status")
-        return int(value)
+        return self.button.plan_id
 
 
 def _field(part: object, key: str) -> object:
@@ -136,9 +136,10 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> Non
 def listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str) -> Any:
     """Ack, then run the job after the pending acks; every refusal and failure is told to the clicker."""
 
-    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                       context: dict[str, Any]) -> None:
         await ack()
-        click = Click(body)
+        click = Click(body, button=context.get("button"))
         if not click.valid:
             log.warning("ignored a click without a valid user or channel id")
             return

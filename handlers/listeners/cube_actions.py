@@ -12,7 +12,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import safe_text as safe
-from handlers.blocks.cube import parse_button_value, upload_failed_modal
+from handlers.blocks.cube import upload_failed_modal
+from handlers.button_values import CubeStepButton
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.listeners import actions
 from handlers.listeners.middleware import ListenerWork
@@ -23,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 async def _done_in_cube(engine: UpgradeEngine, client: AsyncWebClient, click: actions.Click) -> None:
-    try:
-        plan_id, hop_index, step = parse_button_value(str(click.action.get("value") or ""))
-    except ValueError:
-        raise UserError("This button does not name a step of a plan; use /dm-upgrade status") from None
-    await engine.confirm_cube_step(plan_id=plan_id, hop_index=hop_index, step=step, actor=click.user)
+    step = click.button
+    if not isinstance(step, CubeStepButton):
+        raise UserError("This button does not name a step of a plan; use /dm-upgrade status")
+    await engine.confirm_cube_step(plan_id=step.plan_id, hop_index=step.hop_index, step=step.step,
+                                   actor=click.user)
 
 
 async def _upload_passed(engine: UpgradeEngine, client: AsyncWebClient, click: actions.Click) -> None:

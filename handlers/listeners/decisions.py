@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import decisions as blocks_decisions
+from handlers.button_values import CancelRunningButton
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.listeners.actions import Click, Job, listener
 from handlers.listeners.commands import ephemeral
@@ -65,11 +66,11 @@ async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -
 async def _cancel_running(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     """Confirmed: the plan message's button while running (Slack's confirm dialog said it), or the
     button of the confirmation that ``cancel`` and older messages answer with."""
-    try:
-        plan_id, reason = blocks_decisions.parse_cancel_running_value(str(click.action.get("value") or ""))
-    except ValueError:
-        raise UserError("This button does not name a plan; use /dm-upgrade status") from None
-    await engine.cancel(plan_id=plan_id, actor=click.user, reason=reason or _BUTTON_CANCEL)
+    confirmed = click.button
+    if not isinstance(confirmed, CancelRunningButton):
+        raise UserError("This button does not name a plan; use /dm-upgrade status")
+    await engine.cancel(plan_id=confirmed.plan_id, actor=click.user,
+                        reason=confirmed.reason or _BUTTON_CANCEL)
 
 
 ACTIONS: tuple[tuple[str, Job, str], ...] = (

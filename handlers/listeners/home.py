@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.home import home_view
+from handlers.button_values import PlanButton
 from handlers.ids import ActionId
 from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
@@ -122,16 +123,16 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork, publis
         await ack()  # a link button: Slack opens the URL; the app only acknowledges the click
 
     @app.action(ActionId.HOME_CHECK.value)
-    async def on_run_check(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_run_check(ack: AsyncAck, body: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
         async with work.track():
             user = str(body["user"]["id"])
-            value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+            button = context.get("button")
             try:
-                if not value.isdigit():
+                if not isinstance(button, PlanButton):
                     raise UserError("This button does not name a plan")
-                await engine.run_check_from_home(plan_id=int(value), actor=user)
-                notice = f"Pre-upgrade check of plan #{value} started; see the plan's thread."
+                await engine.run_check_from_home(plan_id=button.plan_id, actor=user)
+                notice = f"Pre-upgrade check of plan #{button.plan_id} started; see the plan's thread."
             except UserError as exc:
                 notice = f"Not started: {exc.message}"
             publisher.request(user, notice=notice, now=True)

@@ -6,15 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.blocks.cube import button_value, parse_button_value, step_confirmed, step_request
+from handlers.blocks.cube import button_value, step_confirmed, step_request
+from handlers.button_values import CubeStepButton
 from tests.handlers.conftest import make_snapshot
 
 
 def test_the_button_value_round_trips_and_anything_else_is_refused() -> None:
-    assert parse_button_value(button_value(12, 1, "upgrade")) == (12, 1, "upgrade")
-    for bad in ("12", "12:1", "12:x:upload", "12:1:reboot", "a:1:upload", "12:1:upload:9"):
+    assert CubeStepButton.parse(button_value(12, 1, "upgrade")) == CubeStepButton(plan_id=12, hop_index=1,
+                                                                                   step="upgrade")
+    for bad in ("12", "12:1", "12:x:upload", "12:1:reboot", "a:1:upload", "12:1:upload:9", "²:1:upload"):
         with pytest.raises(ValueError):
-            parse_button_value(bad)
+            CubeStepButton.parse(bad)
 
 
 def test_a_step_request_has_one_button_and_escapes_the_instructions() -> None:
