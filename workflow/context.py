@@ -171,8 +171,8 @@ class WorkflowContext:
             log.info("plan #%s: not moved to %s: %s", plan_id, to.value, exc)
             return False
         await self.tell(events)
-        if to.terminal:
-            self.scheduler.cancel(plan_id=plan_id)
+        if to.terminal:  # the job store is the database: off the loop like every unit
+            await database.off_loop(lambda: self.scheduler.cancel(plan_id=plan_id))
         return True
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:

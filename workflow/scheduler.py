@@ -14,8 +14,10 @@ methods are idempotent on top of that: they act only if the plan is still in the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -31,7 +33,7 @@ from apscheduler.events import (
 )
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from workflow.model.clock import Clock, utc_now
@@ -52,47 +54,69 @@ class JobTarget(Protocol):
     async def on_job_missed(self, plan_id: int, *, kind: str, scheduled_for: datetime) -> None: ...
 
 
-# engine_key -> the engine running in this process. The key is stable across restarts (derived from
-# the database URL), so a job stored before a crash finds the new engine after it.
-_REGISTRY: dict[str, JobTarget] = {}
+# engine_key -> the engine running in this process and its event loop. The key is stable across restarts
+# (derived from the database URL), so a job stored before a crash finds the new engine after it.
+_REGISTRY: dict[str, tuple[JobTarget, asyncio.AbstractEventLoop]] = {}
 
 
-def register(key: str, target: JobTarget) -> None:
-    _REGISTRY[key] = target
+def register(key: str, target: JobTarget, loop: asyncio.AbstractEventLoop) -> None:
+    _REGISTRY[key] = (target, loop)
 
 
 def unregister(key: str) -> None:
     _REGISTRY.pop(key, None)
 
 
-def _target(key: str) -> JobTarget | None:
-    target = _REGISTRY.get(key)
-    if target is None:
+def _run(key: str, call: Callable[[JobTarget], Awaitable[None]]) -> None:
+    """On a scheduler thread: run the engine's coroutine on its loop and wait for it, so the job counts as
+    in progress until the engine's work ends (the console and tests wait for running jobs)."""
+    found = _REGISTRY.get(key)
+    if found is None:
         log.warning("scheduled job for engine %r fired but no such engine runs in this process", key)
-    return target
+        return
+    target, loop = found
+
+    async def job() -> None:
+        await call(target)
+
+    try:
+        future = asyncio.run_coroutine_threadsafe(job(), loop)
+    except RuntimeError:  # the loop closed: the process is stopping; the job's plan is picked up at start
+        log.warning("scheduled job for engine %r fired while its event loop was stopping", key)
+        return
+    with _RUNNING_LOCK:
+        _RUNNING.add(future)
+    try:
+        future.result()
+    except concurrent.futures.CancelledError:
+        log.info("a scheduled job of engine %r was cancelled by the engine's stop", key)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(future)
 
 
-async def precheck_job(engine_key: str, plan_id: int) -> None:
-    if (target := _target(engine_key)) is not None:
-        await target.on_precheck_due(plan_id)
+# Jobs waiting on their coroutine, so a stop can cancel them (a scheduler thread must not wait forever).
+_RUNNING: set[concurrent.futures.Future[None]] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
-async def reminder_job(engine_key: str, plan_id: int) -> None:
-    if (target := _target(engine_key)) is not None:
-        await target.on_reminder_due(plan_id)
+def precheck_job(engine_key: str, plan_id: int) -> None:
+    _run(engine_key, lambda target: target.on_precheck_due(plan_id))
 
 
-async def approval_job(engine_key: str, plan_id: int) -> None:
-    if (target := _target(engine_key)) is not None:
-        await target.on_approval_due(plan_id)
+def reminder_job(engine_key: str, plan_id: int) -> None:
+    _run(engine_key, lambda target: target.on_reminder_due(plan_id))
 
 
-async def expiry_job(engine_key: str, plan_id: int) -> None:
-    if (target := _target(engine_key)) is not None:
-        await target.on_window_closed(plan_id)
+def approval_job(engine_key: str, plan_id: int) -> None:
+    _run(engine_key, lambda target: target.on_approval_due(plan_id))
 
 
-_FUNCTIONS: dict[str, Callable[[str, int], Awaitable[None]]] = {
+def expiry_job(engine_key: str, plan_id: int) -> None:
+    _run(engine_key, lambda target: target.on_window_closed(plan_id))
+
+
+_FUNCTIONS: dict[str, Callable[[str, int], None]] = {
     "precheck": precheck_job,
     "reminder": reminder_job,
     "approval": approval_job,
@@ -128,7 +152,9 @@ class PlanScheduler:
         self._target = target
         self._clock = clock
         self._wall = wall_clock
-        self._scheduler = AsyncIOScheduler(
+        # A scheduler of its own thread, not the event loop's: its job store is the database, and reading it
+        # on the loop would freeze every listener while another process holds a lock.
+        self._scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=db, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
@@ -136,10 +162,12 @@ class PlanScheduler:
         self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         # Which jobs run right now, from APScheduler's own events (a due coroutine job runs as a task
         # of this loop that nothing else tracks): the console waits for them before its next line.
-        self._in_progress: set[str] = set()
+        self._in_progress: dict[str, int] = {}
+        self._progress_lock = threading.Lock()
         progress = EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         self._scheduler.add_listener(self._on_progress, progress)
         self._reports: set[asyncio.Task[None]] = set()  # keep references until the reports are written
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def running(self) -> bool:
@@ -148,18 +176,25 @@ class PlanScheduler:
     @property
     def jobs_in_progress(self) -> int:
         """Jobs submitted to the executor and not finished yet."""
-        return len(self._in_progress)
+        with self._progress_lock:
+            return sum(1 for count in self._in_progress.values() if count > 0)
 
     def _on_progress(self, event: JobEvent) -> None:
-        if isinstance(event, JobSubmissionEvent):
-            self._in_progress.add(event.job_id)
-        else:
-            self._in_progress.discard(event.job_id)
+        # A count, not a set: a job's worker thread can report it done before the scheduler's thread
+        # reports it submitted, and the two must still cancel out.
+        with self._progress_lock:
+            step = 1 if isinstance(event, JobSubmissionEvent) else -1
+            count = self._in_progress.get(event.job_id, 0) + step
+            if count:
+                self._in_progress[event.job_id] = count
+            else:
+                self._in_progress.pop(event.job_id, None)
 
     def start(self, *, paused: bool = False) -> None:
         """Start processing; call inside the running event loop. Stored jobs that are due run now.
         ``paused``: jobs are stored but none runs until ``resume()`` (a replica that does not lead)."""
-        register(self._engine_key, self._target)
+        self._loop = asyncio.get_running_loop()
+        register(self._engine_key, self._target, self._loop)
         if not self._scheduler.running:
             self._scheduler.start(paused=paused)
 
@@ -180,6 +215,10 @@ class PlanScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         unregister(self._engine_key)
+        with _RUNNING_LOCK:
+            waiting = [future for future in _RUNNING if not future.done()]
+        for future in waiting:  # their coroutines would never end once the loop stops
+            future.cancel()
 
     def schedule(self, *, plan_id: int, kind: str, at: datetime, grace_s: float | None) -> datetime:
         """(Re)place the ``kind`` job of a plan to run at ``at`` (engine clock; past = at once).
@@ -222,15 +261,18 @@ class PlanScheduler:
         return result
 
     def _on_event(self, event: JobExecutionEvent) -> None:
+        """On the scheduler's thread: log a failure; hand a missed job's report to the loop."""
         parsed = _parse_job_id(event.job_id)
         if event.code == EVENT_JOB_ERROR:
             log.error("scheduled job %s failed: %r", event.job_id, event.exception)
             return
         log.warning("scheduled job %s missed its time %s", event.job_id, event.scheduled_run_time)
-        if parsed is not None:
+        if parsed is not None and self._loop is not None and not self._loop.is_closed():
             plan_id, kind = parsed
-            task = asyncio.get_running_loop().create_task(
-                self._target.on_job_missed(plan_id, kind=kind, scheduled_for=event.scheduled_run_time)
-            )
-            self._reports.add(task)
-            task.add_done_callback(self._reports.discard)
+            self._loop.call_soon_threadsafe(self._report_missed, plan_id, kind, event.scheduled_run_time)
+
+    def _report_missed(self, plan_id: int, kind: str, scheduled_for: datetime) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._target.on_job_missed(plan_id, kind=kind, scheduled_for=scheduled_for))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)

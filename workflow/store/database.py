@@ -26,6 +26,7 @@ import functools
 import logging
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -239,6 +240,23 @@ def _rollback_quietly(db_session: Session) -> None:
         db_session.rollback()
     except Exception:  # the connection may be gone; the original error is the one to report
         log.debug("rollback failed", exc_info=True)
+
+
+def watch_loop(engine: Engine) -> list[list[str]]:
+    """Record every SQL statement ``engine`` runs on a thread that is running an event loop: a synchronous
+    database call on the loop, which freezes every listener while it waits for a lock. Each entry is the
+    statement's call stack (``file:line function``, innermost last). For the test that keeps the loop free."""
+    seen: list[list[str]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                    executemany: bool) -> None:
+        if asyncio._get_running_loop() is not None:
+            frames = traceback.extract_stack(limit=40)[:-1]
+            seen.append([f"{frame.filename}:{frame.lineno} {frame.name}" for frame in frames]
+                        + [statement.split("\n")[0][:80]])
+
+    return seen
 
 
 def alembic_config(url: str | None = None) -> Config:
