@@ -6,7 +6,10 @@ With ``DMS_DRIVER=watch`` the bot triggers nothing. For each hop it asks for *Up
 blocks a step: no checklist item, optional or not.
 
 The hop's step rows are the record (``workflow.store.plans.mark_step``): "started" when the bot asked,
-"done" when someone confirmed, so a restart asks again for a step still open and never for a confirmed one.
+"done" when someone confirmed. The question itself is asked once (``workflow.store.step_attempts``: the
+attempt and the message are written together): a loop resumed after a restart or a database failure waits
+for the confirmation of a step already asked, and never asks the person (or a simulator playing Cube, which
+would upload the package again) a second time.
 A person works in real time, whatever the DMS's time scale: the deadline of each step is the hop's deadline
 from the estimate in real minutes; when it passes, the plan fails with what was not confirmed.
 """
@@ -28,7 +31,7 @@ from workflow.events import CubeStepConfirmed, CubeStepRequested
 from workflow.model.clock import utc_now
 from workflow.model.errors import NotFound, RuleViolation
 from workflow.roles import Action, Permissions
-from workflow.store import audit, plans
+from workflow.store import audit, plans, step_attempts
 from workflow.store.states import PlanState, get_plan
 from workflow.store.tables import PlanHop
 
@@ -62,16 +65,30 @@ async def ask_and_wait(
     poll_s: float,
     ensure_executing: Callable[[], Awaitable[None]],
 ) -> None:
-    """Ask for ``step`` (message with the button; a simulator playing Cube hears it too), then wait for the
-    confirmation. ``ensure_executing`` raises when the plan left EXECUTING (a cancel stops the wait)."""
-    await context.unit(lambda session: plans.mark_step(session, hop_id=row_id, step=step, event="started",
-                                                       now=context.now()))
+    """Ask for ``step`` (message with the button; a simulator playing Cube hears it too), once, then wait for
+    the confirmation. ``ensure_executing`` raises when the plan left EXECUTING (a cancel stops the wait)."""
+    deadline: datetime = utc_now() + timedelta(seconds=deadline_s)
+    question = {"hop_index": index, "step": step, "deadline": deadline,
+                "instructions": tuple(driver.instructions(hop=hop, step=step))}
+
+    def intent(session: Session) -> bool:
+        row = session.get(PlanHop, row_id)
+        if row is not None and getattr(row, f"{step}_done_at") is not None:
+            return False  # confirmed meanwhile: nothing to ask
+        _, fresh = step_attempts.begin(session, plan_id=plan_id, hop_id=row_id, hop_index=index, step=step,
+                                       key=f"cube:{plan_id}:{index}:{step}", now=context.now())
+        return fresh
+
+    # The question is recorded with the attempt: both or neither.
+    fresh, _ = await context.change(plan_id, intent, lambda made: [(CubeStepRequested, question)] if made
+                                    else [])
     if await _done(context, row_id, step):
         return
-    deadline: datetime = utc_now() + timedelta(seconds=deadline_s)
-    await context.emit(CubeStepRequested, plan_id, hop_index=index, step=step, deadline=deadline,
-                       instructions=tuple(driver.instructions(hop=hop, step=step)))
-    await driver.ask_person(hop=hop, step=step)
+    if fresh:
+        await driver.ask_person(hop=hop, step=step)
+        await context.unit(lambda session: step_attempts.finish(
+            session, plan_id=plan_id, hop_id=row_id, hop_index=index, step=step, outcome={"asked": True},
+            step_done=False, now=context.now()))
     give_up = time.monotonic() + deadline_s
     context.waiting_for_person.add(plan_id)
     try:

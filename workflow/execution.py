@@ -10,8 +10,9 @@ observed. The loop can therefore be killed at any instant and resumed from the d
 
 * a step not started is performed;
 * a step started but not done is **observed**, never performed again: the upgrade job's id comes from the
-  plan and hop (``dms.script_runs.job_id``), so a resumed loop asks the DMS about it and starts it only when
-  the DMS has no record of it (the trigger never reached the DMS).
+  plan and hop (``dms.script_runs.job_id``) and is recorded as the step's attempt before the DMS is asked
+  (``workflow.store.step_attempts``), its outcome after, so a resumed loop asks the DMS about it and starts
+  it only when the DMS has no record of it (the trigger never reached the DMS).
 
 A hop whose agents are not all back on the expected version by its deadline (from the estimate) fails
 the plan with the downgrade guidance (restore the snapshot); a package refused before any agent moved
@@ -55,7 +56,7 @@ from workflow.model.errors import DatabaseBusy
 from workflow.model.states import IN_FLIGHT
 from workflow.plan_requests import STARTUP_KIND
 from workflow.reachability import Reachability
-from workflow.store import database, plans
+from workflow.store import database, plans, step_attempts
 from workflow.store.plans import HopStep, StepEvent
 from workflow.store.states import PlanState
 from workflow.store.tables import PlanHop, UpgradePlan
@@ -167,9 +168,7 @@ class Execution:
                 await self._store_agents(await self._reach.patiently(
                     self.driver.observe, deadline=self._deadline, before_retry=self._ensure_executing))
                 await self._fence()
-                if row.upgrade_started_at is None:
-                    await self._mark(row.id, "upgrade", "started")
-                await self._start_job(index, hop, resumed=row.upgrade_started_at is not None)
+                await self._start_job(index, row, hop)
             self._touched = True
             await self._mark(row.id, "upgrade", "done")
         await self._wait_for_hop(index, row.id, hop, started_at=started_at, previous=previous)
@@ -177,17 +176,30 @@ class Execution:
     def _job(self, index: int) -> str:
         return script_runs.job_id(plan_id=self.plan_id, plan_created=self._created, hop_index=index)
 
-    async def _start_job(self, index: int, hop: Hop, *, resumed: bool) -> None:
-        """Start the hop's job; resumed, only if the DMS has no record of it (a job starts only once)."""
-        assert isinstance(self.driver, ScriptDriver)
-        driver, job = self.driver, self._job(index)
+    async def _start_job(self, index: int, row: PlanHop, hop: Hop) -> None:
+        """Start the hop's job, at most once: its intent (the job id) is recorded before the DMS is asked
+        and its outcome, with the step done, after. An earlier attempt whose outcome was not recorded (the
+        database failed, or the process stopped, right after the call) is asked about, never repeated."""
+        assert isinstance(self.driver, ScriptDriver) and row.id is not None
+        driver, job, row_id = self.driver, self._job(index), row.id
+        attempt, fresh = await self.host.unit(lambda session: step_attempts.begin(
+            session, plan_id=self.plan_id, hop_id=row_id, hop_index=index, step="upgrade", key=job,
+            now=self.host.now()))
         self._touched = True
+        if attempt.state == step_attempts.DONE:
+            return  # the DMS took the job before; wait_for_hop follows it
+        resumed = not fresh or row.upgrade_started_at is not None  # (a plan begun before the record)
         try:
-            await self._reach.patiently(lambda: driver.ensure_started(hop=hop, job=job, resumed=resumed),
-                                        deadline=self._deadline, before_retry=self._fence)
+            started = await self._reach.patiently(
+                lambda: driver.ensure_started(hop=hop, job=job, resumed=resumed),
+                deadline=self._deadline, before_retry=self._fence)
         except DmsScriptError as exc:
             raise ExecutionFailed(f"hop {index + 1}: the orchestrator script refused to start the upgrade to "
                                   f"{hop.version}: {exc}", touched=False) from exc
+        outcome = {"job": job, "started": started}
+        await self.host.unit(lambda session: step_attempts.finish(
+            session, plan_id=self.plan_id, hop_id=row_id, hop_index=index, step="upgrade", outcome=outcome,
+            step_done=True, now=self.host.now()))
 
     async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
         """HopStarted and the ETA; when the hop started. (The watch driver's Cube instructions come one

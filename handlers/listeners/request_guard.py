@@ -10,9 +10,11 @@
   signature of their own, so they pass here and meet the listeners' dedupe (the slash command's
   ``trigger_id``). A request whose handling failed (5xx) is forgotten, so a retry is never the dropped copy.
 
-The seen signatures live in this process (``SeenSignatures``, expiring with the window). That is enough for
-one process; a second replica behind the same URL needs them shared: a table with a unique signature column
-(``INSERT ... ON CONFLICT DO NOTHING``, rows older than the window deleted) or Redis ``SET NX EX 300``.
+The seen signatures live in this process (``SeenSignatures``, expiring with the window) and, given a
+``shared`` memory (``workflow.replays.ReplayMemory``: a table every replica uses, kept across restarts),
+in the database too: ``admit`` is ``check`` and then one short claim there, off the loop, so a request
+replayed after a restart or to another replica is ignored as well. The process's memory stays in front:
+a replay to the same process never reaches the database, and it still holds while the database is busy.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -32,6 +35,14 @@ log = logging.getLogger(__name__)
 WINDOW_S = 300  # Slack's rule (SignatureVerifier's too): refuse a timestamp more than five minutes away
 MAX_SEEN = 200_000  # ~ 650 signed requests a second for five minutes; beyond, the oldest are forgotten
 _BOLT_VERIFIERS = ("slack_bolt.AsyncRequestVerification", "slack_bolt.RequestVerification")
+
+
+class SharedMemory(Protocol):
+    """The replay memory every replica shares (``workflow.replays.ReplayMemory``)."""
+
+    async def claim(self, key: str, *, timestamp: int, now: float) -> bool: ...
+
+    async def forget(self, key: str) -> None: ...
 
 
 class SeenSignatures:
@@ -78,6 +89,7 @@ class Verdict:
     text: str = ""
     key: str = ""
     body: str = ""
+    timestamp: int = 0
 
 
 class _Clock(Clock):
@@ -92,10 +104,28 @@ class _Clock(Clock):
 
 class RequestGuard:
     def __init__(self, *, signing_secret: str, clock: Callable[[], float] = time.time,
-                 seen: SeenSignatures | None = None) -> None:
+                 seen: SeenSignatures | None = None, shared: SharedMemory | None = None) -> None:
         self._verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
         self._clock = clock
         self.seen = seen or SeenSignatures(clock=clock)
+        self.shared = shared
+
+    async def admit(self, raw: bytes, headers: Mapping[str, str]) -> Verdict:
+        """``check``, then the replay memory every replica shares: a request first seen elsewhere (another
+        replica, or this one before a restart) is acknowledged and ignored like any replay."""
+        verdict = self.check(raw, headers)
+        if verdict.status is not None or self.shared is None:
+            return verdict
+        if await self.shared.claim(verdict.key, timestamp=verdict.timestamp, now=self._clock()):
+            return verdict
+        _replayed(verdict.timestamp, raw, where="seen by another replica or before a restart")
+        return Verdict(status=200)
+
+    async def unclaim(self, key: str) -> None:
+        """``release`` in this process and in the shared memory."""
+        self.release(key)
+        if self.shared is not None:
+            await self.shared.forget(key)
 
     def check(self, raw: bytes, headers: Mapping[str, str]) -> Verdict:
         stamp = headers.get("X-Slack-Request-Timestamp")
@@ -119,13 +149,17 @@ class RequestGuard:
             return _refuse(400, problem, raw)
         key = f"{timestamp}:{signature}"
         if not self.seen.claim(key, timestamp=timestamp):
-            log.info("ignored a replayed Slack request (timestamp %s, %d bytes)", timestamp, len(raw))
+            _replayed(timestamp, raw, where="seen by this process")
             return Verdict(status=200)
-        return Verdict(status=None, text=text, key=key)
+        return Verdict(status=None, text=text, key=key, timestamp=timestamp)
 
     def release(self, key: str) -> None:
         """The request failed on our side (5xx): a retry of it must be served, not ignored as a replay."""
         self.seen.forget(key)
+
+
+def _replayed(timestamp: int, raw: bytes, *, where: str) -> None:
+    log.info("ignored a replayed Slack request (timestamp %s, %d bytes, %s)", timestamp, len(raw), where)
 
 
 def _refuse(status: int, why: str, raw: bytes) -> Verdict:

@@ -87,6 +87,17 @@ def patience() -> Iterator[None]:
         _lock_budget_ms.reset(token)
 
 
+@contextmanager
+def hurry(ms: int) -> Iterator[None]:
+    """Work in front of an answer that has a fallback (the request guard's replay memory) inside this
+    block: its units wait at most ``ms`` for a lock, so a lock costs the answer that long and no more."""
+    token = _lock_budget_ms.set(min(ms, _lock_budget_ms.get() or LOOP_LOCK_WAIT_MS))
+    try:
+        yield
+    finally:
+        _lock_budget_ms.reset(token)
+
+
 async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run blocking database work on the pool and await it; the loop keeps serving meanwhile.
 

@@ -319,3 +319,35 @@ class OutboxEvent(SQLModel, table=True):
     kind: str = Field(max_length=60)  # the event's class name
     body: dict[str, Any] = _json(default=dict)
     created_at: datetime = _created()
+
+
+class SeenRequest(SQLModel, table=True):
+    """A signed Slack request already let in (HTTP mode), shared by every replica and kept across restarts
+    until its timestamp has left Slack's 5-minute window (``expires_at``): a replay of it is ignored.
+    ``digest`` is a hash of the timestamp and signature, never the signature itself."""
+
+    __tablename__ = "seen_request"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+
+
+class StepAttempt(SQLModel, table=True):
+    """One DMS call (or question to a person) of an execution step that must happen at most once, keyed by
+    plan, hop and step (``key`` is its idempotency key: the upgrade's job id). Written as ``intent`` before
+    the call and ``done`` with its ``outcome`` after it, so a loop resumed after a database failure or a
+    restart knows the call may have happened and asks the DMS instead of making it again."""
+
+    __tablename__ = "step_attempt"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "hop_index", "step",
+                                          name="uq_step_attempt_plan_hop_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="upgrade_plan.id", index=True)
+    hop_index: int
+    step: str = Field(max_length=20)  # "upload" | "upgrade"
+    key: str = Field(max_length=64, unique=True)
+    state: str = Field(default="intent", max_length=10)  # "intent" | "done"
+    outcome: dict[str, Any] = _json(default=dict)
+    started_at: datetime = _created()
+    finished_at: datetime | None = _time()

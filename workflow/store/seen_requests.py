@@ -1,0 +1,67 @@
+"""Signed Slack requests already let in, shared by every replica and kept across restarts: the replay
+memory of the request guard (``workflow.replays`` is how the Slack side reaches it).
+
+A request is identified by a digest of its timestamp and signature (Slack signs each delivery afresh, its
+retries included, so two deliveries with one signature are one request sent twice). ``claim`` inserts the
+digest unless a live row has it, in one statement (``INSERT ... ON CONFLICT``), so of two replicas receiving
+the same request at once exactly one wins. A row lives until the request's timestamp has left Slack's
+window, plus a margin for the replicas' clocks; each claim deletes a bounded batch of expired rows, so the
+table holds about the last window's requests and no claim pays for a backlog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from workflow.store.tables import SeenRequest
+
+WINDOW_S = 300  # Slack's: a request signed more than five minutes away is refused before it gets here
+MARGIN_S = 60  # replicas' clocks may differ a little; a row kept a minute longer costs nothing
+PRUNE_BATCH = 100  # expired rows deleted per claim: more than one claim adds, so the table stays bounded
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def expiry(*, timestamp: int, now: datetime) -> datetime:
+    signed = datetime.fromtimestamp(timestamp, UTC)
+    return max(now, signed) + timedelta(seconds=WINDOW_S + MARGIN_S)
+
+
+def claim(session: Session, *, key: str, timestamp: int, now: datetime) -> bool:
+    """True the first time ``key`` is claimed within its window (by any process); False for a replay."""
+    prune(session, now=now)
+    values = {"digest": digest(key), "expires_at": expiry(timestamp=timestamp, now=now)}
+    table = cast(Table, SeenRequest.__table__)  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # A row left from an expired window (not pruned yet) is taken over; a live one makes this a replay.
+    statement = builder(table).values(**values).on_conflict_do_update(
+        index_elements=[table.c.digest], set_={"expires_at": values["expires_at"]},
+        where=table.c.expires_at <= now).returning(table.c.digest)
+    # RETURNING, not rowcount: psycopg reports no row count for an upsert.
+    return session.execute(statement).first() is not None
+
+
+def forget(session: Session, *, key: str) -> None:
+    """The request failed on our side: a retry of it must be served, not ignored as a replay."""
+    session.execute(delete(SeenRequest).where(col(SeenRequest.digest) == digest(key)))
+
+
+def prune(session: Session, *, now: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to ``limit`` expired rows (oldest first); how many went."""
+    expired = select(col(SeenRequest.digest)).where(col(SeenRequest.expires_at) <= now) \
+        .order_by(col(SeenRequest.expires_at)).limit(limit)
+    result = session.execute(delete(SeenRequest).where(col(SeenRequest.digest).in_(expired)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def count(session: Session) -> int:
+    return len(session.execute(select(col(SeenRequest.digest))).all())
