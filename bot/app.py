@@ -26,6 +26,7 @@ from bot import simulated
 from bot.health import DmsProbe, database_writable
 from bot.ops_server import HttpServer, mount_public, ops_listener
 from bot.settings import Settings
+from bot.slack_check import SlackAuthorize, SlackCheck, quiet_bolt_token_warning
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from handlers.delivery.approvers import SlackApprovers
@@ -41,28 +42,20 @@ from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
+from workflow.leases import held_here
 from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError
 from workflow.outbox import Outbox
+from workflow.replays import ReplayMemory
 from workflow.store.database import make_engine, migrate
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-
-
-class _NoClientTokenWarning(logging.Filter):
-    """Drops Bolt's "`token` will be unused" warning: Bolt reads SLACK_BOT_TOKEN from the environment
-    although the bot hands it a client built with that very token, and the warning alarms operators."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
-
-
-def _quiet_bolt_token_warning() -> None:
-    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
-    if not any(isinstance(f, _NoClientTokenWarning) for f in bolt_logger.filters):
-        bolt_logger.addFilter(_NoClientTokenWarning())
+# A stop is bounded: what is still running after these is cut short and handed back (an orchestrator's grace
+# period is commonly 30 s; these, plus handing back, stay well within it).
+LISTENERS_S = 8.0
+OUTBOX_S = 8.0
 
 
 def build_bolt_app(
@@ -74,6 +67,7 @@ def build_bolt_app(
     work: ListenerWork | None = None,
     timeline: TimelinePoster | None = None,
     home_tab: HomePublisher | None = None,
+    slack_check: SlackCheck | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. Listeners ack first, then call the engine.
 
@@ -82,12 +76,15 @@ def build_bolt_app(
     signing secret is configured (HTTP mode requires one, see ``serve_http``). ``work`` counts the
     listeners still running after their ack (``Runtime.settle`` waits for them).
     ``approvers`` is the engine's directory too; the listeners leave every rule to the engine.
+    No Slack Web API call stands between a request and its ack: requests are authorized from the token
+    and what ``slack_check`` learnt in the background (``bot.slack_check``), never by ``auth.test`` first.
     """
     work = work or ListenerWork()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    _quiet_bolt_token_warning()
+    quiet_bolt_token_warning()
     app = AsyncApp(
         client=web_client,
+        authorize=SlackAuthorize(token=web_client.token or "", check=slack_check),
         signing_secret=secret,
         process_before_response=False,
         request_verification_enabled=secret is not None,
@@ -154,6 +151,7 @@ class Runtime:
         self._notifier: SlackNotifier | None = None
         self.listener_work = ListenerWork()
         self.dms_probe: DmsProbe | None = None
+        self.slack_check: SlackCheck | None = None
         self._started = False
 
     # Typed accessors: using the runtime before start() is a programming error, said clearly.
@@ -208,6 +206,9 @@ class Runtime:
         self.dms_probe.start()
         token = _secret(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
+        # Reported by /healthz, never waited for: requests are acked whether or not Slack answers. Started
+        # by the ways of serving Slack (``start_http``, ``serve_socket_mode``), not by the console.
+        self.slack_check = SlackCheck(self.web_client, api_url=settings.slack_api_url)
         self.pacer = ChannelPacer(interval=(pace := self._pacer_interval_s))  # tests: shorter, and polls too
         # The timeline picture when a plan ends (the outbox's last call of the outcome) and on request.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
@@ -238,7 +239,7 @@ class Runtime:
         )
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
-            work=self.listener_work, timeline=self.timeline, home_tab=self.home,
+            work=self.listener_work, timeline=self.timeline, home_tab=self.home, slack_check=self.slack_check,
         )
 
     async def stop(self) -> None:
@@ -246,20 +247,32 @@ class Runtime:
         self._started = False
 
     async def _teardown(self) -> None:
+        """Finish what is in hand (bounded), then hand back what this process holds, so another process
+        takes over at its next pass instead of when the leases and claims expire."""
+        held = held_here()
+        if self._started:
+            log.info("stopping: letting Slack listeners finish (at most %gs) and sending what is due (at "
+                     "most %gs), then handing back the leases: %s", LISTENERS_S, OUTBOX_S,
+                     ", ".join(held) or "none")
         try:
-            await self.listener_work.idle(timeout_s=10.0)
+            await self.listener_work.idle(timeout_s=LISTENERS_S)
         except TimeoutError:
             log.warning("stopping with Slack listeners still running")
-        if self.dms_probe is not None:
-            await self.dms_probe.stop()
+        for loop in (self.dms_probe, self.slack_check):
+            if loop is not None:
+                await loop.stop()
         if self._engine is not None:
-            await self._engine.stop()
-        if self._notifier is not None:
-            await self._notifier.aclose()
+            await self._engine.stop()  # the scheduler, its lease, and each plan's lease (executions, watches)
+        handed = await self._notifier.aclose(timeout_s=OUTBOX_S) if self._notifier is not None else 0
         if self.simulator is not None:
             await self.simulator.stop()
         if self._db is not None:
             self._db.dispose()
+        if self._started:
+            kept = [name for name in held_here() if name in held]
+            log.info("stopped: handed back the leases %s and %d claimed Slack message(s)%s",
+                     ", ".join(name for name in held if name not in kept) or "(none)", handed,
+                     f"; still held (they expire): {', '.join(kept)}" if kept else "")
 
     async def settle(self, timeout_s: float = 30.0) -> None:
         """Wait until the listeners, the engine's background work and the Slack calls they caused are done."""
@@ -305,21 +318,22 @@ def build_web_app(runtime: Runtime) -> web.Application:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     bolt = runtime.app
     # Malformed, unsigned and replayed requests are answered before Bolt parses them (the request guard).
-    guard = RequestGuard(signing_secret=runtime.settings.slack_signing_secret.get_secret_value())
+    guard = RequestGuard(signing_secret=runtime.settings.slack_signing_secret.get_secret_value(),
+                         shared=ReplayMemory(runtime.db))  # replays to other replicas, across restarts
     quiet_bolt_signature_log()
 
     async def events(request: web.Request) -> web.Response:
         # Counted until the answer is on the wire: the listener's post-ack work waits for that, or its
         # synchronous database work would hold the ack back (measured: 14 -> 64 ms per command).
         async with runtime.listener_work.answering():
-            verdict = guard.check(await request.read(), request.headers)
+            verdict = await guard.admit(await request.read(), request.headers)
             if verdict.status is not None:
                 response = web.Response(status=verdict.status, text=verdict.body)
             else:
                 bolt_response = await bolt.async_dispatch(AsyncBoltRequest(
                     body=verdict.text, query=request.query_string, headers=dict(request.headers)))
                 if bolt_response.status >= 500:
-                    guard.release(verdict.key)
+                    await guard.unclaim(verdict.key)
                 response = await to_aiohttp_response(bolt_response)
             await response.prepare(request)
             await response.write_eof()
@@ -334,6 +348,8 @@ def build_web_app(runtime: Runtime) -> web.Application:
 async def start_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> HttpServer:
     """Start serving (returns at once); the caller stops the server. Tests use port 0."""
     runner = web.AppRunner(build_web_app(runtime), access_log=None)
+    if runtime.slack_check is not None:
+        runtime.slack_check.start()  # checks the token in the background: nothing waits for it
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     server = HttpServer(runner)
@@ -361,13 +377,16 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     # slack_sdk's Socket Mode client retries a failed connection forever, logging a traceback each time, so
     # a refused app token or an unreachable Slack would hang silently: ask once (few retries) first, so
     # either stops the bot with one line (the caller maps SlackApiError and OSError).
+    if runtime.slack_check is not None:
+        runtime.slack_check.start()
     probe = make_web_client(token="", base_url=runtime.settings.slack_api_url, max_retries=2)
-    await probe.apps_connections_open(app_token=app_token)
-    handler = AsyncSocketModeHandler(runtime.app, app_token, web_client=runtime.web_client)
-    await handler.connect_async()
-    log.info("connected to Slack over Socket Mode")
-    try:
-        async with ops_listener(runtime):  # no other port in Socket Mode: health only if OPS_PORT is set
+    # The operations listener first: /healthz answers while the connection is being made.
+    async with ops_listener(runtime):  # no other port in Socket Mode: health only if OPS_PORT is set
+        await probe.apps_connections_open(app_token=app_token)
+        handler = AsyncSocketModeHandler(runtime.app, app_token, web_client=runtime.web_client)
+        await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")
+        try:
             await asyncio.Event().wait()
-    finally:
-        await handler.close_async()
+        finally:
+            await handler.close_async()

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal, TextIO
 
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.startup import fail, load_settings, startup_error
 from workflow.model.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["socket", "http", "console"]
 ServeFn = Callable[..., Awaitable[None]]
@@ -137,12 +142,47 @@ async def _serve(
     from bot import app
 
     async with app.Runtime(settings) as runtime:
+        if mode == "socket":
+            serving = asyncio.ensure_future((serve_socket or app.serve_socket_mode)(runtime))
+        else:
+            serving = asyncio.ensure_future((serve_http or app.serve_http)(runtime, host=host, port=port))
         try:
-            if mode == "socket":
-                await (serve_socket or app.serve_socket_mode)(runtime)
-            else:
-                await (serve_http or app.serve_http)(runtime, host=host, port=port)
+            with stop_on_sigterm(serving) as stopping:
+                await serving
+        except asyncio.CancelledError:
+            if not stopping.is_set():
+                raise
+            # Leaving the block stops the runtime: it logs what it finishes and what it hands back.
         except SlackApiError as exc:
             # A revoked or wrong token shows up here, at the first call Slack answers.
             code = exc.response.get("error") if exc.response is not None else None
             raise ConfigError(f"Slack refused the credentials: {code or 'error'}") from None
+    if stopping.is_set():
+        log.info("stopped on SIGTERM; exiting")
+
+
+@contextmanager
+def stop_on_sigterm(serving: asyncio.Future[None]) -> Iterator[asyncio.Event]:
+    """While the block runs, SIGTERM stops serving (no new requests) and lets the runtime stop cleanly; the
+    event tells that it happened. Without this, SIGTERM ends the process at once: nothing logged, and the
+    leases and outbox claims it held block the other processes until they expire. A second SIGTERM
+    ends the process at once, as before."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def on_sigterm() -> None:
+        log.info("SIGTERM received: stopping; no new Slack requests, then a clean stop (a second SIGTERM "
+                 "ends the process at once)")
+        stopping.set()
+        loop.remove_signal_handler(signal.SIGTERM)
+        serving.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here: nothing to stop
+        yield stopping
+        return
+    try:
+        yield stopping
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

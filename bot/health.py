@@ -1,5 +1,6 @@
 """What ``/healthz`` reports: whether the database can be written (``DatabaseCheck``) and whether each
-configured DMS answers (``DmsProbe``); ``bot.ops_server`` serves it.
+configured DMS answers (``DmsProbe``); Slack's Web API beside them is ``bot.slack_check``'s;
+``bot.ops_server`` serves it.
 
 The bot starts and serves Slack whatever its DMSs' state (after a crash or a reboot in the middle of an
 upgrade the agents are restarting exactly then), so reachability is reported, not required: a probe asks

@@ -32,6 +32,7 @@ from bot.metrics import CONTENT_TYPE as METRICS_TYPE
 from bot.metrics import Source
 from bot.metrics import render as metrics_text
 from bot.settings import Settings
+from bot.slack_check import SlackCheck, SlackReachability
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class OpsSource(Source, Protocol):
     """What the endpoints read (``bot.app.Runtime``)."""
 
     settings: Settings
+    slack_check: SlackCheck | None
 
 
 class HttpServer:
@@ -92,7 +94,11 @@ class OpsEndpoints:
             return web.Response(status=status, text=OK if ok else DOWN)
         probe = self._runtime.dms_probe
         dms = {name: state.as_json() for name, state in (probe.status() if probe else {}).items()}
-        return web.json_response({"ok": ok, "db": OK if ok else DOWN, "dms": dms}, status=status)
+        # Reported beside the DMS's, never counted in ``ok``: a restart does not bring Slack back.
+        check = self._runtime.slack_check
+        slack = (check.status() if check else SlackReachability(None)).as_json()
+        return web.json_response({"ok": ok, "db": OK if ok else DOWN, "dms": dms, "slack": slack},
+                                 status=status)
 
     async def metrics(self, request: web.Request, *, trusted: bool) -> web.Response:
         if not self.may_see_details(request, trusted=trusted):

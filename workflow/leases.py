@@ -39,6 +39,12 @@ _holders: dict[tuple[str, str], int] = {}
 _holders_lock = threading.Lock()  # acquire/release run on the database's worker threads
 
 
+def held_here() -> list[str]:
+    """The leases some ``HeldLease`` of this process holds now (what a clean stop hands back)."""
+    with _holders_lock:
+        return sorted({name for name, _owner in _holders})
+
+
 class LeaseLost(Exception):
     """Another process holds the lease now (or it could not be renewed in time): stop acting."""
 

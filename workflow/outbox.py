@@ -54,6 +54,12 @@ class Outbox:
         return await self._unit(lambda session: store.retry(session, row_id=row_id, error=error,
                                                             now=utc_now(), base_s=base_s))
 
+    async def hand_back(self, *, row_id: int) -> None:
+        """Give a claimed row back at once (a clean stop cut its call short), so any sender may take it now
+        rather than when the claim expires; it counts as an attempt (the call may have reached Slack)."""
+        await self._unit(lambda session: store.retry(session, row_id=row_id, error="handed back at shutdown",
+                                                     now=utc_now(), base_s=0.0))
+
     async def refused(self, *, row_id: int, error: str) -> None:
         await self._unit(lambda session: store.refused(session, row_id=row_id, error=error, now=utc_now()))
 

@@ -52,8 +52,13 @@ class Replica:
                 await self._task
             self._task = None
         if self.leading:
+            # Paused before the lease goes, so that no job starts here once another process may lead.
+            self._scheduler.pause()
             self.leading = False
-            self._leader.release()
+            with database.patience():
+                await database.off_loop(self._leader.release)
+            log.info("handed back the scheduler lease: another process runs the scheduled jobs from its next "
+                     "pass")
 
     async def _loop(self) -> None:
         while True:

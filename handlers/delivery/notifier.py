@@ -74,14 +74,16 @@ class SlackNotifier:
         await self.sender.drain()
         await self._pacer.drain()
 
-    async def aclose(self, *, timeout_s: float = 10.0) -> None:
-        """Deliver what is due (bounded), then stop; the rest waits in the outbox for the next start."""
+    async def aclose(self, *, timeout_s: float = 10.0) -> int:
+        """Deliver what is due (bounded), then stop; the rest waits in the outbox for the next start (or
+        another replica). How many claimed messages were handed back unsent."""
         try:
             await asyncio.wait_for(self.drain(), timeout=timeout_s)
         except TimeoutError:
             log.warning("stopping with Slack messages still due; they stay in the outbox")
-        await self.sender.aclose()
+        handed = await self.sender.aclose()
         await self._pacer.aclose()
+        return handed
 
     async def message_ref(self, plan_id: int, role: str) -> tuple[str, str] | None:
         """(channel, ts) of a plan's message in ``role`` ("plan", "status", "approval"), from the database."""

@@ -78,6 +78,7 @@ class OutboxSender:
         self._claim_ttl_s = claim_ttl_s
         self._cache: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._claimed: dict[asyncio.Task[None], Claimed] = {}  # what each delivery in flight holds
         self._wakeup: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._claiming = asyncio.Lock()
@@ -118,14 +119,27 @@ class OutboxSender:
                 return
             await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Stop sending; what is still pending stays in the database for the next sender."""
+    async def aclose(self) -> int:
+        """Stop sending; what is still pending stays in the database for the next sender. A row whose call
+        was cut short is handed back (its claim cleared), so another sender need not wait for the claim to
+        expire. How many were handed back."""
+        cut = dict(self._claimed)
         tasks = [t for t in (self._loop_task, *self._in_flight.values()) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
         self._in_flight.clear()
+        handed = 0
+        for task, row in cut.items():
+            if task.cancelled():
+                try:
+                    await self._outbox.hand_back(row_id=row.id)
+                    handed += 1
+                except Exception:  # it expires by itself: another sender takes it then
+                    log.exception("handing back outbox message %s failed", row.id)
+        self._claimed.clear()
+        return handed
 
     def depth(self) -> int:
         """Messages still to send, and events not drawn yet (blocking: for callers off the loop)."""
@@ -174,6 +188,7 @@ class OutboxSender:
         for row in claimed:
             task = loop.create_task(self._deliver(row), name=f"slack-outbox:{row.channel}")
             self._in_flight[row.channel] = task
+            self._claimed[task] = row
             task.add_done_callback(functools.partial(self._finished, row.channel))
         return not claimed and not busy
 
@@ -183,6 +198,8 @@ class OutboxSender:
         # while it was still on its way).
         if self._in_flight.get(channel) is task:
             del self._in_flight[channel]
+        if not task.cancelled():  # a cancelled one is handed back by ``aclose``
+            self._claimed.pop(task, None)
         if self._wakeup is not None:
             self._wakeup.set()  # the channel's next message may be waiting
 
