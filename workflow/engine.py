@@ -123,12 +123,12 @@ class UpgradeEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the scheduler (it runs jobs while this process holds the scheduler lease) and resume every
-        execution that was in flight when the program stopped and runs in no other process (its lease)."""
+        """Start the scheduler (it runs each due job this process claims first) and resume every execution
+        that was in flight when the program stopped and runs in no other process (its lease)."""
         if self._started:
             return
         self._started = True
-        self.scheduler.start(paused=True)
+        self.scheduler.start()
         await self.replica.start()  # resumes the executions and cancel watches whose lease it can take
 
     async def stop(self) -> None:

@@ -1,12 +1,14 @@
 """This process among the replicas sharing one database.
 
-Every third of a lease length it (1) tries to hold the scheduler's lease: the holder runs the scheduled
-jobs (APScheduler's job store is shared, its scheduler is not safe to run twice), the others keep their
-scheduler paused and only store jobs; and (2) starts the execution of every in-flight plan that runs
-nowhere in this process: the execution runs only if it gets the plan's lease, i.e. when no other live
-process holds it; and (3) likewise starts the watch of every CANCELLING plan watched nowhere in this
-process (``workflow.cancel_watch``, under the same lease). A single process (SQLite) therefore leads and
-resumes everything at its first pass.
+Every replica's scheduler runs the scheduled jobs: APScheduler's job store is shared, and each run of a job
+is claimed in the database before it runs (``workflow.scheduler``), so the first replica to see it due takes
+it and two replicas share a fleet's pre-checks. Every third of a lease length this process also (1) holds or
+tries to take the ``scheduler`` lease, which now only names a leader for operators (``dmu_scheduler_leader``)
+and wakes the scheduler to look at jobs other replicas stored; (2) starts the execution of every in-flight
+plan that runs nowhere in this process: the execution runs only if it gets the plan's lease, i.e. when no
+other live process holds it; and (3) likewise starts the watch of every CANCELLING plan watched nowhere in
+this process (``workflow.cancel_watch``, under the same lease). A single process (SQLite) therefore resumes
+everything at its first pass.
 """
 
 from __future__ import annotations
@@ -51,14 +53,12 @@ class Replica:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._scheduler.pause()  # no job starts here any more; the other replicas claim the due ones
         if self.leading:
-            # Paused before the lease goes, so that no job starts here once another process may lead.
-            self._scheduler.pause()
             self.leading = False
             with database.patience():
                 await database.off_loop(self._leader.release)
-            log.info("handed back the scheduler lease: another process runs the scheduled jobs from its next "
-                     "pass")
+            log.info("handed back the scheduler lease: another process holds it from its next pass")
 
     async def _loop(self) -> None:
         while True:
@@ -83,11 +83,8 @@ class Replica:
 
     def _lead(self, held: bool) -> None:
         if held and not self.leading:
-            log.info("this process runs the scheduled jobs (it holds the scheduler lease)")
-            self._scheduler.resume()
+            log.info("this process holds the scheduler lease (every replica runs the jobs it claims first)")
         elif not held and self.leading:
-            log.warning("scheduler lease lost: another process runs the scheduled jobs")
-            self._scheduler.pause()
+            log.warning("scheduler lease lost: another process holds it")
         self.leading = held
-        if held:
-            self._scheduler.wakeup()  # jobs another replica stored meanwhile
+        self._scheduler.wakeup()  # jobs another replica stored meanwhile

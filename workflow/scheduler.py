@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -36,11 +36,15 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from workflow.leases import replica_owner
 from workflow.model.clock import Clock, utc_now
+from workflow.store import database
+from workflow.store import leases as lease_store
 
 log = logging.getLogger(__name__)
 
 JOB_KINDS = ("precheck", "reminder", "approval", "expiry")
+JOB_CLAIM_TTL_S = 24 * 3600.0  # a run's claim outlives any clock skew and retry between replicas
 JOBS_TABLE = "apscheduler_jobs"
 
 
@@ -56,25 +60,31 @@ class JobTarget(Protocol):
 
 # engine_key -> the engine running in this process and its event loop. The key is stable across restarts
 # (derived from the database URL), so a job stored before a crash finds the new engine after it.
-_REGISTRY: dict[str, tuple[JobTarget, asyncio.AbstractEventLoop]] = {}
+_REGISTRY: dict[str, tuple[JobTarget, asyncio.AbstractEventLoop, Callable[[str], bool]]] = {}
 
 
-def register(key: str, target: JobTarget, loop: asyncio.AbstractEventLoop) -> None:
-    _REGISTRY[key] = (target, loop)
+def register(
+    key: str, target: JobTarget, loop: asyncio.AbstractEventLoop, claim: Callable[[str], bool]
+) -> None:
+    _REGISTRY[key] = (target, loop, claim)
 
 
 def unregister(key: str) -> None:
     _REGISTRY.pop(key, None)
 
 
-def _run(key: str, call: Callable[[JobTarget], Awaitable[None]]) -> None:
-    """On a scheduler thread: run the engine's coroutine on its loop and wait for it, so the job counts as
+def _run(key: str, call: Callable[[JobTarget], Awaitable[None]], *, claim_name: str) -> None:
+    """On a scheduler thread: claim this run of the job (every replica's scheduler sees the same due jobs;
+    the first claim wins), then run the engine's coroutine on its loop and wait for it, so the job counts as
     in progress until the engine's work ends (the console and tests wait for running jobs)."""
     found = _REGISTRY.get(key)
     if found is None:
         log.warning("scheduled job for engine %r fired but no such engine runs in this process", key)
         return
-    target, loop = found
+    target, loop, claim = found
+    if not claim(claim_name):
+        log.info("scheduled job %s runs in another replica", claim_name)
+        return
 
     async def job() -> None:
         await call(target)
@@ -84,39 +94,58 @@ def _run(key: str, call: Callable[[JobTarget], Awaitable[None]]) -> None:
     except RuntimeError:  # the loop closed: the process is stopping; the job's plan is picked up at start
         log.warning("scheduled job for engine %r fired while its event loop was stopping", key)
         return
+    # Not waited for here: a scheduler thread per running job would start a fleet's pre-checks in waves of
+    # the pool's size. The engine's work counts as running until its coroutine ends (``jobs_in_progress``).
     with _RUNNING_LOCK:
-        _RUNNING.add(future)
-    try:
-        future.result()
-    except concurrent.futures.CancelledError:
-        log.info("a scheduled job of engine %r was cancelled by the engine's stop", key)
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(future)
+        _RUNNING.setdefault(key, set()).add(future)
+    future.add_done_callback(lambda done: _finished(key, done))
 
 
-# Jobs waiting on their coroutine, so a stop can cancel them (a scheduler thread must not wait forever).
-_RUNNING: set[concurrent.futures.Future[None]] = set()
+def _finished(key: str, future: concurrent.futures.Future[None]) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.get(key, set()).discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        log.error("scheduled job of engine %r failed", key, exc_info=future.exception())
+
+
+def _running(key: str) -> list[concurrent.futures.Future[None]]:
+    with _RUNNING_LOCK:
+        return [future for future in _RUNNING.get(key, set()) if not future.done()]
+
+
+# The engine coroutines scheduled jobs started, per engine, so a stop can cancel them and the console can
+# wait for them.
+_RUNNING: dict[str, set[concurrent.futures.Future[None]]] = {}
 _RUNNING_LOCK = threading.Lock()
 
 
-def precheck_job(engine_key: str, plan_id: int) -> None:
-    _run(engine_key, lambda target: target.on_precheck_due(plan_id))
+# ``run_at``: the run's wall-clock time as stored with the job (jobs stored before it have none), so a job
+# moved to a new time is a new run to claim.
+def precheck_job(engine_key: str, plan_id: int, run_at: str = "") -> None:
+    _run(engine_key, lambda target: target.on_precheck_due(plan_id),
+         claim_name=_claim_name(plan_id, "precheck", run_at))
 
 
-def reminder_job(engine_key: str, plan_id: int) -> None:
-    _run(engine_key, lambda target: target.on_reminder_due(plan_id))
+def reminder_job(engine_key: str, plan_id: int, run_at: str = "") -> None:
+    _run(engine_key, lambda target: target.on_reminder_due(plan_id),
+         claim_name=_claim_name(plan_id, "reminder", run_at))
 
 
-def approval_job(engine_key: str, plan_id: int) -> None:
-    _run(engine_key, lambda target: target.on_approval_due(plan_id))
+def approval_job(engine_key: str, plan_id: int, run_at: str = "") -> None:
+    _run(engine_key, lambda target: target.on_approval_due(plan_id),
+         claim_name=_claim_name(plan_id, "approval", run_at))
 
 
-def expiry_job(engine_key: str, plan_id: int) -> None:
-    _run(engine_key, lambda target: target.on_window_closed(plan_id))
+def expiry_job(engine_key: str, plan_id: int, run_at: str = "") -> None:
+    _run(engine_key, lambda target: target.on_window_closed(plan_id),
+         claim_name=_claim_name(plan_id, "expiry", run_at))
 
 
-_FUNCTIONS: dict[str, Callable[[str, int], None]] = {
+def _claim_name(plan_id: int, kind: str, run_at: str) -> str:
+    return f"job:{job_id(plan_id, kind)}@{run_at[:32]}"
+
+
+_FUNCTIONS: dict[str, Callable[..., None]] = {
     "precheck": precheck_job,
     "reminder": reminder_job,
     "approval": approval_job,
@@ -135,6 +164,20 @@ def _parse_job_id(text: str) -> tuple[int, str] | None:
     return None
 
 
+class SharedJobStore(SQLAlchemyJobStore):
+    """The job store every replica's scheduler reads: a due job is taken by each of them, and the ones that
+    come second find it removed already. APScheduler's own store raises then, inside the scheduler's thread,
+    which ends it; here that is the expected case (the run itself is claimed, see ``_run``)."""
+
+    def remove_job(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):
+            super().remove_job(job_id)
+
+    def update_job(self, job: Any) -> None:
+        with contextlib.suppress(JobLookupError):
+            super().update_job(job)
+
+
 class PlanScheduler:
     """The plan jobs of one engine. ``clock`` is the engine's clock: times given to ``schedule`` are in
     that clock and are translated to the wall clock by their distance from it (a fake clock in tests)."""
@@ -147,15 +190,18 @@ class PlanScheduler:
         target: JobTarget,
         clock: Clock,
         wall_clock: Clock = utc_now,
+        owner: str | None = None,
     ) -> None:
         self._engine_key = engine_key
+        self._db = db
+        self._owner = owner or replica_owner()
         self._target = target
         self._clock = clock
         self._wall = wall_clock
         # A scheduler of its own thread, not the event loop's: its job store is the database, and reading it
         # on the loop would freeze every listener while another process holds a lock.
         self._scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=db, tablename=JOBS_TABLE)},
+            jobstores={"default": SharedJobStore(engine=db, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -177,7 +223,8 @@ class PlanScheduler:
     def jobs_in_progress(self) -> int:
         """Jobs submitted to the executor and not finished yet."""
         with self._progress_lock:
-            return sum(1 for count in self._in_progress.values() if count > 0)
+            submitted = sum(1 for count in self._in_progress.values() if count > 0)
+        return submitted + len(_running(self._engine_key))
 
     def _on_progress(self, event: JobEvent) -> None:
         # A count, not a set: a job's worker thread can report it done before the scheduler's thread
@@ -190,11 +237,26 @@ class PlanScheduler:
             else:
                 self._in_progress.pop(event.job_id, None)
 
+    def _claim(self, name: str) -> bool:
+        """On a scheduler thread: take this run of a job for this process (a lease that is never renewed
+        and expires after a day); False when another replica took it. A database that does not answer
+        lets the job run: the engine's jobs act only on a plan in the state they expect, so a second run
+        does nothing, while a lost run would leave a plan waiting."""
+        try:
+            with database.session(self._db) as session:
+                taken, _ = lease_store.acquire(session, name=name, owner=self._owner, ttl_s=JOB_CLAIM_TTL_S)
+                if taken:
+                    lease_store.prune(session, prefix="job:", limit=100)
+                return taken
+        except Exception as exc:
+            log.warning("claiming scheduled job %s failed (%s); running it here", name, type(exc).__name__)
+            return True
+
     def start(self, *, paused: bool = False) -> None:
         """Start processing; call inside the running event loop. Stored jobs that are due run now.
         ``paused``: jobs are stored but none runs until ``resume()`` (a replica that does not lead)."""
         self._loop = asyncio.get_running_loop()
-        register(self._engine_key, self._target, self._loop)
+        register(self._engine_key, self._target, self._loop, self._claim)
         if not self._scheduler.running:
             self._scheduler.start(paused=paused)
 
@@ -214,11 +276,9 @@ class PlanScheduler:
     def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        unregister(self._engine_key)
-        with _RUNNING_LOCK:
-            waiting = [future for future in _RUNNING if not future.done()]
-        for future in waiting:  # their coroutines would never end once the loop stops
+        for future in _running(self._engine_key):  # their coroutines would never end once the loop stops
             future.cancel()
+        unregister(self._engine_key)
 
     def schedule(self, *, plan_id: int, kind: str, at: datetime, grace_s: float | None) -> datetime:
         """(Re)place the ``kind`` job of a plan to run at ``at`` (engine clock; past = at once).
@@ -233,7 +293,7 @@ class PlanScheduler:
             _FUNCTIONS[kind],
             trigger="date",
             run_date=run_at,
-            args=[self._engine_key, plan_id],
+            args=[self._engine_key, plan_id, run_at.isoformat()],
             id=job_id(plan_id, kind),
             name=f"{kind} of plan #{plan_id}",
             replace_existing=True,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from workflow.model.clock import utc_now
 from workflow.store.tables import Lease
@@ -72,3 +72,16 @@ def release(session: Session, *, name: str, owner: str) -> None:
 
 def holder(session: Session, *, name: str) -> Lease | None:
     return session.get(Lease, name)
+
+
+def prune(session: Session, *, prefix: str, limit: int, now: datetime | None = None) -> int:
+    """Delete up to ``limit`` expired leases whose name starts with ``prefix`` (claims of past job runs)."""
+    now = now or utc_now()
+    names = session.exec(select(Lease.name).where(col(Lease.name).startswith(prefix),
+                                                  col(Lease.expires_at) < now).limit(limit)).all()
+    for name in names:
+        row = session.get(Lease, name)
+        if row is not None:
+            session.delete(row)
+    session.flush()
+    return len(names)
