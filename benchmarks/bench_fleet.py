@@ -14,16 +14,19 @@ Both go through the same code path (scheduled job -> ``on_precheck_due`` -> ``Pr
 health checks of ``dms.prechecks``, the package inventory and each package file's check through the script
 driver; *Upload only* is a person's step, asked for and not run).
 ``--trigger direct`` calls the engine's ``on_precheck_due`` for every plan at the due instant instead of
-letting APScheduler's clock fire the jobs. The medians are compared: the fleet must take at most 2x the
+letting APScheduler's clock fire the jobs. The medians are compared: the fleet must take at most 1.5x the
 single DMS. Peak memory of this (the bot's) process is printed from ``ru_maxrss``; ``--tracemalloc`` runs one
 more fleet round under tracemalloc for the peak of Python allocations (slower, so not timed).
 
 Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
 pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per
-pre-check. The pre-checks all start within a second or two and the CPU is linear (about 0.1 s per
-pre-check: three quarters of it database work on the event loop, 40% the plan snapshot loaded for each
-event, the rest some 30 HTTP requests), so with uploads that take 0.5 s the fleet is bound by one core;
-with uploads of 5 s (``--upload-s 5``) the ratio is under 2.
+pre-check (and the bot's CPU per pre-check). With ``--trigger direct`` the pre-checks all start within a
+second and the CPU is linear (75-85 ms per pre-check on a busy 2-core machine; ``--profile``: on the event
+loop's thread the 28 DMS requests are most of it, aiohttp and the httpx layer above it a fifth each, the
+loop and its sockets most of the rest; the database units run on worker threads, about a quarter of the
+CPU), so the fleet is bound by one core: one DMS's pre-check waits on latency (0.8 s), 50 of them on CPU.
+Fired by APScheduler, the pre-checks start only as fast as its executor hands them out (compare the last
+start against ``--trigger direct``).
 
     python benchmarks/bench_fleet.py [--dms 50] [--agents 10] [--latency-ms 100] [--upload-s 0.5]
                                      [--rounds 2] [--trigger scheduler|direct] [--tracemalloc]
@@ -61,7 +64,7 @@ from workflow.store import database
 from workflow.store.database import make_engine, migrate
 from workflow.store.states import PlanState
 
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.5
 USER, PASSWORD = "admin", "bench-password"
 REQUESTER, CHANNEL = "U0BENCH", "C0BENCH"
 LEAD_HOURS = 24.0
@@ -265,21 +268,21 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
           f"{', '.join(f'{value:.3f}' for value in fleet)}; last round's states: "
           f"{', '.join(sorted(state.value for state in states))}; {passed} of {len(notifier.passed)} passed)")
     ratio = all_of_them / one
-    verdict = "OK" if ratio <= TARGET_RATIO else "TOO SLOW"
-    print(f"ratio fleet / one: {ratio:.2f}x (target <= {TARGET_RATIO:g}x): {verdict}")
+    print(f"ratio fleet / one: {ratio:.2f}x (target <= {TARGET_RATIO:g}x): "
+          f"{'OK' if ratio <= TARGET_RATIO else 'TOO SLOW'}")
     print(f"the last of the {len(urls)} pre-checks started {last_start:.3f} s after the due instant "
           "(last fleet round)")
     busy, busy_alone = statistics.median(cpu), statistics.median(alone_cpu)
     print(f"the bot's CPU from the due instant to the last pre-check's end: {busy:.2f} s for the fleet "
           f"({busy / all_of_them:.0%} of its time, one event loop), {busy_alone * 1000:.0f} ms for one DMS "
-          f"alone; fleet / ({len(urls)} x one): {busy / (len(urls) * busy_alone):.2f}; "
-          f"{requests:.0f} DMS requests per pre-check")
+          f"alone; fleet / ({len(urls)} x one): {busy / (len(urls) * busy_alone):.2f}")
+    print(f"per pre-check in the fleet: {busy * 1000 / len(urls):.0f} ms of the bot's CPU, "
+          f"{requests:.0f} DMS requests")
     print(f"peak memory of the bot process (ru_maxrss): {rss_before_fleet:.0f} MiB before the fleet rounds, "
           f"{rss_after_fleet:.0f} MiB after them")
     if traced is not None:
         print(f"peak Python allocations during one more fleet round (tracemalloc): {traced:.1f} MiB")
-    ok = ratio <= TARGET_RATIO and states <= {PlanState.PRECHECKED, PlanState.BLOCKED}
-    return 0 if ok else 1
+    return 0 if ratio <= TARGET_RATIO and states <= {PlanState.PRECHECKED, PlanState.BLOCKED} else 1
 
 
 async def _traced_round(engine: UpgradeEngine, notifier: FinishTimes, names: list[str], *,

@@ -9,6 +9,7 @@ as read (``AgentState.version_text``): the agent is reachable, its version just 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from dms.caller import HttpCaller, SessionExpired
@@ -21,6 +22,10 @@ from dms.wire import agent_base_url, agent_host
 log = logging.getLogger(__name__)
 
 Session = tuple[str, str, str]  # base URL, connection id, label
+
+# Parsing DMS_URL for every agent of every check cost more than the rest of the address work: the same few
+# (DMS_URL, template, address) come back at every check.
+_agent_base = functools.lru_cache(maxsize=4096)(agent_base_url)
 
 
 class AgentReader:
@@ -47,7 +52,7 @@ class AgentReader:
                                   reachable=False, contacted=False)
             async with self._slots:
                 try:
-                    text, session = await self.read(agent)
+                    text, session = await self._read_allowed(agent)
                 except DmsApiError as exc:
                     return AgentState(id=agent.id, name=agent.label, status=agent.status,
                               address=agent.primary_ip, detail=str(exc),
@@ -78,12 +83,16 @@ class AgentReader:
 
     async def read(self, agent: AgentInfo) -> tuple[str, Session]:
         """The agent's DMAVersion text and its session (logged out by the caller)."""
-        label = f"{agent.label} ({agent.primary_ip[:64]})"
         refused = self.refusal(agent)
         if refused:
             raise DmsProtocolError(f"not contacted: {refused}", agent=agent.label,
                                    method="GetDataMinerAgentsInfo")
-        base = agent_base_url(dms_url=self._dms_url, template=self._template, ip=agent.primary_ip)
+        return await self._read_allowed(agent)
+
+    async def _read_allowed(self, agent: AgentInfo) -> tuple[str, Session]:
+        """``read`` once ``refusal`` said yes."""
+        label = f"{agent.label} ({agent.primary_ip[:64]})"
+        base = _agent_base(dms_url=self._dms_url, template=self._template, ip=agent.primary_ip)
         info = await self._caller.connect_and_info(base, label=label)
         return info.dma_version, (base, info.connection, label)
 

@@ -40,7 +40,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        headers = [(key, value) for key, value in request.headers.multi_items() if key.lower() != "host"]
+        # From the raw pairs: httpx's multi_items() works out the headers' encoding again for every header.
+        headers = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
+                   if key.lower() != b"host"]
         try:
             async with self._get_session().request(
                 request.method, str(request.url), data=body, headers=headers, allow_redirects=False

@@ -41,6 +41,48 @@ from dms.wire import api_base, check_dms_url, ssl_context
 log = logging.getLogger(__name__)
 
 
+_URL_CACHE_SIZE = 4096
+_URLS: dict[str, httpx.URL] = {}
+
+
+def _parsed(text: str) -> httpx.URL:
+    url = _URLS.get(text)
+    if url is None:
+        if len(_URLS) >= _URL_CACHE_SIZE:
+            _URLS.clear()
+        url = _URLS[text] = httpx.URL(text)
+    return url
+
+
+class _Cookies(httpx.Cookies):
+    """Cookies read only from an answer that sets one. httpx wraps every response and its request in
+    urllib's cookie adapters to look for them, about a tenth of a request's CPU, and DMS answers set none
+    (a session is its connection id); one that does, such as a load balancer's affinity cookie, is kept."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _HttpClient(httpx.AsyncClient):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._jar = _Cookies()
+
+    def build_request(self, method: str, url: httpx.URL | str, **options: Any) -> httpx.Request:
+        # Each URL parsed once per process: the same few methods on the same agents come back at every
+        # check, and parsing the string again cost more than the rest of building the request.
+        return super().build_request(method, _parsed(url) if isinstance(url, str) else url, **options)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
 class DmsClient:
     """One DMS: a session on ``url`` for cluster-wide calls, short sessions on each agent for its version."""
 
@@ -71,7 +113,7 @@ class DmsClient:
         if verify is False:
             log.warning("TLS certificate verification is OFF for %s: the DMS's identity is not checked",
                         self._label)
-        self._http = httpx.AsyncClient(
+        self._http = _HttpClient(
             transport=transport or AiohttpTransport(ssl_context=ssl_context(verify), timeout_s=timeout_s,
                                                     max_connections=concurrency + 16,
                                                     max_body_bytes=max_response_bytes),
