@@ -38,6 +38,7 @@ from handlers.listeners.home import HomePublisher
 from handlers.listeners.middleware import ListenerWork
 from handlers.listeners.request_guard import RequestGuard, quiet_bolt_signature_log
 from simulator import SimulatedDms
+from workflow import operations
 from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
@@ -47,7 +48,6 @@ from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError
 from workflow.outbox import Outbox
 from workflow.replays import ReplayMemory
-from workflow.store.database import make_engine, migrate
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,7 @@ class Runtime:
             self.settings = settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
             self.simulator = SimulatedDms(simulated.simulator_config(settings))
             simulated_url = await self.simulator.start()
-        self._db = make_engine(settings.database_url)
-        migrate(self._db)
+        self._db = await operations.start_database(settings.database_url)
         try:
             self.catalog = load_catalog(settings.release_catalog)
         except DmsError as exc:

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.startup import fail, load_settings, startup_error
-from workflow.store import audit
-from workflow.store.database import make_engine, migrate, session
+from workflow import operations
 
 
 def parse_since(text: str) -> datetime:
@@ -56,7 +55,7 @@ def csv_chunks(records: Iterator[str]) -> Iterator[str]:
     buffer = io.StringIO()
     # RFC 4180's CRLF: the writer then quotes a cell holding a bare carriage return, which a reader
     # would otherwise take for the end of the row.
-    writer = csv.DictWriter(buffer, fieldnames=audit.CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=operations.AUDIT_CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for record in records:
         data = json.loads(record)
@@ -67,16 +66,10 @@ def csv_chunks(records: Iterator[str]) -> Iterator[str]:
         buffer.truncate()
 
 
-def _write(out: TextIO, *, url: str, fmt: audit.ExportFormat, since: datetime | None) -> None:
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-        with session(engine) as db_session:
-            records = audit.iter_export(db_session, fmt="jsonl", since=since)
-            for chunk in csv_chunks(records) if fmt == "csv" else records:
-                out.write(chunk)
-    finally:
-        engine.dispose()
+def _write(out: TextIO, *, url: str, fmt: operations.ExportFormat, since: datetime | None) -> None:
+    records = operations.audit_records(url, since=since)
+    for chunk in csv_chunks(records) if fmt == "csv" else records:
+        out.write(chunk)
 
 
 def missing_database(url: str) -> str | None:
@@ -92,7 +85,7 @@ def missing_database(url: str) -> str | None:
     # SQLite plain: make_engine's settings (WAL) would write to the file. Others through make_engine, which
     # names a missing driver in one line.
     sqlite = make_url(url).get_backend_name() == "sqlite"
-    engine = create_engine(url) if sqlite else make_engine(url)
+    engine = create_engine(url) if sqlite else operations.open_database(url, migrated=False)
     try:
         with engine.connect() as connection:
             schema = inspect(connection).has_table("alembic_version")
@@ -130,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         problem = missing_database(url)
         if problem is not None:
             return fail(problem)
-        fmt: audit.ExportFormat = "csv" if args.format == "csv" else "jsonl"
+        fmt: operations.ExportFormat = "csv" if args.format == "csv" else "jsonl"
         if args.output is None:
             _write(sys.stdout, url=url, fmt=fmt, since=args.since)
             return 0

@@ -11,10 +11,9 @@ from pathlib import Path
 from bot.cli_audit import missing_database
 from bot.settings import Settings
 from bot.startup import fail
-from workflow.model.clock import utc_now
+from workflow import operations
 from workflow.model.errors import NotFound
-from workflow.store.database import make_engine, migrate, session
-from workflow.timeline import Timeline, load_timeline
+from workflow.timeline import Timeline
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _timeline(url: str, *, plan_id: int, time_scale: float) -> Timeline:
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-        with session(engine) as db_session:
-            return load_timeline(db_session, plan_id=plan_id, now=utc_now(), time_scale=time_scale)
-    finally:
-        engine.dispose()
+    return operations.read_timeline(url, plan_id=plan_id, time_scale=time_scale)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +24,10 @@ from sqlalchemy import Engine
 
 from dms.exceptions import DmsError
 from dms.secrets import dms_text, scrub_known
+from workflow import operations
 from workflow.dms_access import DmsAccess
 from workflow.model.clock import utc_now
 from workflow.model.errors import BotError
-from workflow.store import database, leases
-from workflow.store.tables import Lease
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +113,8 @@ HEALTH_TIMEOUT_S = 5.0
 def database_writable(db: Engine) -> bool:
     """True if a row can be written (and is removed in the same transaction): a read-only, locked or
     unreachable database fails the health check, not only one that does not answer a SELECT."""
-    name = f"healthz:{uuid.uuid4().hex}"
     try:
-        with database.session(db) as session:
-            session.add(Lease(name=name, owner="healthz", expires_at=utc_now()))
-            session.flush()
-            leases.release(session, name=name, owner="healthz")
+        operations.database_takes_a_write(db)
     except Exception:
         log.exception("health check: the database cannot be written")
         return False

@@ -20,18 +20,17 @@ from typing import Protocol
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlalchemy import Engine
 
 from bot.health import DmsProbe
-from bot.metrics_calls import CallCollector, hop_family, read_hop_durations
+from bot.metrics_calls import CallCollector, hop_family, step_durations
 from dms.call_stats import CALL_STATS
 from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import SLACK_STATS
 from handlers.listeners.middleware import ListenerWork
+from workflow import operations
 from workflow.engine import UpgradeEngine
 from workflow.model.outbox import PENDING, REFUSED
-from workflow.store.tables import Lease, SlackOutboxMessage, UpgradePlan
 
 
 class Source(Protocol):
@@ -58,24 +57,19 @@ class StoredCollector(Collector):
         self._db = db
 
     def collect(self) -> Iterator[Metric]:
-        with Session(self._db) as session:
-            by_state = session.exec(select(UpgradePlan.state, func.count()).group_by(UpgradePlan.state)).all()
-            held = session.exec(select(Lease)).all()
-            hops = read_hop_durations(session)
-            outbox = session.exec(select(SlackOutboxMessage.state, func.count())
-                                  .group_by(SlackOutboxMessage.state)).all()
+        counts = operations.read_counts(self._db)
         plans = GaugeMetricFamily("dmu_plans", "Upgrade plans by state.", labels=["state"])
-        for state, count in sorted(by_state):
+        for state, count in counts.plans_by_state:
             plans.add_metric([state], count)
         leases = GaugeMetricFamily("dmu_lease_owner", "Who holds each lease (1 per lease; expired ones "
                                    "included).", labels=["name", "owner"])
-        for row in held:
-            if not row.name.startswith("healthz:"):
-                leases.add_metric([row.name, row.owner], 1)
+        for name, owner in counts.leases:
+            leases.add_metric([name, owner], 1)
         messages = GaugeMetricFamily("dmu_slack_outbox", "Slack messages in the outbox: still to send, or "
                                      "refused for good.", labels=["state"])
-        for state, count in sorted(({PENDING: 0, REFUSED: 0} | dict(outbox)).items()):
+        for state, count in sorted(({PENDING: 0, REFUSED: 0} | counts.outbox_by_state).items()):
             messages.add_metric([state], count)
+        hops = step_durations(counts.hop_step_times)
         yield from (plans, leases, messages, hop_family(hops))
 
 

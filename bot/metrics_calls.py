@@ -17,11 +17,9 @@ from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlmodel import Session, col, select
 
 from dms.call_stats import CallStats
 from handlers.delivery.slack_web import SlackCallStats
-from workflow.store.tables import PlanHop
 
 # Steps of a hop take minutes on a real DMS (an upload with its checks 5-30, agents starting 10-60),
 # seconds against the simulator: the buckets cover both.
@@ -63,14 +61,6 @@ def hop_family(durations: Mapping[str, Sequence[float]]) -> HistogramMetricFamil
         cumulative = [(bound, sum(1 for value in values if value <= bound)) for bound in HOP_BUCKETS_S]
         family.add_metric([step], buckets([*cumulative, (float("inf"), len(values))]), sum(values))
     return family
-
-
-def read_hop_durations(session: Session) -> dict[str, list[float]]:
-    """From the database: hops with at least one finished step (runs in a worker thread)."""
-    rows = session.exec(select(PlanHop).where(
-        col(PlanHop.upload_done_at).is_not(None) | col(PlanHop.upgrade_done_at).is_not(None)
-        | col(PlanHop.wait_done_at).is_not(None))).all()
-    return step_durations(row.step_times() for row in rows)
 
 
 # ------------------------------------------------------------------------------------------- calls
