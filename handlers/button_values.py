@@ -94,6 +94,7 @@ BY_ACTION: dict[str, type[ButtonValue]] = {
     ActionId.APPROVE.value: PlanButton,
     ActionId.REJECT.value: PlanButton,
     ActionId.HOME_CHECK.value: PlanButton,
+    ActionId.STATUS_FULL.value: PlanButton,
     ActionId.UPLOAD_PASSED.value: PlanButton,
     ActionId.UPLOAD_FAILED.value: PlanButton,
     ActionId.CUBE_DONE.value: CubeStepButton,

@@ -50,6 +50,8 @@ class ActionId(StrEnum):
     DECISION_REASON = "decision.reason"
     # Watch driver: a person confirms a step done in DataMiner Cube (value "<plan>:<hop index>:<step>")
     CUBE_DONE = "cube.done"
+    # The short status's button that shows the whole plan (value: the plan id)
+    STATUS_FULL = "status.full"
     # The day before: a person reports Upload only in Cube (value: the plan id)
     UPLOAD_PASSED = "upload_only.passed"
     UPLOAD_FAILED = "upload_only.failed"

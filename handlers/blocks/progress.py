@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from dms.models import AgentState, CheckResult, CheckStatus
 from handlers import safe_text as safe
@@ -31,6 +31,8 @@ from handlers.blocks.plan import (
     when,
     window_text,
 )
+from handlers.button_values import PlanButton
+from handlers.ids import ActionId
 from workflow.model.checklist import short_name
 from workflow.model.snapshot import PlanSnapshot
 from workflow.model.states import PlanState
@@ -213,7 +215,8 @@ def status_short(snap: PlanSnapshot, *, lead: str) -> Message:
              f"(track: {safe.name(snap.track_label)}) — *{snap.state.label}*", lead,
              f"Window: {window_text(snap)}", _progress_line(snap)]
     ticked = sum(item.checked for item in snap.checklist)
-    lines.append(f"Checklist: {ticked}/{len(snap.checklist)} ticked")
+    lines.append(f"Checklist: {ticked}/{len(snap.checklist)} ticked (the whole plan: the button below, or "
+                 f"`/dm-upgrade status {snap.id} full`)")
     lines += _waiting_lines(snap)
     if snap.agents:
         rows = agent_dicts(snap.agents)
@@ -222,10 +225,11 @@ def status_short(snap: PlanSnapshot, *, lead: str) -> Message:
     if snap.precheck is not None:
         verdict = "passed" if snap.precheck.passed else f"failed ({len(snap.precheck.failed)} problem(s))"
         lines.append(f"Last pre-upgrade check {verdict}, {when(snap.precheck.finished_at)}")
-    lines.append(f"The whole plan with its checklist: `/dm-upgrade status {snap.id} full`")
     text = "\n".join(truncate(line, 600) for line in lines if line)
+    full = ButtonElement(text="Show the whole plan", action_id=ActionId.STATUS_FULL.value,
+                         value=PlanButton(plan_id=snap.id).encode())
     return Message(text=f"Plan #{snap.id}{simulated_mark(snap)}: {snap.state.label}",
-                   blocks=to_dicts([section(truncate(text, TEXT_BUDGET))]))
+                   blocks=to_dicts([section(truncate(text, TEXT_BUDGET)), ActionsBlock(elements=[full])]))
 
 
 def _progress_line(snap: PlanSnapshot) -> str:

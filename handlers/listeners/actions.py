@@ -15,7 +15,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import safe_text as safe
+from handlers.blocks import notes as blocks_notes
 from handlers.blocks import plan as blocks
+from handlers.blocks import progress as blocks_progress
 from handlers.button_values import ButtonValue, PlanButton
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
 from handlers.listeners.commands import UNEXPECTED, ephemeral
@@ -119,11 +121,21 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
                         message="Not changed:\n" + "\n".join(refused))
 
 
+async def _show_full_status(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
+    """The short status's button: the whole plan, to the clicker only (as ``status <id> full``)."""
+    snap = await engine.read_status(plan_id=click.plan_id())
+    lead = blocks_notes.next_step(snap, settings=engine.settings, now=engine.now())
+    full = blocks_progress.status_summary(snap, lead=lead,
+                                          notes=blocks_notes.plan_notes(snap, settings=engine.settings))
+    await ephemeral(client, channel=click.channel, user=click.user, message=full, thread_ts=click.thread_ts)
+
+
 # Every button and checkbox: the action id (or pattern), what it does, and how a refusal is introduced.
 # Approve, reject and cancel live in ``handlers.listeners.decisions`` (they open modals and confirmations).
 ACTIONS: tuple[tuple[str | re.Pattern[str], Job, str], ...] = (
     (ActionId.SET_WINDOW.value, _open_window_form, ""),
     (ActionId.RUN_CHECK.value, _run_check, ""),
+    (ActionId.STATUS_FULL.value, _show_full_status, ""),
     (CHECKLIST_ACTION_PATTERN, _tick_checklist, ""),
 )
 

@@ -22,7 +22,8 @@ def test_the_status_answer_is_a_dozen_lines_at_most(state: str) -> None:
     assert lines[0].startswith("Plan #1") and PlanState(state).label in lines[0]
     assert lines[1].startswith("Next:")
     assert "[ ]" not in text and "☐" not in text  # no checklist in the short answer
-    assert lines[-1] == "The whole plan with its checklist: `/dm-upgrade status 1 full`"
+    assert "the whole plan: the button below, or `/dm-upgrade status 1 full`" in text
+    assert lines[-1].endswith("Show the whole plan")  # the full card one click away
 
 
 def test_it_says_what_waits_on_whom_and_the_progress() -> None:
