@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "path": ("bot.cli_path", "compute the upgrade path and time estimate between two versions"),
     "catalog": ("bot.cli_catalog", "check a release catalog file before pointing RELEASE_CATALOG at it"),
     "check": ("bot.cli_check", "run the pre-upgrade checks against DMS_URL"),
+    "campaign": ("bot.cli_campaign", "plan upgrading several DMSs in waves (a dry run: nothing stored)"),
     "simulator": ("bot.cli_simulator", "serve a simulated DataMiner System over the Web Services API"),
     "audit": ("bot.cli_audit", "export the audit log"),
     "timeline": ("bot.cli_timeline", "draw one plan's timeline (PNG) into a file and print its path"),

@@ -14,7 +14,8 @@ SLASH_COMMAND = "/dm-upgrade"
 
 USAGE = (
     "plan <version> [on <dms>] [from <version>] [track main|feature|preview] [at YYYY-MM-DD HH:MM [for 4h]] "
-    "| status [id] [full] | tick <id> <item> | check | cancel <id> | history | timeline [id] | help"
+    "| campaign <version> on <dms> [then <dms>] [soak 24h] | status [id] [full] | tick <id> <item> | check "
+    "| cancel <id> | history | timeline [id] | help"
 )
 
 # The bot scopes the code needs, and the Web API methods that need each (see manifest.yml).

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from dms.catalog import Catalog
 from dms.exceptions import PathError
 from dms.planner import plan_path
-from workflow import cube_steps, decisions, plan_requests, upload_only
+from workflow import campaigns, cube_steps, decisions, plan_requests, upload_only
 from workflow.approvals import ApproverDirectory
 from workflow.cancel_watch import CancelWatcher
 from workflow.context import FollowUp, WorkflowContext
@@ -36,6 +36,7 @@ from workflow.events import (
 )
 from workflow.execution_runner import ExecutionRunner
 from workflow.model import text
+from workflow.model.campaign import CampaignPlan, CampaignRequest
 from workflow.model.clock import Clock, utc_now
 from workflow.model.errors import (
     NotFound,
@@ -212,6 +213,13 @@ class UpgradeEngine:
         if start is not None and end is not None:
             await database.off_loop(lambda: self.jobs.schedule(snap.id, start=start, end=end))
         return snap
+
+    async def plan_campaign(self, request: CampaignRequest) -> CampaignPlan:
+        """A campaign planned dry (``workflow.campaigns``): every DMS read and planned, nothing stored."""
+        learned = await self.context.unit(
+            lambda session: campaigns.learned_startups(session, names=request.dms_names))
+        return await campaigns.plan_campaign(request, access=self.dms_access, catalog=self.catalog,
+                                             settings=self.settings, now=self.now(), learned=learned)
 
     async def authorize(self, *, plan_id: int, action: Action, actor: str) -> None:
         """Refuse (NotAuthorized, audited) before a form opens, e.g. the "Set window" button."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from handlers import safe_text as safe
 from handlers.ids import SLASH_COMMAND, USAGE
+from workflow.model.campaign import CampaignRequest, parse_campaign
 from workflow.model.errors import UserError
 from workflow.model.target import parse_target
 
@@ -28,6 +29,10 @@ _HELP = (
     "`from <version>` states the version the DMS runs when the bot cannot read it) "
     "(durations like `4h`, `90m`, `2h30m`); `plan latest` is the latest released main release, "
     "`plan latest feature` the latest released feature release\n"
+    f"• `{SLASH_COMMAND} campaign <version> on <dms> [<dms> ...] [then <dms> ...] [soak <duration>]` "
+    "plans every DMS of a campaign in waves (separated by `then`; `soak`, default `24h`, waits between "
+    "waves) and shows each DMS's path, estimate and proposed window, e.g. "
+    "`campaign 10.5 on staging then prod-eu prod-us soak 24h`; nothing is stored yet\n"
     f"• `{SLASH_COMMAND} status [id] [full]` shows where a plan stands (the active one of this channel by "
     "default); `full` shows the whole plan with its checklist\n"
     f"• `{SLASH_COMMAND} tick <id> <item> [<item> ...]` ticks checklist items by their short name, the same "
@@ -106,8 +111,13 @@ class HelpCommand:
     pass
 
 
+@dataclass(frozen=True)
+class CampaignCommand:
+    request: CampaignRequest  # read by ``workflow.model.campaign``, the CLI's grammar too
+
+
 Command = (PlanCommand | StatusCommand | TickCommand | CheckCommand | CancelCommand | HistoryCommand
-           | TimelineCommand | HelpCommand)
+           | TimelineCommand | HelpCommand | CampaignCommand)
 
 
 def parse_duration(text: str) -> int:
@@ -252,6 +262,11 @@ def parse_command(text: str) -> Command:
         return HistoryCommand()
     if name == "timeline":
         return TimelineCommand(plan_id=_optional_id(args, name))
+    if name == "campaign":
+        try:
+            return CampaignCommand(request=parse_campaign(args))
+        except UserError as exc:
+            raise ParseError(exc.message) from None
     if name == "help":
         return HelpCommand()
     raise ParseError(f"Unknown subcommand `{words[0]}`")

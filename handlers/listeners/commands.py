@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import safe_text as safe
+from handlers.blocks import campaign as blocks_campaign
 from handlers.blocks import decisions as blocks_decisions
 from handlers.blocks import notes as blocks_notes
 from handlers.blocks import progress as blocks_progress
@@ -25,6 +26,7 @@ from handlers.ids import SLASH_COMMAND
 from handlers.listeners.checklist_command import tick_named
 from handlers.listeners.command_parser import (
     HELP_TEXT,
+    CampaignCommand,
     CancelCommand,
     CheckCommand,
     Command,
@@ -142,6 +144,8 @@ class CommandRunner:
                 return blocks_progress.history(await engine.read_history(limit=10))
             case TimelineCommand():
                 return await self._post_timeline(parsed.plan_id, channel=channel)
+            case CampaignCommand():  # a dry run: every DMS read and planned, nothing stored
+                return blocks_campaign.campaign_card(await engine.plan_campaign(parsed.request))
             case HelpCommand():
                 return HELP_TEXT
         raise AssertionError(f"unhandled command {parsed!r}")
@@ -212,6 +216,6 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
         if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
             await ack()  # a Slack retry while the first copy still works: that copy answers
             return
-        slow = isinstance(parsed, PlanCommand | CheckCommand | TimelineCommand)
+        slow = isinstance(parsed, PlanCommand | CheckCommand | TimelineCommand | CampaignCommand)
         await ack(text=WORKING) if slow else await ack()
         await runner.run(parsed, client=client, user=user, channel=channel, dedupe_key=dedupe_key)
