@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -37,7 +37,6 @@ from handlers.listeners import actions, commands, cube_actions, decisions, home,
 from handlers.listeners.home import HomePublisher
 from handlers.listeners.middleware import ListenerWork
 from handlers.listeners.request_guard import RequestGuard, quiet_bolt_signature_log
-from simulator import SimulatedDms
 from workflow import operations
 from workflow.approvals import ApproverDirectory
 from workflow.dms_access import DmsAccess
@@ -48,6 +47,9 @@ from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError
 from workflow.outbox import Outbox
 from workflow.replays import ReplayMemory
+
+if TYPE_CHECKING:  # loaded only where the embedded simulator starts (a bot on a real DMS never does)
+    from simulator import SimulatedDms
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,8 @@ class Runtime:
         simulated_url: str | None = None
         if settings.dms_simulated:
             self.settings = settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
+            from simulator import SimulatedDms  # only a bot on its embedded simulator loads it
+
             self.simulator = SimulatedDms(simulated.simulator_config(settings))
             simulated_url = await self.simulator.start()
         self._db = await operations.start_database(settings.database_url)

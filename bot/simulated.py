@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
-from simulator import SimulatedDms, SimulatorConfig
-from simulator.cube import person_in_cube
 from workflow.dms_access import PersonFor
 from workflow.settings import SIMULATED, WorkflowSettings
 from workflow.targets import TargetConfig
+
+if TYPE_CHECKING:  # imported where a simulator is started: a bot serving a real DMS never loads it
+    from simulator import SimulatorConfig
 
 # Three DMSs on three versions, so a campaign planned on them shows three different paths to one target.
 DEMO_FLEET: dict[str, str] = {"staging": "10.4.0 CU3", "prod-eu": "10.3.0 CU5", "prod-us": "10.2.0 CU5"}
@@ -26,6 +28,8 @@ DEMO_FLEET: dict[str, str] = {"staging": "10.4.0 CU3", "prod-eu": "10.3.0 CU5", 
 
 def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
     """The in-process simulated DMS described by the SIM_* settings, accepting the DMS_* credentials."""
+    from simulator import SimulatorConfig
+
     return SimulatorConfig(
         agents=settings.sim_agents,
         failover_pairs=settings.sim_failover_pairs,
@@ -41,11 +45,17 @@ def simulator_config(settings: WorkflowSettings) -> SimulatorConfig:
 def person_for(settings: WorkflowSettings) -> PersonFor | None:
     """SIM_PLAY_CUBE: the target is a simulator (embedded, or started with ``--play-cube``) that plays the
     person in Cube; the watch driver tells it each step."""
-    return person_in_cube if settings.sim_play_cube else None
+    if not settings.sim_play_cube:
+        return None
+    from simulator.cube import person_in_cube
+
+    return person_in_cube
 
 
 async def start(stack: AsyncExitStack, settings: WorkflowSettings) -> str:
     """Start the simulator for ``settings`` inside ``stack`` (stopped when it closes); returns its URL."""
+    from simulator import SimulatedDms
+
     simulator = SimulatedDms(simulator_config(settings))
     url = await simulator.start()
     stack.push_async_callback(simulator.stop)
@@ -66,6 +76,8 @@ async def serve_targets(
     that simulator's URL; the others as they are. A target runs ``versions[name]``, else the base version
     (``config``, by default the SIM_* settings'). One simulator per DMS, so each has its own version,
     agents, upgrades and faults."""
+    from simulator import SimulatedDms, SimulatorConfig
+
     base = config or simulator_config(settings)
     chosen = versions or {}
     served = dict(targets)
