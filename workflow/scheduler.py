@@ -242,6 +242,10 @@ class PlanScheduler:
         and expires after a day); False when another replica took it. A database that does not answer
         lets the job run: the engine's jobs act only on a plan in the state they expect, so a second run
         does nothing, while a lost run would leave a plan waiting."""
+        if self._db.dialect.name == "sqlite":
+            # One process per SQLite file (replicas share PostgreSQL): nobody to share with, and a claim is
+            # one more write for a fleet's pre-checks due together to queue behind.
+            return True
         try:
             with database.session(self._db) as session:
                 taken, _ = lease_store.acquire(session, name=name, owner=self._owner, ttl_s=JOB_CLAIM_TTL_S)

@@ -5,11 +5,14 @@ two processes: tests/bot/test_replicas.py runs them.)"""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
+from tests.support.postgres import SERVER, throwaway_database
 from workflow.model.clock import utc_now
 from workflow.scheduler import PlanScheduler
 from workflow.store import database
@@ -34,14 +37,32 @@ class Counting:
     async def on_job_missed(self, plan_id: int, **_: object) -> None: ...
 
 
-def engine(tmp_path: Path) -> Engine:
+@pytest.fixture
+def pg() -> Iterator[Engine]:
+    """Replicas share PostgreSQL; one process has its SQLite file to itself."""
+    if not SERVER:
+        pytest.skip("DMU_TEST_POSTGRES_URL is not set")
+    with throwaway_database("dmu_claims") as url:
+        db = make_engine(url)
+        migrate(db)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def test_on_sqlite_one_process_runs_every_job_without_a_claim(tmp_path: Path) -> None:
     db = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")
     migrate(db)
-    return db
+    scheduler = PlanScheduler(db=db, engine_key="a", target=Counting(), clock=utc_now, owner="replica-1")
+    assert scheduler._claim("job:plan-1-precheck@x") and scheduler._claim("job:plan-1-precheck@x")
+    with database.session(db) as session:  # no write for it: a fleet's due jobs queue behind none
+        assert lease_store.holder(session, name="job:plan-1-precheck@x") is None
+    db.dispose()
 
 
-def test_one_claim_per_run_and_past_claims_are_pruned(tmp_path: Path) -> None:
-    db = engine(tmp_path)
+def test_one_claim_per_run_and_past_claims_are_pruned(pg: Engine) -> None:
+    db = pg
     first = PlanScheduler(db=db, engine_key="a", target=Counting(), clock=utc_now, owner="replica-1")
     second = PlanScheduler(db=db, engine_key="b", target=Counting(), clock=utc_now, owner="replica-2")
     name = "job:plan-1-precheck@2030-01-01T10:00:00+00:00"
@@ -56,4 +77,3 @@ def test_one_claim_per_run_and_past_claims_are_pruned(tmp_path: Path) -> None:
     assert first._claim("job:plan-2-precheck@x")
     with database.session(db) as session:
         assert lease_store.holder(session, name="job:plan-9-expiry@old") is None
-    db.dispose()
