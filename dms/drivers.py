@@ -72,6 +72,14 @@ def all_running_on(states: list[AgentState], version: Version) -> bool:
     )
 
 
+async def _next_beat(beat: float, *, poll_s: float, deadline: float) -> None:
+    """Sleep until one poll interval after ``beat`` (when this round's reads began), never past the deadline:
+    on a fixed beat, the reads' own time is not added to every interval (with a 10 s poll and slow reads, the
+    last agent running was noticed up to 11 s late)."""
+    now = time.monotonic()
+    await asyncio.sleep(max(0.0, min(beat + poll_s, deadline) - now))
+
+
 def _fingerprint(states: list[AgentState]) -> tuple[tuple[object, ...], ...]:
     return tuple((s.id, s.status, s.detail, s.version, s.reachable) for s in states)
 
@@ -130,6 +138,7 @@ class _Watching:
         last: list[AgentState] = []
         seen: tuple[tuple[object, ...], ...] | None = None
         while True:
+            beat = time.monotonic()
             try:
                 states = await self.observe()
             except DmsUnreachable as exc:  # the DMS_URL agent itself may be restarting
@@ -162,7 +171,7 @@ class _Watching:
                         f"agents did not all run {version} within {duration_text(timeout_s)} ({lagging})",
                         agents=list(states),
                     )
-            await asyncio.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+            await _next_beat(beat, poll_s=poll_s, deadline=deadline)
 
 
 class ScriptDriver(_Watching):
@@ -246,6 +255,7 @@ class ScriptDriver(_Watching):
         seen: tuple[tuple[object, ...], ...] | None = None
         status: JobStatus | None = None
         while True:
+            beat = time.monotonic()
             fresh: JobStatus | None = None
             problem: DmsUnreachable | None = None
             try:
@@ -282,7 +292,7 @@ class ScriptDriver(_Watching):
                                      f"{duration_text(timeout_s)} "
                                      f"(job {job}: {status.describe() if status else 'no answer'})",
                                      agents=list(last))
-            await asyncio.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+            await _next_beat(beat, poll_s=poll_s, deadline=deadline)
 
 
 def _fresh_job() -> str:
