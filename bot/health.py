@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,22 +49,16 @@ class DmsReachability:
                 "error": self.error}
 
 
-class DmsProbe:
-    """Asks every DMS now and then every ``interval_s``; ``status()`` is the last answer of each."""
+class BackgroundLoop(ABC):
+    """A probe that runs ``_loop`` in the background from ``start`` until ``stop`` (the DMS probe, the Slack
+    check): one task, started once, cancelled and awaited on stop."""
 
-    def __init__(self, dms_access: DmsAccess, *, interval_s: float = PROBE_INTERVAL_S) -> None:
-        self._access = dms_access
-        self._interval_s = interval_s
-        self._status = {name: DmsReachability(None) for name in dms_access.targets}
-        self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(PROBE_CONCURRENCY)
-
-    def status(self) -> dict[str, DmsReachability]:
-        return dict(self._status)
+    _task_name = "background"
+    _task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="dms-probe")
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=self._task_name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -71,6 +66,25 @@ class DmsProbe:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    @abstractmethod
+    async def _loop(self) -> None:
+        """What the probe repeats until it is stopped."""
+
+
+class DmsProbe(BackgroundLoop):
+    """Asks every DMS now and then every ``interval_s``; ``status()`` is the last answer of each."""
+
+    def __init__(self, dms_access: DmsAccess, *, interval_s: float = PROBE_INTERVAL_S) -> None:
+        self._access = dms_access
+        self._interval_s = interval_s
+        self._status = {name: DmsReachability(None) for name in dms_access.targets}
+        self._slots = asyncio.Semaphore(PROBE_CONCURRENCY)
+
+    _task_name = "dms-probe"
+
+    def status(self) -> dict[str, DmsReachability]:
+        return dict(self._status)
 
     async def probe_all(self) -> dict[str, DmsReachability]:
         await asyncio.gather(*(self._probe(name) for name in self._access.targets))

@@ -15,7 +15,7 @@ bot keeps serving, as it does for an unreachable DMS: a restart would not fix th
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextlib  # noqa: F401
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +27,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.health import BackgroundLoop
 from workflow.model.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class SlackReachability:
                 "error": self.error}
 
 
-class SlackCheck:
+class SlackCheck(BackgroundLoop):
     """``auth.test`` in the background: ``status()`` is the last answer, ``identity`` what Slack said the bot
     is (None until it answered), ``attempts`` how many times it was asked."""
 
@@ -62,23 +63,13 @@ class SlackCheck:
         self._client = web_client
         self._api_url = api_url
         self._status = SlackReachability(None)
-        self._task: asyncio.Task[None] | None = None
         self.identity: dict[str, Any] | None = None
         self.attempts = 0
 
+    _task_name = "slack-check"
+
     def status(self) -> SlackReachability:
         return self._status
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="slack-check")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _loop(self) -> None:
         wait = FIRST_RETRY_S

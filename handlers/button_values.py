@@ -9,6 +9,7 @@ version) is refused there once, with one log line, instead of by a hand-written 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from typing import Annotated, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,17 +22,17 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 STEPS = ("upload", "upgrade")
 
 
-class ButtonValue(BaseModel):
+class ButtonValue(BaseModel, ABC):
     """A button's value; subclasses say how it is written and read."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def encode(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self) -> str: ...
 
     @classmethod
-    def parse(cls, value: str) -> Self:
-        raise NotImplementedError
+    @abstractmethod
+    def parse(cls, value: str) -> Self: ...
 
 
 def _plan_id(text: str) -> int:
