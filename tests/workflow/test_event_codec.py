@@ -7,16 +7,21 @@ import json
 
 import pytest
 
+from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, Harness
 from workflow.event_codec import _event_types, decode, encode
-from workflow.events import UpgradeFinished
+from workflow.events import UpgradeFailed, UpgradeFinished
 
 
 async def test_a_whole_upgrade_s_events_round_trip(harness: Harness) -> None:
     plan = await harness.ready_plan()
     await harness.engine.approve(plan_id=plan.id, actor=APPROVER)
     await harness.engine.settle()
-    await harness.notifier.wait_for(UpgradeFinished, plan_id=plan.id)
+    # The run's outcome does not matter here, only that it told of every kind of event on its way; on a busy
+    # machine the simulated hop may outrun its deadline and fail, which is an event too.
+    told = harness.notifier
+    await wait_until(lambda: bool(told.of_type(UpgradeFinished) or told.of_type(UpgradeFailed)),
+                     timeout_s=30, what="the upgrade's outcome")
     kinds = set()
     for event in harness.notifier.events:
         kind, body = encode(event)
@@ -25,7 +30,7 @@ async def test_a_whole_upgrade_s_events_round_trip(harness: Harness) -> None:
         kinds.add(kind)
     # The run told of enough kinds for the round trip to mean something: snapshots, checks, agents, hops.
     assert {"PlanCreated", "CheckFinished", "ApprovalGranted", "HopStarted", "AgentProgress",
-            "HopFinished", "UpgradeFinished"} <= kinds, kinds
+            "HopFinished"} <= kinds and kinds & {"UpgradeFinished", "UpgradeFailed"}, kinds
 
 
 def test_every_event_type_can_be_read_back_by_name() -> None:
