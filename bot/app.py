@@ -30,6 +30,7 @@ from bot.slack_check import SlackAuthorize, SlackCheck, quiet_bolt_token_warning
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
 from handlers.delivery.approvers import SlackApprovers
+from handlers.delivery.ephemerals import Ephemerals
 from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from handlers.delivery.timeline_post import TimelinePoster
@@ -70,6 +71,7 @@ def build_bolt_app(
     timeline: TimelinePoster | None = None,
     home_tab: HomePublisher | None = None,
     slack_check: SlackCheck | None = None,
+    ephemerals: Ephemerals | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. Listeners ack first, then call the engine.
 
@@ -80,6 +82,7 @@ def build_bolt_app(
     ``approvers`` is the engine's directory too; the listeners leave every rule to the engine.
     No Slack Web API call stands between a request and its ack: requests are authorized from the token
     and what ``slack_check`` learnt in the background (``bot.slack_check``), never by ``auth.test`` first.
+    ``ephemerals`` tells a person their answers, kept in the outbox while Slack is down.
     """
     work = work or ListenerWork()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -95,11 +98,12 @@ def build_bolt_app(
     # middleware after it) indexes fields a hostile body may lack.
     app.use(payloads.ValidatePayload())
     app.use(work.count_acks)
-    commands.register(app, engine=engine, work=work, timeline=timeline)
-    actions.register(app, engine=engine, work=work)
-    cube_actions.register(app, engine=engine, work=work)
+    tell = ephemerals or Ephemerals()
+    commands.register(app, engine=engine, work=work, timeline=timeline, tell=tell)
+    actions.register(app, engine=engine, work=work, tell=tell)
+    cube_actions.register(app, engine=engine, work=work, tell=tell)
     views.register(app, engine=engine, work=work)
-    decisions.register(app, engine=engine, work=work)
+    decisions.register(app, engine=engine, work=work, tell=tell)
     if home_tab is not None:
         home.register(app, engine=engine, work=work, publisher=home_tab)
     return app
@@ -217,8 +221,9 @@ class Runtime:
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
                                        load=lambda plan_id: self.engine.timeline(plan_id),
                                        thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"))
+        outbox = Outbox(self._db)
         self._notifier = slack = SlackNotifier(
-            web_client=self.web_client, outbox=Outbox(self._db), pacer=self.pacer, settings=settings,
+            web_client=self.web_client, outbox=outbox, pacer=self.pacer, settings=settings,
             picture=self.timeline.upload, poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
             claim_ttl_s=2 * settings.lease_seconds)
         # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
@@ -243,6 +248,7 @@ class Runtime:
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
             work=self.listener_work, timeline=self.timeline, home_tab=self.home, slack_check=self.slack_check,
+            ephemerals=Ephemerals(outbox=outbox, wake=slack.sender.wake),
         )
 
     async def stop(self) -> None:

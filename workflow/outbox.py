@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from workflow.model.clock import utc_now
-from workflow.model.outbox import CLAIM_TTL_S, Claimed, Draw
+from workflow.model.outbox import CLAIM_TTL_S, Claimed, Draw, Outgoing
 from workflow.store import database
 from workflow.store import outbox as store
 from workflow.store.event_outbox import TAKE_LIMIT
@@ -40,6 +40,11 @@ class Outbox:
         """Draw the oldest domain events into Slack calls, in order, and drop them: one unit of work, so
         an event is either still waiting or its messages are in the outbox. How many were drawn."""
         return await self._unit(lambda session: store.draw_events(session, draw=draw, now=utc_now()))
+
+    async def enqueue(self, message: Outgoing) -> int:
+        """Keep one call to make that was not drawn from an event (an ephemeral answer Slack did not
+        take at once); its row id."""
+        return await self._unit(lambda session: store.enqueue(session, message, now=utc_now()))
 
     async def claim_due(
         self, *, owner: str, skip_channels: frozenset[str] = frozenset(), ttl_s: float = CLAIM_TTL_S

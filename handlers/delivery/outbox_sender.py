@@ -23,14 +23,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.delivery.slack_web import ChannelPacer
+from handlers.delivery.ephemerals import expired, post_kept
+from handlers.delivery.slack_web import NETWORK_ERRORS, ChannelPacer, classify
 from workflow.leases import replica_owner
+from workflow.model.clock import utc_now
 from workflow.model.errors import DatabaseBusy
-from workflow.model.outbox import CLAIM_TTL_S, PICTURE, REPLY, Claimed, Draw
+from workflow.model.outbox import CLAIM_TTL_S, EPHEMERAL, PICTURE, REPLY, Claimed, Draw
 from workflow.outbox import TAKE_LIMIT, Outbox
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,12 @@ log = logging.getLogger(__name__)
 # paces it with the channel's other calls.
 Picture = Callable[[int, str, str | None], Awaitable[None]]
 
-# Errors after which the same call will not succeed later: the message is set aside (audited).
-# Anything not listed here and not an error code is retried; see ``_is_permanent`` for unknown codes.
-_TRANSIENT = frozenset({
-    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
-    "team_added_to_org", "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
-})
 # chat.update answers these when the message is gone: post it again rather than lose it.
 _GONE = frozenset({"message_not_found", "cant_update_message"})
-_NETWORK = (aiohttp.ClientError, OSError, TimeoutError, SlackClientError)
+
+
+class AnswerExpired(Exception):
+    """A kept ephemeral answer outlived a response URL's life before Slack took it."""
 
 
 class OutboxSender:
@@ -207,10 +205,13 @@ class OutboxSender:
         try:
             posted = await asyncio.wait_for(self._pacer.post(row.channel, lambda: self._call(row)),
                                             timeout=self._claim_ttl_s * 0.7)
+        except AnswerExpired:
+            await self._failed(row, "expired: not taken by Slack within a response URL's 30 minutes",
+                               permanent=True)
         except SlackApiError as exc:
-            code, transient = _classify(exc)
+            code, transient = classify(exc)
             await self._failed(row, f"Slack answered {code}", permanent=not transient)
-        except _NETWORK as exc:
+        except NETWORK_ERRORS as exc:
             await self._failed(row, f"Slack unreachable: {type(exc).__name__}", permanent=False)
         except asyncio.CancelledError:
             raise
@@ -224,13 +225,13 @@ class OutboxSender:
     async def _failed(self, row: Claimed, error: str, *, permanent: bool) -> None:
         if permanent:
             self.refusals += 1
-            log.error("plan #%s: Slack refused a message for channel %s for good (%s); it was audited and "
-                      "the channel's next messages go on", row.plan_id, row.channel, error)
+            log.error("%s: Slack refused a message for channel %s for good (%s); it was audited and "
+                      "the channel's next messages go on", _whose(row), row.channel, error)
             await self._record(self._outbox.refused(row_id=row.id, error=error))
             return
         self.retries += 1
-        log.warning("plan #%s: Slack did not take a message for channel %s (%s, attempt %d); it waits and is "
-                    "sent again", row.plan_id, row.channel, error, row.attempts + 1)
+        log.warning("%s: Slack did not take a message for channel %s (%s, attempt %d); it waits and is "
+                    "sent again", _whose(row), row.channel, error, row.attempts + 1)
         await self._record(self._outbox.retry(row_id=row.id, error=error, base_s=self._retry_base_s))
 
     async def _record(self, write: Awaitable[object]) -> None:
@@ -244,6 +245,11 @@ class OutboxSender:
 
     async def _call(self, row: Claimed) -> tuple[str, str, str | None] | None:
         """Make the row's call; for an upsert that posted, where the message now lives."""
+        if row.kind == EPHEMERAL:
+            if expired(row.payload, now=utc_now()):
+                raise AnswerExpired
+            await post_kept(self._client, channel=row.channel, payload=row.payload)
+            return None
         if row.kind == PICTURE:
             parent = await self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
             if self._picture is not None and row.plan_id is not None:
@@ -266,7 +272,7 @@ class OutboxSender:
                 await self._client.chat_update(channel=ref[0], ts=ref[1], **row.payload)
                 return None
             except SlackApiError as exc:
-                if _classify(exc)[0] not in _GONE:
+                if classify(exc)[0] not in _GONE:
                     raise
                 log.warning("plan #%s: the %s message is gone; posting it again", row.plan_id, row.role)
         elif row.edit_only:
@@ -281,11 +287,6 @@ class OutboxSender:
         return channel, ts, thread_ts
 
 
-def _classify(exc: SlackApiError) -> tuple[str, bool]:
-    """The error's name, and whether the same call may succeed later: a 429 or 5xx (after the client's own
-    retries) or a transient error code. An error page (not JSON) has no code: its HTTP status names it."""
-    response = exc.response
-    status = int(getattr(response, "status_code", 200) or 200)
-    data = getattr(response, "data", None)
-    code = str(data.get("error", "unknown")) if isinstance(data, dict) else f"HTTP {status}"
-    return code, status == 429 or status >= 500 or code in _TRANSIENT
+def _whose(row: Claimed) -> str:
+    """Whose message a log line is about: a plan's, or a person's answer."""
+    return f"plan #{row.plan_id}" if row.plan_id is not None else f"an answer to {row.payload.get('user')}"

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -37,6 +39,15 @@ Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_MAX_RETRIES = 8
 _RETRIED_SERVER_STATUSES = frozenset({500, 502, 503, 504})
+
+# Error codes after which the same call may succeed later (a limit, Slack's own trouble, a token an operator
+# can fix): retried. Any other code is a refusal for good (set aside and audited); see ``classify``.
+_TRANSIENT = frozenset({
+    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+    "team_added_to_org", "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+})
+# A call that never got an answer from Slack: worth trying again later.
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, SlackClientError)
 
 
 class SlackCallStats:
@@ -297,3 +308,13 @@ class ChannelPacer:
                     lane.last_end = self._clock()
         finally:
             lane.worker = None
+
+
+def classify(exc: SlackApiError) -> tuple[str, bool]:
+    """The error's name, and whether the same call may succeed later: a 429 or 5xx (after the client's own
+    retries) or a transient error code. An error page (not JSON) has no code: its HTTP status names it."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 200) or 200)
+    data = getattr(response, "data", None)
+    code = str(data.get("error", "unknown")) if isinstance(data, dict) else f"HTTP {status}"
+    return code, status == 429 or status >= 500 or code in _TRANSIENT

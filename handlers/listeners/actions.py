@@ -18,9 +18,11 @@ from handlers import safe_text as safe
 from handlers.blocks import notes as blocks_notes
 from handlers.blocks import plan as blocks
 from handlers.blocks import progress as blocks_progress
+from handlers.blocks.plan import Message
 from handlers.button_values import ButtonValue, PlanButton
+from handlers.delivery.ephemerals import Ephemerals
 from handlers.ids import CHECKLIST_ACTION_PATTERN, ActionId
-from handlers.listeners.commands import UNEXPECTED, ephemeral
+from handlers.listeners.commands import UNEXPECTED
 from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import AlreadyDecided, UserError
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 class Click:
     """The parts of a ``block_actions`` payload the listeners use."""
 
-    def __init__(self, body: dict[str, Any], *, button: ButtonValue | None = None) -> None:
+    def __init__(self, body: dict[str, Any], *, button: ButtonValue | None = None,
+                 tell: Ephemerals | None = None) -> None:
         # The payload middleware (handlers.listeners.payloads) checked the body's shape and read the button's
         # typed value; the ids are checked here too (``valid``): they become audit actors and recipients.
         self.body = body
@@ -44,10 +47,16 @@ class Click:
         self.message_ts = str(container.get("message_ts") or "")
         self.thread_ts: str | None = container.get("thread_ts")
         self.trigger_id = str(body.get("trigger_id") or "")
+        self._tell = tell or Ephemerals()
 
     @property
     def valid(self) -> bool:
         return bool(safe.slack_id(self.user) and safe.slack_id(self.channel, kinds="CGD"))
+
+    async def answer(self, client: AsyncWebClient, message: Message | str) -> None:
+        """Tell the clicker only, in the click's thread; kept for later while Slack is down."""
+        await self._tell.tell(client, channel=self.channel, user=self.user, message=message,
+                              thread_ts=self.thread_ts)
 
     def plan_id(self) -> int:
         if not isinstance(self.button, PlanButton):
@@ -73,11 +82,7 @@ async def _answer_error(client: AsyncWebClient, click: Click, exc: Exception, *,
     else:
         log.exception("action %s failed", click.action.get("action_id"), exc_info=exc)
         text = UNEXPECTED
-    try:
-        await ephemeral(client, channel=click.channel, user=click.user, message=text,
-                        thread_ts=click.thread_ts)
-    except Exception as error:  # the refusal could not be told: say so in one line, not a traceback
-        log.warning("could not answer %s in %s: %s", click.user, click.channel, error)
+    await click.answer(client, text)
 
 
 Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
@@ -117,8 +122,7 @@ async def _tick_checklist(engine: UpgradeEngine, client: AsyncWebClient, click: 
         # Slack already shows the click; draw the plan as it really is, then say why.
         fresh = blocks.plan_message(await engine.read_status(plan_id=plan_id))
         await client.chat_update(channel=click.channel, ts=click.message_ts, **fresh.kwargs())
-        await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
-                        message="Not changed:\n" + "\n".join(refused))
+        await click.answer(client, "Not changed:\n" + "\n".join(refused))
 
 
 async def _show_full_status(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
@@ -127,7 +131,7 @@ async def _show_full_status(engine: UpgradeEngine, client: AsyncWebClient, click
     lead = blocks_notes.next_step(snap, settings=engine.settings, now=engine.now())
     full = blocks_progress.status_summary(snap, lead=lead,
                                           notes=blocks_notes.plan_notes(snap, settings=engine.settings))
-    await ephemeral(client, channel=click.channel, user=click.user, message=full, thread_ts=click.thread_ts)
+    await click.answer(client, full)
 
 
 # Every button and checkbox: the action id (or pattern), what it does, and how a refusal is introduced.
@@ -140,18 +144,20 @@ ACTIONS: tuple[tuple[str | re.Pattern[str], Job, str], ...] = (
 )
 
 
-def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
+             tell: Ephemerals | None = None) -> None:
     for action, job, refused in ACTIONS:
-        app.action(action)(listener(engine=engine, work=work, job=job, refused=refused))
+        app.action(action)(listener(engine=engine, work=work, job=job, refused=refused, tell=tell))
 
 
-def listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str) -> Any:
+def listener(*, engine: UpgradeEngine, work: ListenerWork, job: Job, refused: str,
+             tell: Ephemerals | None = None) -> Any:
     """Ack, then run the job after the pending acks; every refusal and failure is told to the clicker."""
 
     async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                        context: dict[str, Any]) -> None:
         await ack()
-        click = Click(body, button=context.get("button"))
+        click = Click(body, button=context.get("button"), tell=tell)
         if not click.valid:
             log.warning("ignored a click without a valid user or channel id")
             return

@@ -21,6 +21,7 @@ from handlers.blocks import decisions as blocks_decisions
 from handlers.blocks import notes as blocks_notes
 from handlers.blocks import progress as blocks_progress
 from handlers.blocks.plan import Message
+from handlers.delivery.ephemerals import Ephemerals
 from handlers.delivery.timeline_post import TimelinePoster
 from handlers.ids import SLASH_COMMAND
 from handlers.listeners.checklist_command import tick_named
@@ -53,20 +54,13 @@ WORK_SLOTS = 2
 UNEXPECTED = "Something went wrong on the bot's side; the details are in its log."
 
 
-async def ephemeral(client: AsyncWebClient, *, channel: str, user: str, message: Message | str,
-                    thread_ts: str | None = None) -> None:
-    """A message only ``user`` sees (errors, refusals, answers to questions)."""
-    content = message if isinstance(message, Message) else blocks_progress.note(message)
-    extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-    await client.chat_postEphemeral(channel=channel, user=user, **extra, **content.kwargs())
-
-
 class CommandRunner:
     """What the listener does after the ack; separate so it reads as the table of subcommands."""
 
     def __init__(self, *, engine: UpgradeEngine, work: ListenerWork, slots: int = WORK_SLOTS,
-                 timeline: TimelinePoster | None = None) -> None:
+                 timeline: TimelinePoster | None = None, tell: Ephemerals | None = None) -> None:
         self._engine = engine
+        self._tell = tell or Ephemerals()
         self._timeline = timeline
         self._work = work
         self._in_flight: set[str] = set()
@@ -92,17 +86,13 @@ class CommandRunner:
             # The usage goes with syntax errors only (ParseError, answered before this): a version the
             # catalog does not know or a downgrade needs no syntax lesson, just the reason.
             text = safe.literal(exc.message)
-            await ephemeral(client, channel=channel, user=user, message=text)
+            await self._tell.tell(client, channel=channel, user=user, message=text)
             return
         except Exception:
             log.exception("/dm-upgrade %s failed", type(parsed).__name__)
             answer = UNEXPECTED
-        if answer is None:
-            return
-        try:
-            await ephemeral(client, channel=channel, user=user, message=answer)
-        except Exception as error:  # the answer could not be told: one line, not a traceback
-            log.warning("could not answer %s in %s: %s", user, channel, error)
+        if answer is not None:
+            await self._tell.tell(client, channel=channel, user=user, message=answer)
 
     async def _dispatch(self, parsed: Command, *, user: str, channel: str,
                         dedupe_key: str | None) -> Message | str | None:
@@ -187,8 +177,8 @@ class CommandRunner:
 
 
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
-             timeline: TimelinePoster | None = None) -> None:
-    runner = CommandRunner(engine=engine, work=work, timeline=timeline)
+             timeline: TimelinePoster | None = None, tell: Ephemerals | None = None) -> None:
+    runner = CommandRunner(engine=engine, work=work, timeline=timeline, tell=tell)
 
     @app.command(SLASH_COMMAND)
     async def on_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:

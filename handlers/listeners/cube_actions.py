@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers import safe_text as safe
 from handlers.blocks.cube import upload_failed_modal
 from handlers.button_values import CubeStepButton
+from handlers.delivery.ephemerals import Ephemerals
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.listeners import actions
 from handlers.listeners.middleware import ListenerWork
@@ -74,13 +75,15 @@ async def _submit_failed(ack: AsyncAck, body: dict[str, Any], view: dict[str, An
     await ack()
 
 
-def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
+             tell: Ephemerals | None = None) -> None:
     for action, job, refused in (
         (ActionId.CUBE_DONE, _done_in_cube, "Not confirmed"),
         (ActionId.UPLOAD_PASSED, _upload_passed, "Not recorded"),
         (ActionId.UPLOAD_FAILED, _upload_failed, "Not recorded"),
     ):
-        app.action(action.value)(actions.listener(engine=engine, work=work, job=job, refused=refused))
+        app.action(action.value)(actions.listener(engine=engine, work=work, job=job, refused=refused,
+                                                  tell=tell))
 
     @app.view(CallbackId.UPLOAD_FAILED_MODAL.value)
     async def on_upload_failed(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -22,9 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import decisions as blocks_decisions
 from handlers.button_values import CancelRunningButton
+from handlers.delivery.ephemerals import Ephemerals
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.listeners.actions import Click, Job, listener
-from handlers.listeners.commands import ephemeral
 from handlers.listeners.middleware import ListenerWork
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import UserError
@@ -57,8 +57,7 @@ async def _cancel(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -
     confirmed again with what a cancel cannot do."""
     snap = await engine.read_status(plan_id=click.plan_id())
     if snap.state.in_flight:
-        await ephemeral(client, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
-                        message=blocks_decisions.cancel_running_prompt(snap, reason=_BUTTON_CANCEL))
+        await click.answer(client, blocks_decisions.cancel_running_prompt(snap, reason=_BUTTON_CANCEL))
         return
     await engine.cancel(plan_id=snap.id, actor=click.user, reason=_BUTTON_CANCEL)
 
@@ -119,9 +118,10 @@ async def _submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], *, 
     await ack()
 
 
-def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork) -> None:
+def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
+             tell: Ephemerals | None = None) -> None:
     for action, job, refused in ACTIONS:
-        app.action(action)(listener(engine=engine, work=work, job=job, refused=refused))
+        app.action(action)(listener(engine=engine, work=work, job=job, refused=refused, tell=tell))
 
     @app.view(CallbackId.OVERRIDE_MODAL.value)
     async def on_override(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -13,6 +13,12 @@ PENDING, REFUSED = "pending", "refused"
 UPSERT, REPLY = "upsert", "reply"
 # The plan's timeline picture, uploaded into its thread after the outcome; rendered when it is sent.
 PICTURE = "picture"
+# An answer only one person sees (``chat.postEphemeral``) that Slack did not take when it was given: kept
+# until Slack takes it, but only for as long as a ``response_url`` lives, 30 minutes
+# (https://api.slack.com/interactivity/handling#message_responses): an answer later than that answers a
+# question nobody is waiting on any more, so it expires instead (logged and audited).
+EPHEMERAL = "ephemeral"
+EPHEMERAL_LIFE_S = 30 * 60.0
 CLAIM_TTL_S = 60.0  # the default: two lease lengths; a sender bounds each call to well within it
 
 
@@ -22,7 +28,7 @@ class Outgoing:
 
     channel: str
     plan_id: int | None
-    kind: str  # UPSERT | REPLY | PICTURE
+    kind: str  # UPSERT | REPLY | PICTURE | EPHEMERAL
     payload: dict[str, Any]
     role: str | None = None
     in_thread: bool = False
