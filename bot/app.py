@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -48,6 +49,7 @@ from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError
 from workflow.outbox import Outbox
 from workflow.replays import ReplayMemory
+from workflow.targets import DEFAULT_TARGET, load_targets
 
 if TYPE_CHECKING:  # loaded only where the embedded simulator starts (a bot on a real DMS never does)
     from simulator import SimulatedDms
@@ -150,7 +152,9 @@ class Runtime:
         self._extra_notifiers = extra_notifiers
         self._given_client = web_client
         self._pacer_interval_s = pacer_interval_s
-        self.simulator: SimulatedDms | None = None
+        self.simulator: SimulatedDms | None = None  # DMS_URL's simulated DMS (else the fleet's first)
+        self.simulators: dict[str, SimulatedDms] = {}  # every simulated target's own, by target name
+        self._simulators = AsyncExitStack()
         self._db: Engine | None = None
         self._engine: UpgradeEngine | None = None
         self._app: AsyncApp | None = None
@@ -193,19 +197,21 @@ class Runtime:
 
     async def _build(self) -> None:
         settings = self.settings
-        simulated_url: str | None = None
-        if settings.dms_simulated:
+        targets = load_targets(settings)  # a bad targets file stops the start, in one line
+        if simulated.simulated_names(targets):
+            # Every simulated DMS runs SIM_SPEED times faster: so do the plans' clocks (only simulated DMSs
+            # here; ``simulated_names`` refused a mix with real ones).
             self.settings = settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
-            from simulator import SimulatedDms  # only a bot on its embedded simulator loads it
-
-            self.simulator = SimulatedDms(simulated.simulator_config(settings))
-            simulated_url = await self.simulator.start()
+            self._simulators = AsyncExitStack()
+            self.simulators = await simulated.start_fleet(self._simulators, settings, targets)
+            self.simulator = self.simulators.get(DEFAULT_TARGET) or next(iter(self.simulators.values()))
         self._db = await operations.start_database(settings.database_url)
         try:
             self.catalog = load_catalog(settings.release_catalog)
         except DmsError as exc:
             raise ConfigError(f"RELEASE_CATALOG cannot be used: {exc}") from None
-        self.dms_access = DmsAccess(settings=settings, simulated_url=simulated_url,
+        self.dms_access = DmsAccess(settings=settings, targets=targets,
+                                    simulated_urls={name: sim.url for name, sim in self.simulators.items()},
                                     person_for=simulated.person_for(settings))
         check_dms_urls(self.dms_access)
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
@@ -273,8 +279,7 @@ class Runtime:
         if self._engine is not None:
             await self._engine.stop()  # the scheduler, its lease, and each plan's lease (executions, watches)
         handed = await self._notifier.aclose(timeout_s=OUTBOX_S) if self._notifier is not None else 0
-        if self.simulator is not None:
-            await self.simulator.stop()
+        await self._simulators.aclose()
         if self._db is not None:
             self._db.dispose()
         if self._started:

@@ -16,11 +16,12 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from workflow.dms_access import PersonFor
+from workflow.model.errors import ConfigError
 from workflow.settings import SIMULATED, WorkflowSettings
-from workflow.targets import TargetConfig
+from workflow.targets import DEFAULT_TARGET, TargetConfig
 
 if TYPE_CHECKING:  # imported where a simulator is started: a bot serving a real DMS never loads it
-    from simulator import SimulatorConfig
+    from simulator import SimulatedDms, SimulatorConfig
 
 # Three DMSs on three versions, so a campaign planned on them shows three different paths to one target.
 DEMO_FLEET: dict[str, str] = {"staging": "10.4.0 CU3", "prod-eu": "10.3.0 CU5", "prod-us": "10.2.0 CU5"}
@@ -68,26 +69,48 @@ def demo_fleet(settings: WorkflowSettings) -> dict[str, TargetConfig]:
                                password=settings.dms_password) for name in DEMO_FLEET}
 
 
-async def serve_targets(
+def simulated_names(targets: Mapping[str, TargetConfig]) -> list[str]:
+    """The targets a simulated DMS serves; ConfigError when they sit beside real DMSs. A simulator runs
+    SIM_SPEED times faster than a real DMS and the bot has one clock for every plan (``dms_time_scale``):
+    with both, a real hop's deadline would be a simulator's, seconds long."""
+    names = [name for name, target in targets.items() if target.simulated]
+    real = [name for name, target in targets.items() if not target.simulated]
+    if names and real:
+        raise ConfigError(f"the DMS targets mix simulated and real DMSs ({', '.join(names)} simulated; "
+                          f"{', '.join(real)} real): one bot serves either, as a simulator runs SIM_SPEED "
+                          "times faster than a real DMS")
+    return names
+
+
+async def start_fleet(
     stack: AsyncExitStack, settings: WorkflowSettings, targets: Mapping[str, TargetConfig], *,
     versions: Mapping[str, str] | None = None, config: SimulatorConfig | None = None,
-) -> dict[str, TargetConfig]:
-    """Every simulated target served by a simulated DMS of its own, started inside ``stack``, and named by
-    that simulator's URL; the others as they are. A target runs ``versions[name]``, else the base version
-    (``config``, by default the SIM_* settings'). One simulator per DMS, so each has its own version,
-    agents, upgrades and faults."""
+) -> dict[str, SimulatedDms]:
+    """A simulated DMS of its own for every simulated target, started inside ``stack`` (stopped when it
+    closes), by target name. A target runs ``versions[name]``, else its ``sim_version``, else the base
+    version (``config``, by default the SIM_* settings'). One simulator per DMS, so each has its own
+    version, agents, upgrades and faults. DMS_URL's ``default`` keeps the base cluster's name."""
     from simulator import SimulatedDms, SimulatorConfig
 
     base = config or simulator_config(settings)
     chosen = versions or {}
-    served = dict(targets)
-    for name, target in targets.items():
-        if not target.simulated:
-            continue
-        own = SimulatorConfig.model_validate(
-            {**base.model_dump(), "version": chosen.get(name, base.version), "cluster_name": name})
+    started: dict[str, SimulatedDms] = {}
+    for name in simulated_names(targets):
+        version = chosen.get(name) or targets[name].sim_version or base.version
+        own = base if name == DEFAULT_TARGET and version == base.version else SimulatorConfig.model_validate(
+            {**base.model_dump(), "version": version, "cluster_name": name})
         simulator = SimulatedDms(own)
-        url = await simulator.start()
+        await simulator.start()
         stack.push_async_callback(simulator.stop)
-        served[name] = target.model_copy(update={"url": str(url)})
-    return served
+        started[name] = simulator
+    return started
+
+
+async def serve_targets(
+    stack: AsyncExitStack, settings: WorkflowSettings, targets: Mapping[str, TargetConfig], *,
+    versions: Mapping[str, str] | None = None, config: SimulatorConfig | None = None,
+) -> dict[str, TargetConfig]:
+    """``start_fleet``, and every simulated target named by its simulator's URL; the others as they are."""
+    fleet = await start_fleet(stack, settings, targets, versions=versions, config=config)
+    return {name: target.model_copy(update={"url": str(fleet[name].url)}) if name in fleet else target
+            for name, target in targets.items()}

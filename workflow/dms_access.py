@@ -1,9 +1,10 @@
 """From a DMS target's name to a connected ``DmsClient`` and its ``UpgradeDriver``.
 
 The targets come from ``workflow.targets`` (DMS_URL as ``default``, or the targets file). A target whose URL
-is ``simulated`` needs the address of a running simulator: the composition root starts one in-process
-and passes its URL here as ``simulated_url`` (and, when the simulator plays the person in Cube, how to tell
-it each step: ``person_for``); this module never starts anything itself, and never imports the simulator.
+is ``simulated`` needs the address of a running simulator: the composition root starts one in-process for
+each such target and passes their URLs here as ``simulated_urls`` by target name (or one for them all as
+``simulated_url``; and, when the simulator plays the person in Cube, how to tell it each step:
+``person_for``); this module never starts anything itself, and never imports the simulator.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class DmsAccess:
         settings: WorkflowSettings,
         targets: Mapping[str, TargetConfig] | None = None,
         simulated_url: str | None = None,
+        simulated_urls: Mapping[str, str] | None = None,
         person_for: PersonFor | None = None,
     ) -> None:
         self._settings = settings
@@ -49,6 +51,7 @@ class DmsAccess:
         if not self._targets:
             raise ConfigError("no DMS target is configured")
         self._simulated_url = simulated_url
+        self._simulated_urls = dict(simulated_urls or {})
 
     @property
     def targets(self) -> dict[str, TargetConfig]:
@@ -69,9 +72,10 @@ class DmsAccess:
 
     def url_of(self, target: TargetConfig) -> str:
         if target.simulated:
-            if not self._simulated_url:
+            url = self._simulated_urls.get(target.name) or self._simulated_url
+            if not url:
                 raise UserError(f"DMS target {target.name!r} is simulated, but no simulator is running")
-            return self._simulated_url
+            return url
         return target.url
 
     def client(self, name: str | None) -> DmsClient:

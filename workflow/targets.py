@@ -9,6 +9,11 @@
     key_elements = ["Encoder 1", "Mux A"]  # elements that must be active before and after
     key_checks = ["Playout of channel 1"]  # free-text key functionalities, checked by a person
 
+    [[targets]]
+    name = "staging"
+    url = "simulated"                      # a simulated DMS of its own, started by the bot
+    sim_version = "10.4.0 CU3"             # optional, only for "simulated": its version (default SIM_VERSION)
+
 Credentials never live in the file, only the names of the environment variables that hold them, and
 errors name the variable, never its value.
 """
@@ -25,6 +30,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlmodel import Session, select
 
+from dms.versions import parse_version
 from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError, NotFound
 from workflow.settings import SIMULATED, WorkflowSettings
@@ -46,6 +52,7 @@ class TargetConfig(BaseModel):
     password: SecretStr
     key_elements: tuple[str, ...] = ()
     key_checks: tuple[str, ...] = ()
+    sim_version: str | None = None  # a simulated target's own version (None: SIM_VERSION)
 
     @property
     def simulated(self) -> bool:
@@ -62,6 +69,14 @@ class _FileEntry(BaseModel):
     password_env: str | None = None
     key_elements: list[str] = []
     key_checks: list[str] = []
+    sim_version: str | None = Field(default=None, max_length=40)
+
+    @field_validator("sim_version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_version(value)  # a VersionError is a ValueError: reported with the forms accepted
+        return value
 
     @field_validator("url")
     @classmethod
@@ -120,6 +135,9 @@ def parse_targets(
         if entry.name in seen:
             raise ConfigError(f"{source}: DMS target name {entry.name!r} appears twice")
         seen.add(entry.name)
+        if entry.sim_version is not None and entry.url != SIMULATED:
+            raise ConfigError(f"{source}: DMS target {entry.name!r}: sim_version is only for url = "
+                              f"'simulated' (a real DMS runs the version it runs)")
         user = (
             _env(env, entry.user_env, target=entry.name, what="user")
             if entry.user_env
@@ -139,6 +157,7 @@ def parse_targets(
                 password=password,
                 key_elements=tuple(entry.key_elements),
                 key_checks=tuple(entry.key_checks),
+                sim_version=entry.sim_version,
             )
         )
     return targets
