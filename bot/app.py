@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -196,15 +195,12 @@ class Runtime:
         return self
 
     async def _build(self) -> None:
+        targets = load_targets(self.settings)  # a bad targets file stops the start, in one line
+        self._simulators = AsyncExitStack()
+        self.settings, self.simulators = await simulated.start_fleet_clock(self._simulators, self.settings,
+                                                                          targets)
+        self.simulator = self.simulators.get(DEFAULT_TARGET) or next(iter(self.simulators.values()), None)
         settings = self.settings
-        targets = load_targets(settings)  # a bad targets file stops the start, in one line
-        if simulated.simulated_names(targets):
-            # Every simulated DMS runs SIM_SPEED times faster: so do the plans' clocks (only simulated DMSs
-            # here; ``simulated_names`` refused a mix with real ones).
-            self.settings = settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
-            self._simulators = AsyncExitStack()
-            self.simulators = await simulated.start_fleet(self._simulators, settings, targets)
-            self.simulator = self.simulators.get(DEFAULT_TARGET) or next(iter(self.simulators.values()))
         self._db = await operations.start_database(settings.database_url)
         try:
             self.catalog = load_catalog(settings.release_catalog)
@@ -213,7 +209,6 @@ class Runtime:
         self.dms_access = DmsAccess(settings=settings, targets=targets,
                                     simulated_urls={name: sim.url for name, sim in self.simulators.items()},
                                     person_for=simulated.person_for(settings))
-        check_dms_urls(self.dms_access)
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
         self.dms_probe = DmsProbe(self.dms_access)
         self.dms_probe.start()
@@ -313,17 +308,6 @@ def _ready(value: Any, name: str) -> Any:
     if value is None:
         raise RuntimeError(f"Runtime.{name} is used before Runtime.start()")
     return value
-
-
-def check_dms_urls(dms_access: DmsAccess) -> None:
-    """Stop with one line on a DMS URL that carries credentials. Reachability is not checked here: the
-    bot starts whatever the DMS's state (``bot.health.DmsProbe`` reports it on /healthz)."""
-    for name, target in dms_access.targets.items():
-        # aiohttp refuses a URL with user:password@ (a ValueError, a traceback): say what to do instead.
-        parts = urlsplit(target.url)
-        if parts.username is not None or parts.password is not None:
-            raise ConfigError(f"DMS {name!r}: the URL must not contain a user or password; give them as "
-                              "DMS_USER and DMS_PASSWORD (or the variables named in the targets file)")
 
 
 def build_web_app(runtime: Runtime) -> web.Application:

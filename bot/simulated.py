@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from workflow.dms_access import PersonFor
 from workflow.model.errors import ConfigError
@@ -22,6 +22,8 @@ from workflow.targets import DEFAULT_TARGET, TargetConfig
 
 if TYPE_CHECKING:  # imported where a simulator is started: a bot serving a real DMS never loads it
     from simulator import SimulatedDms, SimulatorConfig
+
+S = TypeVar("S", bound=WorkflowSettings)
 
 # Three DMSs on three versions, so a campaign planned on them shows three different paths to one target.
 DEMO_FLEET: dict[str, str] = {"staging": "10.4.0 CU3", "prod-eu": "10.3.0 CU5", "prod-us": "10.2.0 CU5"}
@@ -104,6 +106,18 @@ async def start_fleet(
         stack.push_async_callback(simulator.stop)
         started[name] = simulator
     return started
+
+
+async def start_fleet_clock(
+    stack: AsyncExitStack, settings: S, targets: Mapping[str, TargetConfig]
+) -> tuple[S, dict[str, SimulatedDms]]:
+    """``start_fleet`` for a bot: with simulated DMSs, the settings it runs on get their clock
+    (``dms_time_scale`` = SIM_SPEED, as every DMS runs that much faster: ``simulated_names`` refused a mix
+    with real ones); without, the settings as they are and no simulator is loaded."""
+    if not simulated_names(targets):
+        return settings, {}
+    settings = settings.model_copy(update={"dms_time_scale": settings.sim_speed})
+    return settings, await start_fleet(stack, settings, targets)
 
 
 async def serve_targets(

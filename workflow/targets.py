@@ -167,6 +167,19 @@ def load_targets(
     settings: WorkflowSettings, *, environ: Mapping[str, str] | None = None
 ) -> dict[str, TargetConfig]:
     """The configured targets by name: the file's when DMS_TARGETS_FILE is set, else ``default``."""
+    targets = _read_targets(settings, environ=environ)
+    for name, target in targets.items():
+        # aiohttp refuses a URL with user:password@ (a ValueError, a traceback): say what to do instead.
+        parts = urlsplit(target.url)
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(f"DMS {name!r}: the URL must not contain a user or password; give them as "
+                              "DMS_USER and DMS_PASSWORD (or the variables named in the targets file)")
+    return targets
+
+
+def _read_targets(
+    settings: WorkflowSettings, *, environ: Mapping[str, str] | None = None
+) -> dict[str, TargetConfig]:
     path: Path | None = settings.dms_targets_file
     if path is None:
         default = TargetConfig(
