@@ -4,8 +4,12 @@
   start SLTaskbarUtility's upgrade of every agent, then follows the job to its exit code and the agents to
   their version (``dms.script_runs``). *Upload only* is not among its steps: no documented automation has it.
 * ``WatchDriver`` tells a person what to click in DataMiner Cube (per the MOP), one step at a time, and only
-  watches. ``ask_person`` is the moment the bot asks for a step; whoever plays the person in Cube (only a
-  simulator does, wired in by the composition root) performs the step then.
+  watches. When the bot first asks for a step, whoever plays the person in Cube (only a simulator does,
+  wired in by the composition root) performs it.
+
+Each performs a hop's step through ``run_step`` and the ``StepHost`` the execution hands it: the driver says
+what establishes the step (a person's confirmation, the bot's check, the bot's change on the DMS) and the
+host records it the same for every driver, so the execution never asks which driver it runs.
 
 Both watch the same way: poll every agent's status and version until all run the expected version, or a
 deadline passes (``UpgradeTimeout`` carries the last states, so a stuck agent can be named).
@@ -17,7 +21,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Literal, Protocol
 
 from dms import script_contract as contract
@@ -41,15 +46,40 @@ OnReachability = Callable[[DmsUnreachable | None], Awaitable[None]]
 AskPerson = Callable[[str, str], Awaitable[None]]
 
 
+class StepHost(Protocol):
+    """The execution's side of one hop's step, for the driver performing it. Each way of establishing a step
+    comes with its record: started before anything acts, done once the outcome was observed, and a question
+    to a person or a change on the DMS made at most once, whatever restarts in between."""
+
+    async def ask(self, instructions: Sequence[str], *, heard: Callable[[], Awaitable[None]]) -> None:
+        """A person does the step: ask them with ``instructions`` and wait for their confirmation.
+        ``heard`` runs once, when the question is first asked (someone playing Cube does the step then)."""
+        ...
+
+    async def check(self, read: Callable[[], Awaitable[CheckResult]]) -> None:
+        """The bot establishes the step by reading the DMS, asked until it answers; a failed check fails the
+        plan."""
+        ...
+
+    async def once(self, *, key: str, change: Callable[[bool], Awaitable[bool]]) -> None:
+        """The bot changes the DMS, at most once: ``key`` (the id the DMS knows the change by) is recorded
+        before ``change(resumed)`` runs and its answer after. ``resumed``: an earlier attempt may have reached
+        the DMS, so ask it by ``key`` before changing anything; ``change`` answers whether it made the change
+        now (False: it had been made before)."""
+        ...
+
+
 class UpgradeDriver(Protocol):
     name: str  # "script" | "watch"
-    needs_person: bool
 
-    def instructions(self, *, hop: Hop, step: Step) -> list[str]: ...
+    async def run_step(self, *, hop: Hop, step: Step, job: str, host: StepHost) -> None:
+        """Perform ``step`` of ``hop`` through ``host``; ``job`` is the hop's id for a change on the DMS."""
+        ...
 
-    async def start_upgrade(self, *, hop: Hop, job: str = "") -> None: ...
-
-    async def ask_person(self, *, hop: Hop, step: Step) -> None: ...
+    def upgrade_began(self, *, started_at: datetime | None, done_at: datetime | None) -> datetime | None:
+        """When the agents began to upgrade, from the times the upgrade step was recorded started and done
+        (the hop's deadline counts from then)."""
+        ...
 
     def remember(self, agents: list[dict[str, object]]) -> None: ...
 
@@ -119,9 +149,6 @@ class _Watching:
         self._known = infos
         return await self.client.agent_states(agents=infos)
 
-    async def ask_person(self, *, hop: Hop, step: Step) -> None:
-        return None  # the bot's message is the question; only a simulator playing Cube hears it too
-
     async def wait_for_hop(
         self, *, hop: Hop, job: str, timeout_s: float, poll_s: float, on_change: OnChange | None = None,
         on_reachability: OnReachability | None = None,
@@ -183,7 +210,6 @@ class ScriptDriver(_Watching):
     """
 
     name = "script"
-    needs_person = False
 
     def __init__(
         self, client: DmsClient, *, package_folder: str = contract.DEFAULT_PACKAGE_FOLDER,
@@ -194,17 +220,18 @@ class ScriptDriver(_Watching):
         self.utility_path = utility_path
         self._contract_checked = False
 
-    def instructions(self, *, hop: Hop, step: Step) -> list[str]:
+    async def run_step(self, *, hop: Hop, step: Step, job: str, host: StepHost) -> None:
+        """Upload: the bot checks the package file (it uploads nothing: the utility takes the file itself, and
+        DataMiner runs the prerequisite checks when the upgrade starts). Upgrade: the bot starts job ``job``,
+        once."""
         if step == "upload":
-            return [f"The bot checks that {package_file(hop)} is in {self.package_folder} and readable. "
-                    "It uploads nothing: the package's prerequisite checks run when its upgrade starts."]
-        return [
-            f"The bot runs Automation script {contract.SCRIPT_FOLDER}/{contract.SCRIPT_NAME} with "
-            f"Action={contract.ACTION_UPGRADE}: SLTaskbarUtility -upgrade {package_file(hop)} for every "
-            "agent "
-            f"(FailoverPolicy={contract.FAILOVER_SIMULTANEOUSLY}), and waits for its exit code.",
-            "No action needed; the bot reports progress here.",
-        ]
+            await host.check(lambda: self.verify(hop=hop))
+        else:
+            await host.once(key=job, change=lambda resumed: self.ensure_started(hop=hop, job=job,
+                                                                                 resumed=resumed))
+
+    def upgrade_began(self, *, started_at: datetime | None, done_at: datetime | None) -> datetime | None:
+        return started_at  # the bot recorded the start just before asking the DMS to upgrade
 
     async def verify(self, *, hop: Hop) -> CheckResult:
         """The package file is in the folder and readable: checked by the bot through the script."""
@@ -303,13 +330,20 @@ class WatchDriver(_Watching):
     """A person performs each step in DataMiner Cube; the bot says exactly what to select and watches."""
 
     name = "watch"
-    needs_person = True
 
     def __init__(self, client: DmsClient, *, person: AskPerson | None = None) -> None:
         super().__init__(client)
         self._person = person
 
-    async def ask_person(self, *, hop: Hop, step: Step) -> None:
+    async def run_step(self, *, hop: Hop, step: Step, job: str, host: StepHost) -> None:
+        """Every step is a person's in Cube, asked with what to select and confirmed with Done in Cube."""
+        await host.ask(self.instructions(hop=hop, step=step),
+                       heard=lambda: self._tell_person(hop=hop, step=step))
+
+    def upgrade_began(self, *, started_at: datetime | None, done_at: datetime | None) -> datetime | None:
+        return done_at  # the person clicks Upgrade after the bot asked, maybe hours later, then confirms
+
+    async def _tell_person(self, *, hop: Hop, step: Step) -> None:
         """Tell whoever plays the person in Cube (only a simulator does) to do the step now."""
         if self._person is not None:
             await self._person(step, package_file(hop))
@@ -341,9 +375,6 @@ class WatchDriver(_Watching):
                 f"agent until all run {hop.version}.",
             ]
         return lines
-
-    async def start_upgrade(self, *, hop: Hop, job: str = "") -> None:
-        return None  # a person clicks Upgrade in Cube; wait_for_version watches
 
 
 def make_driver(

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlmodel import Session
 
-from dms.drivers import UpgradeDriver
 from dms.upgrade_path import Hop
 from workflow.context import WorkflowContext
 from workflow.events import CubeStepConfirmed, CubeStepRequested
@@ -60,16 +59,18 @@ async def ask_and_wait(
     index: int,
     hop: Hop,
     step: CubeStep,
-    driver: UpgradeDriver,
+    instructions: Sequence[str],
+    heard: Callable[[], Awaitable[None]],
     deadline_s: float,
     poll_s: float,
     ensure_executing: Callable[[], Awaitable[None]],
 ) -> None:
-    """Ask for ``step`` (message with the button; a simulator playing Cube hears it too), once, then wait for
-    the confirmation. ``ensure_executing`` raises when the plan left EXECUTING (a cancel stops the wait)."""
+    """Ask for ``step`` with the driver's ``instructions`` (message with the button; ``heard``: whoever plays
+    the person in Cube hears it too), once, then wait for the confirmation. ``ensure_executing`` raises when
+    the plan left EXECUTING (a cancel stops the wait)."""
     deadline: datetime = utc_now() + timedelta(seconds=deadline_s)
     question = {"hop_index": index, "step": step, "deadline": deadline,
-                "instructions": tuple(driver.instructions(hop=hop, step=step))}
+                "instructions": tuple(instructions)}
 
     def intent(session: Session) -> bool:
         row = session.get(PlanHop, row_id)
@@ -85,7 +86,7 @@ async def ask_and_wait(
     if await _done(context, row_id, step):
         return
     if fresh:
-        await driver.ask_person(hop=hop, step=step)
+        await heard()
         await context.unit(lambda session: step_attempts.finish(
             session, plan_id=plan_id, hop_id=row_id, hop_index=index, step=step, outcome={"asked": True},
             step_done=False, now=context.now()))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -54,8 +55,10 @@ from workflow.store import checklist, database, plans
 from workflow.store.snapshot import PlanSnapshot
 from workflow.store.states import PlanState, get_plan, transition
 from workflow.targets import sync_targets
+from workflow.timeline import Timeline
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Refusals of an approval or rejection that are audited (NotFound is not: there is no plan to audit).
 
@@ -87,12 +90,10 @@ class UpgradeEngine:
         self.jobs = PlanJobs(self.context, prechecks=self.prechecks)
         self.executions = ExecutionRunner(self.context)
         self.cancel_watch = CancelWatcher(self.context, owner=self.executions.owner)  # one lease owner
-        # Reading (``workflow.plan_views``): status, history, a person's Home tab, a plan's timeline.
+        # Reading, awaited (``workflow.plan_views``): a plan, the latest plans, a plan's timeline, a Home tab.
         self.views = PlanViews(self.context, dms_access=dms_access, approvers=approvers)
-        self.status, self.history, self.home, self.timeline = (
-            self.views.status, self.views.history, self.views.home, self.views.timeline)
-        self.read_status, self.read_history, self.read_timeline = (
-            self.views.read_status, self.views.read_history, self.views.read_timeline)
+        self.read_status, self.read_snapshot, self.read_history, self.read_timeline, self.home = (
+            self.views.status, self.views.snapshot, self.views.history, self.views.timeline, self.views.home)
         # Who may do what (``workflow.roles``): checked here, so Slack and the console get the same rules.
         self.permissions = Permissions(session=self.session, clock=self.now, approvers=approvers,
                                        operators=operators)
@@ -108,15 +109,27 @@ class UpgradeEngine:
     def now(self) -> datetime:
         return self.context.now()
 
-    def snapshot(self, plan_id: int) -> PlanSnapshot:
-        return self.context.snapshot(plan_id)
+    # The readers above run their unit of work off the loop; these run the same one on the caller's thread,
+    # only for callers outside the workflow that do not await yet (tests of handlers and bot, benchmarks, the
+    # timeline upload's worker thread).
+
+    def status(
+        self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None
+    ) -> PlanSnapshot:
+        return self._here(self.views.status_unit(plan_id=plan_id, channel=channel, dms=dms))
+
+    def history(self, *, limit: int = 10) -> list[PlanSnapshot]:
+        return self._here(self.views.history_unit(limit=limit))
+
+    def timeline(self, plan_id: int) -> Timeline:
+        return self._here(self.views.timeline_unit(plan_id))
 
     def plan_state(self, plan_id: int) -> PlanState:
-        return self.context.plan_state(plan_id)
+        return self._here(lambda session: PlanState(get_plan(session, plan_id=plan_id).state))
 
-    async def read_snapshot(self, plan_id: int) -> PlanSnapshot:
-        """The plan as it is now, read off the loop (``snapshot`` reads on the caller's thread)."""
-        return await self.context.read_snapshot(plan_id)
+    def _here(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            return work(session)
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         await self.context.emit(event_type, plan_id, **fields)

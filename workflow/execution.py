@@ -1,18 +1,17 @@
 """The durable execution loop of one approved plan: every hop, then the verification.
 
-Per hop (MOP "Execute the DataMiner upgrade"), script driver: check the package file -> start
-SLTaskbarUtility's ``-upgrade`` of every agent -> wait for its exit code (DataMiner runs the prerequisite
-checks when the upgrade starts) and every agent on the version. Watch driver: a person does Upload only and
-Upgrade in Cube, each confirmed with "Done in Cube", and the bot watches the agents.
-
-Each step is recorded as *started* in the database before it acts and *done* after its result was
-observed. The loop can therefore be killed at any instant and resumed from the database:
+Per hop (MOP "Execute the DataMiner upgrade"): Upload only, Upgrade, then wait until every agent runs the
+hop's version. The driver performs each step (``UpgradeDriver.run_step``: the script driver checks the
+package file, then starts SLTaskbarUtility's ``-upgrade`` of every agent; with the watch driver a person
+does both in Cube, each confirmed with "Done in Cube") through ``_HopStep``, which records it alike for
+every driver: *started* in the database before it acts, *done* after its result was observed. The loop can
+therefore be killed at any instant and resumed from the database:
 
 * a step not started is performed;
-* a step started but not done is **observed**, never performed again: the upgrade job's id comes from the
-  plan and hop (``dms.script_runs.job_id``) and is recorded as the step's attempt before the DMS is asked
-  (``workflow.store.step_attempts``), its outcome after, so a resumed loop asks the DMS about it and starts
-  it only when the DMS has no record of it (the trigger never reached the DMS).
+* a step started but not done is **observed**, never performed again: a change's id (the upgrade job's,
+  ``dms.script_runs.job_id``) or a question to a person is recorded as the step's attempt before it is made
+  (``workflow.store.step_attempts``), its outcome after, so a resumed loop asks the DMS about the job and
+  starts it only when the DMS has no record of it, and waits for a confirmation without asking again.
 
 A hop whose agents are not all back on the expected version by its deadline (from the estimate) fails
 the plan with the downgrade guidance (restore the snapshot); a package refused before any agent moved
@@ -24,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -32,9 +32,9 @@ from sqlmodel import Session
 
 from dms import script_runs
 from dms.client import DmsClient
-from dms.drivers import ScriptDriver, UpgradeDriver, all_running_on
+from dms.drivers import Step, UpgradeDriver, all_running_on
 from dms.exceptions import DmsError, DmsScriptError, UpgradeRefused, UpgradeTimeout
-from dms.models import AgentState, AgentStatus, CheckStatus
+from dms.models import AgentState, AgentStatus, CheckResult, CheckStatus
 from dms.upgrade_path import Estimate, Hop, PackageKind, UpgradePath
 from dms.versions import Version
 from workflow import cube_steps, verification_step
@@ -132,7 +132,7 @@ class Execution:
             await self._fail(f"internal error: {type(exc).__name__}: {exc}", touched=self._touched, agents=[])
 
     async def _run(self) -> None:
-        rows = await self._hops()
+        rows = await self.host.unit(lambda session: plans.hops(session, plan_id=self.plan_id))
         plan = await self.host.unit(lambda session: session.get(UpgradePlan, self.plan_id))
         self._created = plan.created_at.isoformat() if plan is not None else ""
         self.driver.remember(list(plan.agents or []) if plan is not None else [])  # resumed mid-upgrade
@@ -157,88 +157,47 @@ class Execution:
         started_at = await self._announce_hop(index, row, hop)
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         self._deadline = time.monotonic() + budget - (utc_now() - started_at).total_seconds()
-        if row.upload_done_at is None:
-            await self._upload(index, row.id, hop)
-        if row.upgrade_done_at is None:
-            if self.driver.needs_person:
-                self._touched = True  # from the ask on, a person may have clicked Upgrade in Cube
-                await self._ask_person(index, row.id, hop, "upgrade")
-            else:
-                # Trigger only on a DMS that answers; the agents' addresses are kept for the watch.
-                await self._store_agents(await self._reach.patiently(
-                    self.driver.observe, deadline=self._deadline, before_retry=self._ensure_executing))
-                await self._fence()
-                await self._start_job(index, row, hop)
-            self._touched = True
-            await self._mark(row.id, "upgrade", "done")
+        for step in cube_steps.STEPS:  # Upload only, then Upgrade, whoever performs them
+            if getattr(row, f"{step}_done_at") is None:
+                await self._step(index, row, hop, step)
         await self._wait_for_hop(index, row.id, hop, started_at=started_at, previous=previous)
 
     def _job(self, index: int) -> str:
         return script_runs.job_id(plan_id=self.plan_id, plan_created=self._created, hop_index=index)
 
-    async def _start_job(self, index: int, row: PlanHop, hop: Hop) -> None:
-        """Start the hop's job, at most once: its intent (the job id) is recorded before the DMS is asked
-        and its outcome, with the step done, after. An earlier attempt whose outcome was not recorded (the
-        database failed, or the process stopped, right after the call) is asked about, never repeated."""
-        assert isinstance(self.driver, ScriptDriver) and row.id is not None
-        driver, job, row_id = self.driver, self._job(index), row.id
-        attempt, fresh = await self.host.unit(lambda session: step_attempts.begin(
-            session, plan_id=self.plan_id, hop_id=row_id, hop_index=index, step="upgrade", key=job,
-            now=self.host.now()))
-        self._touched = True
-        if attempt.state == step_attempts.DONE:
-            return  # the DMS took the job before; wait_for_hop follows it
-        resumed = not fresh or row.upgrade_started_at is not None  # (a plan begun before the record)
-        try:
-            started = await self._reach.patiently(
-                lambda: driver.ensure_started(hop=hop, job=job, resumed=resumed),
-                deadline=self._deadline, before_retry=self._fence)
-        except DmsScriptError as exc:
-            raise ExecutionFailed(f"hop {index + 1}: the orchestrator script refused to start the upgrade to "
-                                  f"{hop.version}: {exc}", touched=False) from exc
-        outcome = {"job": job, "started": started}
-        await self.host.unit(lambda session: step_attempts.finish(
-            session, plan_id=self.plan_id, hop_id=row_id, hop_index=index, step="upgrade", outcome=outcome,
-            step_done=True, now=self.host.now()))
+    async def _step(self, index: int, row: PlanHop, hop: Hop, step: Step) -> None:
+        """The driver performs the step; ``_HopStep`` records whatever establishes it (a person's Done in
+        Cube, the bot's check, the bot's change on the DMS) before it acts and once it was observed."""
+        assert row.id is not None
+        began = getattr(row, f"{step}_started_at") is not None
+        await self.driver.run_step(hop=hop, step=step, job=self._job(index), host=_HopStep(
+            self, index=index, row_id=row.id, hop=hop, step=step, began=began))
+        if step == "upgrade":
+            self._touched = True
+        else:
+            await self._ensure_executing()  # a cancel during the upload stops before the upgrade is asked
+        await self._mark(row.id, step, "done")
 
     async def _announce_hop(self, index: int, row: PlanHop, hop: Hop) -> datetime:
-        """HopStarted and the ETA; when the hop started. (The watch driver's Cube instructions come one
-        step at a time, ``workflow.cube_steps``.)"""
+        """HopStarted and the ETA; when the hop started (a person's instructions come with each step)."""
         await self.host.emit(HopStarted, self.plan_id, hop_index=index, version=str(hop.version),
                              package=hop.name, resumed=row.upload_started_at is not None)
         started_at = row.upload_started_at or utc_now()
         await self._emit_eta(current_started_at=started_at)
         return started_at
 
-    async def _upload(self, index: int, row_id: int, hop: Hop) -> None:
-        """The hop's first step. Watch driver: a person does Upload only in Cube and clicks Done in Cube.
-        Script driver: the bot checks the package file is there and readable (nothing is uploaded: the
-        utility takes the file itself, and DataMiner runs its prerequisite checks when the upgrade starts)."""
-        if self.driver.needs_person:
-            await self._ask_person(index, row_id, hop, "upload")
-        elif isinstance(self.driver, ScriptDriver):
-            await self._mark(row_id, "upload", "started")
-            await self._fence()
-            driver = self.driver
-            checked = await self._reach.patiently(lambda: driver.verify(hop=hop), deadline=self._deadline,
-                                                  before_retry=self._fence)
-            if checked.status is CheckStatus.FAIL:
-                raise ExecutionFailed(f"hop {index + 1}: {checked.title}: no ({checked.detail})",
-                                      touched=self._touched)
-        await self._ensure_executing()
-        await self._mark(row_id, "upload", "done")
-
     async def _wait_for_hop(self, index: int, row_id: int, hop: Hop, *, started_at: datetime,
                             previous: Version) -> None:
         """Until the hop is done, within its deadline from the estimate: every agent on the hop's version
         (watch driver), or the utility's exit code 0 and, for a package with a version, every agent on it
         (script driver)."""
-        fresh = await self._hop(row_id)
+        fresh = await self.host.unit(lambda session: session.get(PlanHop, row_id))
+        assert fresh is not None
         if fresh.wait_started_at is None:
             fresh = await self._mark(row_id, "wait", "started")
-        # With a person in Cube the agents' clock starts at the confirmation, not at the bot's question.
-        upgrade_started = (fresh.upgrade_done_at if self.driver.needs_person else fresh.upgrade_started_at) \
-            or utc_now()
+        # The agents' clock starts when they began to upgrade: a person in Cube confirms long after the ask.
+        upgrade_started = self.driver.upgrade_began(started_at=fresh.upgrade_started_at,
+                                                    done_at=fresh.upgrade_done_at) or utc_now()
         budget = eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=self._scale)
         remaining = budget - (utc_now() - upgrade_started).total_seconds()
 
@@ -279,17 +238,6 @@ class Execution:
         with contextlib.suppress(DmsError):
             return await self.driver.observe()
         return []
-
-    async def _ask_person(self, index: int, row_id: int, hop: Hop, step: cube_steps.CubeStep) -> None:
-        """Watch driver: ask for the step in Cube and wait for Done in Cube, by the hop's deadline from the
-        estimate in real minutes (a person is not sped up with the DMS); PlanStopped on a cancel."""
-        try:
-            await cube_steps.ask_and_wait(
-                self.host, plan_id=self.plan_id, row_id=row_id, index=index, hop=hop, step=step,
-                driver=self.driver, poll_s=max(self._poll_s, 0.02), ensure_executing=self._ensure_executing,
-                deadline_s=eta_mod.hop_deadline_seconds(self._expectations[index], time_scale=1.0))
-        except cube_steps.CubeStepOverdue as exc:
-            raise ExecutionFailed(str(exc), touched=self._touched) from exc
 
     async def _verify(self, *, already_verifying: bool) -> None:
         if not already_verifying:
@@ -361,14 +309,6 @@ class Execution:
         if self.lease is not None:
             await database.off_loop(self.lease.check)
 
-    async def _hops(self) -> list[PlanHop]:
-        return await self.host.unit(lambda session: plans.hops(session, plan_id=self.plan_id))
-
-    async def _hop(self, hop_id: int) -> PlanHop:
-        row = await self.host.unit(lambda session: session.get(PlanHop, hop_id))
-        assert row is not None
-        return row
-
     async def _mark(self, hop_id: int, step: HopStep, event: StepEvent) -> PlanHop:
         return await self.host.unit(lambda session: plans.mark_step(
             session, hop_id=hop_id, step=step, event=event, now=self.host.now()))
@@ -386,6 +326,71 @@ class Execution:
         startup = (row.wait_done_at - row.wait_started_at).total_seconds() / 60.0 * self._scale
         await self.host.unit(lambda session: plans.record_duration(
             session, dms_name=self.dms_name, kind=STARTUP_KIND, minutes=startup, plan_id=self.plan_id))
+
+@dataclass(frozen=True)
+class _HopStep:
+    """The execution's side of one hop's step (``dms.drivers.StepHost``): each way a driver establishes the
+    step is recorded before it acts and once it was observed, whichever driver it is."""
+
+    run: Execution
+    index: int
+    row_id: int
+    hop: Hop
+    step: Step
+    began: bool  # the step was recorded started before this loop ran (a plan begun before attempts were)
+
+    async def ask(self, instructions: Sequence[str], *, heard: Callable[[], Awaitable[None]]) -> None:
+        """A person does the step in Cube, asked once and confirmed with Done in Cube, by the hop's deadline
+        from the estimate in real minutes (a person is not sped up with the DMS); PlanStopped on a cancel."""
+        run = self.run
+        if self.step == "upgrade":
+            run._touched = True  # from the ask on, a person may have clicked Upgrade in Cube
+        try:
+            await cube_steps.ask_and_wait(
+                run.host, plan_id=run.plan_id, row_id=self.row_id, index=self.index, hop=self.hop,
+                step=self.step, instructions=instructions, heard=heard, poll_s=max(run._poll_s, 0.02),
+                ensure_executing=run._ensure_executing,
+                deadline_s=eta_mod.hop_deadline_seconds(run._expectations[self.index], time_scale=1.0))
+        except cube_steps.CubeStepOverdue as exc:
+            raise ExecutionFailed(str(exc), touched=run._touched) from exc
+
+    async def check(self, read: Callable[[], Awaitable[CheckResult]]) -> None:
+        """The bot checks the step on the DMS (nothing changes there, so a resumed loop checks again)."""
+        run = self.run
+        await run._mark(self.row_id, self.step, "started")
+        await run._fence()
+        checked = await run._reach.patiently(read, deadline=run._deadline, before_retry=run._fence)
+        if checked.status is CheckStatus.FAIL:
+            raise ExecutionFailed(f"hop {self.index + 1}: {checked.title}: no ({checked.detail})",
+                                  touched=run._touched)
+
+    async def once(self, *, key: str, change: Callable[[bool], Awaitable[bool]]) -> None:
+        """The bot's change, at most once: its intent (``key``, the job id) is recorded before the DMS is
+        asked and its outcome, with the step done, after. An earlier attempt whose outcome was not recorded
+        (the database failed, or the process stopped, right after the call) is asked about, never repeated."""
+        run, index, row_id, step = self.run, self.index, self.row_id, self.step
+        # Change only a DMS that answers; the agents' addresses are kept for the watch.
+        await run._store_agents(await run._reach.patiently(
+            run.driver.observe, deadline=run._deadline, before_retry=run._ensure_executing))
+        await run._fence()
+        attempt, fresh = await run.host.unit(lambda session: step_attempts.begin(
+            session, plan_id=run.plan_id, hop_id=row_id, hop_index=index, step=step, key=key,
+            now=run.host.now()))
+        run._touched = True
+        if attempt.state == step_attempts.DONE:
+            return  # the DMS took the change before; the wait follows it
+        resumed = not fresh or self.began
+        try:
+            made = await run._reach.patiently(lambda: change(resumed),
+                                              deadline=run._deadline, before_retry=run._fence)
+        except DmsScriptError as exc:
+            raise ExecutionFailed(f"hop {index + 1}: the orchestrator script refused to start the upgrade to "
+                                  f"{self.hop.version}: {exc}", touched=False) from exc
+        outcome = {"job": key, "started": made}
+        await run.host.unit(lambda session: step_attempts.finish(
+            session, plan_id=run.plan_id, hop_id=row_id, hop_index=index, step=step, outcome=outcome,
+            step_done=True, now=run.host.now()))
+
 
 def _hop_minutes(row: PlanHop) -> float | None:
     """Wall minutes from the hop's upload to every agent back on its version (the ETA's measure)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
@@ -9,7 +12,7 @@ from dms import script_contract as contract
 from dms.client import DmsClient
 from dms.drivers import ScriptDriver, UpgradeDriver, WatchDriver, make_driver
 from dms.exceptions import DmsProtocolError, DmsScriptError, UpgradeRefused, UpgradeTimeout
-from dms.models import AgentState, CheckStatus
+from dms.models import AgentState, CheckResult, CheckStatus, Source
 from dms.packages import package_file
 from dms.upgrade_path import Hop, PackageKind
 from dms.versions import Version
@@ -54,7 +57,7 @@ def test_make_driver() -> None:
     client = client_for(fake)
     assert isinstance(make_driver("script", client=client), ScriptDriver)
     watch: UpgradeDriver = make_driver("watch", client=client)
-    assert watch.name == "watch" and watch.needs_person
+    assert watch.name == "watch"
     with pytest.raises(ValueError, match="unknown upgrade driver"):
         make_driver("magic", client=client)
 
@@ -216,13 +219,73 @@ async def test_execute_automation_script_sends_the_session_as_its_page_spells_it
     assert "Connection" in executed[0] and "connection" not in executed[0]
 
 
-async def test_watch_driver_does_not_call_the_dms_for_steps() -> None:
+class RecordingHost:
+    """A ``StepHost`` that does what the execution would, minus the database: it notes how the driver
+    established each step (``asked``, ``checked``, ``changed``)."""
+
+    def __init__(self, *, resumed: bool = False) -> None:
+        self.resumed = resumed
+        self.asked: list[tuple[str, ...]] = []
+        self.checked: list[CheckResult] = []
+        self.changed: list[tuple[str, bool]] = []
+
+    async def ask(self, instructions: Sequence[str], *, heard: Callable[[], Awaitable[None]]) -> None:
+        self.asked.append(tuple(instructions))
+        await heard()
+
+    async def check(self, read: Callable[[], Awaitable[CheckResult]]) -> None:
+        self.checked.append(await read())
+
+    async def once(self, *, key: str, change: Callable[[bool], Awaitable[bool]]) -> None:
+        self.changed.append((key, await change(self.resumed)))
+
+
+async def test_watch_driver_asks_a_person_for_each_step_and_does_not_call_the_dms() -> None:
     fake = FakeDms()
+    told: list[tuple[str, str]] = []
+
+    async def person(step: str, package: str) -> None:
+        told.append((step, package))
+
+    host = RecordingHost()
     async with client_for(fake) as client:
-        driver = WatchDriver(client)
-        await driver.start_upgrade(hop=HOP)
+        driver = WatchDriver(client, person=person)
+        for step in ("upload", "upgrade"):
+            await driver.run_step(hop=HOP, step=step, job="j1", host=host)
+    assert host.asked == [tuple(driver.instructions(hop=HOP, step=step)) for step in ("upload", "upgrade")]
+    assert told == [("upload", package_file(HOP)), ("upgrade", package_file(HOP))]
+    assert not host.checked and not host.changed
     assert not fake.methods("ExecuteAutomationScript")
     assert not fake.methods("ExecuteAutomationScriptWithOutput")
+
+
+async def test_script_driver_checks_the_package_then_starts_its_job_once() -> None:
+    fake = ScriptFake()
+    host = RecordingHost()
+    async with client_for(fake) as client:
+        driver = ScriptDriver(client)
+        await driver.run_step(hop=HOP, step="upload", job="j2", host=host)
+        await driver.run_step(hop=HOP, step="upgrade", job="j2", host=host)
+    assert [r.status for r in host.checked] == [CheckStatus.PASS] and host.checked[0].source is Source.BOT
+    assert host.changed == [("j2", True)] and not host.asked
+    assert [params["Job"] for params in fake.started] == ["j2"]
+
+
+async def test_a_resumed_script_step_follows_the_job_the_dms_already_knows() -> None:
+    fake = ScriptFake()
+    async with client_for(fake) as client:
+        driver = ScriptDriver(client)
+        await driver.run_step(hop=HOP, step="upgrade", job="j3", host=RecordingHost())
+        again = RecordingHost(resumed=True)
+        await driver.run_step(hop=HOP, step="upgrade", job="j3", host=again)
+    assert again.changed == [("j3", False)] and len(fake.started) == 1
+
+
+def test_when_the_agents_began_to_upgrade() -> None:
+    asked, confirmed = datetime(2025, 1, 1, 10, tzinfo=UTC), datetime(2025, 1, 1, 12, tzinfo=UTC)
+    client = client_for(FakeDms())
+    assert ScriptDriver(client).upgrade_began(started_at=asked, done_at=confirmed) == asked
+    assert WatchDriver(client).upgrade_began(started_at=asked, done_at=confirmed) == confirmed
 
 
 async def test_wait_for_version_reports_changes_until_all_run_it() -> None:

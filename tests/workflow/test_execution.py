@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -16,6 +17,7 @@ from dms.packages import package_file
 from simulator import SimulatedDms, cube
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, APPROVER_2, REQUESTER, Harness, sim_config
+from workflow import execution
 from workflow.events import (
     DOWNGRADE_GUIDANCE,
     UNTOUCHED_GUIDANCE,
@@ -379,3 +381,11 @@ async def test_a_later_hops_prerequisite_check_fails_that_hop_when_it_starts(har
     assert "hop 2" in failed.reason and "exited with code" in failed.reason
     assert sum(harness.sim.state()["upgrades_triggered"].values()) <= 2
     assert {agent["version"] for agent in harness.sim.state()["agents"]} == {"10.3.0 CU22"}
+
+
+def test_the_loop_never_asks_which_driver_it_runs() -> None:
+    """Each driver performs its steps through ``run_step``; a branch on the driver's kind in the loop would
+    bring back what a new driver could not plug into."""
+    source = Path(execution.__file__).read_text(encoding="utf-8")
+    assert "needs_person" not in source and "isinstance(self.driver" not in source
+    assert "ScriptDriver" not in source and "WatchDriver" not in source

@@ -107,7 +107,7 @@ async def test_a_tick_and_a_window_write_their_events_with_them(
     harness: Harness, reader: OutboxReader
 ) -> None:
     plan_id = await new_plan(harness)
-    snap = harness.engine.snapshot(plan_id)
+    snap = await harness.engine.read_snapshot(plan_id)
     key = next(item.key for item in snap.checklist if item.kind == "manual")
     await harness.engine.tick(plan_id=plan_id, key=key, actor=REQUESTER, checked=True)
     start = harness.clock.now + timedelta(days=2)
