@@ -87,6 +87,21 @@ class CancelRunningButton(ButtonValue):
         return cls(plan_id=_plan_id(number), reason=reason)
 
 
+class CampaignButton(ButtonValue):
+    """A button of a stored campaign's card: its value is the campaign id."""
+
+    campaign_id: PlanId  # the same column type as a plan's id
+
+    def encode(self) -> str:
+        return str(self.campaign_id)
+
+    @classmethod
+    def parse(cls, value: str) -> Self:
+        if not _DIGITS.fullmatch(value):
+            raise ValueError(f"not a campaign id: {value[:20]!r}")
+        return cls(campaign_id=int(value))
+
+
 # Which model reads which button; a button not listed carries nothing the bot reads (links, checkboxes).
 BY_ACTION: dict[str, type[ButtonValue]] = {
     ActionId.SET_WINDOW.value: PlanButton,
@@ -100,6 +115,11 @@ BY_ACTION: dict[str, type[ButtonValue]] = {
     ActionId.UPLOAD_FAILED.value: PlanButton,
     ActionId.CUBE_DONE.value: CubeStepButton,
     ActionId.CANCEL_RUNNING.value: CancelRunningButton,
+    ActionId.CAMPAIGN_APPROVE.value: CampaignButton,
+    ActionId.CAMPAIGN_HALT.value: CampaignButton,
+    ActionId.CAMPAIGN_RESUME.value: CampaignButton,
+    ActionId.CAMPAIGN_SKIP.value: CampaignButton,
+    ActionId.CAMPAIGN_ABORT.value: CampaignButton,
 }
 
 

@@ -56,6 +56,14 @@ class ActionId(StrEnum):
     # The day before: a person reports Upload only in Cube (value: the plan id)
     UPLOAD_PASSED = "upload_only.passed"
     UPLOAD_FAILED = "upload_only.failed"
+    # The stored campaign's card (value: the campaign id) and its modal's inputs
+    CAMPAIGN_APPROVE = "campaign.approve"
+    CAMPAIGN_HALT = "campaign.halt"
+    CAMPAIGN_RESUME = "campaign.resume"
+    CAMPAIGN_SKIP = "campaign.skip"
+    CAMPAIGN_ABORT = "campaign.abort"
+    CAMPAIGN_REASON = "campaign.reason"
+    CAMPAIGN_SKIP_DMS = "campaign.skip_dms"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
@@ -75,6 +83,9 @@ class BlockId(StrEnum):
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"
     WINDOW_DURATION = "window.duration"
+    CAMPAIGN_ACTIONS = "campaign.actions"
+    CAMPAIGN_REASON = "campaign.reason"
+    CAMPAIGN_SKIP_DMS = "campaign.skip_dms"
 
 
 class CallbackId(StrEnum):
@@ -84,6 +95,7 @@ class CallbackId(StrEnum):
     OVERRIDE_MODAL = "approval.override.modal"
     REJECT_MODAL = "approval.reject.modal"
     UPLOAD_FAILED_MODAL = "upload_only.failed.modal"
+    CAMPAIGN_MODAL = "campaign.modal"  # halt, resume, skip or abort: the reason (and the DMS to skip)
 
 
 # The checklist is one checkboxes element per MOP phase; the phase name is part of the ids, so one listener

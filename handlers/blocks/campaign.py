@@ -1,4 +1,5 @@
-"""The campaign card: a campaign planned dry (``CampaignPlan``) as Block Kit, pure.
+"""The campaign card: a campaign planned dry (``CampaignPlan``) as Block Kit, pure; and a stored campaign
+(``CampaignView``) with its buttons (approve, halt, resume, skip a DMS, abort) and the modal they open.
 
 One section per wave (each DMS with its version, its own path, estimate and proposed window), the soak
 between waves, the known issues met on any path (once each, with where), the campaign-wide notes and the
@@ -9,7 +10,22 @@ The CLI prints the same card through ``handlers.blocks.render``.
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, HeaderBlock, PlainTextObject
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    HeaderBlock,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
 
 from dms.upgrade_path import Hop, PathWarning, WarningKind
 from handlers import safe_text as safe
@@ -25,8 +41,11 @@ from handlers.blocks.plan import (
     truncate,
     when,
 )
-from handlers.ids import SLASH_COMMAND
+from handlers.button_values import CampaignButton
+from handlers.ids import SLASH_COMMAND, ActionId, BlockId, CallbackId
 from workflow.model.campaign import CampaignDms, CampaignPlan, KnownIssue, Wave
+from workflow.model.campaign_states import CampaignState, MemberState
+from workflow.model.campaign_view import CampaignView, MemberView
 
 DRY_RUN = ("Dry run: nothing is stored, approved or started. The windows are proposed (the earliest "
            "possible), not booked.")
@@ -100,3 +119,120 @@ def campaign_card(campaign: CampaignPlan) -> Message:
         "<YYYY-MM-DD HH:MM>`; approving and running the campaign as one is not built yet.")))
     text = f"{title(campaign)}, earliest end {when(campaign.end)} (dry run, windows proposed)"
     return Message(text=text, blocks=to_dicts(blocks))
+
+
+# ------------------------------------------------------------------ a stored campaign
+
+# What each button does, said on the modal it opens (the reason is audited with it).
+_EFFECT = {
+    ActionId.CAMPAIGN_HALT: "Halting stops the campaign from approving plans and starting waves; an upgrade "
+                            "already running on a DMS goes on.",
+    ActionId.CAMPAIGN_RESUME: "Resuming goes back where the campaign was halted. From a soak, what the soak "
+                              "found is accepted and the soak starts again; a DMS whose plan ended without "
+                              "the upgrade is planned again.",
+    ActionId.CAMPAIGN_SKIP: "Skipping takes the DMS out of the campaign; its plan is cancelled if it still "
+                            "waits. A DMS whose upgrade runs cannot be skipped.",
+    ActionId.CAMPAIGN_ABORT: "Aborting ends the campaign: every plan of it that still waits is cancelled; an "
+                             "upgrade already running goes on to its end.",
+}
+_REQUIRED = frozenset({ActionId.CAMPAIGN_RESUME, ActionId.CAMPAIGN_SKIP})
+_TITLES = {ActionId.CAMPAIGN_HALT: "Halt the campaign", ActionId.CAMPAIGN_RESUME: "Resume the campaign",
+           ActionId.CAMPAIGN_SKIP: "Skip a DMS", ActionId.CAMPAIGN_ABORT: "Abort the campaign"}
+REASON_MAX = 1000
+
+
+def skippable(view: CampaignView) -> tuple[str, ...]:
+    """The DMSs a person could still skip (the engine decides; a running one is refused there)."""
+    if view.state.terminal:
+        return ()
+    return tuple(m.name for m in view.members if m.state in (MemberState.WAITING, MemberState.PLANNED,
+                                                               MemberState.STOPPED))
+
+
+def _member_line(member: MemberView, *, target: str) -> list[str]:
+    plan = f", plan #{member.plan_id}" if member.plan_id is not None else ""
+    lines = [f"• *{safe.mrkdwn(member.name)}* {safe.mrkdwn(member.current_version)} → {safe.mrkdwn(target)}: "
+             f"{member.state.value}{plan}; window {when(member.window_start)} to {when(member.window_end)}"]
+    if member.skip_reason:
+        lines.append(f"    skipped (a person confirmed): {safe.mrkdwn(member.skip_reason)}")
+    elif member.note:
+        lines.append(f"    {safe.mrkdwn(member.note)}")
+    lines.extend(f"    :x: {safe.mrkdwn(found.title)}: {safe.mrkdwn(found.detail)} ({found.source.value})"
+                 for found in member.regressions if found.source is not None)
+    return lines
+
+
+def _buttons(view: CampaignView) -> ActionsBlock | None:
+    value = CampaignButton(campaign_id=view.id).encode()
+    wanted: list[ActionId] = []
+    if view.state is CampaignState.PROPOSED:
+        wanted.append(ActionId.CAMPAIGN_APPROVE)
+    elif view.state in (CampaignState.APPROVED, CampaignState.WAVE_RUNNING, CampaignState.SOAKING):
+        wanted.append(ActionId.CAMPAIGN_HALT)
+    elif view.state is CampaignState.HALTED:
+        wanted.append(ActionId.CAMPAIGN_RESUME)
+    if skippable(view) and view.state is not CampaignState.PROPOSED:
+        wanted.append(ActionId.CAMPAIGN_SKIP)
+    if not view.state.terminal:
+        wanted.append(ActionId.CAMPAIGN_ABORT)
+    if not wanted:
+        return None
+    labels = {ActionId.CAMPAIGN_APPROVE: "Approve the campaign", ActionId.CAMPAIGN_HALT: "Halt",
+              ActionId.CAMPAIGN_RESUME: "Resume…", ActionId.CAMPAIGN_SKIP: "Skip a DMS…",
+              ActionId.CAMPAIGN_ABORT: "Abort…"}
+    elements = []
+    for action in wanted:
+        style = "primary" if action is ActionId.CAMPAIGN_APPROVE else (
+            "danger" if action is ActionId.CAMPAIGN_ABORT else None)
+        confirm = ConfirmObject(title="Approve the campaign?", confirm="Approve", deny="Back", text=(
+            "Each DMS's plan is then approved in your name once its window opens and its pre-check "
+            "passed.")) if action is ActionId.CAMPAIGN_APPROVE else None
+        elements.append(ButtonElement(text=labels[action], action_id=action.value, value=value, style=style,
+                                      confirm=confirm))
+    return ActionsBlock(block_id=BlockId.CAMPAIGN_ACTIONS.value, elements=elements)
+
+
+def stored_card(view: CampaignView) -> Message:
+    """A stored campaign: its status, each wave's DMSs with their plans and findings, and its buttons."""
+    heading = f"Campaign #{view.id} to {view.target}: {view.status.label}"
+    approval = (f"approved by {safe.user(view.approved_by)} {when(view.approved_at)}" if view.approved_by
+                else "not approved yet")
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=truncate(safe.plain(heading), HEADER_LIMIT))),
+        context(f"Requested by {safe.user(view.requester)}; {approval}; soak {duration(view.soak_minutes)} "
+                "after each wave"),
+    ]
+    if view.state is CampaignState.SOAKING:
+        blocks.append(context(f":hourglass: Soaking until {when(view.soak_until)}; the bot checks the "
+                              f"upgraded DMSs again at {when(view.next_check_at)}"))
+    if view.halt_reason:
+        blocks.append(section(f":octagonal_sign: *Halted:* {safe.mrkdwn(view.halt_reason, one_line=False)}"))
+    for wave in range(1, view.waves + 1):
+        members = view.wave_members(wave)
+        lines = [line for member in members for line in _member_line(member, target=view.target)]
+        blocks.append(section(fold_lines([f"*Wave {wave}*", *lines])))
+    buttons = _buttons(view)
+    if buttons is not None:
+        blocks.append(buttons)
+    return Message(text=f"{heading} ({view.waves} waves)", blocks=to_dicts(blocks))
+
+
+def campaign_modal(view: CampaignView, *, action: ActionId, channel: str) -> dict[str, Any]:
+    """The reason (required to resume and to skip) and, to skip, which DMS; the engine decides."""
+    required = action in _REQUIRED
+    blocks: list[Block] = [section(f"Campaign #{view.id} to {safe.mrkdwn(view.target)}, "
+                                   f"{view.status.label}.\n{_EFFECT[action]}")]
+    if action is ActionId.CAMPAIGN_SKIP:
+        options = [Option(text=safe.plain(name, limit=75), value=name) for name in skippable(view)[:100]]
+        blocks.append(InputBlock(block_id=BlockId.CAMPAIGN_SKIP_DMS.value, label="Which DMS?",
+                                 element=StaticSelectElement(action_id=ActionId.CAMPAIGN_SKIP_DMS.value,
+                                                             options=options)))
+    blocks.append(InputBlock(
+        block_id=BlockId.CAMPAIGN_REASON.value, label="Why?", optional=not required,
+        hint="Audited" + ("" if required else "; optional"),
+        element=PlainTextInputElement(action_id=ActionId.CAMPAIGN_REASON.value, multiline=True,
+                                      min_length=3 if required else None, max_length=REASON_MAX)))
+    modal = View(type="modal", callback_id=CallbackId.CAMPAIGN_MODAL.value, title=_TITLES[action],
+                 submit="Confirm", close="Back", blocks=blocks, private_metadata=json.dumps(
+                     {"campaign_id": view.id, "action": action.value, "channel": channel}))
+    return modal.to_dict()
