@@ -220,7 +220,7 @@ class Runtime:
         self.pacer = ChannelPacer(interval=(pace := self._pacer_interval_s))  # tests: shorter, and polls too
         # The timeline picture when a plan ends (the outbox's last call of the outcome) and on request.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
-                                       load=lambda plan_id: self.engine.timeline(plan_id),
+                                       load=lambda plan_id: self.engine.read_timeline(plan_id),
                                        thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"))
         outbox = Outbox(self._db)
         self._notifier = slack = SlackNotifier(

@@ -72,19 +72,8 @@ class WorkflowContext:
     def now(self) -> datetime:
         return self.clock()
 
-    def snapshot(self, plan_id: int) -> PlanSnapshot:
-        with self.session() as session:
-            return load_snapshot(session, plan_id=plan_id)
-
-    def plan_state(self, plan_id: int) -> PlanState:
-        with self.session() as session:
-            return PlanState(get_plan(session, plan_id=plan_id).state)
-
-    async def read_snapshot(self, plan_id: int) -> PlanSnapshot:
-        return await database.off_loop(self.snapshot, plan_id)
-
     async def read_state(self, plan_id: int) -> PlanState:
-        return await database.off_loop(self.plan_state, plan_id)
+        return await self.unit(lambda session: PlanState(get_plan(session, plan_id=plan_id).state))
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
         """Tell of ``plan_id`` as it is now: the event, with a fresh snapshot, written to the outbox of

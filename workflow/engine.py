@@ -110,8 +110,7 @@ class UpgradeEngine:
         return self.context.now()
 
     # The readers above run their unit of work off the loop; these run the same one on the caller's thread,
-    # only for callers outside the workflow that do not await yet (tests of handlers and bot, benchmarks, the
-    # timeline upload's worker thread).
+    # only for callers outside the workflow that do not await (the tests' and benchmarks' polling predicates).
 
     def status(
         self, *, plan_id: int | None = None, channel: str | None = None, dms: str | None = None

@@ -2,14 +2,14 @@
 of its outcome in the outbox, and on ``/dm-upgrade timeline [id]`` at any time.
 
 Files upload v2 (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``: slack_sdk's
-``files_upload_v2``; scope ``files:write``). The picture is drawn in a worker thread, so the drawing never
-holds the event loop. At a plan's end the outbox sender makes the call (``upload``) in the channel's order,
-after the outcome it shows, and retries it like any other message; on request, ``post`` paces it itself.
+``files_upload_v2``; scope ``files:write``). The plan is read off the loop like every read, and the picture
+is drawn in a worker thread, so neither holds the event loop. At a plan's end the outbox sender makes the
+call (``upload``) in the channel's order, after the outcome it shows, and retries it like any other message;
+on request, ``post`` paces it itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -31,8 +31,8 @@ def filename(plan_id: int) -> str:
 class TimelinePoster:
     """Draws a plan's timeline and uploads it: for the outbox sender at a plan's end, and on request."""
 
-    def __init__(self, *, web_client: AsyncWebClient, pacer: ChannelPacer, load: Callable[[int], Timeline],
-                 thread_of: ThreadOf) -> None:
+    def __init__(self, *, web_client: AsyncWebClient, pacer: ChannelPacer,
+                 load: Callable[[int], Awaitable[Timeline]], thread_of: ThreadOf) -> None:
         self._client = web_client
         self._pacer = pacer
         self._load = load
@@ -49,7 +49,7 @@ class TimelinePoster:
         """Draw the timeline and upload it into ``channel`` (the thread ``thread_ts``), unpaced."""
         from handlers.blocks.timeline_chart import render_png_async  # matplotlib: only where it is drawn
 
-        timeline = await asyncio.to_thread(self._load, plan_id)
+        timeline = await self._load(plan_id)
         picture = await render_png_async(timeline)
         text = comment or f"Timeline of plan #{plan_id} ({timeline.state.label}), times in UTC."
         await self._client.files_upload_v2(
