@@ -2,11 +2,14 @@
 waves get proposed windows. Nothing is stored, approved or booked.
 
 Each DMS is read as a plan reads it (``workflow.plan_requests``: agents, one version, the version as read),
-so two DMSs on different versions get different paths to the same target. Windows are the earliest
-possible: the first wave starts now (to the next minute), each DMS's window holds the high end of its
-execution estimate, the DMSs of a wave run side by side, and the next wave starts when the previous
-wave's last window ends plus the soak. A DMS that cannot be read or cannot reach the target refuses the
-whole campaign, every such DMS named in one line.
+so two DMSs on different versions get different paths to the same target. Each DMS's window holds the high
+end of its execution estimate; the DMSs of a wave run side by side, and no wave starts before the previous
+wave's last window ended plus the soak (the earliest: the first wave's is now, to the next minute). A wave's
+window is the one typed (``at ... for ...``), else each DMS's first maintenance slot (``maintenance`` in the
+targets file, ``workflow.model.calendar``) that holds its estimate from the earliest on, else the earliest.
+A DMS that cannot be read or cannot reach the target refuses the whole campaign, every such DMS named in
+one line; so does a window that starts too early, is shorter than an estimate, fits no maintenance slot,
+or overlaps a plan already under way on its DMS.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -26,7 +30,9 @@ from dms.upgrade_path import Estimate, PathWarning, UpgradePath, WarningKind
 from dms.versions import Track, Version, VersionSpec
 from workflow import plan_requests
 from workflow.dms_access import DmsAccess
+from workflow.model.calendar import MaintenanceSlot, next_window
 from workflow.model.campaign import CampaignDms, CampaignPlan, CampaignRequest, KnownIssue, Wave
+from workflow.model.clock import as_utc
 from workflow.model.errors import NotFound, UserError
 from workflow.settings import WorkflowSettings
 from workflow.store import plans
@@ -137,17 +143,86 @@ def first_start(now: datetime) -> datetime:
     return whole if whole == now else whole + timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class Busy:
+    """A DMS's plan under way when a campaign is planned (one per DMS: the active-upgrade lock)."""
+
+    plan_id: int
+    state: str
+    window_start: datetime | None
+    window_end: datetime | None
+
+
+def busy_plans(session: Session, *, names: Sequence[str]) -> dict[str, Busy]:
+    """The plan under way on each named DMS, where there is one."""
+    found: dict[str, Busy] = {}
+    for name in names:
+        plan = plans.active_plan(session, dms_name=name)
+        if plan is not None and plan.id is not None:
+            found[name] = Busy(plan_id=plan.id, state=plan.state, window_start=as_utc(plan.window_start),
+                               window_end=as_utc(plan.window_end))
+    return found
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _clear_of(name: str, busy: Busy | None, *, start: datetime) -> None:
+    """Refuse a window that the DMS's plan under way may still hold (it ends after the campaign's window
+    starts, or it has no window yet): the campaign could not make the DMS's plan then."""
+    if busy is None or (busy.window_end is not None and busy.window_end <= start):
+        return
+    held = (f"its window {_when(busy.window_start)} to {_when(busy.window_end)}"
+            if busy.window_start is not None and busy.window_end is not None else "no window yet")
+    raise UserError(f"DMS {name!r} has plan #{busy.plan_id} under way ({busy.state}, {held}), which its "
+                    f"campaign window from {_when(start)} would overlap: finish or cancel that plan, or give "
+                    "the wave a later window with `at ... for ...`")
+
+
+def _window(item: tuple[str, int], *, request: CampaignRequest, length: timedelta, earliest: datetime,
+            slots: Sequence[MaintenanceSlot]) -> tuple[datetime, datetime]:
+    """A DMS's window in wave ``item[1]``: the wave's typed one, else the first of its maintenance calendar
+    that holds its estimate, else the earliest possible."""
+    name, number = item
+    typed = request.window_of(number)
+    if typed is not None:
+        after = "now" if number == 1 else f"wave {number - 1} has soaked ({_when(earliest)})"
+        if typed.start < earliest:
+            raise UserError(f"Wave {number}'s window at {_when(typed.start)} starts before {after}")
+        given = timedelta(minutes=typed.minutes) if typed.minutes is not None else length
+        if given < length:
+            raise UserError(f"Wave {number}'s window of {_span(given)} is shorter than {name}'s upgrade "
+                            f"estimate of up to {_span(length)}: widen it with `for`")
+        return typed.start, typed.start + given
+    if slots:
+        window = next_window(slots, after=earliest, length=length)
+        if window is None:
+            listed = ", ".join(str(slot) for slot in slots)
+            raise UserError(f"{name}'s upgrade estimate of up to {_span(length)} fits none of its "
+                            f"maintenance slots ({listed}): give wave {number} a window with "
+                            "`at ... for ...`")
+        return window
+    return earliest, earliest + length
+
+
+def _span(length: timedelta) -> str:
+    minutes = round(length.total_seconds() / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
 async def plan_campaign(
     request: CampaignRequest, *, access: DmsAccess, catalog: Catalog, settings: WorkflowSettings,
-    now: datetime, learned: Mapping[str, float] | None = None,
+    now: datetime, learned: Mapping[str, float] | None = None, busy: Mapping[str, Busy] | None = None,
 ) -> CampaignPlan:
-    """Read and plan every DMS of ``request`` and propose the waves' windows; stores nothing."""
+    """Read and plan every DMS of ``request`` and propose the waves' windows; stores nothing. ``busy``: the
+    plans under way on its DMSs, whose windows a campaign window must not overlap."""
     check_names(request, access=access)
     target, track = plan_requests.parse_request(request.target, None, catalog=catalog)
     found = await read_paths(request.dms_names, access=access, catalog=catalog, target=target, track=track,
                              now=now)
-    learned = learned or {}
-    start = first_start(now)
+    learned, busy = learned or {}, busy or {}
+    earliest = first_start(now)
     waves: list[Wave] = []
     for number, names in enumerate(request.waves, start=1):
         members: list[CampaignDms] = []
@@ -156,13 +231,16 @@ async def plan_campaign(
             estimate = estimate_for(path, agents=agents, settings=settings,
                                     learned_startup_minutes=learned.get(name))
             length = timedelta(minutes=math.ceil(estimate.execution.high_minutes))
+            start, end = _window((name, number), request=request, length=length, earliest=earliest,
+                                 slots=access.target(name).slots)
+            _clear_of(name, busy.get(name), start=start)
             own = tuple(w for w in path.warnings
                         if w.kind is not WarningKind.KNOWN_ISSUE and w.kind not in _CAMPAIGN_WIDE)
             members.append(CampaignDms(name=name, agents=agents, path=path, estimate=estimate,
-                                       window_start=start, window_end=start + length, warnings=own))
+                                       window_start=start, window_end=end, warnings=own))
         wave = Wave(number=number, dms=tuple(members))
         waves.append(wave)
-        start = wave.end + timedelta(minutes=request.soak_minutes)
+        earliest = wave.end + timedelta(minutes=request.soak_minutes)
     paths = {name: found[name][0] for name in request.dms_names}
     return CampaignPlan(target=next(iter(paths.values())).target, waves=tuple(waves),
                         soak_minutes=request.soak_minutes, soak_given=request.soak_given, planned_at=now,

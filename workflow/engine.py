@@ -228,10 +228,12 @@ class UpgradeEngine:
 
     async def plan_campaign(self, request: CampaignRequest) -> CampaignPlan:
         """A campaign planned dry (``workflow.campaigns``): every DMS read and planned, nothing stored."""
-        learned = await self.context.unit(
-            lambda session: campaigns.learned_startups(session, names=request.dms_names))
+        learned, busy = await self.context.unit(lambda session: (
+            campaigns.learned_startups(session, names=request.dms_names),
+            campaigns.busy_plans(session, names=request.dms_names)))
         return await campaigns.plan_campaign(request, access=self.dms_access, catalog=self.catalog,
-                                             settings=self.settings, now=self.now(), learned=learned)
+                                             settings=self.settings, now=self.now(), learned=learned,
+                                             busy=busy)
 
     async def authorize(self, *, plan_id: int, action: Action, actor: str) -> None:
         """Refuse (NotAuthorized, audited) before a form opens, e.g. the "Set window" button."""

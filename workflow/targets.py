@@ -8,6 +8,7 @@
     password_env = "PROD_DMS_PASSWORD"     # optional: env var holding the password (default: DMS_PASSWORD)
     key_elements = ["Encoder 1", "Mux A"]  # elements that must be active before and after
     key_checks = ["Playout of channel 1"]  # free-text key functionalities, checked by a person
+    maintenance = ["Tue 22:00-02:00"]      # optional: weekly UTC slots a campaign proposes windows in
 
     [[targets]]
     name = "staging"
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlmodel import Session, select
 
 from dms.versions import parse_version
+from workflow.model.calendar import MaintenanceSlot, parse_slot
 from workflow.model.clock import utc_now
 from workflow.model.errors import ConfigError, NotFound
 from workflow.settings import SIMULATED, WorkflowSettings
@@ -53,6 +55,11 @@ class TargetConfig(BaseModel):
     key_elements: tuple[str, ...] = ()
     key_checks: tuple[str, ...] = ()
     sim_version: str | None = None  # a simulated target's own version (None: SIM_VERSION)
+    maintenance: tuple[str, ...] = ()  # weekly UTC slots ("Tue 22:00-02:00"), checked when read
+
+    @property
+    def slots(self) -> tuple[MaintenanceSlot, ...]:
+        return tuple(parse_slot(text) for text in self.maintenance)
 
     @property
     def simulated(self) -> bool:
@@ -70,6 +77,14 @@ class _FileEntry(BaseModel):
     key_elements: list[str] = []
     key_checks: list[str] = []
     sim_version: str | None = Field(default=None, max_length=40)
+    maintenance: list[str] = Field(default=[], max_length=21)
+
+    @field_validator("maintenance")
+    @classmethod
+    def _slots(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_slot(text)  # a ValueError says the form expected
+        return [text.strip() for text in value]
 
     @field_validator("sim_version")
     @classmethod
@@ -158,6 +173,7 @@ def parse_targets(
                 key_elements=tuple(entry.key_elements),
                 key_checks=tuple(entry.key_checks),
                 sim_version=entry.sim_version,
+                maintenance=tuple(entry.maintenance),
             )
         )
     return targets

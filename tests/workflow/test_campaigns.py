@@ -90,6 +90,77 @@ async def test_windows_follow_the_waves_and_the_soak(fleet: DmsAccess, settings:
     assert campaign.soak_given and campaign.planned_at == NOW
 
 
+async def test_a_wave_s_typed_window_is_kept_and_the_next_wave_follows_it(
+    fleet: DmsAccess, settings: Settings
+) -> None:
+    text = "10.5 on staging at 2026-12-02 22:00 for 20h then prod-eu soak 24h"
+    campaign = await plan(fleet, settings, text)
+    staging, prod_eu = campaign.dms
+    assert (staging.window_start, staging.window_end) == (datetime(2026, 12, 2, 22, 0, tzinfo=UTC),
+                                                          datetime(2026, 12, 3, 18, 0, tzinfo=UTC))
+    assert prod_eu.window_start == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # its end plus the soak
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("10.5 on staging at 2026-11-30 22:00", "Wave 1's window at 2026-11-30 22:00 UTC starts before now"),
+    ("10.5 on staging then prod-eu at 2026-12-01 12:00 soak 24h", "starts before wave 1 has soaked"),
+    ("10.5 on staging at 2026-12-02 22:00 for 10m", "is shorter than staging's upgrade estimate"),
+])
+async def test_a_typed_window_too_early_or_too_short_is_refused(
+    fleet: DmsAccess, settings: Settings, text: str, problem: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        await plan(fleet, settings, text)
+    assert problem in caught.value.message and "\n" not in caught.value.message
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def with_calendar(access: DmsAccess, settings: Settings, name: str, *slots: str) -> DmsAccess:
+    targets = access.targets
+    targets[name] = targets[name].model_copy(update={"maintenance": slots})
+    return DmsAccess(settings=settings, targets=targets)
+
+
+async def test_windows_are_proposed_in_each_dms_s_maintenance_calendar(
+    fleet: DmsAccess, settings: Settings
+) -> None:
+    access = with_calendar(fleet, settings, "prod-eu", "Thu 22:00-08:00", "Sat 01:00-01:30")
+    campaign = await plan(access, settings, "10.5 on staging then prod-eu prod-us soak 24h")
+    by_name = {item.name: item for item in campaign.dms}
+    # Wave 1 ends on Tuesday, its soak on Wednesday: the first Thursday night after it.
+    assert by_name["prod-eu"].window_start == datetime(2026, 12, 3, 22, 0, tzinfo=UTC)
+    assert by_name["prod-us"].window_start == campaign.waves[0].end + timedelta(hours=24)  # no calendar
+
+
+async def test_a_dms_whose_estimate_fits_no_maintenance_slot_is_refused(
+    fleet: DmsAccess, settings: Settings
+) -> None:
+    access = with_calendar(fleet, settings, "prod-us", "Sat 01:00-01:30")
+    with pytest.raises(UserError) as caught:
+        await plan(access, settings, "10.5 on staging then prod-us")
+    assert "fits none of its maintenance slots (Sat 01:00-01:30)" in caught.value.message
+    assert "give wave 2 a window" in caught.value.message
+
+
+async def test_a_window_overlapping_a_plan_under_way_on_its_dms_is_refused(
+    fleet: DmsAccess, settings: Settings
+) -> None:
+    busy = campaigns.Busy(plan_id=7, state="scheduled", window_start=NOW, window_end=NOW + timedelta(hours=3))
+    with pytest.raises(UserError) as caught:
+        await campaigns.plan_campaign(parse_campaign(words("10.5 on staging then prod-eu")), access=fleet,
+                                      catalog=load_catalog(), settings=settings, now=NOW,
+                                      busy={"staging": busy})
+    assert "DMS 'staging' has plan #7 under way (scheduled" in caught.value.message
+    # A plan whose window ends before the campaign's starts is out of its way.
+    later = parse_campaign(words("10.5 on staging at 2026-12-02 22:00 then prod-eu"))
+    planned = await campaigns.plan_campaign(later, access=fleet, catalog=load_catalog(), settings=settings,
+                                            now=NOW, busy={"staging": busy})
+    assert planned.dms[0].window_start == datetime(2026, 12, 2, 22, 0, tzinfo=UTC)
+
+
 async def test_known_issues_are_collected_once_with_where(fleet: DmsAccess, settings: Settings) -> None:
     campaign = await plan(fleet, settings, "10.5 on staging prod-eu prod-us")
     texts = [issue.text for issue in campaign.known_issues]

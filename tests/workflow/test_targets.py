@@ -67,6 +67,8 @@ def test_file_with_credentials_from_environment(tmp_path: Path) -> None:
         ('[[targets]]\nname = "a"\nurl = "simulated"\n[[targets]]\nname = "a"\nurl = "simulated"\n', "twice"),
         ('[[targets]]\nname = "a"\nurl = "simulated"\npassword_env = "MISSING_PW"\n', "MISSING_PW"),
         ('[[targets]]\nname = "a"\nurl = "simulated"\nsim_version = "ten"\n', "sim_version"),
+        ('[[targets]]\nname = "a"\nurl = "simulated"\nmaintenance = ["Tue 22h"]\n',
+         "maintenance: Value error, 'Tue 22h' is not a maintenance slot"),
         ('[[targets]]\nname = "a"\nurl = "https://dma.example"\nsim_version = "10.4.0 CU3"\n',
          "sim_version is only for url = 'simulated'"),
     ],

@@ -4,7 +4,12 @@ the slash command, the console and the CLI) and what planning found (``CampaignP
 know them. Planning itself (reading each DMS, its path and estimate, the proposed windows) is
 ``workflow.campaigns``.
 
-    campaign <target> on <dms> [<dms> ...] then <dms> [<dms> ...] [soak <duration>]
+    campaign <target> on <dms> [<dms> ...] [at <YYYY-MM-DD HH:MM> [for <duration>]]
+                     then <dms> [<dms> ...] [at ... [for ...]] [soak <duration>]
+
+A wave's ``at`` (UTC) gives the window its DMSs start in, ``for`` its length (else each DMS's own
+estimate); a wave without ``at`` gets windows proposed from each DMS's maintenance calendar, else the
+earliest possible.
 
 The target is read by ``workflow.model.target`` (the one parser of targets). Every refusal is a
 ``UserError`` whose message is one line saying what was wrong.
@@ -15,14 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dms.upgrade_path import Estimate, Hop, PathWarning, UpgradePath
 from dms.versions import Version
 from workflow.model.errors import UserError
 from workflow.model.target import parse_target
 
-ON, THEN, SOAK = "on", "then", "soak"
+ON, THEN, SOAK, AT, FOR = "on", "then", "soak", "at", "for"
 # Without `soak`: a day, the issue's own example and the usual "staging ran fine for a day" rule.
 DEFAULT_SOAK_MINUTES = 24 * 60
 MAX_SOAK_MINUTES = 30 * 24 * 60
@@ -30,7 +35,16 @@ MAX_SOAK_MINUTES = 30 * 24 * 60
 MAX_WAVES = 10
 MAX_DMS = 50
 EXAMPLE = "`campaign 10.5 on staging then prod-eu prod-us soak 24h`"
+MAX_WINDOW_MINUTES = 2 * 24 * 60  # a maintenance window, not a week
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
+
+
+@dataclass(frozen=True)
+class WaveWindow:
+    """A wave's window as typed: its start (UTC) and length (None: each DMS's own estimate)."""
+
+    start: datetime
+    minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,19 +55,28 @@ class CampaignRequest:
     waves: tuple[tuple[str, ...], ...]
     soak_minutes: int = DEFAULT_SOAK_MINUTES
     soak_given: bool = False  # False: the default soak, which the card says
+    windows: tuple[WaveWindow | None, ...] = ()  # per wave, where ``at`` gave one
+
+    def window_of(self, wave: int) -> WaveWindow | None:
+        """The typed window of wave ``wave`` (1-based), if any."""
+        return self.windows[wave - 1] if wave - 1 < len(self.windows) else None
 
     @property
     def dms_names(self) -> tuple[str, ...]:
         return tuple(name for wave in self.waves for name in wave)
 
 
-def parse_soak(text: str) -> int:
-    """``24h``, ``2d``, ``1d12h``, ``90m`` -> minutes: more than 0, at most 30 days."""
+def _minutes(text: str, *, what: str) -> int:
     match = _DURATION_RE.match(text.strip().lower())
     if not text.strip() or match is None or not any(match.groupdict().values()):
-        raise UserError(f"`{text}` is not a soak duration: write it like `24h`, `2d` or `1d12h`")
+        raise UserError(f"`{text}` is not a {what}: write it like `24h`, `2d` or `1d12h`")
     parts = {key: int(value or 0) for key, value in match.groupdict().items()}
-    minutes = parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
+    return parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
+
+
+def parse_soak(text: str) -> int:
+    """``24h``, ``2d``, ``1d12h``, ``90m`` -> minutes: more than 0, at most 30 days."""
+    minutes = _minutes(text, what="soak duration")
     if minutes <= 0:
         raise UserError("A soak must last longer than 0 minutes: the next wave waits for it")
     if minutes > MAX_SOAK_MINUTES:
@@ -61,8 +84,42 @@ def parse_soak(text: str) -> int:
     return minutes
 
 
-def _waves(words: Sequence[str]) -> tuple[tuple[str, ...], ...]:
-    """DMS names split at `then`; refuses an empty wave and a DMS named twice."""
+def parse_window(words: Sequence[str], *, wave: int) -> WaveWindow:
+    """The words after a wave's ``at``: ``YYYY-MM-DD HH:MM`` (UTC), then optionally ``for <duration>``."""
+    example = "`at 2026-12-08 22:00 for 4h` (UTC)"
+    if len(words) < 2:
+        raise UserError(f"Wave {wave}: `at` needs a date and a time, e.g. {example}")
+    try:
+        start = datetime.strptime(f"{words[0]} {words[1]}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        raise UserError(f"Wave {wave}: `{words[0]} {words[1]}` is not a date and time, "
+                        f"e.g. {example}") from None
+    rest = list(words[2:])
+    if not rest:
+        return WaveWindow(start=start)
+    if rest[0].lower() != FOR or len(rest) != 2:
+        raise UserError(f"Wave {wave}: after `at <date> <time>` only `for <duration>` may follow, "
+                        f"e.g. {example}")
+    minutes = _minutes(rest[1], what="window length")
+    if not 0 < minutes <= MAX_WINDOW_MINUTES:
+        raise UserError(f"Wave {wave}: a window lasts more than 0 minutes and at most 2 days, "
+                        f"not `{rest[1]}`")
+    return WaveWindow(start=start, minutes=minutes)
+
+
+def _split_window(group: list[str], *, wave: int) -> tuple[list[str], WaveWindow | None]:
+    lowered = [word.lower() for word in group]
+    if FOR in lowered and AT not in lowered:
+        raise UserError(f"Wave {wave}: `for <duration>` comes after `at <YYYY-MM-DD HH:MM>`")
+    if AT not in lowered:
+        return group, None
+    cut = lowered.index(AT)
+    return group[:cut], parse_window(group[cut + 1:], wave=wave)
+
+
+def _waves(words: Sequence[str]) -> tuple[tuple[tuple[str, ...], ...], tuple[WaveWindow | None, ...]]:
+    """DMS names split at `then`, each wave's window where `at` gives one; refuses an empty wave and a DMS
+    named twice."""
     groups: list[list[str]] = [[]]
     for word in words:
         if word.lower() == THEN:
@@ -72,7 +129,11 @@ def _waves(words: Sequence[str]) -> tuple[tuple[str, ...], ...]:
         else:
             groups[-1].append(word)
     seen: dict[str, int] = {}
-    for number, group in enumerate(groups, start=1):
+    windows: list[WaveWindow | None] = []
+    for number, words_of_wave in enumerate(groups, start=1):
+        group, window = _split_window(words_of_wave, wave=number)
+        groups[number - 1] = group
+        windows.append(window)
         if not group:
             raise UserError(f"Wave {number} is empty: name at least one DMS before and after each `then`")
         for name in group:
@@ -82,7 +143,7 @@ def _waves(words: Sequence[str]) -> tuple[tuple[str, ...], ...]:
             seen[name] = number
     if len(groups) > MAX_WAVES or len(seen) > MAX_DMS:
         raise UserError(f"A campaign has at most {MAX_WAVES} waves and {MAX_DMS} DMSs")
-    return tuple(tuple(group) for group in groups)
+    return tuple(tuple(group) for group in groups), tuple(windows)
 
 
 def parse_campaign(words: Sequence[str]) -> CampaignRequest:
@@ -106,8 +167,9 @@ def parse_campaign(words: Sequence[str]) -> CampaignRequest:
         if len(given) > 1:
             raise UserError(f"`soak` comes last and takes one duration, not `{' '.join(given)}`")
         soak_minutes, soak_given, rest = parse_soak(given[0]), True, rest[:cut]
-    return CampaignRequest(target=target, waves=_waves(rest), soak_minutes=soak_minutes,
-                           soak_given=soak_given)
+    waves, windows = _waves(rest)
+    return CampaignRequest(target=target, waves=waves, soak_minutes=soak_minutes, soak_given=soak_given,
+                           windows=windows if any(windows) else ())
 
 
 # ------------------------------------------------------------------------------------------ the plan
