@@ -97,7 +97,7 @@ def draw(timeline: Timeline) -> Figure:
                                         "top": 1 - TOP_IN / height, "bottom": BOTTOM_IN / height,
                                         "hspace": GAP_IN / (LANE_IN * sum(rows) / len(rows))})[:, 0]
     scaled = f"  (simulated DMS at {timeline.time_scale:g}x)" if timeline.time_scale != 1 else ""
-    figure.suptitle(f"{_plain(timeline.title)}: {timeline.state.label}{scaled}", fontsize=12,
+    figure.suptitle(f"{plain(timeline.title)}: {timeline.state.label}{scaled}", fontsize=12,
                     fontweight="bold")
     _lanes(axes[0], timeline.phases, markers=timeline.markers, title="MOP phases (whole plan)",
            ongoing_until=timeline.now, label_markers=not execution)
@@ -108,7 +108,7 @@ def draw(timeline: Timeline) -> Figure:
     return figure
 
 
-def _num(at: datetime) -> float:
+def date_num(at: datetime) -> float:
     return float(mdates.date2num(at))
 
 
@@ -121,7 +121,8 @@ def _lane_times(lanes: Sequence[Lane]) -> list[datetime]:
     return times
 
 
-def _bars(ax: Axes, bars: list[tuple[float, float]], y: float, half: float, **style: Any) -> PolyCollection:
+def draw_bars(ax: Axes, bars: list[tuple[float, float]], y: float, half: float,
+              **style: Any) -> PolyCollection:
     """Rectangles (x, width) at height ``y``: one collection, added without autoscaling (the limits are
     set once per axis), which is what keeps a 60-lane picture fast (``broken_barh`` costs ~8 ms each)."""
     boxes = [[(x, y - half), (x, y + half), (x + w, y + half), (x + w, y - half)] for x, w in bars]
@@ -134,32 +135,32 @@ def _lanes(ax: Axes, lanes: Sequence[Lane], *, markers: Sequence[Marker], title:
            ongoing_until: datetime, label_markers: bool) -> None:
     count = len(lanes)
     times = _lane_times(lanes) or [ongoing_until]
-    span_of_axis = _num(max(times)) - _num(min(times))
+    span_of_axis = date_num(max(times)) - date_num(min(times))
 
     def _width(start: datetime, end: datetime) -> float:
         # At least a sliver of the axis, so a step of seconds in a day-long panel is still seen.
-        return max(_num(end) - _num(start), span_of_axis * 0.004, 1e-7)
+        return max(date_num(end) - date_num(start), span_of_axis * 0.004, 1e-7)
 
     for row, lane in enumerate(lanes):
         y = count - 1 - row  # the first lane on top
         if lane.estimate is not None:
             band = lane.estimate
-            _bars(ax, [(_num(band.start), _width(band.start, band.high_end))], y, 0.42,
+            draw_bars(ax, [(date_num(band.start), _width(band.start, band.high_end))], y, 0.42,
                   facecolors=ESTIMATE_COLOUR, gid=f"{lane.key}:estimate", zorder=1)
-            _bars(ax, [(_num(band.low_end), _width(band.low_end, band.high_end))], y, 0.42,
+            draw_bars(ax, [(date_num(band.low_end), _width(band.low_end, band.high_end))], y, 0.42,
                   facecolors=ESTIMATE_RANGE_COLOUR, linewidth=0, gid=f"{lane.key}:estimate-range", zorder=1)
         by_kind: dict[SpanKind, list[tuple[float, float]]] = {}
         ongoing: list[tuple[float, float]] = []
         for span in lane.spans:
-            bar = (_num(span.start), _width(span.start, span.end))
+            bar = (date_num(span.start), _width(span.start, span.end))
             by_kind.setdefault(span.kind, []).append(bar)
             if span.ongoing:
                 ongoing.append(bar)
         for kind, bars in by_kind.items():
-            _bars(ax, bars, y, 0.27, facecolors=SPAN_COLOURS[kind], edgecolors="#333333", linewidths=0.4,
+            draw_bars(ax, bars, y, 0.27, facecolors=SPAN_COLOURS[kind], edgecolors="#333333", linewidths=0.4,
                   gid=f"{lane.key}:{kind}", zorder=2)
         if ongoing:
-            _bars(ax, ongoing, y, 0.27, facecolors="none", hatch="..", edgecolors="white", linewidths=0,
+            draw_bars(ax, ongoing, y, 0.27, facecolors="none", hatch="..", edgecolors="white", linewidths=0,
                   gid=f"{lane.key}:ongoing", zorder=3)
     _axis(ax, lanes, title=title, markers=markers, times=times, label_markers=label_markers)
 
@@ -172,7 +173,7 @@ def _axis(ax: Axes, lanes: Sequence[Lane], *, title: str, markers: Sequence[Mark
     times += [m.at for m in shown]
     start, end = min(times), max(times)
     margin = max((end - start) * 0.03, timedelta(seconds=1))
-    ax.set_xlim(_num(start - margin), _num(end + margin))
+    ax.set_xlim(date_num(start - margin), date_num(end + margin))
     ax.set_ylim(-0.7, count - 0.3)
     ax.set_yticks(range(count), [_label(lane) for lane in reversed(lanes)], fontsize=8)
     for tick, lane in zip(ax.get_yticklabels(), reversed(lanes), strict=True):
@@ -182,11 +183,11 @@ def _axis(ax: Axes, lanes: Sequence[Lane], *, title: str, markers: Sequence[Mark
             ax.axhspan(y - 0.5, y + 0.5, color="#F4F4F4", zorder=0, linewidth=0)
     for marker in shown:
         colour, style = MARKER_STYLES[marker.kind]
-        ax.axvline(_num(marker.at), color=colour, linestyle=style, linewidth=1.6, gid=f"marker:{marker.kind}",
-                   zorder=4)
+        ax.axvline(date_num(marker.at), color=colour, linestyle=style, linewidth=1.6,
+                   gid=f"marker:{marker.kind}", zorder=4)
         if label_markers:
             _marker_label(ax, marker, colour=colour, top=count - 0.3, start=start - margin, end=end + margin)
-    _time_axis(ax, span=end - start)
+    time_axis(ax, span=end - start)
     ax.set_xlabel("time (UTC)", fontsize=8)
     ax.set_title(title, fontsize=10, loc="left")
     ax.grid(axis="x", color="#CCCCCC", linewidth=0.5)
@@ -199,13 +200,14 @@ def _marker_label(ax: Axes, marker: Marker, *, colour: str, top: float, start: d
     """The marker's whole label beside its line, wrapped; on the line's left in the right half of the
     panel, so that a late cancel's reason stays inside the picture."""
     left_side = marker.at - start > (end - start) / 2
-    text = "\n".join(textwrap.wrap(_plain(marker.label), MARKER_LABEL_WIDTH)) or _plain(marker.label)
-    ax.annotate(text, (_num(marker.at), top), xytext=(-3 if left_side else 3, -2), textcoords="offset points",
-                fontsize=7, color=colour, va="top", ha="right" if left_side else "left", zorder=5,
-                annotation_clip=False, backgroundcolor=(1, 1, 1, 0.7))
+    text = "\n".join(textwrap.wrap(plain(marker.label), MARKER_LABEL_WIDTH)) or plain(marker.label)
+    ax.annotate(text, (date_num(marker.at), top), xytext=(-3 if left_side else 3, -2),
+                textcoords="offset points", fontsize=7, color=colour, va="top",
+                ha="right" if left_side else "left", zorder=5, annotation_clip=False,
+                backgroundcolor=(1, 1, 1, 0.7))
 
 
-def _time_axis(ax: Axes, *, span: timedelta) -> None:
+def time_axis(ax: Axes, *, span: timedelta) -> None:
     """Date ticks; a short span as hours:minutes:seconds (the concise form shows bare seconds there)."""
     locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
@@ -221,7 +223,7 @@ def _label(lane: Lane) -> str:
         number, _, name = text.partition(". ")
         text = f"{number}. {SHORT_PHASES.get(name, name)}"
     text = text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
-    return _plain(text)
+    return plain(text)
 
 
 def _legend(figure: Figure, timeline: Timeline, *, lanes: Sequence[Lane]) -> None:
@@ -242,6 +244,6 @@ def _legend(figure: Figure, timeline: Timeline, *, lanes: Sequence[Lane]) -> Non
                   frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Text as written: matplotlib reads ``$...$`` as mathematics."""
     return text.replace("$", r"\$")

@@ -59,4 +59,4 @@ async def test_real_plans_draw_as_readable_pngs(tmp_path: Path, kind: str) -> No
 
 def test_the_palette_is_okabe_ito_and_math_is_not_parsed() -> None:
     assert set(timeline_chart.SPAN_COLOURS.values()) <= set(timeline_chart.OKABE_ITO.values())
-    assert timeline_chart._plain("costs $5 or $6") == r"costs \$5 or \$6"
+    assert timeline_chart.plain("costs $5 or $6") == r"costs \$5 or \$6"
