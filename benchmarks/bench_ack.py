@@ -10,6 +10,13 @@ the real app has finished the work the previous one caused. The real app does it
 every command names a DMS of its own (a targets file of identical simulated clusters), so every one creates
 a plan. The ratio of the p99s must stay <= 1.5.
 
+What the app does before its ack that the bare app does not: the request guard
+(``handlers.listeners.request_guard``: the body's shape, the signature and the replay memory, in the process
+and then in the database, where the claims of requests arriving together go in one transaction,
+``workflow.replays``; ``bench_guard.py`` times it), Bolt's global middleware (``ValidatePayload``, the ack
+counter) and the command's parse.
+Everything else (the DMS reads, the plan, the Slack posts) comes after the ack.
+
 Then ``--locked-rounds`` bursts hit the real app while another process holds the database's write lock
 for ``--lock-seconds``: their p99 against the unlocked app's p99 must stay <= 1.5 too.
 

@@ -8,6 +8,7 @@ that names the agent and the method, never a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -17,9 +18,10 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from dms.aiohttp_transport import HttpxPoster, Poster
 from dms.call_stats import CALL_STATS, CallStats
 from dms.exceptions import DmsApiError, DmsAuthError, DmsProtocolError, DmsScriptError, DmsUnreachable
-from dms.limits import UnreadableBody, inflate_capped, too_large
+from dms.limits import UnreadableBody, inflate_capped
 from dms.models import ConnectInfo
 from dms.secrets import dms_text, remember
 from dms.wire import SESSION_EXPIRED, asmx_message, first_error, is_auth_refusal, parse_json
@@ -42,11 +44,16 @@ class HttpCaller:
     """Posts to any DMS address with the client's credentials, limits and retry policy."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, user: str, password: SecretStr, retries: int, backoff_s: float,
-        sleep: Sleep, max_response_bytes: int, client_app_name: str, stats_name: str = "",
-        stats: CallStats = CALL_STATS,
+        self, *, user: str, password: SecretStr, retries: int, backoff_s: float, sleep: Sleep,
+        max_response_bytes: int, client_app_name: str, stats_name: str = "", stats: CallStats = CALL_STATS,
+        poster: Poster | None = None, http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._http = http
+        """``poster``: how requests go out (``dms.aiohttp_transport``); or ``http``, an httpx client."""
+        if poster is None:
+            if http is None:
+                raise ValueError("HttpCaller needs a poster or an httpx client")
+            poster = HttpxPoster(http, max_body_bytes=max_response_bytes)
+        self._poster = poster
         # Every request is counted under the DMS's name (its agents' sessions included), see dms.call_stats.
         self.stats_name = stats_name
         self._stats = stats
@@ -59,6 +66,7 @@ class HttpCaller:
         self._sleep = sleep
         self.max_response_bytes = max_response_bytes
         self.client_app_name = client_app_name
+        self._computer = socket.gethostname()  # once: a system call per login otherwise
 
     # ----------------------------------------------------------------- connecting
 
@@ -69,7 +77,7 @@ class HttpCaller:
             "password": self._password.get_secret_value(),
             "clientAppName": self.client_app_name,
             "clientAppVersion": "1.0",
-            "clientComputerName": socket.gethostname(),
+            "clientComputerName": self._computer,
         }
         try:
             return await self.post(base, method, payload, label=label)
@@ -136,22 +144,14 @@ class HttpCaller:
 
     async def _exchange(self, url: str, payload: dict[str, Any]) -> tuple[int, object]:
         """Status and parsed JSON body (``ValueError`` text when it is no JSON), read through the caps."""
-        limit = self.max_response_bytes
-        async with self._http.stream("POST", url, json=payload) as response:
-            if response.is_stream_consumed:  # a transport that handed httpx the whole (decoded) body
-                body = inflate_capped(response.content, "", limit=limit)
-            else:
-                raw = bytearray()
-                async for chunk in response.aiter_raw():
-                    raw += chunk
-                    if len(raw) > limit:
-                        raise too_large(limit)
-                encoding = response.headers.get("content-encoding", "")
-                body = inflate_capped(bytes(raw), encoding, limit=limit)
+        # As httpx encodes json=: UTF-8, no NaN (the API's JSON has none), no spaces.
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        status, encoding, raw = await self._poster.post(url, body)
+        answer = inflate_capped(raw, encoding, limit=self.max_response_bytes)
         try:
-            return response.status_code, parse_json(body)
+            return status, parse_json(answer)
         except ValueError:
-            return response.status_code, _NotJson(body)
+            return status, _NotJson(answer)
 
     def _record(self, method: str, outcome: str, started: float) -> None:
         self._stats.record(dms=self.stats_name, method=method, outcome=outcome,

@@ -27,7 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from dms.agent_reads import AgentReader
-from dms.aiohttp_transport import AiohttpTransport
+from dms.aiohttp_transport import AiohttpPoster, HttpxPoster, Poster
 from dms.call_stats import CALL_STATS, CallStats
 from dms.caller import HttpCaller, SessionExpired, Sleep, not_connected
 from dms.dma_version import describe, release_of
@@ -41,6 +41,8 @@ from dms.wire import api_base, check_dms_url, ssl_context
 log = logging.getLogger(__name__)
 
 
+# The httpx path, taken when a transport is injected (tests' httpx.MockTransport); without one, requests go
+# to aiohttp directly (dms.aiohttp_transport.AiohttpPoster).
 _URL_CACHE_SIZE = 4096
 _URLS: dict[str, httpx.URL] = {}
 
@@ -113,16 +115,18 @@ class DmsClient:
         if verify is False:
             log.warning("TLS certificate verification is OFF for %s: the DMS's identity is not checked",
                         self._label)
-        self._http = _HttpClient(
-            transport=transport or AiohttpTransport(ssl_context=ssl_context(verify), timeout_s=timeout_s,
-                                                    max_connections=concurrency + 16,
-                                                    max_body_bytes=max_response_bytes),
-            timeout=httpx.Timeout(timeout_s),
-            # gzip/deflate only: those are what dms.limits inflates through its cap.
-            headers={"Content-Type": "application/json", "Accept": "application/json",
-                     "Accept-Encoding": "gzip, deflate"},
-        )
-        self._caller = HttpCaller(http=self._http, user=user, password=self._password, retries=retries,
+        # gzip/deflate only: those are what dms.limits inflates through its cap.
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "Accept-Encoding": "gzip, deflate"}
+        self._poster: Poster
+        if transport is None:
+            self._poster = AiohttpPoster(ssl_context=ssl_context(verify), timeout_s=timeout_s,
+                                         max_connections=concurrency + 16, headers=headers,
+                                         max_body_bytes=max_response_bytes)
+        else:
+            self._http = _HttpClient(transport=transport, timeout=httpx.Timeout(timeout_s), headers=headers)
+            self._poster = HttpxPoster(self._http, max_body_bytes=max_response_bytes)
+        self._caller = HttpCaller(poster=self._poster, user=user, password=self._password, retries=retries,
                                   backoff_s=backoff_s, sleep=sleep, max_response_bytes=max_response_bytes,
                                   client_app_name=client_app_name, stats_name=name or self._label,
                                   stats=call_stats)
@@ -144,7 +148,11 @@ class DmsClient:
     # ----------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> DmsClient:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()  # a refused login must not leave the HTTP session and its sockets open
+            raise
         return self
 
     async def __aexit__(
@@ -176,7 +184,7 @@ class DmsClient:
         finally:
             if self._agents.logouts:
                 await asyncio.gather(*self._agents.logouts, return_exceptions=True)
-            await self._http.aclose()
+            await self._poster.aclose()
 
     # ----------------------------------------------------------------- generic calls
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -30,8 +31,8 @@ from dms.models import CheckResult, CheckStatus
 from dms.prechecks import run_prechecks
 from dms.upgrade_path import UpgradePath
 from workflow import upload_only, verified_items
-from workflow.context import WorkflowContext
-from workflow.events import CheckFinished, CheckStarted, StateChanged, UploadOnlyRequested
+from workflow.context import FollowUp, WorkflowContext
+from workflow.events import CheckFinished, CheckStarted, Event, StateChanged, UploadOnlyRequested
 from workflow.model.errors import NotFound, RuleViolation
 from workflow.store import check_runs, database, plans
 from workflow.store.states import PlanState, get_plan, transition
@@ -95,15 +96,37 @@ class PrecheckRunner:
 
     async def _check(self, plan_id: int, *, actor: str) -> None:
         context = self._context
+        # Three units of work for the whole check, each event recorded with the change it tells of: the
+        # state, CheckStarted and what the DMS reads need; the DMS's answers; the outcome with its events.
+        # A unit and a plan snapshot per event made the database the bottleneck of 50 checks due at once.
         try:
-            state = await context.read_state(plan_id)
+            begun = await context.unit(lambda session: self._begin(session, plan_id, actor=actor))
         except NotFound:
             return
-        if state not in CHECKABLE:
+        if begun is None:
             return
-        await context.emit(CheckStarted, plan_id, kind="pre", actor=actor)
+        dms_name, path, events = begun
+        await context.tell(events)
         started = context.now()
-        dms_name, path = await context.unit(lambda session: _dms_and_path(session, plan_id))
+        results, baseline = await self._read_dms(dms_name, path)
+        file = upload_only.first_file(path)
+        events = await context.unit(lambda session: self._finish(
+            session, plan_id, actor=actor, dms_name=dms_name, results=results, baseline=baseline, file=file,
+            started=started))
+        await context.tell(events)
+
+    def _begin(self, session: Session, plan_id: int, *, actor: str
+               ) -> tuple[str, UpgradePath, list[Event]] | None:
+        plan = get_plan(session, plan_id=plan_id)
+        if PlanState(plan.state) not in CHECKABLE:
+            return None
+        dms_name, path = plan.dms_name, plans.stored_path(session, plan)
+        events, _ = self._context.record(session, plan_id, [(CheckStarted, {"kind": "pre", "actor": actor})])
+        return dms_name, path, events
+
+    async def _read_dms(self, dms_name: str, path: UpgradePath
+                        ) -> tuple[list[CheckResult], dict[str, object] | None]:
+        context = self._context
         baseline: dict[str, object] | None = None
         try:
             async with context.dms_access.open(dms_name) as conn:
@@ -120,38 +143,33 @@ class PrecheckRunner:
         except DmsApiError as exc:
             results = [CheckResult(name="dms_reachable", title="The DMS answers", status=CheckStatus.FAIL,
                                    detail=str(exc))]
-        file = upload_only.first_file(path)
-        if file is not None:
-            results.append(await context.unit(lambda session: upload_only.result(session, plan_id=plan_id,
-                                                                               file=file)))
-        passed = not any(r.status is CheckStatus.FAIL for r in results)
+        return results, baseline
 
-        def store(session: Session) -> tuple[list[CheckResult], tuple[PlanState, PlanState] | None]:
-            confirmed = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
-            check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
-                             results=confirmed, baseline=baseline, actor=actor, passed=passed,
-                             started_at=started, now=context.now())
-            verified_items.after_precheck(session, plan_id=plan_id, results=confirmed, now=context.now())
-            current = PlanState(get_plan(session, plan_id=plan_id).state)
-            target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
-            if current not in MOVABLE or current is target:
-                return confirmed, None
+    def _finish(self, session: Session, plan_id: int, *, actor: str, dms_name: str,
+                results: list[CheckResult], baseline: dict[str, object] | None, file: str | None,
+                started: datetime) -> list[Event]:
+        """The check run stored, the checklist ticked, the plan moved, and the events telling of it."""
+        context = self._context
+        if file is not None:
+            results = [*results, upload_only.result(session, plan_id=plan_id, file=file)]
+        passed = not any(r.status is CheckStatus.FAIL for r in results)
+        confirmed = verified_items.with_confirmations(session, plan_id=plan_id, results=results)
+        check_runs.store(session, plan_id=plan_id, dms_name=dms_name, kind="precheck",
+                         results=confirmed, baseline=baseline, actor=actor, passed=passed,
+                         started_at=started, now=context.now())
+        verified_items.after_precheck(session, plan_id=plan_id, results=confirmed, now=context.now())
+        current = PlanState(get_plan(session, plan_id=plan_id).state)
+        target = PlanState.PRECHECKED if passed else PlanState.BLOCKED
+        tell: list[FollowUp] = [(CheckFinished, {"kind": "pre", "results": tuple(confirmed),
+                                                 "passed": passed})]
+        if current in MOVABLE and current is not target:
             why = "pre-upgrade check passed" if passed else "pre-upgrade check failed: " + ", ".join(
                 sorted({r.name for r in confirmed if r.status is CheckStatus.FAIL}))
             transition(session, plan_id=plan_id, to=target, actor=actor, reason=why, now=context.now())
-            return confirmed, (current, target)
-
-        results, moved = await context.unit(store)
-        await context.emit(CheckFinished, plan_id, kind="pre", results=tuple(results), passed=passed)
-        if moved is not None:
-            await context.emit(StateChanged, plan_id, from_state=moved[0].value, to_state=moved[1].value,
-                              actor=actor, reason="pre-upgrade check " + ("passed" if passed else "failed"))
+            tell.append((StateChanged, {"from_state": current.value, "to_state": target.value, "actor": actor,
+                                        "reason": "pre-upgrade check " + ("passed" if passed else "failed")}))
         if file is not None and any(r.name == "prerequisites" and r.status is not CheckStatus.PASS
-                                    for r in results):
-            await context.emit(UploadOnlyRequested, plan_id, file=file,
-                               instructions=upload_only.instructions(file))
-
-
-def _dms_and_path(session: Session, plan_id: int) -> tuple[str, UpgradePath]:
-    plan = get_plan(session, plan_id=plan_id)
-    return plan.dms_name, plans.stored_path(session, plan)
+                                    for r in confirmed):
+            tell.append((UploadOnlyRequested, {"file": file, "instructions": upload_only.instructions(file)}))
+        events, _ = context.record(session, plan_id, tell)
+        return events

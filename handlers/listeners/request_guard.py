@@ -12,7 +12,8 @@
 
 The seen signatures live in this process (``SeenSignatures``, expiring with the window) and, given a
 ``shared`` memory (``workflow.replays.ReplayMemory``: a table every replica uses, kept across restarts),
-in the database too: ``admit`` is ``check`` and then one short claim there, off the loop, so a request
+in the database too: ``admit`` is ``check`` and then a claim there, off the loop and batched with the
+claims of the requests arriving with it (one transaction for a burst), so a request
 replayed after a restart or to another replica is ignored as well. The process's memory stays in front:
 a replay to the same process never reaches the database, and it still holds while the database is busy.
 """

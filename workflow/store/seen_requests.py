@@ -12,6 +12,7 @@ table holds about the last window's requests and no claim pays for a backlog.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -37,17 +38,33 @@ def expiry(*, timestamp: int, now: datetime) -> datetime:
 
 def claim(session: Session, *, key: str, timestamp: int, now: datetime) -> bool:
     """True the first time ``key`` is claimed within its window (by any process); False for a replay."""
+    return key in claim_many(session, [(key, timestamp)], now=now)
+
+
+def claim_many(session: Session, requests: Sequence[tuple[str, int]], *, now: datetime) -> set[str]:
+    """The keys of ``requests`` (key, timestamp) claimed here for the first time within their window: one
+    statement for the lot, so a burst of requests costs the database one short transaction, not one each.
+    A key given twice is claimed once (its second copy is a replay of the first)."""
     prune(session, now=now)
-    values = {"digest": digest(key), "expires_at": expiry(timestamp=timestamp, now=now)}
+    rows: dict[str, dict[str, object]] = {}
+    keys: dict[str, str] = {}
+    for key, timestamp in requests:
+        hashed = digest(key)
+        if hashed not in rows:
+            rows[hashed] = {"digest": hashed, "expires_at": expiry(timestamp=timestamp, now=now)}
+            keys[hashed] = key
+    if not rows:
+        return set()
     table = cast(Table, SeenRequest.__table__)  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = builder(table).values(list(rows.values()))
     # A row left from an expired window (not pruned yet) is taken over; a live one makes this a replay.
-    statement = builder(table).values(**values).on_conflict_do_update(
-        index_elements=[table.c.digest], set_={"expires_at": values["expires_at"]},
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.digest], set_={"expires_at": insert.excluded.expires_at},
         where=table.c.expires_at <= now).returning(table.c.digest)
-    # RETURNING, not rowcount: psycopg reports no row count for an upsert.
-    return session.execute(statement).first() is not None
+    # RETURNING, not rowcount: psycopg reports no row count for an upsert; it names the rows claimed.
+    return {keys[str(row[0])] for row in session.execute(statement)}
 
 
 def forget(session: Session, *, key: str) -> None:

@@ -4,6 +4,7 @@ nothing runs twice on the DMS."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -141,3 +142,32 @@ async def test_a_locked_database_costs_the_guard_a_quarter_second_and_lets_the_r
     assert verdict.status is None and waited < 1.5, waited
     assert "replay memory's database did not answer in time" in caplog.text
     assert (await guard.admit(body, headers)).status == 200  # this process still remembers it
+
+
+async def test_a_replay_after_a_restart_inside_a_burst_is_refused_and_the_burst_costs_few_transactions(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claims are batched (group commit): a burst is a handful of units of work, and a request replayed
+    after a restart, arriving in the middle of new ones, is still refused while every new one is let in."""
+    before = RequestGuard(signing_secret=SECRET, shared=ReplayMemory(stack.runtime.db))
+    captured = b"command=%2Fdm-upgrade&text=plan+10.4"
+    captured_headers = sr.signed_headers(captured, signing_secret=SECRET)
+    assert (await before.admit(captured, captured_headers)).status is None  # served, then the process ends
+    units = 0
+    run_unit = database.run_unit
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal units
+        units += 1
+        return await run_unit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database, "run_unit", counted)
+    restarted = RequestGuard(signing_secret=SECRET, shared=ReplayMemory(stack.runtime.db))
+    fresh = [f"command=%2Fdm-upgrade&text=status+{n}".encode() for n in range(30)]
+    requests = [(body, sr.signed_headers(body, signing_secret=SECRET)) for body in fresh]
+    requests.insert(15, (captured, captured_headers))
+    verdicts = await asyncio.gather(*(restarted.admit(body, headers) for body, headers in requests))
+    statuses = [verdict.status for verdict in verdicts]
+    assert statuses[15] == 200 and verdicts[15].key == ""  # the replay: acknowledged, handed to nobody
+    assert statuses[:15] + statuses[16:] == [None] * 30
+    assert 1 <= units <= 3, units
