@@ -23,9 +23,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot import simulated
+from bot.campaigns import campaign_engine
 from bot.health import DmsProbe, database_writable
 from bot.ops_server import HttpServer, mount_public, ops_listener
-from bot.settings import Settings
+from bot.settings import Settings, secret_value, validate_tokens
 from bot.slack_check import SlackAuthorize, SlackCheck, quiet_bolt_token_warning
 from dms.catalog import load_catalog
 from dms.exceptions import DmsError
@@ -35,11 +36,14 @@ from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from handlers.delivery.timeline_post import TimelinePoster
 from handlers.listeners import actions, commands, cube_actions, decisions, home, payloads, views
+from handlers.listeners.campaign_actions import register as register_campaign_actions
 from handlers.listeners.home import HomePublisher
 from handlers.listeners.middleware import ListenerWork
 from handlers.listeners.request_guard import RequestGuard, quiet_bolt_signature_log
 from workflow import operations
 from workflow.approvals import ApproverDirectory
+from workflow.campaign_engine import CampaignEngine
+from workflow.campaign_outbox import CampaignMessages
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
 from workflow.events import FanoutNotifier, Notifier
@@ -73,6 +77,7 @@ def build_bolt_app(
     home_tab: HomePublisher | None = None,
     slack_check: SlackCheck | None = None,
     ephemerals: Ephemerals | None = None,
+    campaigns: CampaignEngine | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. Listeners ack first, then call the engine.
 
@@ -83,7 +88,8 @@ def build_bolt_app(
     ``approvers`` is the engine's directory too; the listeners leave every rule to the engine.
     No Slack Web API call stands between a request and its ack: requests are authorized from the token
     and what ``slack_check`` learnt in the background (``bot.slack_check``), never by ``auth.test`` first.
-    ``ephemerals`` tells a person their answers, kept in the outbox while Slack is down.
+    ``ephemerals`` tells a person their answers, kept in the outbox while Slack is down. ``campaigns``:
+    the campaign command stores campaigns and their card's buttons work (without it, a dry run only).
     """
     work = work or ListenerWork()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -100,7 +106,9 @@ def build_bolt_app(
     app.use(payloads.ValidatePayload())
     app.use(work.count_acks)
     tell = ephemerals or Ephemerals()
-    commands.register(app, engine=engine, work=work, timeline=timeline, tell=tell)
+    commands.register(app, engine=engine, work=work, timeline=timeline, tell=tell, campaigns=campaigns)
+    if campaigns is not None:
+        register_campaign_actions(app, campaigns=campaigns, work=work, tell=tell)
     actions.register(app, engine=engine, work=work, tell=tell)
     cube_actions.register(app, engine=engine, work=work, tell=tell)
     views.register(app, engine=engine, work=work)
@@ -110,29 +118,13 @@ def build_bolt_app(
     return app
 
 
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
-def validate_tokens(settings: Settings) -> None:
-    """Stop early, with one clear line, on tokens of the wrong kind (never printing them)."""
-    # The app token first: an xoxb- token pasted into SLACK_APP_TOKEN is the likelier mistake to name.
-    app_token = _secret(settings.slack_app_token)
-    if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
-    bot_token = _secret(settings.slack_bot_token)
-    if not bot_token:
-        raise ConfigError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-...)")
-    if not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN is not a bot token: it must start with xoxb-")
-
-
 class Runtime:
     """Everything the Slack bot needs, built from ``Settings`` and started/stopped as one.
 
     Attributes after ``start()``: ``settings`` (with ``dms_time_scale`` = ``sim_speed`` when the DMS is
     simulated), ``db``, ``catalog``, ``simulator`` (or None), ``dms_access``, ``web_client``, ``pacer``,
-    ``notifier`` (the ``SlackNotifier``), ``approvers``, ``engine`` and ``app`` (the Bolt app).
+    ``notifier`` (the ``SlackNotifier``), ``approvers``, ``engine``, ``campaigns`` (the ``CampaignEngine``,
+    ``bot.campaigns``) and ``app`` (the Bolt app).
     ``extra_notifiers`` also hear every event (e.g. the console); ``clock`` replaces the engine's clock
     (tests); ``web_client`` replaces the one built from the settings.
     """
@@ -156,6 +148,7 @@ class Runtime:
         self._simulators = AsyncExitStack()
         self._db: Engine | None = None
         self._engine: UpgradeEngine | None = None
+        self._campaigns: CampaignEngine | None = None
         self._app: AsyncApp | None = None
         self._notifier: SlackNotifier | None = None
         self.listener_work = ListenerWork()
@@ -173,6 +166,10 @@ class Runtime:
         return _ready(self._engine, "engine")
 
     @property
+    def campaigns(self) -> CampaignEngine:
+        return _ready(self._campaigns, "campaigns")
+
+    @property
     def app(self) -> AsyncApp:
         return _ready(self._app, "app")
 
@@ -188,6 +185,7 @@ class Runtime:
             await self._build()
             self.notifier.start()  # what an earlier run left unsent goes out first
             await self.engine.start()
+            await self.campaigns.start()  # its poll approves and starts plans: after the engine's own start
         except BaseException:
             await self._teardown()
             raise
@@ -212,7 +210,7 @@ class Runtime:
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
         self.dms_probe = DmsProbe(self.dms_access)
         self.dms_probe.start()
-        token = _secret(settings.slack_bot_token) or ""
+        token = secret_value(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         # Reported by /healthz, never waited for: requests are acked whether or not Slack answers. Started
         # by the ways of serving Slack (``start_http``, ``serve_socket_mode``), not by the console.
@@ -221,17 +219,20 @@ class Runtime:
         # The timeline picture when a plan ends (the outbox's last call of the outcome) and on request.
         self.timeline = TimelinePoster(web_client=self.web_client, pacer=self.pacer,
                                        load=lambda plan_id: self.engine.read_timeline(plan_id),
-                                       thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"))
+                                       thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"),
+                                       load_campaign=lambda campaign_id: self.campaigns.timeline(campaign_id))
         outbox = Outbox(self._db)
         self._notifier = slack = SlackNotifier(
             web_client=self.web_client, outbox=outbox, pacer=self.pacer, settings=settings,
             picture=self.timeline.upload, poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
-            claim_ttl_s=2 * settings.lease_seconds)
+            claim_ttl_s=2 * settings.lease_seconds, campaign_messages=CampaignMessages(self._db),
+            campaign_picture=self.timeline.upload_campaign)
         # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
         # Slack pacing interval (2 s in production; tests that shorten the pacing shorten this too).
         self.home = HomePublisher(web_client=self.web_client, engine=lambda: self.engine,
                                   thread_of=lambda plan_id: slack.message_ref(plan_id, "plan"),
-                                  debounce_s=2 * self._pacer_interval_s)
+                                  debounce_s=2 * self._pacer_interval_s,
+                                  campaigns=lambda user: self.campaigns.home(user=user))
         notifier: Notifier = FanoutNotifier((slack, self.home, *self._extra_notifiers))
         self.approvers = SlackApprovers(
             web_client=self.web_client, user_ids=settings.upgrade_approvers,
@@ -246,10 +247,11 @@ class Runtime:
             approvers=self.approvers, dms_access=self.dms_access, clock=self._clock,
             operators=self.operators,
         )
+        self._campaigns = campaign_engine(self._engine, settings=settings, slack=slack, home=self.home)
         self._app = build_bolt_app(
             settings=settings, engine=self._engine, web_client=self.web_client, approvers=self.approvers,
             work=self.listener_work, timeline=self.timeline, home_tab=self.home, slack_check=self.slack_check,
-            ephemerals=Ephemerals(outbox=outbox, wake=slack.sender.wake),
+            ephemerals=Ephemerals(outbox=outbox, wake=slack.sender.wake), campaigns=self._campaigns,
         )
 
     async def stop(self) -> None:
@@ -271,6 +273,8 @@ class Runtime:
         for loop in (self.dms_probe, self.slack_check):
             if loop is not None:
                 await loop.stop()
+        if self._campaigns is not None:
+            await self._campaigns.stop()  # no pass approves or starts a plan once the engine stops
         if self._engine is not None:
             await self._engine.stop()  # the scheduler, its lease, and each plan's lease (executions, watches)
         handed = await self._notifier.aclose(timeout_s=OUTBOX_S) if self._notifier is not None else 0
@@ -369,7 +373,7 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     """Serve over Socket Mode (SLACK_APP_TOKEN) until cancelled; no inbound port needed."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    app_token = _secret(runtime.settings.slack_app_token)
+    app_token = secret_value(runtime.settings.slack_app_token)
     if not app_token:
         raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs the app-level token (xapp-...)")
     # slack_sdk's Socket Mode client retries a failed connection forever, logging a traceback each time, so

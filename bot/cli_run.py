@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Literal, TextIO
 
 from bot.logs import setup_logging
-from bot.settings import Settings
+from bot.settings import Settings, validate_tokens
 from bot.startup import fail, load_settings, startup_error
 from workflow.model.errors import ConfigError
 
@@ -103,9 +103,6 @@ def run(
 
             return start_console(settings)
         return console(settings)
-    # Imported before logging is set up: alembic logs its plugin setup at import time, noise at startup.
-    from bot.app import validate_tokens
-
     try:
         validate_tokens(settings)  # a token of the wrong kind: one line, before any log line
         require_dms(settings)

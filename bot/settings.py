@@ -8,10 +8,11 @@ Slack message.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from workflow.model.errors import ConfigError
 from workflow.settings import WorkflowSettings
 
 
@@ -47,3 +48,21 @@ class Settings(WorkflowSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+def secret_value(value: Any) -> str | None:
+    """A ``SecretStr`` setting's value, or None when it is not set."""
+    return value.get_secret_value() if value is not None else None
+
+
+def validate_tokens(settings: Settings) -> None:
+    """Stop early, with one clear line, on tokens of the wrong kind (never printing them)."""
+    # The app token first: an xoxb- token pasted into SLACK_APP_TOKEN is the likelier mistake to name.
+    app_token = secret_value(settings.slack_app_token)
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN is not an app-level token: it must start with xapp-")
+    bot_token = secret_value(settings.slack_bot_token)
+    if not bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-...)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN is not a bot token: it must start with xoxb-")

@@ -19,17 +19,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session
 
 from workflow import campaign_soak
-from workflow.campaign_roles import CampaignAction, CampaignPermissions
+from workflow.campaign_outbox import CampaignNews
+from workflow.campaign_roles import WHO_MAY, CampaignAction, CampaignPermissions
+from workflow.campaign_timeline import CampaignTimeline, load_campaign_timeline
 from workflow.campaign_waves import SoakTiming, WaveDriver
 from workflow.engine import UpgradeEngine
+from workflow.home import HomeCampaign
 from workflow.leases import HeldLease
 from workflow.model import text
 from workflow.model.campaign import CampaignRequest
+from workflow.model.campaign_events import (
+    CampaignAborted,
+    CampaignApproved,
+    CampaignCreated,
+    CampaignHalted,
+    CampaignResumed,
+    DmsSkipped,
+)
 from workflow.model.campaign_states import CampaignState, CampaignStatus, MemberState
 from workflow.model.campaign_view import CampaignView
 from workflow.model.errors import RuleViolation, UserError
@@ -43,11 +55,14 @@ LEASE = "campaigns"
 
 
 class CampaignEngine:
-    def __init__(self, engine: UpgradeEngine, *, poll_seconds: float = 30.0,
-                 soak_check_minutes: int = 60) -> None:
+    def __init__(self, engine: UpgradeEngine, *, poll_seconds: float = 30.0, soak_check_minutes: int = 60,
+                 wake: Callable[[], None] | None = None) -> None:
+        """``wake``: called once a change and the events telling of it are committed (the Slack sender's
+        ``wake``, so it draws them now rather than at its next poll)."""
         self.engine = engine
         self.context = engine.context
-        self.driver = WaveDriver(engine, soak=SoakTiming(check_minutes=soak_check_minutes))
+        self.news = CampaignNews(notifier=engine.context.notifier, clock=engine.context.clock, wake=wake)
+        self.driver = WaveDriver(engine, soak=SoakTiming(check_minutes=soak_check_minutes), news=self.news)
         self.permissions = CampaignPermissions(db=engine.db, permissions=engine.permissions,
                                                clock=engine.context.clock)
         self._poll_s = poll_seconds
@@ -59,6 +74,11 @@ class CampaignEngine:
 
     # ------------------------------------------------------------------ reading
 
+    async def timeline(self, campaign_id: int) -> CampaignTimeline:
+        """The campaign as it ran so far, for its picture (``workflow.campaign_timeline``)."""
+        return await self.context.unit(lambda session: load_campaign_timeline(
+            session, campaign_id=campaign_id, now=self.context.now()))
+
     async def view(self, campaign_id: int) -> CampaignView:
         return await self.driver.view(campaign_id)
 
@@ -66,6 +86,21 @@ class CampaignEngine:
         """The campaign's audit as (actor, action, reason), in order."""
         rows = await self.context.unit(lambda session: campaigns.audit_rows(session, campaign_id=campaign_id))
         return [(row.actor, row.action, row.reason) for row in rows]
+
+    async def home(self, *, user: str) -> tuple[HomeCampaign, ...]:
+        """Every campaign under way for ``user``'s App Home, each saying whether it waits on them."""
+        views = await self.context.unit(lambda session: [campaigns.load_view(session, campaign_id=found)
+                                                         for found in campaigns.active_ids(session)])
+        found = []
+        for view in views:
+            held = await self.engine.permissions.roles_of(user, requester=view.requester)
+            if view.state is CampaignState.PROPOSED:
+                yours = bool(WHO_MAY[CampaignAction.APPROVE] & held) and (
+                    user != view.requester or self.engine.settings.allow_self_approval)
+            else:
+                yours = view.state is CampaignState.HALTED and bool(WHO_MAY[CampaignAction.RESUME] & held)
+            found.append(HomeCampaign(view=view, yours=yours))
+        return tuple(found)
 
     # ------------------------------------------------------------------ a person's actions
 
@@ -77,10 +112,17 @@ class CampaignEngine:
     async def create(self, request: CampaignRequest, *, requester: str, channel: str) -> CampaignView:
         """Plan every DMS (dry, as ``UpgradeEngine.plan_campaign``) and store the campaign PROPOSED."""
         plan = await self.engine.plan_campaign(request)
-        row = await self.context.unit(lambda session: campaigns.create(
-            session, plan=plan, requester=requester, channel=channel, now=self.context.now()))
-        assert row.id is not None
-        return await self.view(row.id)
+
+        def unit(session: Session) -> int:
+            row = campaigns.create(session, plan=plan, requester=requester, channel=channel,
+                                   now=self.context.now())
+            assert row.id is not None
+            self.news.record(session, CampaignCreated, row.id, actor=requester, plan=plan)
+            return row.id
+
+        campaign_id = await self.context.unit(unit)
+        self.news.wake()
+        return await self.view(campaign_id)
 
     async def approve(self, *, campaign_id: int, actor: str) -> CampaignView:
         await self.permissions.require(campaign_id=campaign_id, action=CampaignAction.APPROVE, actor=actor,
@@ -93,8 +135,11 @@ class CampaignEngine:
                                  "once its window opens and its pre-check passed")
             row.approved_by, row.approved_at = actor, now
             session.add(row)
+            session.flush()
+            self.news.record(session, CampaignApproved, campaign_id, actor=actor)
 
         await self.context.unit(unit)
+        self.news.wake()
         self._wake.set()
         return await self.view(campaign_id)
 
@@ -110,8 +155,11 @@ class CampaignEngine:
                            now=self.context.now())
             row.halt_reason = f"halted by {actor}: {why}"
             session.add(row)
+            session.flush()
+            self.news.record(session, CampaignHalted, campaign_id, actor=actor, reason=why)
 
         await self.context.unit(unit)
+        self.news.wake()
         return await self.view(campaign_id)
 
     async def resume(self, *, campaign_id: int, actor: str, reason: str) -> CampaignView:
@@ -149,8 +197,10 @@ class CampaignEngine:
                     campaigns.set_member(session, member, now=now, state=MemberState.WAITING, plan_id=None,
                                          attempt=member.attempt + 1, window_start=now,
                                          window_end=now + _length(member), note="planned again on resume")
+            self.news.record(session, CampaignResumed, campaign_id, actor=actor, reason=why)
 
         await self.context.unit(unit)
+        self.news.wake()
         self._wake.set()
         return await self.view(campaign_id)
 
@@ -182,8 +232,10 @@ class CampaignEngine:
                                  skip_reason=why, note=f"skipped by {actor}")
             campaigns.record(session, campaign_id=campaign_id, actor=actor, action="skip", reason=why,
                              now=self.context.now(), plan_id=member.plan_id, detail={"dms": dms})
+            self.news.record(session, DmsSkipped, campaign_id, actor=actor, dms=dms, reason=why)
 
         await self.context.unit(unit)
+        self.news.wake()
         self._wake.set()
         return await self.view(campaign_id)
 
@@ -203,9 +255,16 @@ class CampaignEngine:
             elif not state.terminal:
                 await self.engine.cancel(plan_id=member.plan_id, actor=actor,
                                          reason=f"campaign #{campaign_id} aborted: {why}")
-        await self.context.unit(lambda session: campaigns.move(
-            session, campaign_id=campaign_id, to=CampaignStatus(CampaignState.ABORTED), actor=actor,
-            reason=why, now=self.context.now(), detail={"still_upgrading": running}))
+
+        def unit(session: Session) -> None:
+            campaigns.move(session, campaign_id=campaign_id, to=CampaignStatus(CampaignState.ABORTED),
+                           actor=actor, reason=why, now=self.context.now(),
+                           detail={"still_upgrading": running})
+            self.news.record(session, CampaignAborted, campaign_id, actor=actor, reason=why,
+                             still_upgrading=tuple(running))
+
+        await self.context.unit(unit)
+        self.news.wake()
         return await self.view(campaign_id)
 
     # ------------------------------------------------------------------ the due work

@@ -30,7 +30,17 @@ from sqlmodel import Session
 from dms.models import Baseline
 from dms.versions import parse_version
 from workflow import campaign_soak
+from workflow.campaign_outbox import CampaignNews
 from workflow.campaigns import first_start
+from workflow.model.campaign_events import (
+    CampaignChanged,
+    CampaignDone,
+    CampaignEvent,
+    CampaignHalted,
+    SoakChecked,
+    WaveDone,
+    WaveStarted,
+)
 from workflow.model.campaign_states import CampaignState, CampaignStatus, MemberState
 from workflow.model.campaign_view import CampaignView, MemberView
 from workflow.model.errors import AlreadyDecided, DatabaseBusy, RuleViolation, UserError
@@ -60,10 +70,11 @@ class SoakTiming:
 class WaveDriver:
     """One pass of one campaign; the engine's ``UpgradeEngine`` makes and approves the DMSs' plans."""
 
-    def __init__(self, engine: UpgradeEngine, *, soak: SoakTiming) -> None:
+    def __init__(self, engine: UpgradeEngine, *, soak: SoakTiming, news: CampaignNews) -> None:
         self._engine = engine
         self._context = engine.context
         self._soak = soak
+        self._news = news
 
     @property
     def soak_timing(self) -> SoakTiming:
@@ -76,14 +87,19 @@ class WaveDriver:
         return await self._context.unit(lambda session: campaigns.load_view(session, campaign_id=campaign_id))
 
     async def move(self, view: CampaignView, to: CampaignStatus, *, reason: str, actor: str = BOT,
-                   then: dict[str, object] | None = None) -> bool:
-        """Move from the status ``view`` was read in (False when a person moved it meanwhile)."""
+                   then: dict[str, object] | None = None,
+                   tell: tuple[type[CampaignEvent], dict[str, object]] | None = None) -> bool:
+        """Move from the status ``view`` was read in (False when a person moved it meanwhile); ``tell``: the
+        event that tells of the move, written with it."""
         def unit(session: Session) -> None:
             row = campaigns.move(session, campaign_id=view.id, to=to, actor=actor, reason=reason,
                                  now=self._now(), expected=view.status)
             for name, value in (then or {}).items():
                 setattr(row, name, value)
             session.add(row)
+            if tell is not None:
+                session.flush()
+                self._news.record(session, tell[0], view.id, **tell[1])
 
         try:
             await self._context.unit(unit)
@@ -92,12 +108,14 @@ class WaveDriver:
         except UserError as exc:
             log.info("campaign #%s not moved to %s: %s", view.id, to.label, exc)
             return False
+        self._news.wake()
         return True
 
     async def halt(self, view: CampaignView, *, reason: str) -> bool:
         """The bot halts the campaign with what it found (a person's halt is the engine's ``halt``)."""
         return await self.move(view, CampaignStatus(CampaignState.HALTED, view.wave), reason=reason,
-                               then={"halt_reason": reason})
+                               then={"halt_reason": reason},
+                               tell=(CampaignHalted, {"actor": BOT, "reason": reason}))
 
     async def run_pass(self, campaign_id: int) -> None:
         view = await self.view(campaign_id)
@@ -134,6 +152,10 @@ class WaveDriver:
             campaign = campaigns.get(session, campaign_id=view.id)
             campaign.soak_until = campaign.next_check_at = None
             session.add(campaign)
+            session.flush()
+            self._news.record(session, WaveStarted, view.id, wave=wave, reason=(
+                "the campaign was approved" if wave == 1 else
+                f"wave {wave - 1} is upgraded, verified and soaked, as the bot checked"))
 
         try:
             await self._context.unit(unit)
@@ -142,6 +164,7 @@ class WaveDriver:
         except UserError as exc:
             log.info("campaign #%s: wave %s not started: %s", view.id, wave, exc)
             return
+        self._news.wake()
         await self.follow_wave(await self.view(view.id))
 
     async def follow_wave(self, view: CampaignView) -> None:
@@ -220,12 +243,19 @@ class WaveDriver:
                    **fields: object) -> None:
         """Change a DMS's row; with ``was``, only while it still stands as this pass read it (a person's
         skip in between is not overwritten by what the pass concluded before it)."""
-        def unit(session: Session) -> None:
+        def unit(session: Session) -> bool:
             row = campaigns.member(session, campaign_id=campaign_id, dms_name=name)
-            if was is None or row.state == was.value:
-                campaigns.set_member(session, row, now=self._now(), **fields)
+            if was is not None and row.state != was.value:
+                return False
+            changed = any(getattr(row, key) != (value.value if isinstance(value, MemberState) else value)
+                          for key, value in fields.items())
+            campaigns.set_member(session, row, now=self._now(), **fields)
+            if changed:  # the card is drawn again; a note repeated at every pass is not news
+                self._news.record(session, CampaignChanged, campaign_id)
+            return changed
 
-        await self._context.unit(unit)
+        if await self._context.unit(unit):
+            self._news.wake()
 
     # ------------------------------------------------------------------ the soak
 
@@ -242,7 +272,8 @@ class WaveDriver:
         moved = await self.move(view, CampaignStatus(CampaignState.SOAKING, view.wave),
                                 reason=f"every DMS of wave {view.wave} is upgraded and verified or skipped",
                                 then={"soak_until": until,
-                                      "next_check_at": self._soak.next_check(now=now, until=until)})
+                                      "next_check_at": self._soak.next_check(now=now, until=until)},
+                                tell=(WaveDone, {"wave": view.wave}))
         if moved:
             for name, baseline in baselines.items():
                 await self._set(view.id, name, baseline=baseline.model_dump(mode="json"), findings=[])
@@ -267,12 +298,20 @@ class WaveDriver:
         if found:
             await self.halt(view, reason=f"the soak of wave {view.wave} found a regression: "
                                          + " | ".join(found))
-        elif now >= view.soak_until:
+            return
+        checked = tuple(m.name for m in view.wave_members(view.wave) if m.state is MemberState.UPGRADED)
+        last = now >= view.soak_until
+        next_at = self._soak.next_check(now=now, until=view.soak_until)
+
+        def unit(session: Session) -> None:
+            if not last:
+                campaigns.set_next_check(session, campaign_id=view.id, at=next_at)
+            self._news.record(session, SoakChecked, view.id, wave=view.wave, checked=checked, last=last)
+
+        await self._context.unit(unit)
+        self._news.wake()
+        if last:
             await self._soaked(view)
-        else:
-            next_at = self._soak.next_check(now=now, until=view.soak_until)
-            await self._context.unit(lambda session: campaigns.set_next_check(
-                session, campaign_id=view.id, at=next_at))
 
     async def _soaked(self, view: CampaignView) -> None:
         if view.wave < view.waves:
@@ -280,7 +319,7 @@ class WaveDriver:
         else:
             await self.move(view, CampaignStatus(CampaignState.DONE),
                             reason=f"every wave is upgraded, verified and soaked on {view.target}",
-                            then={"soak_until": None, "next_check_at": None})
+                            then={"soak_until": None, "next_check_at": None}, tell=(CampaignDone, {}))
 
     async def _baseline(self, campaign_id: int, name: str) -> Baseline:
         row = await self._context.unit(

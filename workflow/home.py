@@ -5,6 +5,10 @@ A person sees only what they may act on in the "waiting on you" part: approvals 
 approver (and not the requester, unless self-approval is allowed), manual checklist items only of plans
 they requested (the requester owns the MOP's manual steps). The pre-check button is offered to, and
 accepted from, the requester and the approvers only (``may_run_check``).
+
+Campaigns under way are listed too, each with what it waits on (``HomeCampaign``, read by the campaign
+engine, ``CampaignEngine.home``): one waits on this person when they may give what it waits for (its
+approval, or a resume after a halt).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from workflow.model.campaign_view import CampaignView
 from workflow.model.states import IN_FLIGHT, TERMINAL, PlanState
 from workflow.store import plans
 from workflow.store.snapshot import PlanSnapshot, load_snapshot
@@ -56,6 +61,12 @@ class ManualItem:
 
 
 @dataclass(frozen=True)
+class HomeCampaign:
+    view: CampaignView
+    yours: bool  # it waits on this person: an approval or a resume they may give
+
+
+@dataclass(frozen=True)
 class HomeView:
     user: str
     now: datetime
@@ -64,6 +75,7 @@ class HomeView:
     last_results: tuple[HomePlan, ...]  # the latest finished plan of each DMS
     approvals: tuple[HomePlan, ...]  # waiting for an approval this person may give
     manual_items: tuple[ManualItem, ...]  # open manual items of this person's plans
+    campaigns: tuple[HomeCampaign, ...] = ()  # every campaign under way, oldest first
 
 
 def load_home(

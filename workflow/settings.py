@@ -77,6 +77,12 @@ class WorkflowSettings(BaseSettings):
     # their lease, renewed every third of this (real seconds); another takes over once it has expired.
     lease_seconds: float = Field(default=30.0, gt=0)
 
+    # Campaigns (``workflow.campaign_engine``): how often the poll looks for due work (real seconds; a
+    # person's approval or resume wakes it at once), and how often a soak checks the upgraded DMSs again
+    # (the engine's clock, minutes).
+    campaign_poll_seconds: float = Field(default=30.0, gt=0)
+    campaign_soak_check_minutes: int = Field(default=60, ge=1)
+
     # Simulated DMS used when DMS_URL=simulated (console and the embedded default)
     sim_agents: int = Field(default=4, ge=1, le=250)
     sim_failover_pairs: int = Field(default=1, ge=0)

@@ -115,10 +115,23 @@ def campaign_card(campaign: CampaignPlan) -> Message:
     between = f"; soak {soak} between waves" if len(campaign.waves) > 1 else ""
     blocks.append(section(f"*Earliest end:* {when(campaign.end)} (the last wave's windows{between})"))
     blocks.append(context(safe.literal(
-        f"Each DMS can be planned today with `{SLASH_COMMAND} plan {campaign.target} on <dms> at "
-        "<YYYY-MM-DD HH:MM>`; approving and running the campaign as one is not built yet.")))
+        f"To store and run it, send `{SLASH_COMMAND} campaign {campaign.target} on <dms> ...` in Slack or "
+        "the console: its card there has the buttons to approve, halt, resume, skip a DMS and abort it.")))
     text = f"{title(campaign)}, earliest end {when(campaign.end)} (dry run, windows proposed)"
     return Message(text=text, blocks=to_dicts(blocks))
+
+
+def planned(campaign: CampaignPlan) -> list[Block]:
+    """What planning found, for a stored campaign's thread: each wave's DMSs with their own paths and
+    estimates, the known issues on any path, the notes and the earliest end."""
+    blocks: list[Block] = [section(_wave_text(wave)) for wave in campaign.waves]
+    if campaign.known_issues:
+        issues = fold_lines([_issue_line(issue) for issue in campaign.known_issues])
+        blocks.append(section(f"*Known issues on the paths*\n{issues}"))
+    if campaign.notes:
+        blocks.append(context(fold_lines([blocks_notes.warning_line(note) for note in campaign.notes])))
+    blocks.append(section(f"*Earliest end:* {when(campaign.end)} (the last wave's windows, after the soaks)"))
+    return blocks
 
 
 # ------------------------------------------------------------------ a stored campaign

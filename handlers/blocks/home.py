@@ -13,11 +13,14 @@ from typing import Any
 from handlers import safe_text as safe
 from handlers.blocks.plan import STATE_EMOJI, truncate, when
 from handlers.ids import ActionId
-from workflow.home import HomePlan, HomeView
+from workflow.home import HomeCampaign, HomePlan, HomeView
+from workflow.model.campaign_states import CampaignState
+from workflow.model.campaign_view import CampaignView
 
 MAX_PER_LIST = 6  # four lists of (section + actions) stay well inside the tab's 100 blocks
 SECTION_LIMIT = 3000
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 
 
 def who(user: str) -> str:
@@ -94,6 +97,46 @@ def _result(item: HomePlan) -> str:
     return f"Ended {when(item.snapshot.updated_at)} · requested by {who(item.snapshot.requester)}"
 
 
+def _where(view: CampaignView) -> str:
+    return f"<#{view.channel}>" if _CHANNEL_ID.match(view.channel) else safe.name(view.channel)
+
+
+def campaign_waits(view: CampaignView) -> str:
+    """What a campaign waits on, and on whom, as its stored state says."""
+    state, wave = view.state, view.wave
+    if state is CampaignState.PROPOSED:
+        return "an approver's approval (*Approve the campaign* on its card)"
+    if state is CampaignState.APPROVED:
+        return "the bot: wave 1 starts at its next pass"
+    if state is CampaignState.SOAKING:
+        return (f"the soak of wave {wave} until {when(view.soak_until)}; the bot checks the upgraded DMSs "
+                f"again at {when(view.next_check_at)}")
+    if state is CampaignState.HALTED:
+        return (f"an approver to resume it (*Resume…* on its card, with a reason), or anyone to abort it. "
+                f"{safe.mrkdwn(view.halt_reason, limit=300)}")
+    waiting = [f"{safe.name(m.name)}: {safe.mrkdwn(m.note or m.state.value, limit=200)}"
+               for m in view.wave_members(wave) if not m.state.settled]
+    return f"wave {wave}'s DMSs: " + "; ".join(waiting) if waiting else "the bot: the wave soaks next"
+
+
+def _campaign_blocks(campaigns: tuple[HomeCampaign, ...]) -> list[dict[str, Any]]:
+    if not campaigns:
+        return [_context("No campaign is under way.")]
+    blocks = [_section(f"*Campaign #{c.view.id}* to {safe.name(c.view.target)} — {c.view.status.label} "
+                       f"(card in {_where(c.view)})\nWaits on {campaign_waits(c.view)}")
+              for c in campaigns[:MAX_PER_LIST]]
+    if len(campaigns) > MAX_PER_LIST:
+        blocks.append(_context(f"…and {len(campaigns) - MAX_PER_LIST} more under way"))
+    return blocks
+
+
+def _yours(item: HomeCampaign) -> str:
+    view = item.view
+    what = ("your approval: *Approve the campaign* on its card" if view.state is CampaignState.PROPOSED
+            else "you to resume it (*Resume…* on its card, with a reason), or an abort")
+    return f"*Campaign #{view.id}* to {safe.name(view.target)} waits on {what} in {_where(view)}."
+
+
 def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = None) -> dict[str, Any]:
     """The ``view`` for ``views.publish``; ``links``: plan id -> permalink of the plan's message."""
     blocks: list[dict[str, Any]] = [_header("DataMiner upgrades"),
@@ -101,8 +144,10 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
     if notice:
         blocks.append(_section(f":information_source: {safe.literal(notice)}"))
     blocks += [{"type": "divider"}, _header("Waiting on you")]
-    if not home.approvals and not home.manual_items:
+    yours = [item for item in home.campaigns if item.yours]
+    if not home.approvals and not home.manual_items and not yours:
         blocks.append(_context("Nothing waits on you."))
+    blocks += [_section(_yours(item)) for item in yours[:MAX_PER_LIST]]
     for item in home.approvals[:MAX_PER_LIST]:
         blocks += _plan_blocks(item, "Your approval is requested: approve or reject in the plan's thread.",
                                links=links)
@@ -114,6 +159,8 @@ def home_view(home: HomeView, *, links: dict[int, str], notice: str | None = Non
         more = len(home.manual_items) - 20
         blocks.append(_section("*Manual checklist items you own:*\n" + "\n".join(lines)
                                + (f"\n…and {more} more" if more > 0 else "")))
+    blocks += [{"type": "divider"}, _header("Campaigns")]
+    blocks += _campaign_blocks(home.campaigns)
     blocks += [{"type": "divider"}, _header("Executing now")]
     blocks += _listed(home.executing, _executing, links=links, empty="No upgrade is running.")
     blocks += [{"type": "divider"}, _header("Upcoming windows")]

@@ -19,6 +19,7 @@ from handlers.blocks import cube as blocks_cube
 from handlers.blocks import notes as blocks_notes
 from handlers.blocks import plan as blocks
 from handlers.blocks import progress as blocks_progress
+from handlers.delivery.campaign_drawing import draw_campaign
 from workflow.events import (
     AgentProgress,
     ApprovalGranted,
@@ -46,6 +47,7 @@ from workflow.events import (
     UploadOnlyRequested,
     WindowScheduled,
 )
+from workflow.model.campaign_events import CampaignEvent
 from workflow.model.outbox import PICTURE, REPLY, UPSERT, Outgoing
 from workflow.model.snapshot import PlanSnapshot
 from workflow.model.states import PlanState
@@ -57,8 +59,11 @@ _PLAN_CHANGES = (PlanCreated, WindowScheduled, StateChanged, CheckFinished, Item
                  UpgradeCancelled, UpgradeExpired)
 
 
-def draw(event: Event, *, settings: WorkflowSettings | None) -> list[Outgoing]:
-    """The Slack calls that tell of ``event``, in the order they must be made."""
+def draw(event: Event | CampaignEvent, *, settings: WorkflowSettings | None) -> list[Outgoing]:
+    """The Slack calls that tell of ``event``, in the order they must be made (a campaign's event:
+    ``handlers.delivery.campaign_drawing``)."""
+    if isinstance(event, CampaignEvent):
+        return draw_campaign(event)
     draft = _Draft(settings)
     draft.draw_event(event)
     return draft.calls

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.delivery import drawing
 from handlers.delivery.outbox_sender import OutboxSender, Picture
 from handlers.delivery.slack_web import ChannelPacer
+from workflow.campaign_outbox import CampaignMessages
 from workflow.event_codec import decode
 from workflow.events import Event
 from workflow.model.outbox import CLAIM_TTL_S, Outgoing
@@ -37,13 +38,16 @@ class SlackNotifier:
 
     def __init__(self, *, web_client: AsyncWebClient, outbox: Outbox, pacer: ChannelPacer,
                  settings: WorkflowSettings | None = None, picture: Picture | None = None,
-                 poll_s: float = 2.0, retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S) -> None:
+                 poll_s: float = 2.0, retry_base_s: float = 2.0, claim_ttl_s: float = CLAIM_TTL_S,
+                 campaign_messages: CampaignMessages | None = None,
+                 campaign_picture: Picture | None = None) -> None:
         self._settings = settings
         self._pacer = pacer
         self.drawn = 0  # messages drawn into the outbox (more than were sent: waiting edits merge)
         self.sender = OutboxSender(web_client=web_client, outbox=outbox, pacer=pacer, draw=self.draw,
-                                   picture=picture, poll_s=poll_s, retry_base_s=retry_base_s,
-                                   claim_ttl_s=claim_ttl_s)
+                                   picture=picture, campaign_picture=campaign_picture, poll_s=poll_s,
+                                   retry_base_s=retry_base_s, claim_ttl_s=claim_ttl_s)
+        self.sender.campaign_messages = campaign_messages  # where campaign cards live, for their edits
 
     @property
     def failures(self) -> int:

@@ -12,6 +12,10 @@ One delivery in flight per channel, in the order the messages were written, spac
 
 Rows left by a stopped or killed process are delivered by the next sender that runs (this one after a
 restart, or another replica once the dead one's claim expires).
+
+A campaign's rows (no plan; their role names the campaign, ``workflow.model.campaign_events.campaign_role``)
+are its card, posted once and edited afterwards, and replies in the card's thread; where the card lives is
+kept by ``campaign_messages`` (``workflow.campaign_outbox.CampaignMessages``, given by the composition root).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.delivery.ephemerals import expired, post_kept
 from handlers.delivery.slack_web import NETWORK_ERRORS, ChannelPacer, classify
+from workflow.campaign_outbox import CampaignMessages
 from workflow.leases import replica_owner
+from workflow.model.campaign_events import CARD, campaign_of
 from workflow.model.clock import utc_now
 from workflow.model.errors import DatabaseBusy
 from workflow.model.outbox import CLAIM_TTL_S, EPHEMERAL, PICTURE, REPLY, Claimed, Draw
@@ -36,8 +42,8 @@ from workflow.outbox import TAKE_LIMIT, Outbox
 
 log = logging.getLogger(__name__)
 
-# Uploads a plan's timeline picture into ``channel`` (its thread when ``thread_ts``), unpaced: the sender
-# paces it with the channel's other calls.
+# Uploads a plan's (or a campaign's) timeline picture into ``channel`` (its thread when ``thread_ts``),
+# unpaced: the sender paces it with the channel's other calls.
 Picture = Callable[[int, str, str | None], Awaitable[None]]
 
 # chat.update answers these when the message is gone: post it again rather than lose it.
@@ -57,6 +63,7 @@ class OutboxSender:
         pacer: ChannelPacer,
         draw: Draw,
         picture: Picture | None = None,
+        campaign_picture: Picture | None = None,
         owner: str | None = None,
         poll_s: float = 2.0,
         retry_base_s: float = 2.0,
@@ -65,6 +72,7 @@ class OutboxSender:
         self._client = web_client
         self._outbox = outbox
         self._picture = picture
+        self._campaign_picture = campaign_picture
         self._pacer = pacer
         self._draw = draw
         self.owner = owner or replica_owner()
@@ -75,6 +83,9 @@ class OutboxSender:
         # and a call that takes longer than most of one is given up (and retried) before the claim runs out.
         self._claim_ttl_s = claim_ttl_s
         self._cache: dict[tuple[int, str], tuple[str, str]] = {}  # (plan, role) -> (channel, ts)
+        # Where campaign cards live; without it a campaign's card could only be posted, never edited.
+        self.campaign_messages: CampaignMessages | None = None
+        self._cards: dict[int, tuple[str, str]] = {}  # campaign -> (channel, ts) of its card
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._claimed: dict[asyncio.Task[None], Claimed] = {}  # what each delivery in flight holds
         self._wakeup: asyncio.Event | None = None
@@ -251,6 +262,12 @@ class OutboxSender:
             await post_kept(self._client, channel=row.channel, payload=row.payload)
             return None
         if row.kind == PICTURE:
+            campaign = campaign_of(row.role) if row.plan_id is None else None
+            if campaign is not None and self._campaign_picture is not None:
+                card = await self._card(campaign)
+                await self._campaign_picture(campaign, card[0] if card else row.channel,
+                                             card[1] if card else None)
+                return None
             parent = await self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
             if self._picture is not None and row.plan_id is not None:
                 await self._picture(row.plan_id, parent[0] if parent else row.channel,
@@ -258,12 +275,16 @@ class OutboxSender:
             return None
         if row.kind == REPLY:
             extra: dict[str, Any] = {}
-            parent = await self.message_ref(row.plan_id, "plan") if row.plan_id is not None else None
+            parent = await self._thread_of(row)
             if parent is not None:
                 extra["thread_ts"] = parent[1]
                 if row.broadcast:
                     extra["reply_broadcast"] = True
             await self._client.chat_postMessage(channel=row.channel, **extra, **row.payload)
+            return None
+        campaign = campaign_of(row.role) if row.plan_id is None else None
+        if campaign is not None:
+            await self._upsert_card(row, campaign)
             return None
         assert row.plan_id is not None and row.role is not None
         ref = await self.message_ref(row.plan_id, row.role)
@@ -286,7 +307,47 @@ class OutboxSender:
         self._cache[(row.plan_id, row.role)] = (channel, ts)
         return channel, ts, thread_ts
 
+    async def _thread_of(self, row: Claimed) -> tuple[str, str] | None:
+        """The message a reply goes under: its plan's message, or its campaign's card."""
+        if row.plan_id is not None:
+            return await self.message_ref(row.plan_id, "plan")
+        campaign = campaign_of(row.role)
+        return await self._card(campaign) if campaign is not None else None
+
+    async def _card(self, campaign_id: int) -> tuple[str, str] | None:
+        cached = self._cards.get(campaign_id)
+        if cached is None and self.campaign_messages is not None:
+            cached = await self.campaign_messages.get(campaign_id=campaign_id, role=CARD)
+            if cached is not None:
+                self._cards[campaign_id] = cached
+        return cached
+
+    async def _upsert_card(self, row: Claimed, campaign_id: int) -> None:
+        """Post the campaign's card the first time, edit it afterwards (as a plan's message)."""
+        ref = await self._card(campaign_id)
+        if ref is not None:
+            try:
+                await self._client.chat_update(channel=ref[0], ts=ref[1], **row.payload)
+                return
+            except SlackApiError as exc:
+                if classify(exc)[0] not in _GONE:
+                    raise
+                log.warning("campaign #%s: the card is gone; posting it again", campaign_id)
+        elif row.edit_only:
+            return
+        answer = await self._client.chat_postMessage(channel=row.channel, **row.payload)
+        posted = (str(answer["channel"]), str(answer["ts"]))
+        self._cards[campaign_id] = posted
+        if self.campaign_messages is None:
+            log.warning("campaign #%s: its card was posted but cannot be found again after a restart",
+                        campaign_id)
+            return
+        await self.campaign_messages.save(campaign_id=campaign_id, role=CARD, channel=posted[0], ts=posted[1])
+
 
 def _whose(row: Claimed) -> str:
-    """Whose message a log line is about: a plan's, or a person's answer."""
-    return f"plan #{row.plan_id}" if row.plan_id is not None else f"an answer to {row.payload.get('user')}"
+    """Whose message a log line is about: a plan's, a campaign's, or a person's answer."""
+    if row.plan_id is not None:
+        return f"plan #{row.plan_id}"
+    campaign = campaign_of(row.role)
+    return f"campaign #{campaign}" if campaign is not None else f"an answer to {row.payload.get('user')}"

@@ -6,8 +6,9 @@
   skip, which DMS. Its submission calls the engine before acking, as the decision modals do: a refusal can
   only be shown on the modal's field in the ack itself.
 
-Listeners stay thin (ack, parse, one engine call, answer); every rule is the campaign engine's. The clicker
-is told the outcome ephemerally with the card drawn again, saying who did it.
+Listeners stay thin (ack, parse, one engine call); every rule is the campaign engine's. What was done is
+told in the channel, as a plan's approval is: the campaign card is redrawn and its thread says who did it and
+why (``handlers.delivery.campaign_drawing``, through the outbox); the clicker is told only a refusal.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import safe_text as safe
 from handlers.blocks import campaign as blocks_campaign
-from handlers.blocks.plan import Message
 from handlers.button_values import CampaignButton
 from handlers.delivery.ephemerals import Ephemerals
 from handlers.ids import ActionId, BlockId, CallbackId
@@ -50,18 +49,11 @@ def _campaign_id(click: Click) -> int:
     return click.button.campaign_id
 
 
-async def _answer(client: AsyncWebClient, click: Click, view: CampaignView, *, done: str) -> None:
-    card = blocks_campaign.stored_card(view)
-    said = f"{done} (by {safe.user(click.user)}, confirmed in Slack). {card.text}"
-    await click.answer(client, Message(text=said, blocks=card.blocks))
-
-
 async def _on_click(campaigns: CampaignEngine, client: AsyncWebClient, click: Click) -> None:
     campaign_id = _campaign_id(click)
     action = ActionId(str(click.action.get("action_id") or ""))
     if action is ActionId.CAMPAIGN_APPROVE:
-        view = await campaigns.approve(campaign_id=campaign_id, actor=click.user)
-        await _answer(client, click, view, done=f"Campaign #{campaign_id} approved")
+        await campaigns.approve(campaign_id=campaign_id, actor=click.user)  # told on the card's thread
         return
     await campaigns.authorize(campaign_id=campaign_id, action=FORMS[action], actor=click.user)
     view = await campaigns.view(campaign_id)

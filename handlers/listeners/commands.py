@@ -2,7 +2,11 @@
 
 Bad input is answered in the ack itself (parsing is pure and instant) and creates nothing. A Slack retry
 (``X-Slack-Retry-Num``) of ``plan`` never makes a second plan: the command's ``trigger_id`` is the engine's
-dedupe key, and a retry that arrives while the first copy is still working is only acknowledged.
+dedupe key, and a retry that arrives while the first copy is still working is only acknowledged (so is
+one of ``campaign``; a later one is refused by the engine: its DMSs are in the first campaign already).
+
+``campaign`` stores the campaign (``CampaignEngine.create``) and its card, with its buttons, is posted in
+the channel from the outbox of domain events; without a campaign engine it is the dry run the CLI prints.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from handlers.listeners.command_parser import (
     parse_command,
 )
 from handlers.listeners.middleware import ListenerWork
+from workflow.campaign_engine import CampaignEngine
 from workflow.engine import UpgradeEngine
 from workflow.model.errors import NotFound, UserError
 from workflow.model.snapshot import PlanSnapshot
@@ -58,8 +63,10 @@ class CommandRunner:
     """What the listener does after the ack; separate so it reads as the table of subcommands."""
 
     def __init__(self, *, engine: UpgradeEngine, work: ListenerWork, slots: int = WORK_SLOTS,
-                 timeline: TimelinePoster | None = None, tell: Ephemerals | None = None) -> None:
+                 timeline: TimelinePoster | None = None, tell: Ephemerals | None = None,
+                 campaigns: CampaignEngine | None = None) -> None:
         self._engine = engine
+        self._campaigns = campaigns
         self._tell = tell or Ephemerals()
         self._timeline = timeline
         self._work = work
@@ -134,11 +141,23 @@ class CommandRunner:
                 return blocks_progress.history(await engine.read_history(limit=10))
             case TimelineCommand():
                 return await self._post_timeline(parsed.plan_id, channel=channel)
-            case CampaignCommand():  # a dry run: every DMS read and planned, nothing stored
-                return blocks_campaign.campaign_card(await engine.plan_campaign(parsed.request))
+            case CampaignCommand():
+                return await self._campaign(parsed, user=user, channel=channel, dedupe_key=dedupe_key)
             case HelpCommand():
                 return HELP_TEXT
         raise AssertionError(f"unhandled command {parsed!r}")
+
+    async def _campaign(self, parsed: CampaignCommand, *, user: str, channel: str,
+                        dedupe_key: str | None) -> Message | None:
+        """Stored, its card posted in the channel (the answer); without a campaign engine, a dry run."""
+        try:
+            if self._campaigns is None:  # every DMS read and planned, nothing stored
+                return blocks_campaign.campaign_card(await self._engine.plan_campaign(parsed.request))
+            await self._campaigns.create(parsed.request, requester=user, channel=channel)
+            return None
+        finally:
+            if dedupe_key is not None:
+                self._in_flight.discard(dedupe_key)
 
     async def _post_timeline(self, plan_id: int | None, *, channel: str) -> str:
         """The current picture, during the execution too, into the plan's thread."""
@@ -177,8 +196,9 @@ class CommandRunner:
 
 
 def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
-             timeline: TimelinePoster | None = None, tell: Ephemerals | None = None) -> None:
-    runner = CommandRunner(engine=engine, work=work, timeline=timeline, tell=tell)
+             timeline: TimelinePoster | None = None, tell: Ephemerals | None = None,
+             campaigns: CampaignEngine | None = None) -> None:
+    runner = CommandRunner(engine=engine, work=work, timeline=timeline, tell=tell, campaigns=campaigns)
 
     @app.command(SLASH_COMMAND)
     async def on_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -203,7 +223,8 @@ def register(app: AsyncApp, *, engine: UpgradeEngine, work: ListenerWork,
         trigger = str(command.get("trigger_id") or "")
         trigger = trigger if re.fullmatch(r"[0-9A-Za-z._-]{1,128}", trigger) else ""  # it is stored
         dedupe_key = f"slash:{trigger}" if trigger else None
-        if isinstance(parsed, PlanCommand) and dedupe_key is not None and not runner.claim(dedupe_key):
+        once = isinstance(parsed, PlanCommand | CampaignCommand)
+        if once and dedupe_key is not None and not runner.claim(dedupe_key):
             await ack()  # a Slack retry while the first copy still works: that copy answers
             return
         slow = isinstance(parsed, PlanCommand | CheckCommand | TimelineCommand | CampaignCommand)

@@ -1,5 +1,6 @@
-"""The App Home tab: published on ``app_home_opened`` and refreshed when a plan changes, for every person
-who opened it; its buttons open a plan's thread (a link) or run the pre-check (who clicks is checked).
+"""The App Home tab: published on ``app_home_opened`` and refreshed when a plan or a campaign changes, for
+every person who opened it; its buttons open a plan's thread (a link) or run the pre-check (who clicks is
+checked). Campaigns under way are listed with what each waits on (``campaigns``: the campaign engine's).
 
 ``views.publish`` is rate limited (tier 4) and a publish replaces the whole tab, so ``HomePublisher``
 keeps at most one publish per user at a time and coalesces a burst of changes into one publish after a
@@ -9,6 +10,7 @@ short debounce (the latest state is what matters, never each step).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,12 +33,13 @@ from workflow.events import (
     StateChanged,
     WindowScheduled,
 )
-from workflow.home import HomeView
+from workflow.home import HomeCampaign, HomeView
 from workflow.model.errors import UserError
 
 log = logging.getLogger(__name__)
 
 ThreadOf = Callable[[int], Awaitable[tuple[str, str] | None]]
+CampaignsOf = Callable[[str], Awaitable[tuple[HomeCampaign, ...]]]  # a person's campaigns, by user id
 REFRESH_ON = (PlanCreated, WindowScheduled, StateChanged, ItemTicked, ApprovalRequested, HopFinished)
 DEBOUNCE_S = 2.0
 
@@ -45,9 +48,11 @@ class HomePublisher:
     """Implements ``workflow.events.Notifier``: refreshes the Home tab of everyone who opened it."""
 
     def __init__(self, *, web_client: AsyncWebClient, engine: Callable[[], UpgradeEngine],
-                 thread_of: ThreadOf, debounce_s: float = DEBOUNCE_S) -> None:
+                 thread_of: ThreadOf, debounce_s: float = DEBOUNCE_S,
+                 campaigns: CampaignsOf | None = None) -> None:
         self._client = web_client
         self._engine = engine
+        self._campaigns = campaigns
         self._thread_of = thread_of
         self._debounce_s = debounce_s
         self._viewers: set[str] = set()  # who opened the tab since this process started
@@ -61,6 +66,11 @@ class HomePublisher:
         if isinstance(event, REFRESH_ON):
             for user in list(self._viewers):
                 self.request(user)
+
+    def refresh_all(self) -> None:
+        """Something every tab shows changed (a campaign): publish each again, debounced."""
+        for user in list(self._viewers):
+            self.request(user)
 
     def request(self, user: str, *, notice: str | None = None, now: bool = False) -> None:
         """Publish ``user``'s tab soon (``now``: without the debounce); never two publishes at once."""
@@ -92,6 +102,8 @@ class HomePublisher:
 
     async def _publish(self, user: str, *, notice: str | None) -> None:
         home = await self._engine().home(user=user)
+        if self._campaigns is not None:
+            home = dataclasses.replace(home, campaigns=await self._campaigns(user))
         links = await self._permalinks(home)
         await self._client.views_publish(user_id=user, view=home_view(home, links=links, notice=notice))
         self.publishes += 1

@@ -2,6 +2,7 @@
 
 A plan has one message per role ("plan": the interactive plan message whose thread carries progress,
 "status": the status message edited in place, ...). Saving a role again replaces its reference.
+A campaign's messages (its card, whose thread carries its news) are kept the same way, per (campaign, role).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sqlmodel import Session, select
 
 from workflow.model.clock import utc_now
 from workflow.store import database
-from workflow.store.tables import SlackMessageRef
+from workflow.store.tables import CampaignMessageRef, SlackMessageRef
 
 
 def save_message_ref(
@@ -62,3 +63,23 @@ class MessageRefs:
     def save(self, *, plan_id: int, role: str, channel: str, ts: str, thread_ts: str | None = None) -> None:
         with database.session(self._db) as session:
             save_message_ref(session, plan_id=plan_id, role=role, channel=channel, ts=ts, thread_ts=thread_ts)
+
+
+def save_campaign_ref(session: Session, *, campaign_id: int, role: str, channel: str,
+                      ts: str) -> CampaignMessageRef:
+    """Where a campaign's message in ``role`` lives (its card: "card"); saving again replaces it."""
+    row = get_campaign_ref(session, campaign_id=campaign_id, role=role)
+    if row is None:
+        row = CampaignMessageRef(campaign_id=campaign_id, role=role, channel=channel, ts=ts)
+    else:
+        row.channel, row.ts = channel, ts
+    row.updated_at = utc_now()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_campaign_ref(session: Session, *, campaign_id: int, role: str) -> CampaignMessageRef | None:
+    statement = select(CampaignMessageRef).where(CampaignMessageRef.campaign_id == campaign_id,
+                                                 CampaignMessageRef.role == role)
+    return session.exec(statement).first()

@@ -1,63 +1,23 @@
 """Every database table, in one module (SQLModel), dialect-neutral so SQLite and PostgreSQL both work.
 
-Times are stored as timezone-aware UTC. SQLite forgets the offset, so ``UTCDateTime`` puts it back on
-read and refuses naive datetimes on write (a naive time is a bug: we cannot know its zone).
+Times are stored as timezone-aware UTC (``workflow.store.columns.UTCDateTime``).
 Enumerations are stored as plain strings (``PlanState`` values and so on) rather than database enums,
 so adding a state never needs an ``ALTER TYPE``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from dms.upgrade_path import Hop
 from workflow.model.clock import as_utc, utc_now
+from workflow.store.columns import UTCDateTime, _created, _json, _time, metadata
 
-# Deterministic constraint names: Alembic needs them to alter constraints (SQLite batch mode, PostgreSQL).
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = SQLModel.metadata
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every dialect."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given; use timezone-aware UTC")
-        value = value.astimezone(UTC)
-        # SQLite stores text: keep it naive UTC so string order equals time order.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return as_utc(value)
-
-
-def _time(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
-
-
-def _created() -> Any:
-    return Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime(), nullable=False))
-
-
-def _json(*, default: Any) -> Any:
-    return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
+__all__ = ["Campaign", "CampaignDms", "CampaignMessageRef", "UTCDateTime", "metadata"]
 
 
 class DmsTarget(SQLModel, table=True):
@@ -353,48 +313,7 @@ class StepAttempt(SQLModel, table=True):
     finished_at: datetime | None = _time()
 
 
-class Campaign(SQLModel, table=True):
-    """DMSs upgraded in waves (``workflow.campaign_engine``); all a poll needs after a restart is stored."""
+# The campaigns' tables, by concept in a module of their own: imported here so the metadata and the
+# migrations see every table.
+from workflow.store.campaign_tables import Campaign, CampaignDms, CampaignMessageRef  # noqa: E402
 
-    __tablename__ = "campaign"
-
-    id: int | None = Field(default=None, primary_key=True)
-    state: str = Field(max_length=32, index=True)  # a CampaignState value
-    wave: int = 0  # the wave the state is about (0: none yet, or finished)
-    waves: int
-    halted_from: str | None = Field(default=None, max_length=32)  # the state a resume goes back to
-    target_version: str = Field(max_length=64)
-    requester: str = Field(max_length=100)
-    channel: str = Field(default="", max_length=100)
-    soak_minutes: int
-    approved_by: str | None = Field(default=None, max_length=100)
-    approved_at: datetime | None = _time()
-    soak_until: datetime | None = _time()  # the current wave has soaked at this time (engine clock)
-    next_check_at: datetime | None = _time()  # the next soak re-check is due (engine clock)
-    halt_reason: str = Field(default="")
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
-
-
-class CampaignDms(SQLModel, table=True):
-    """One DMS of a campaign: wave, window, the plan made when its wave started, the soak's findings."""
-
-    __tablename__ = "campaign_dms"
-    __table_args__ = (sa.UniqueConstraint("campaign_id", "dms_name", name="uq_campaign_dms_campaign_dms"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    wave: int  # 1-based
-    position: int
-    dms_name: str = Field(max_length=100, index=True)
-    state: str = Field(max_length=20)  # a MemberState value
-    plan_id: int | None = Field(default=None, foreign_key="upgrade_plan.id")
-    attempt: int = 1  # a resume after a failed or expired plan plans the DMS again
-    current_version: str = Field(max_length=64)  # as read when the campaign was planned
-    window_start: datetime | None = _time()  # proposed when planned; moved when its wave starts later
-    window_end: datetime | None = _time()
-    skip_reason: str = Field(default="")
-    note: str = Field(default="")  # what it waits for or why it stopped, as the bot last saw it
-    baseline: dict[str, Any] = _json(default=dict)  # dms.models.Baseline the soak compares with
-    findings: list[dict[str, Any]] = _json(default=list)  # the last soak check's results (CheckResult)
-    updated_at: datetime = _created()

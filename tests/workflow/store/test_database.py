@@ -16,7 +16,7 @@ from workflow.store.tables import AuditEvent, metadata
 def test_migration_on_empty_db_matches_models(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     migrate(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
     with engine.connect() as connection:
         context = MigrationContext.configure(
