@@ -192,7 +192,8 @@ class Runtime:
         self._started = True
         return self
 
-    async def _build(self) -> None:
+    async def _build_dms(self) -> None:
+        """The DMSs (simulated ones started), the database and the catalog."""
         targets = load_targets(self.settings)  # a bad targets file stops the start, in one line
         self._simulators = AsyncExitStack()
         self.settings, self.simulators = await simulated.start_fleet_clock(self._simulators, self.settings,
@@ -210,6 +211,10 @@ class Runtime:
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
         self.dms_probe = DmsProbe(self.dms_access)
         self.dms_probe.start()
+
+    async def _build(self) -> None:
+        await self._build_dms()
+        settings, db = self.settings, self.db
         token = secret_value(settings.slack_bot_token) or ""
         self.web_client = self._given_client or make_web_client(token=token, base_url=settings.slack_api_url)
         # Reported by /healthz, never waited for: requests are acked whether or not Slack answers. Started
@@ -221,11 +226,11 @@ class Runtime:
                                        load=lambda plan_id: self.engine.read_timeline(plan_id),
                                        thread_of=lambda plan_id: self.notifier.message_ref(plan_id, "plan"),
                                        load_campaign=lambda campaign_id: self.campaigns.timeline(campaign_id))
-        outbox = Outbox(self._db)
+        outbox = Outbox(db)
         self._notifier = slack = SlackNotifier(
             web_client=self.web_client, outbox=outbox, pacer=self.pacer, settings=settings,
             picture=self.timeline.upload, poll_s=max(0.2, 2 * pace), retry_base_s=max(0.05, 2 * pace),
-            claim_ttl_s=2 * settings.lease_seconds, campaign_messages=CampaignMessages(self._db),
+            claim_ttl_s=2 * settings.lease_seconds, campaign_messages=CampaignMessages(db),
             campaign_picture=self.timeline.upload_campaign)
         # The App Home tab of everyone who opened it, refreshed when a plan changes; debounced at twice the
         # Slack pacing interval (2 s in production; tests that shorten the pacing shorten this too).
@@ -243,7 +248,7 @@ class Runtime:
             group_id=settings.upgrade_operator_group, names=("UPGRADE_OPERATORS", "operator"),
         )
         self._engine = UpgradeEngine(
-            settings=settings, db=self._db, catalog=self.catalog, notifier=notifier,
+            settings=settings, db=db, catalog=self.catalog, notifier=notifier,
             approvers=self.approvers, dms_access=self.dms_access, clock=self._clock,
             operators=self.operators,
         )

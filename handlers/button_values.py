@@ -120,6 +120,7 @@ BY_ACTION: dict[str, type[ButtonValue]] = {
     ActionId.CAMPAIGN_RESUME.value: CampaignButton,
     ActionId.CAMPAIGN_SKIP.value: CampaignButton,
     ActionId.CAMPAIGN_ABORT.value: CampaignButton,
+    ActionId.CAMPAIGN_MOVE.value: CampaignButton,
 }
 
 

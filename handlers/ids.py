@@ -64,6 +64,7 @@ class ActionId(StrEnum):
     CAMPAIGN_ABORT = "campaign.abort"
     CAMPAIGN_REASON = "campaign.reason"
     CAMPAIGN_SKIP_DMS = "campaign.skip_dms"
+    CAMPAIGN_MOVE = "campaign.move"
     # Window modal inputs
     WINDOW_DATE = "window.date"
     WINDOW_TIME = "window.time"

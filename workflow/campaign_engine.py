@@ -20,11 +20,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from workflow import campaign_soak
+from workflow import campaign_soak, campaign_windows
 from workflow.campaign_outbox import CampaignNews
 from workflow.campaign_roles import WHO_MAY, CampaignAction, CampaignPermissions
 from workflow.campaign_timeline import CampaignTimeline, load_campaign_timeline
@@ -201,6 +201,17 @@ class CampaignEngine:
 
         await self.context.unit(unit)
         self.news.wake()
+        self._wake.set()
+        return await self.view(campaign_id)
+
+    async def move_window(self, *, campaign_id: int, dms: str, start: datetime, length: timedelta | None,
+                          actor: str, reason: str = "") -> CampaignView:
+        """Move a waiting DMS's window (``workflow.campaign_windows``); ``length`` None keeps its length."""
+        await self.permissions.require(campaign_id=campaign_id, action=CampaignAction.MOVE_WINDOW,
+                                       actor=actor)
+        await campaign_windows.move_window(self.context, self.news, await self.view(campaign_id), dms=dms,
+                                           start=start, length=length, actor=actor,
+                                           reason=text.reason(reason))
         self._wake.set()
         return await self.view(campaign_id)
 

@@ -31,6 +31,7 @@ class CampaignAction(StrEnum):
     RESUME = "resume"
     SKIP = "skip"
     ABORT = "abort"
+    MOVE_WINDOW = "move_window"
 
 
 _ALL = frozenset(Role)
@@ -40,8 +41,10 @@ WHO_MAY: dict[CampaignAction, frozenset[Role]] = {
     CampaignAction.RESUME: frozenset({Role.APPROVER}),
     CampaignAction.SKIP: frozenset({Role.APPROVER}),
     CampaignAction.ABORT: _ALL,
+    CampaignAction.MOVE_WINDOW: _ALL,  # as a plan's window: the requester, an approver or an operator
 }
 
+_VERBS = {CampaignAction.MOVE_WINDOW: "move a window of"}
 _WHO: dict[frozenset[Role], str] = {
     frozenset({Role.APPROVER}): "an upgrade approver",
     _ALL: "the requester or an upgrade approver (or operator)",
@@ -64,7 +67,8 @@ class CampaignPermissions:
         held = await self._permissions.roles_of(actor, requester=requester)
         error: NotAuthorized | None = None
         if not WHO_MAY[action] & held:
-            error = NotAuthorized(f"Only {_WHO[WHO_MAY[action]]} may {action.value} campaign #{campaign_id}")
+            verb = _VERBS.get(action, action.value)
+            error = NotAuthorized(f"Only {_WHO[WHO_MAY[action]]} may {verb} campaign #{campaign_id}")
         elif action is CampaignAction.APPROVE and actor == requester and not allow_self_approval:
             error = NotAuthorized(f"You requested campaign #{campaign_id}; another approver must approve it")
         if error is None:

@@ -168,7 +168,7 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def _clear_of(name: str, busy: Busy | None, *, start: datetime) -> None:
+def clear_of(name: str, busy: Busy | None, *, start: datetime) -> None:
     """Refuse a window that the DMS's plan under way may still hold (it ends after the campaign's window
     starts, or it has no window yet): the campaign could not make the DMS's plan then."""
     if busy is None or (busy.window_end is not None and busy.window_end <= start):
@@ -233,7 +233,7 @@ async def plan_campaign(
             length = timedelta(minutes=math.ceil(estimate.execution.high_minutes))
             start, end = _window((name, number), request=request, length=length, earliest=earliest,
                                  slots=access.target(name).slots)
-            _clear_of(name, busy.get(name), start=start)
+            clear_of(name, busy.get(name), start=start)
             own = tuple(w for w in path.warnings
                         if w.kind is not WarningKind.KNOWN_ISSUE and w.kind not in _CAMPAIGN_WIDE)
             members.append(CampaignDms(name=name, agents=agents, path=path, estimate=estimate,

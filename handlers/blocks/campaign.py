@@ -18,12 +18,14 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
+    DatePickerElement,
     HeaderBlock,
     InputBlock,
     Option,
     PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
+    TimePickerElement,
 )
 from slack_sdk.models.views import View
 
@@ -147,10 +149,13 @@ _EFFECT = {
                             "waits. A DMS whose upgrade runs cannot be skipped.",
     ActionId.CAMPAIGN_ABORT: "Aborting ends the campaign: every plan of it that still waits is cancelled; an "
                              "upgrade already running goes on to its end.",
+    ActionId.CAMPAIGN_MOVE: "A DMS whose wave has not started gets its plan for the new window. Times are in "
+                            "UTC; without a duration the window keeps its length.",
 }
 _REQUIRED = frozenset({ActionId.CAMPAIGN_RESUME, ActionId.CAMPAIGN_SKIP})
 _TITLES = {ActionId.CAMPAIGN_HALT: "Halt the campaign", ActionId.CAMPAIGN_RESUME: "Resume the campaign",
-           ActionId.CAMPAIGN_SKIP: "Skip a DMS", ActionId.CAMPAIGN_ABORT: "Abort the campaign"}
+           ActionId.CAMPAIGN_SKIP: "Skip a DMS", ActionId.CAMPAIGN_ABORT: "Abort the campaign",
+           ActionId.CAMPAIGN_MOVE: "Move a window"}
 REASON_MAX = 1000
 
 
@@ -160,6 +165,13 @@ def skippable(view: CampaignView) -> tuple[str, ...]:
         return ()
     return tuple(m.name for m in view.members if m.state in (MemberState.WAITING, MemberState.PLANNED,
                                                                MemberState.STOPPED))
+
+
+def movable(view: CampaignView) -> tuple[str, ...]:
+    """The DMSs whose window may still move here: their wave has not started (the engine decides)."""
+    if view.state.terminal:
+        return ()
+    return tuple(m.name for m in view.members if m.state is MemberState.WAITING)
 
 
 def _member_line(member: MemberView, *, target: str) -> list[str]:
@@ -186,13 +198,15 @@ def _buttons(view: CampaignView) -> ActionsBlock | None:
         wanted.append(ActionId.CAMPAIGN_RESUME)
     if skippable(view) and view.state is not CampaignState.PROPOSED:
         wanted.append(ActionId.CAMPAIGN_SKIP)
+    if movable(view):
+        wanted.append(ActionId.CAMPAIGN_MOVE)
     if not view.state.terminal:
         wanted.append(ActionId.CAMPAIGN_ABORT)
     if not wanted:
         return None
     labels = {ActionId.CAMPAIGN_APPROVE: "Approve the campaign", ActionId.CAMPAIGN_HALT: "Halt",
               ActionId.CAMPAIGN_RESUME: "Resume…", ActionId.CAMPAIGN_SKIP: "Skip a DMS…",
-              ActionId.CAMPAIGN_ABORT: "Abort…"}
+              ActionId.CAMPAIGN_ABORT: "Abort…", ActionId.CAMPAIGN_MOVE: "Move a window…"}
     elements = []
     for action in wanted:
         style = "primary" if action is ActionId.CAMPAIGN_APPROVE else (
@@ -230,16 +244,32 @@ def stored_card(view: CampaignView) -> Message:
     return Message(text=f"{heading} ({view.waves} waves)", blocks=to_dicts(blocks))
 
 
+def _window_inputs() -> list[Block]:
+    return [
+        InputBlock(block_id=BlockId.WINDOW_DATE.value, label="Start date (UTC)",
+                   element=DatePickerElement(action_id=ActionId.WINDOW_DATE.value)),
+        InputBlock(block_id=BlockId.WINDOW_TIME.value, label="Start time (UTC)",
+                   element=TimePickerElement(action_id=ActionId.WINDOW_TIME.value)),
+        InputBlock(block_id=BlockId.WINDOW_DURATION.value, label="Duration", optional=True,
+                   hint="Like 4h, 90m or 2h30m; empty keeps the window's length",
+                   element=PlainTextInputElement(action_id=ActionId.WINDOW_DURATION.value, max_length=10)),
+    ]
+
+
 def campaign_modal(view: CampaignView, *, action: ActionId, channel: str) -> dict[str, Any]:
-    """The reason (required to resume and to skip) and, to skip, which DMS; the engine decides."""
+    """The reason (required to resume and to skip); to skip or move a window, which DMS; to move it, the
+    new start and length. The engine decides."""
     required = action in _REQUIRED
     blocks: list[Block] = [section(f"Campaign #{view.id} to {safe.mrkdwn(view.target)}, "
                                    f"{view.status.label}.\n{_EFFECT[action]}")]
-    if action is ActionId.CAMPAIGN_SKIP:
-        options = [Option(text=safe.plain(name, limit=75), value=name) for name in skippable(view)[:100]]
+    if action in (ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_MOVE):
+        names = skippable(view) if action is ActionId.CAMPAIGN_SKIP else movable(view)
+        options = [Option(text=safe.plain(name, limit=75), value=name) for name in names[:100]]
         blocks.append(InputBlock(block_id=BlockId.CAMPAIGN_SKIP_DMS.value, label="Which DMS?",
                                  element=StaticSelectElement(action_id=ActionId.CAMPAIGN_SKIP_DMS.value,
                                                              options=options)))
+    if action is ActionId.CAMPAIGN_MOVE:
+        blocks.extend(_window_inputs())
     blocks.append(InputBlock(
         block_id=BlockId.CAMPAIGN_REASON.value, label="Why?", optional=not required,
         hint="Audited" + ("" if required else "; optional"),

@@ -30,6 +30,7 @@ from workflow.model.campaign_events import (
     SoakChecked,
     WaveDone,
     WaveStarted,
+    WindowMoved,
     campaign_role,
 )
 from workflow.model.campaign_states import MemberState
@@ -118,6 +119,11 @@ def _news(event: CampaignEvent) -> str | None:
         case DmsSkipped():
             return (f":fast_forward: {safe.name(event.dms)} skipped by {_who(event.actor)}: "
                     f"{safe.mrkdwn(event.reason)}. It is no longer part of the campaign.")
+        case WindowMoved():
+            why = f": {safe.mrkdwn(event.reason)}" if event.reason else ""
+            return (f":calendar: {safe.name(event.dms)}'s window moved by {_who(event.actor)} to "
+                    f"{when(event.start)} to {when(event.end)}{why}. Its plan is made for this window when "
+                    "its wave starts.")
         case CampaignAborted():
             running = ", ".join(safe.name(item) for item in event.still_upgrading)
             goes_on = f" Still upgrading, to its end: {running}." if running else ""

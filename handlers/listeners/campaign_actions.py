@@ -1,10 +1,11 @@
 """The buttons of a stored campaign's card (``handlers.blocks.campaign.stored_card``) and the modal they open.
 
 - *Approve the campaign* (behind Slack's confirm dialog): ``CampaignEngine.approve``.
-- *Halt*, *Resume…*, *Skip a DMS…*, *Abort…*: the roles table is asked first (a refusal is audited and told
-  to the clicker, no form opens), then a modal asks for the reason (required to resume and to skip) and, to
-  skip, which DMS. Its submission calls the engine before acking, as the decision modals do: a refusal can
-  only be shown on the modal's field in the ack itself.
+- *Halt*, *Resume…*, *Skip a DMS…*, *Move a window…*, *Abort…*: the roles table is asked first (a refusal
+  is audited and told to the clicker, no form opens), then a modal asks for the reason (required to resume
+  and to skip) and, to skip or move a window, which DMS (and, to move it, the new start and length). Its
+  submission calls the engine before acking, as the decision modals do: a refusal can only be shown on the
+  modal's field in the ack itself.
 
 Listeners stay thin (ack, parse, one engine call); every rule is the campaign engine's. What was done is
 told in the channel, as a plan's approval is: the campaign card is redrawn and its thread says who did it and
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -25,6 +27,7 @@ from handlers.button_values import CampaignButton
 from handlers.delivery.ephemerals import Ephemerals
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.listeners.actions import Click
+from handlers.listeners.command_parser import ParseError, parse_duration, parse_start
 from handlers.listeners.commands import UNEXPECTED
 from handlers.listeners.middleware import ListenerWork
 from workflow.campaign_engine import CampaignEngine
@@ -40,6 +43,7 @@ FORMS: dict[ActionId, CampaignAction] = {
     ActionId.CAMPAIGN_RESUME: CampaignAction.RESUME,
     ActionId.CAMPAIGN_SKIP: CampaignAction.SKIP,
     ActionId.CAMPAIGN_ABORT: CampaignAction.ABORT,
+    ActionId.CAMPAIGN_MOVE: CampaignAction.MOVE_WINDOW,
 }
 
 
@@ -61,13 +65,31 @@ async def _on_click(campaigns: CampaignEngine, client: AsyncWebClient, click: Cl
                             view=blocks_campaign.campaign_modal(view, action=action, channel=click.channel))
 
 
+def _typed(values: dict[str, Any], block: BlockId, action: ActionId) -> dict[str, Any]:
+    found = (values.get(block.value) or {}).get(action.value) or {}
+    return found if isinstance(found, dict) else {}
+
+
 def _values(view: dict[str, Any]) -> tuple[str, str]:
     """The reason typed and the DMS picked (empty when none)."""
     values = (view.get("state") or {}).get("values") or {}
-    reason = (values.get(BlockId.CAMPAIGN_REASON.value) or {}).get(ActionId.CAMPAIGN_REASON.value) or {}
-    picked = (values.get(BlockId.CAMPAIGN_SKIP_DMS.value) or {}).get(ActionId.CAMPAIGN_SKIP_DMS.value) or {}
+    reason = _typed(values, BlockId.CAMPAIGN_REASON, ActionId.CAMPAIGN_REASON)
+    picked = _typed(values, BlockId.CAMPAIGN_SKIP_DMS, ActionId.CAMPAIGN_SKIP_DMS)
     option = picked.get("selected_option") or {}
     return str(reason.get("value") or "").strip(), str(option.get("value") or "")
+
+
+def _window(view: dict[str, Any]) -> tuple[datetime, timedelta | None]:
+    """The new window's start and length (None: keep it) typed in the move form; UserError if unreadable."""
+    values = (view.get("state") or {}).get("values") or {}
+    date = str(_typed(values, BlockId.WINDOW_DATE, ActionId.WINDOW_DATE).get("selected_date") or "")
+    time = str(_typed(values, BlockId.WINDOW_TIME, ActionId.WINDOW_TIME).get("selected_time") or "")
+    length = str(_typed(values, BlockId.WINDOW_DURATION, ActionId.WINDOW_DURATION).get("value") or "").strip()
+    try:
+        start = parse_start(date, time)
+        return start, timedelta(minutes=parse_duration(length)) if length else None
+    except ParseError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _metadata(view: dict[str, Any]) -> tuple[int, ActionId] | None:
@@ -80,7 +102,7 @@ def _metadata(view: dict[str, Any]) -> tuple[int, ActionId] | None:
 
 
 async def _apply(campaigns: CampaignEngine, *, campaign_id: int, action: ActionId, actor: str, reason: str,
-                 dms: str) -> CampaignView:
+                 dms: str, window: tuple[datetime, timedelta | None] | None = None) -> CampaignView:
     if action is ActionId.CAMPAIGN_HALT:
         return await campaigns.halt(campaign_id=campaign_id, actor=actor, reason=reason)
     if action is ActionId.CAMPAIGN_RESUME:
@@ -89,6 +111,10 @@ async def _apply(campaigns: CampaignEngine, *, campaign_id: int, action: ActionI
         return await campaigns.skip(campaign_id=campaign_id, dms=dms, actor=actor, reason=reason)
     if action is ActionId.CAMPAIGN_ABORT:
         return await campaigns.abort(campaign_id=campaign_id, actor=actor, reason=reason)
+    if action is ActionId.CAMPAIGN_MOVE and window is not None:
+        start, length = window
+        return await campaigns.move_window(campaign_id=campaign_id, dms=dms, start=start, length=length,
+                                           actor=actor, reason=reason)
     raise UserError("This form does not name a campaign action")
 
 
@@ -103,8 +129,9 @@ async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], *,
         return
     campaign_id, action = found
     try:
+        window = _window(view) if action is ActionId.CAMPAIGN_MOVE else None
         await _apply(campaigns, campaign_id=campaign_id, action=action, actor=str(body["user"]["id"]),
-                     reason=reason, dms=dms)
+                     reason=reason, dms=dms, window=window)
     except UserError as exc:
         await ack(response_action="errors", errors={field: exc.message[:2000]})
         return

@@ -18,6 +18,7 @@ Their messages live by campaign, not by plan: the Slack outbox's rows name the c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 # At run time: the event codec reads the annotations.
 from workflow.model.campaign import CampaignPlan
@@ -95,6 +96,17 @@ class DmsSkipped(CampaignEvent):
     actor: str
     dms: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowMoved(CampaignEvent):
+    """A person moved a waiting DMS's window (its plan is made for the new one when its wave starts)."""
+
+    actor: str
+    dms: str
+    start: datetime
+    end: datetime
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ async def test_a_campaign_is_stored_and_approved_in_the_console(tmp_path: Path) 
         "alice> /dm-upgrade campaign 10.5 on staging then prod-eu soak 1h",
         "== Campaign #1 to 10.5.0 CU18: proposed ==",
         "staging 10.4.0 CU3 → 10.5.0 CU18: waiting", "prod-eu 10.3.0 CU5 → 10.5.0 CU18: waiting",
-        "[1] Approve the campaign*  [2] Abort…!",
+        "[1] Approve the campaign*  [2] Move a window…  [3] Abort…!",
         "Campaign #1 to 10.5.0 CU18 proposed by @alice",
         "bob> click 1", '(confirm dialog "Approve the campaign?"',
         "Campaign #1 to 10.5.0 CU18 approved by @bob",

@@ -40,11 +40,15 @@ def buttons(view: CampaignView) -> list[str]:
 
 
 @pytest.mark.parametrize(("status", "expected"), [
-    (CampaignStatus(S.PROPOSED), [ActionId.CAMPAIGN_APPROVE, ActionId.CAMPAIGN_ABORT]),
-    (CampaignStatus(S.APPROVED), [ActionId.CAMPAIGN_HALT, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_ABORT]),
-    (CampaignStatus(S.SOAKING, 1), [ActionId.CAMPAIGN_HALT, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_ABORT]),
+    # Every DMS still waits for its wave here, so its window may move.
+    (CampaignStatus(S.PROPOSED),
+     [ActionId.CAMPAIGN_APPROVE, ActionId.CAMPAIGN_MOVE, ActionId.CAMPAIGN_ABORT]),
+    (CampaignStatus(S.APPROVED), [ActionId.CAMPAIGN_HALT, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_MOVE,
+                                  ActionId.CAMPAIGN_ABORT]),
+    (CampaignStatus(S.SOAKING, 1), [ActionId.CAMPAIGN_HALT, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_MOVE,
+                                    ActionId.CAMPAIGN_ABORT]),
     (CampaignStatus(S.HALTED, 1),
-     [ActionId.CAMPAIGN_RESUME, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_ABORT]),
+     [ActionId.CAMPAIGN_RESUME, ActionId.CAMPAIGN_SKIP, ActionId.CAMPAIGN_MOVE, ActionId.CAMPAIGN_ABORT]),
     (CampaignStatus(S.DONE), []),
     (CampaignStatus(S.ABORTED), []),
 ])
@@ -91,3 +95,18 @@ def test_the_modal_asks_for_a_reason_and_to_skip_which_dms() -> None:
     assert not reason.get("optional") and reason["element"]["min_length"] == 3
     halt = campaign_modal(view, action=ActionId.CAMPAIGN_HALT, channel="C1")
     assert halt["blocks"][1]["optional"] is True and len(halt["blocks"]) == 2
+
+
+def test_moving_a_window_asks_which_waiting_dms_when_and_for_how_long() -> None:
+    view = campaign(CampaignStatus(S.WAVE_RUNNING, 1), member("staging", 1, MemberState.PLANNED, plan_id=3),
+                    member("prod-eu", 2), member("prod-us", 2))
+    assert ActionId.CAMPAIGN_MOVE.value in buttons(view)
+    move = campaign_modal(view, action=ActionId.CAMPAIGN_MOVE, channel="C1")
+    ids = [block["block_id"] for block in move["blocks"][1:]]
+    assert ids == [BlockId.CAMPAIGN_SKIP_DMS.value, BlockId.WINDOW_DATE.value, BlockId.WINDOW_TIME.value,
+                   BlockId.WINDOW_DURATION.value, BlockId.CAMPAIGN_REASON.value]
+    assert [o["value"] for o in move["blocks"][1]["element"]["options"]] == ["prod-eu", "prod-us"]
+    assert move["blocks"][4]["optional"] is True and move["blocks"][5]["optional"] is True
+    planned = campaign(CampaignStatus(S.WAVE_RUNNING, 2), member("staging", 1, MemberState.UPGRADED),
+                       member("prod-eu", 2, MemberState.PLANNED, plan_id=4))
+    assert ActionId.CAMPAIGN_MOVE.value not in buttons(planned)  # every plan is made: moved on the plan

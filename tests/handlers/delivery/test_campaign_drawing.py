@@ -5,7 +5,7 @@ and each reply saying how its facts were established. Each event survives the ou
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,6 +27,7 @@ from workflow.model.campaign_events import (
     SoakChecked,
     WaveDone,
     WaveStarted,
+    WindowMoved,
     campaign_of,
     campaign_role,
 )
@@ -65,6 +66,9 @@ EVENTS: list[CampaignEvent] = [
     CampaignResumed(campaign_id=7, view=view(CampaignState.SOAKING, 2), actor="UAPP2", reason=HOSTILE),
     DmsSkipped(campaign_id=7, view=view(CampaignState.SOAKING, 2), actor="UAPP2", dms="prod-us",
                reason=HOSTILE),
+    WindowMoved(campaign_id=7, view=view(CampaignState.APPROVED, 0), actor="UREQ", dms="prod <!here>",
+                start=datetime(2031, 1, 7, 22, 0, tzinfo=UTC), end=datetime(2031, 1, 8, 2, 0, tzinfo=UTC),
+                reason=HOSTILE),
     CampaignAborted(campaign_id=7, view=view(CampaignState.ABORTED, 0), actor="UREQ", reason=HOSTILE,
                     still_upgrading=("prod <!here> (plan #2)",)),
     CampaignDone(campaign_id=7, view=view(CampaignState.DONE, 0)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from handlers.button_values import CampaignButton
@@ -131,4 +132,25 @@ async def test_a_refused_click_opens_no_form_and_is_told(make_bench: Callable[..
     await app.views[CallbackId.CAMPAIGN_MODAL.value](ack, {"user": {"id": APPROVER}},
                                                      {"private_metadata": "{}", "state": {"values": {}}})
     assert "lost its campaign" in ack.calls[0]["errors"][BlockId.CAMPAIGN_REASON.value]
+    await bench.engine.stop()
+
+
+async def test_the_move_form_moves_a_window_and_an_unreadable_date_is_refused_on_its_field(
+    make_bench: Callable[..., Bench]
+) -> None:
+    bench = make_bench()
+    created = await bench.campaigns.create(parse_campaign(STORY.split()), requester=REQUESTER, channel="C1")
+    form = submission(created.id, ActionId.CAMPAIGN_MOVE, dms="prod-eu")
+    values = form["state"]["values"]
+    values[BlockId.WINDOW_DATE.value] = {ActionId.WINDOW_DATE.value: {"selected_date": "2031-01-07"}}
+    values[BlockId.WINDOW_TIME.value] = {ActionId.WINDOW_TIME.value: {"selected_time": "22:00"}}
+    values[BlockId.WINDOW_DURATION.value] = {ActionId.WINDOW_DURATION.value: {"value": "5h"}}
+    assert await submit(bench, form, user=REQUESTER) == [{}]
+    moved = (await bench.view(created.id)).member("prod-eu")
+    assert moved.window_start is not None and moved.window_end is not None
+    assert moved.window_start.isoformat() == "2031-01-07T22:00:00+00:00"
+    assert moved.window_end - moved.window_start == timedelta(hours=5)
+    values[BlockId.WINDOW_DATE.value] = {ActionId.WINDOW_DATE.value: {"selected_date": "next week"}}
+    refused = await submit(bench, form, user=REQUESTER)
+    assert "is not a date and time" in refused[0]["errors"][BlockId.CAMPAIGN_REASON.value]
     await bench.engine.stop()
