@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot import simulated
+from bot.background import BackgroundLoops
 from bot.campaigns import campaign_engine
 from bot.health import DmsProbe, database_writable
 from bot.ops_server import HttpServer, mount_public, ops_listener
@@ -154,6 +155,7 @@ class Runtime:
         self.listener_work = ListenerWork()
         self.dms_probe: DmsProbe | None = None
         self.slack_check: SlackCheck | None = None
+        self.background = BackgroundLoops()  # the probes' loops, in one task group
         self._started = False
 
     # Typed accessors: using the runtime before start() is a programming error, said clearly.
@@ -210,7 +212,8 @@ class Runtime:
                                     person_for=simulated.person_for(settings))
         # Reported by /healthz, never required: the bot starts and serves whatever the DMS's state.
         self.dms_probe = DmsProbe(self.dms_access)
-        self.dms_probe.start()
+        await self.background.start()
+        self.background.run("dms-probe", self.dms_probe.run)
 
     async def _build(self) -> None:
         await self._build_dms()
@@ -275,9 +278,7 @@ class Runtime:
             await self.listener_work.idle(timeout_s=LISTENERS_S)
         except TimeoutError:
             log.warning("stopping with Slack listeners still running")
-        for loop in (self.dms_probe, self.slack_check):
-            if loop is not None:
-                await loop.stop()
+        await self.background.stop()  # the probes: cancelled together, each awaited (bot.background)
         if self._campaigns is not None:
             await self._campaigns.stop()  # no pass approves or starts a plan once the engine stops
         if self._engine is not None:
@@ -356,7 +357,7 @@ async def start_http(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> H
     """Start serving (returns at once); the caller stops the server. Tests use port 0."""
     runner = web.AppRunner(build_web_app(runtime), access_log=None)
     if runtime.slack_check is not None:
-        runtime.slack_check.start()  # checks the token in the background: nothing waits for it
+        runtime.background.run("slack-check", runtime.slack_check.run)  # in the background: nothing waits
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     server = HttpServer(runner)
@@ -385,7 +386,7 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     # a refused app token or an unreachable Slack would hang silently: ask once (few retries) first, so
     # either stops the bot with one line (the caller maps SlackApiError and OSError).
     if runtime.slack_check is not None:
-        runtime.slack_check.start()
+        runtime.background.run("slack-check", runtime.slack_check.run)
     probe = make_web_client(token="", base_url=runtime.settings.slack_api_url, max_retries=2)
     # The operations listener first: /healthz answers while the connection is being made.
     async with ops_listener(runtime):  # no other port in Socket Mode: health only if OPS_PORT is set

@@ -12,10 +12,8 @@ error is kept as it may be shown: every form of the target's password masked, on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,30 +47,7 @@ class DmsReachability:
                 "error": self.error}
 
 
-class BackgroundLoop(ABC):
-    """A probe that runs ``_loop`` in the background from ``start`` until ``stop`` (the DMS probe, the Slack
-    check): one task, started once, cancelled and awaited on stop."""
-
-    _task_name = "background"
-    _task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name=self._task_name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    @abstractmethod
-    async def _loop(self) -> None:
-        """What the probe repeats until it is stopped."""
-
-
-class DmsProbe(BackgroundLoop):
+class DmsProbe:
     """Asks every DMS now and then every ``interval_s``; ``status()`` is the last answer of each."""
 
     def __init__(self, dms_access: DmsAccess, *, interval_s: float = PROBE_INTERVAL_S) -> None:
@@ -81,8 +56,6 @@ class DmsProbe(BackgroundLoop):
         self._status = {name: DmsReachability(None) for name in dms_access.targets}
         self._slots = asyncio.Semaphore(PROBE_CONCURRENCY)
 
-    _task_name = "dms-probe"
-
     def status(self) -> dict[str, DmsReachability]:
         return dict(self._status)
 
@@ -90,7 +63,8 @@ class DmsProbe(BackgroundLoop):
         await asyncio.gather(*(self._probe(name) for name in self._access.targets))
         return self.status()
 
-    async def _loop(self) -> None:
+    async def run(self) -> None:
+        """Probe every interval until cancelled (in the runtime's ``bot.background.BackgroundLoops``)."""
         while True:
             await self.probe_all()
             await asyncio.sleep(self._interval_s)

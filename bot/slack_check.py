@@ -15,7 +15,6 @@ bot keeps serving, as it does for an unreachable DMS: a restart would not fix th
 from __future__ import annotations
 
 import asyncio
-import contextlib  # noqa: F401
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.health import BackgroundLoop
 from workflow.model.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -55,7 +53,7 @@ class SlackReachability:
                 "error": self.error}
 
 
-class SlackCheck(BackgroundLoop):
+class SlackCheck:
     """``auth.test`` in the background: ``status()`` is the last answer, ``identity`` what Slack said the bot
     is (None until it answered), ``attempts`` how many times it was asked."""
 
@@ -66,12 +64,11 @@ class SlackCheck(BackgroundLoop):
         self.identity: dict[str, Any] | None = None
         self.attempts = 0
 
-    _task_name = "slack-check"
-
     def status(self) -> SlackReachability:
         return self._status
 
-    async def _loop(self) -> None:
+    async def run(self) -> None:
+        """Ask until cancelled: soon again while Slack does not answer, rarely once it does."""
         wait = FIRST_RETRY_S
         while True:
             if await self.check():
@@ -86,7 +83,10 @@ class SlackCheck(BackgroundLoop):
         self.attempts += 1
         was = self._status
         try:
-            answer = await asyncio.wait_for(self._client.auth_test(), timeout=CHECK_TIMEOUT_S)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives as the
+            # answer does, and the stopped check then slept on for five minutes, holding the shutdown.
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                answer = await self._client.auth_test()
         except SlackApiError as exc:
             return self._answered_with_error(exc, was=was)
         except TimeoutError:

@@ -313,8 +313,11 @@ class CampaignEngine:
             except Exception:  # a database hiccup must not end the poll for good
                 log.exception("campaign poll failed; trying again")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives as the
+            # event is set, and a stopped poll would run one more pass.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
 
 
 def _required(reason: str, what: str) -> str:

@@ -169,8 +169,11 @@ class OutboxSender:
     async def _run(self) -> None:
         assert self._wakeup is not None
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives as the
+            # event is set, and the stopped sender would then go on sending.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             await self._draw_events()
             await self._dispatch()
@@ -214,8 +217,8 @@ class OutboxSender:
 
     async def _deliver(self, row: Claimed) -> None:
         try:
-            posted = await asyncio.wait_for(self._pacer.post(row.channel, lambda: self._call(row)),
-                                            timeout=self._claim_ttl_s * 0.7)
+            async with asyncio.timeout(self._claim_ttl_s * 0.7):  # not wait_for: see ``_run``
+                posted = await self._pacer.post(row.channel, lambda: self._call(row))
         except AnswerExpired:
             await self._failed(row, "expired: not taken by Slack within a response URL's 30 minutes",
                                permanent=True)
