@@ -42,7 +42,8 @@ async def test_the_campaign_is_stored_and_its_card_posted_with_its_buttons(stack
     assert text.startswith("== Campaign #1 to 10.4.0 CU21: proposed ==")
     assert "default 10.2.0 CU5 → 10.4.0 CU21: waiting" in text and "not approved yet" in text
     buttons = [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == [ActionId.CAMPAIGN_APPROVE.value, ActionId.CAMPAIGN_ABORT.value]
+    assert buttons == [ActionId.CAMPAIGN_APPROVE.value, ActionId.CAMPAIGN_MOVE.value,
+                       ActionId.CAMPAIGN_ABORT.value]
     proposed = [m.text for m in stack.slack.thread(CHANNEL, card.ts)]
     assert len(proposed) == 1 and "proposed by <@UREQ> (a person, in Slack)" in proposed[0]
     assert (await stack.runtime.campaigns.view(1)).state is CampaignState.PROPOSED
