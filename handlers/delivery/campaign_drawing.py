@@ -88,9 +88,10 @@ def _news(event: CampaignEvent) -> str | None:
     head = f"Campaign #{view.id} to {safe.name(view.target)}"
     match event:
         case CampaignCreated():
-            return (f":clipboard: {head} proposed by {_who(event.actor)}: {len(view.members)} DMSs in "
-                    f"{view.waves} waves, each planned from the version its DMS reported (DataMiner "
-                    "reported it). It waits for an approver's approval; nothing runs before.")
+            count, waves = len(view.members), view.waves
+            return (f":clipboard: {head} proposed by {_who(event.actor)}: {count} DMS{'s' * (count != 1)} in "
+                    f"{waves} wave{'s' * (waves != 1)}, each planned from the version its DMS reported "
+                    "(DataMiner reported it). It waits for an approver's approval; nothing runs before.")
         case CampaignApproved():
             return (f":white_check_mark: {head} approved by {_who(event.actor)} {when(view.approved_at)}. "
                     "Each DMS's plan is approved in their name once its window opens and its pre-check "
