@@ -23,13 +23,17 @@ from tests.support import slack_requests as sr
 from tests.support.polling import wait_until
 from workflow.model.campaign_states import CampaignState, CampaignStatus, MemberState
 from workflow.model.campaign_view import CampaignView
+from workflow.store import database
 
 S = CampaignState
 REASON = "prod-us: the alarm is on a test element <!channel>, ticket OPS-12"
 
 
 async def view(stack: Stack, campaign_id: int = 1) -> CampaignView:
-    return await stack.runtime.campaigns.view(campaign_id)
+    """The campaign as stored, read with a background task's patience: the test watches while the bot's
+    own work holds SQLite's write lock, and a listener's short budget would make it fail under load."""
+    with database.patience():
+        return await stack.runtime.campaigns.view(campaign_id)
 
 
 def card(stack: Stack) -> FakeMessage:
@@ -45,11 +49,23 @@ def thread(stack: Stack) -> list[str]:
     return [m.text for m in stack.slack.thread(CHANNEL, card(stack).ts)]
 
 
-async def reach(stack: Stack, status: CampaignStatus, *, timeout_s: float = 60.0) -> CampaignView:
+# Generous deadlines: a wave is two plans' pre-checks, approvals and upgrades on simulated DMSs, which take
+# their real seconds; with the machine's other core busy they take several times as long. A wait ends as
+# soon as the campaign gets there.
+WAVE_S = 90.0
+
+
+async def reach(stack: Stack, status: CampaignStatus, *, timeout_s: float = WAVE_S) -> CampaignView:
     async def there() -> bool:
         return (await view(stack)).status == status
 
-    await wait_until(there, timeout_s=timeout_s, what=f"the campaign {status.label}")
+    try:
+        await wait_until(there, timeout_s=timeout_s, what=f"the campaign {status.label}")
+    except AssertionError:
+        now = await view(stack)  # say where it stopped instead: a halt names its reason
+        members = ", ".join(f"{m.name} {m.state.value} ({m.note})" for m in now.members)
+        raise AssertionError(f"the campaign did not reach {status.label} within {timeout_s:g}s: it is "
+                             f"{now.status.label} ({now.halt_reason or 'no halt'}); {members}") from None
     return await view(stack)
 
 
@@ -65,7 +81,7 @@ async def run_wave(stack: Stack, wave: int) -> CampaignView:
     async def planned() -> bool:
         return all(m.plan_id is not None for m in (await view(stack)).wave_members(wave))
 
-    await wait_until(planned, timeout_s=30, what=f"the plans of wave {wave}")
+    await wait_until(planned, timeout_s=WAVE_S / 2, what=f"the plans of wave {wave}")
     engine = stack.runtime.engine
     for member in (await view(stack)).wave_members(wave):
         plan_id, start = member.plan_id, member.window_start
@@ -92,7 +108,7 @@ async def soak_check(stack: Stack) -> CampaignView:
         now = await view(stack)
         return now.status != before.status or now.next_check_at != before.next_check_at
 
-    await wait_until(checked, timeout_s=30, what="the soak check")
+    await wait_until(checked, timeout_s=WAVE_S / 2, what="the soak check")
     return await view(stack)
 
 
