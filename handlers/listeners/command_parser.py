@@ -15,9 +15,9 @@ from handlers.ids import SLASH_COMMAND, USAGE
 from workflow.model.campaign import CampaignRequest, parse_campaign
 from workflow.model.errors import UserError
 from workflow.model.target import parse_target
+from workflow.model.text import duration_minutes
 
 TRACKS = ("main", "feature", "preview")  # preview: the explicit opt-in for a preview target
-_DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _PLAN_ID_RE = re.compile(r"^#?(\d{1,9})$")
 
 _HELP = (
@@ -125,11 +125,9 @@ Command = (PlanCommand | StatusCommand | TickCommand | CheckCommand | CancelComm
 
 def parse_duration(text: str) -> int:
     """``4h``, ``90m``, ``2h30m``, ``1d`` -> minutes; ``ParseError`` otherwise."""
-    match = _DURATION_RE.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groupdict().values()):
+    minutes = duration_minutes(text)
+    if minutes is None:
         raise ParseError(f"`{text}` is not a duration: write it like `4h`, `90m` or `2h30m`")
-    parts = {key: int(value or 0) for key, value in match.groupdict().items()}
-    minutes = parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
     if minutes <= 0:
         raise ParseError("A window must last longer than 0 minutes")
     return minutes

@@ -17,7 +17,6 @@ The target is read by ``workflow.model.target`` (the one parser of targets). Eve
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from dms.upgrade_path import Estimate, Hop, PathWarning, UpgradePath
 from dms.versions import Version
 from workflow.model.errors import UserError
 from workflow.model.target import parse_target
+from workflow.model.text import duration_minutes
 
 ON, THEN, SOAK, AT, FOR = "on", "then", "soak", "at", "for"
 # Without `soak`: a day, the issue's own example and the usual "staging ran fine for a day" rule.
@@ -36,7 +36,6 @@ MAX_WAVES = 10
 MAX_DMS = 50
 EXAMPLE = "`campaign 10.5 on staging then prod-eu prod-us soak 24h`"
 MAX_WINDOW_MINUTES = 2 * 24 * 60  # a maintenance window, not a week
-_DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,10 @@ class CampaignRequest:
 
 
 def _minutes(text: str, *, what: str) -> int:
-    match = _DURATION_RE.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groupdict().values()):
+    minutes = duration_minutes(text)
+    if minutes is None:
         raise UserError(f"`{text}` is not a {what}: write it like `24h`, `2d` or `1d12h`")
-    parts = {key: int(value or 0) for key, value in match.groupdict().items()}
-    return parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
+    return minutes
 
 
 def parse_soak(text: str) -> int:

@@ -28,3 +28,16 @@ def reason(text: str | None, *, limit: int = REASON_LIMIT) -> str:
     """A reason as stored: control characters removed, outer spaces trimmed, at most ``limit`` characters."""
     value = strip_controls(text or "").strip()
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+_DURATION_RE = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
+
+
+def duration_minutes(text: str) -> int | None:
+    """``4h``, ``90m``, ``2h30m``, ``1d12h`` -> minutes; None when it is not written so. The one reading of
+    durations: windows (a plan's, a wave's) and soaks; each caller says what its range is."""
+    match = _DURATION_RE.match(text.strip().lower())
+    if not text.strip() or match is None or not any(match.groupdict().values()):
+        return None
+    parts = {key: int(value or 0) for key, value in match.groupdict().items()}
+    return parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
