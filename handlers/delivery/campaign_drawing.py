@@ -124,7 +124,7 @@ def _news(event: CampaignEvent) -> str | None:
             why = f": {safe.mrkdwn(event.reason)}" if event.reason else ""
             return (f":calendar: {safe.name(event.dms)}'s window moved by {_who(event.actor)} to "
                     f"{when(event.start)} to {when(event.end)}{why}. Its plan is made for this window when "
-                    "its wave starts.")
+                    "its wave starts, or from then if the window has passed by then.")
         case CampaignAborted():
             running = ", ".join(safe.name(item) for item in event.still_upgrading)
             goes_on = f" Still upgrading, to its end: {running}." if running else ""
