@@ -47,6 +47,7 @@ from workflow.model.errors import AlreadyDecided, DatabaseBusy, RuleViolation, U
 from workflow.model.states import PlanState
 from workflow.plan_requests import MIN_WINDOW_MINUTES
 from workflow.store import campaigns
+from workflow.store.states import ending_reason
 
 if TYPE_CHECKING:
     from workflow.engine import UpgradeEngine
@@ -209,8 +210,10 @@ class WaveDriver:
             await self._set(view.id, member.name, was=MemberState.PLANNED, state=MemberState.UPGRADED,
                             note=f"plan #{member.plan_id} done: upgraded and verified (checked by the bot)")
         elif state in STOPPED_PLAN:
+            plan_id = member.plan_id
+            why = await self._context.unit(lambda session: ending_reason(session, plan_id=plan_id))
             await self._set(view.id, member.name, was=MemberState.PLANNED, state=MemberState.STOPPED,
-                            note=f"plan #{member.plan_id} ended {state.label}")
+                            note=f"plan #{plan_id} ended {state.label}" + (f": {why}" if why else ""))
         elif state is PlanState.AWAITING_APPROVAL and approve:
             await self._approve(view, member, member.plan_id)
 

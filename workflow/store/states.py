@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from workflow.model.clock import utc_now
 from workflow.model.errors import IllegalTransition, NotFound
@@ -18,7 +18,7 @@ from workflow.model.errors import IllegalTransition, NotFound
 # Re-exported for the store's own modules; the floors above import them from workflow.model.states.
 from workflow.model.states import ACTIVE, ALLOWED, MAX_PLAN_ID, TERMINAL, PlanState, allowed  # noqa: F401
 from workflow.store import audit
-from workflow.store.tables import ActiveUpgrade, UpgradePlan
+from workflow.store.tables import ActiveUpgrade, AuditEvent, UpgradePlan
 
 
 def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> UpgradePlan:
@@ -83,3 +83,14 @@ def transition(
     )
     session.flush()
     return plan
+
+
+def ending_reason(session: Session, *, plan_id: int) -> str:
+    """Why the plan reached the state it is in: the reason its latest transition was audited with ("" when
+    it never moved). A campaign names it when one of its DMSs' plans stopped, so the halt says why."""
+    row = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.plan_id == plan_id, AuditEvent.action == "transition")
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return row.reason if row is not None else ""
