@@ -21,6 +21,10 @@ from dms.upgrade_path import Estimate, PackageKind, UpgradePath
 DEADLINE_FACTOR = 2.0
 # Never give a hop less than this (DMS minutes): a tiny estimate must not fail a healthy upgrade.
 MIN_DEADLINE_MINUTES = 10.0
+# Nor less than this in real seconds: the bot's polls and the DMS's answers take real time whatever the time
+# scale, so a scaled run (a simulator at 2000x on a busy machine) must not fail a hop its own overhead
+# made late. At scale 1 the minutes above are always longer.
+MIN_DEADLINE_WALL_SECONDS = 15.0
 # Verification after the last hop (DMS minutes): a few API reads per agent.
 VERIFICATION_MINUTES = 2.0
 
@@ -59,7 +63,7 @@ def hop_expectations(*, path: UpgradePath, estimate: Estimate) -> list[HopExpect
 def hop_deadline_seconds(expectation: HopExpectation, *, time_scale: float) -> float:
     """Wall-clock seconds a hop may take before it is declared failed."""
     minutes = max(DEADLINE_FACTOR * expectation.high, MIN_DEADLINE_MINUTES)
-    return minutes * 60.0 / time_scale
+    return max(minutes * 60.0 / time_scale, MIN_DEADLINE_WALL_SECONDS)
 
 
 @dataclass(frozen=True)
