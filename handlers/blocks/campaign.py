@@ -18,20 +18,19 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
-    DatePickerElement,
     HeaderBlock,
     InputBlock,
     Option,
     PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
-    TimePickerElement,
 )
 from slack_sdk.models.views import View
 
 from dms.upgrade_path import Hop, PathWarning, WarningKind
 from handlers import safe_text as safe
 from handlers.blocks import notes as blocks_notes
+from handlers.blocks.decisions import window_inputs
 from handlers.blocks.plan import (
     HEADER_LIMIT,
     Message,
@@ -48,19 +47,10 @@ from handlers.ids import SLASH_COMMAND, ActionId, BlockId, CallbackId
 from workflow.model.campaign import CampaignDms, CampaignPlan, KnownIssue, Wave
 from workflow.model.campaign_states import CampaignState, MemberState
 from workflow.model.campaign_view import CampaignView, MemberView
+from workflow.model.text import duration_written
 
 DRY_RUN = ("Dry run: nothing is stored, approved or started. The windows are proposed (the earliest "
            "possible), not booked.")
-
-
-def duration(minutes: int) -> str:
-    """A soak as people write it: ``90m``, ``1h30m``, ``24h``, ``36h``, ``2d``."""
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest}m"
-    if rest:
-        return f"{hours}h{rest}m"
-    return f"{hours // 24}d" if hours >= 48 and hours % 24 == 0 else f"{hours}h"
 
 
 def _hop(hop: Hop) -> str:
@@ -99,7 +89,7 @@ def title(campaign: CampaignPlan) -> str:
 
 
 def campaign_card(campaign: CampaignPlan) -> Message:
-    soak = duration(campaign.soak_minutes) + ("" if campaign.soak_given else " (the default)")
+    soak = duration_written(campaign.soak_minutes) + ("" if campaign.soak_given else " (the default)")
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=truncate(safe.plain(title(campaign)), HEADER_LIMIT))),
         context(f":calendar: Planned {when(campaign.planned_at)}. {DRY_RUN}"),
@@ -226,8 +216,8 @@ def stored_card(view: CampaignView) -> Message:
                 else "not approved yet")
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=truncate(safe.plain(heading), HEADER_LIMIT))),
-        context(f"Requested by {safe.user(view.requester)}; {approval}; soak {duration(view.soak_minutes)} "
-                "after each wave"),
+        context(f"Requested by {safe.user(view.requester)}; {approval}; "
+                f"soak {duration_written(view.soak_minutes)} after each wave"),
     ]
     if view.state is CampaignState.SOAKING:
         blocks.append(context(f":hourglass: Soaking until {when(view.soak_until)}; the bot checks the "
@@ -244,18 +234,6 @@ def stored_card(view: CampaignView) -> Message:
     return Message(text=f"{heading} ({view.waves} waves)", blocks=to_dicts(blocks))
 
 
-def _window_inputs() -> list[Block]:
-    return [
-        InputBlock(block_id=BlockId.WINDOW_DATE.value, label="Start date (UTC)",
-                   element=DatePickerElement(action_id=ActionId.WINDOW_DATE.value)),
-        InputBlock(block_id=BlockId.WINDOW_TIME.value, label="Start time (UTC)",
-                   element=TimePickerElement(action_id=ActionId.WINDOW_TIME.value)),
-        InputBlock(block_id=BlockId.WINDOW_DURATION.value, label="Duration", optional=True,
-                   hint="Like 4h, 90m or 2h30m; empty keeps the window's length",
-                   element=PlainTextInputElement(action_id=ActionId.WINDOW_DURATION.value, max_length=10)),
-    ]
-
-
 def campaign_modal(view: CampaignView, *, action: ActionId, channel: str) -> dict[str, Any]:
     """The reason (required to resume and to skip); to skip or move a window, which DMS; to move it, the
     new start and length. The engine decides."""
@@ -269,7 +247,7 @@ def campaign_modal(view: CampaignView, *, action: ActionId, channel: str) -> dic
                                  element=StaticSelectElement(action_id=ActionId.CAMPAIGN_SKIP_DMS.value,
                                                              options=options)))
     if action is ActionId.CAMPAIGN_MOVE:
-        blocks.extend(_window_inputs())
+        blocks.extend(window_inputs(duration_hint="Like 4h, 90m or 2h30m; empty keeps the window's length"))
     blocks.append(InputBlock(
         block_id=BlockId.CAMPAIGN_REASON.value, label="Why?", optional=not required,
         hint="Audited" + ("" if required else "; optional"),

@@ -8,10 +8,9 @@ Progress, check results and final results live in ``handlers.blocks.progress``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -21,22 +20,17 @@ from slack_sdk.models.blocks import (
     CheckboxesElement,
     ConfirmObject,
     ContextBlock,
-    DatePickerElement,
     DividerBlock,
     HeaderBlock,
-    InputBlock,
     MarkdownTextObject,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
-    TimePickerElement,
 )
-from slack_sdk.models.views import View
 
 from handlers import safe_text as safe
 from handlers.blocks import notes as blocks_notes
-from handlers.ids import ActionId, BlockId, CallbackId, checklist_action_id, checklist_phase
+from handlers.ids import ActionId, BlockId, checklist_action_id, checklist_phase
 from workflow.approvals import overrides_needed
 from workflow.model.checklist import Phase, short_name
 from workflow.model.snapshot import ItemView, PlanSnapshot
@@ -362,38 +356,3 @@ def approval_closed(snap: PlanSnapshot, *, why: str) -> Message:
     line = f":no_entry: Approval for plan #{snap.id} is no longer possible: {why}"
     return Message(text=line, blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
 
-
-# ---------------------------------------------------------------------------------------------- modal
-
-
-def window_modal(snap: PlanSnapshot, *, channel: str, now: datetime) -> dict[str, Any]:
-    """The "Set window" modal: date and time pickers (UTC) and a duration, for one plan."""
-    start = snap.window_start or (now + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    minutes = 240
-    if snap.window_start is not None and snap.window_end is not None:
-        minutes = int((snap.window_end - snap.window_start).total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    duration = (f"{hours}h" if hours else "") + (f"{rest}m" if rest else "")
-    view = View(
-        type="modal",
-        callback_id=CallbackId.WINDOW_MODAL.value,
-        title="Upgrade window",
-        submit="Set window",
-        close="Cancel",
-        private_metadata=json.dumps({"plan_id": snap.id, "channel": channel}),
-        blocks=[
-            section(f"Plan #{snap.id}: {versions(snap)} on {safe.name(snap.dms_name)}. "
-                    "Times are in *UTC*."),
-            InputBlock(block_id=BlockId.WINDOW_DATE.value, label="Start date (UTC)",
-                       element=DatePickerElement(action_id=ActionId.WINDOW_DATE.value,
-                                                 initial_date=start.astimezone(UTC).strftime("%Y-%m-%d"))),
-            InputBlock(block_id=BlockId.WINDOW_TIME.value, label="Start time (UTC)",
-                       element=TimePickerElement(action_id=ActionId.WINDOW_TIME.value,
-                                                 initial_time=start.astimezone(UTC).strftime("%H:%M"))),
-            InputBlock(block_id=BlockId.WINDOW_DURATION.value, label="Duration",
-                       hint="Like 4h, 90m or 2h30m (15 minutes to 7 days)",
-                       element=PlainTextInputElement(action_id=ActionId.WINDOW_DURATION.value,
-                                                     initial_value=duration or "4h", max_length=10)),
-        ],
-    )
-    return view.to_dict()

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import safe_text as safe
+from handlers.blocks import decisions as blocks_decisions
 from handlers.blocks import notes as blocks_notes
 from handlers.blocks import plan as blocks
 from handlers.blocks import progress as blocks_progress
@@ -91,7 +92,7 @@ Job = Callable[[UpgradeEngine, AsyncWebClient, Click], Awaitable[None]]
 async def _open_window_form(engine: UpgradeEngine, client: AsyncWebClient, click: Click) -> None:
     await engine.authorize(plan_id=click.plan_id(), action=Action.SET_WINDOW, actor=click.user)
     snap = await engine.read_status(plan_id=click.plan_id())
-    view = blocks.window_modal(snap, channel=click.channel, now=engine.now())
+    view = blocks_decisions.window_modal(snap, channel=click.channel, now=engine.now())
     await client.views_open(trigger_id=click.trigger_id, view=view)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from dms.models import AgentState, CheckResult, CheckStatus
 from handlers import safe_text
+from handlers.blocks import decisions as blocks_decisions
 from handlers.blocks import plan as blocks
 from handlers.blocks import progress as blocks_progress
 from handlers.blocks.plan import Message
@@ -16,6 +17,7 @@ from handlers.blocks.render import render_message
 from handlers.listeners.command_parser import with_usage
 from tests.handlers.conftest import APPROVER, REQUESTER, START, make_snapshot
 from tests.support.slack_markup import DOCS, INJECTION, INJECTIONS, problems
+from workflow.approvals import overrides_needed
 from workflow.store.snapshot import DecisionView, PlanSnapshot
 
 USERS = {REQUESTER, APPROVER}
@@ -75,7 +77,9 @@ def every_message(snap: PlanSnapshot) -> dict[str, Any]:
         "approval request": blocks.approval_request(snap, approvers=(INJECTION, APPROVER)),
         "approval rejected": blocks.approval_decided(snap),
         "approval approved (override)": blocks.approval_decided(approved),
-        "window modal": blocks.window_modal(snap, channel="C1", now=START),
+        "window modal": blocks_decisions.window_modal(snap, channel="C1", now=START),
+        "override modal": blocks_decisions.override_modal(snap, needs=overrides_needed(snap), channel="C1"),
+        "reject modal": blocks_decisions.reject_modal(snap, channel="C1"),
         "status": blocks_progress.status_message(snap, agents=agents),
         "check result": blocks_progress.check_result(snap, kind="pre", results=results, passed=False),
         "finished": blocks_progress.finished(snap, results=results),

@@ -41,3 +41,14 @@ def duration_minutes(text: str) -> int | None:
         return None
     parts = {key: int(value or 0) for key, value in match.groupdict().items()}
     return parts["d"] * 1440 + parts["h"] * 60 + parts["m"]
+
+
+def duration_written(minutes: int) -> str:
+    """Minutes as people write a duration, and as ``duration_minutes`` reads it back: ``90m``, ``1h30m``,
+    ``4h``, ``36h``, ``2d`` (whole days from two on)."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest}m"
+    if rest:
+        return f"{hours}h{rest}m"
+    return f"{hours // 24}d" if hours >= 48 and hours % 24 == 0 else f"{hours}h"

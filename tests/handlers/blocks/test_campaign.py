@@ -8,7 +8,7 @@ from dms.catalog import load_catalog
 from dms.estimate import estimate
 from dms.planner import plan_path
 from dms.versions import parse_spec, parse_version
-from handlers.blocks.campaign import campaign_card, duration
+from handlers.blocks.campaign import campaign_card
 from handlers.blocks.plan import MAX_BLOCKS
 from handlers.blocks.render import render_message
 from workflow.campaigns import known_issues
@@ -70,8 +70,3 @@ def test_names_cannot_mention_link_or_format() -> None:
     assert "<!channel>" not in raw and "&lt;!channel&gt;" in raw
     assert "<https://evil" not in raw and "*bold*" not in raw
     assert "&lt;dms&gt;" in raw  # the bot's own placeholder text, escaped too
-
-
-def test_durations_read_as_typed() -> None:
-    assert [duration(m) for m in (30, 90, 24 * 60, 36 * 60, 2 * 1440, 30 * 1440)] == [
-        "30m", "1h30m", "24h", "36h", "2d", "30d"]

@@ -12,7 +12,7 @@ from bot.console.fake_slack_state import check_blocks
 from handlers.blocks import plan as blocks
 from handlers.blocks import progress as blocks_progress
 from handlers.blocks.render import render_message
-from handlers.ids import ActionId, BlockId, CallbackId, checklist_phase
+from handlers.ids import ActionId, checklist_phase
 from tests.handlers.conftest import APPROVER, START, make_snapshot
 from tests.support.slack_markup import INJECTION, problems
 from workflow.store.snapshot import CheckRunView, DecisionView
@@ -154,18 +154,6 @@ def test_approval_request_has_confirmed_buttons_and_the_decision_replaces_them()
     assert f"*Approved* by <@{APPROVER}> at 2030-05-04 10:00 UTC" in texts(decided.blocks)[0]
     many = blocks.approval_request(snap, approvers=tuple(f"U{i:05d}" for i in range(500)))
     assert_within_limits(many.blocks)
-
-
-def test_window_modal() -> None:
-    snap = make_snapshot()
-    view = blocks.window_modal(snap, channel="C1", now=START)
-    assert view["callback_id"] == CallbackId.WINDOW_MODAL.value
-    assert json.loads(view["private_metadata"]) == {"plan_id": 1, "channel": "C1"}
-    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
-    assert inputs[BlockId.WINDOW_DATE.value]["initial_date"] == "2030-05-05"
-    assert inputs[BlockId.WINDOW_TIME.value]["initial_time"] == "10:00"
-    assert inputs[BlockId.WINDOW_DURATION.value]["initial_value"] == "4h"
-    assert "UTC" in json.dumps(view)
 
 
 def test_check_results_and_final_messages() -> None:
