@@ -355,4 +355,3 @@ def approval_decided(snap: PlanSnapshot) -> Message:
 def approval_closed(snap: PlanSnapshot, *, why: str) -> Message:
     line = f":no_entry: Approval for plan #{snap.id} is no longer possible: {why}"
     return Message(text=line, blocks=to_dicts([section(line, block_id=BlockId.APPROVAL_DECISION.value)]))
-
