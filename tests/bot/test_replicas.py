@@ -151,6 +151,10 @@ async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
     migrate(db)
     plan_id = await _awaiting_approval(db, db_url=pg_url, dms_url=sim.url)
     uploads_before = dict(sim.state()["uploads"])
+    # One agent's startup hangs until the kill, so the replica dies in the middle of a hop however slow the
+    # machine: a hop of about a second could end, and with it the plan, between the test's look and its kill
+    # (once with both cores busy).
+    sim.inject("agent_stuck_starting", agent=2)
     assert slack.base_url is not None
     env = _settings_env(db_url=pg_url, dms_url=sim.url, slack_url=slack.base_url)
     ports = [_free_port(), _free_port()]
@@ -181,6 +185,7 @@ async def test_the_executing_replica_dies_and_the_other_finishes_exactly_once(
         assert victim in pids, (victim, pids)
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
+        sim.clear("agent_stuck_starting")  # the agent comes up while nobody watches; the survivor sees it
         survivor = replicas[1 - pids.index(victim)]
 
         await wait_until(lambda: _lease_pid(db, plan_id) == survivor.pid, timeout_s=30, what="the takeover")
