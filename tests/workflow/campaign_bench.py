@@ -94,7 +94,8 @@ class Bench:
     async def soak_through(self, campaign_id: int) -> CampaignView:
         view = await self.view(campaign_id)
         members = "; ".join(f"{m.name} {m.state.value} ({m.note})" for m in view.members)
-        assert view.soak_until is not None, f"not soaking: {view.status.label} ({view.halt_reason}); {members}"
+        assert view.soak_until is not None, \
+            f"not soaking: {view.status.label} ({view.halt_reason}); {members}"
         while self.clock.now < view.soak_until:
             self.clock.advance(minutes=61)
             await self.campaigns.tick()

@@ -48,17 +48,18 @@ def create_items(session: Session, *, plan_id: int, steps: Sequence[Step]) -> li
     ]
     session.add_all(rows)
     session.flush()
+    _forget(session, plan_id)
     return rows
 
 
 def ensure_item(session: Session, *, plan_id: int, step: Step) -> ChecklistItem:
     """The plan's item for ``step``, added after the last item of its phase when missing (a step that
     depends on the DMS's driver, or a plan created before the step existed)."""
-    statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id, ChecklistItem.key == step.key)
-    existing = session.exec(statement).first()
+    rows = items(session, plan_id=plan_id)
+    existing = next((row for row in rows if row.key == step.key), None)
     if existing is not None:
         return existing
-    rows = items(session, plan_id=plan_id)
+    _forget(session, plan_id)
     before = [row for row in rows if Phase(row.phase).order <= step.phase.order]
     position = max((row.position for row in before), default=-1) + 1
     for row in rows:
@@ -72,14 +73,28 @@ def ensure_item(session: Session, *, plan_id: int, step: Step) -> ChecklistItem:
     return item
 
 
+# ``Session.info`` key of the checklists read in this unit of work (plan id -> its rows, in order).
+_READ = "dmu.checklist"
+
+
 def items(session: Session, *, plan_id: int) -> list[ChecklistItem]:
-    statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id)
-    return list(session.exec(statement.order_by(col(ChecklistItem.position))))
+    """The plan's items in order, read once per unit of work: a pre-check's unit asked for them five times
+    (confirmations, upload only, ticks, snapshot). The rows are the session's own objects, so a tick made
+    through them is what every later call sees; adding an item forgets the read (``_forget``)."""
+    read: dict[int, list[ChecklistItem]] = session.info.setdefault(_READ, {})
+    rows = read.get(plan_id)
+    if rows is None:
+        statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id)
+        rows = read[plan_id] = list(session.exec(statement.order_by(col(ChecklistItem.position))))
+    return list(rows)
+
+
+def _forget(session: Session, plan_id: int) -> None:
+    session.info.get(_READ, {}).pop(plan_id, None)
 
 
 def _item(session: Session, *, plan_id: int, key: str) -> ChecklistItem:
-    statement = select(ChecklistItem).where(ChecklistItem.plan_id == plan_id, ChecklistItem.key == key)
-    item = session.exec(statement).first()
+    item = next((row for row in items(session, plan_id=plan_id) if row.key == key), None)
     if item is None:
         raise NotFound(f"Plan #{plan_id} has no checklist item {key!r}")
     return item

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.settings import Settings
 from tests.support.store_helpers import force_state, fresh_engine, new_plan, sample_estimate, sample_path
@@ -199,3 +200,32 @@ def test_helper_steps_and_known_issues_become_manual_items_in_their_phases() -> 
         Phase.VERIFY, Kind.MANUAL, "reconfigure the DMZ", "After NATSMigration")
     assert issue.title == "Known issue handled: Hop 1 (10.5.0 CU3): prerequisite check fails"
     assert [s.phase.order for s in steps] == sorted(s.phase.order for s in steps)
+
+
+def test_a_unit_reads_the_checklist_once_and_sees_its_own_ticks_and_additions(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    late = Step("execute.upload_confirmed", Phase.EXECUTE, Kind.MANUAL, False, "A step added later", "")
+    selects: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "checklist_item" in statement:
+            selects.append(statement)
+
+    with session(engine) as s:
+        first = checklist.items(s, plan_id=plan_id)
+        event.listen(engine, "before_cursor_execute", seen)
+        checklist.auto_tick(s, plan_id=plan_id, key="precheck.health", checked=True, detail="health ok")
+        again = checklist.items(s, plan_id=plan_id)
+        assert selects == [], "the unit's second read and the tick reuse its first read"
+        assert next(row for row in again if row.key == "precheck.health").checked
+        again.clear()  # a caller's list is its own: the unit's read is untouched
+        checklist.ensure_item(s, plan_id=plan_id, step=late)
+        grown = checklist.items(s, plan_id=plan_id)
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(grown) == len(first) + 1 and "execute.upload_confirmed" in {row.key for row in grown}
+    assert [row.position for row in grown] == list(range(len(grown)))
+    with session(engine) as s:  # a new unit reads afresh and finds what the last one committed
+        rows = checklist.items(s, plan_id=plan_id)
+        assert {row.key for row in rows} == {row.key for row in grown}
+        assert next(row for row in rows if row.key == "precheck.health").detail == "health ok"
