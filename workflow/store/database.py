@@ -65,6 +65,11 @@ _lock_budget_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("dm
 # Two pools, so background units waiting out a lock never queue a listener's unit behind them.
 _LISTENER_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dmu-db")
 _BACKGROUND_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dmu-db-bg")
+# SQLite's background units on one thread: each takes the file's write lock (BEGIN IMMEDIATE), so they run
+# one after the other whatever the threads. Queued here, the next starts the moment the last commits; on
+# four threads the losers slept in SQLite's busy handler (naps of up to 100 ms) while the lock was free,
+# and 50 pre-checks due at once took 4.3x one DMS's time instead of 3.2x (benchmarks/bench_fleet.py).
+_SQLITE_BACKGROUND_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmu-db-sqlite")
 # In-memory SQLite has one shared connection (StaticPool): its units of work are serialized.
 _memory_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
@@ -104,10 +109,16 @@ async def off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
     A cancelled caller still waits for the call to end (the unit commits or rolls back as a whole, as
     it did on the loop) before the cancellation goes on, so nothing writes after its task is gone."""
+    return await _on_pool(functools.partial(fn, *args, **kwargs), sqlite=False)
+
+
+async def _on_pool(work: Callable[[], T], *, sqlite: bool) -> T:
     budget = _lock_budget_ms.get() or LOOP_LOCK_WAIT_MS
-    pool = _LISTENER_POOL if budget <= LOOP_LOCK_WAIT_MS else _BACKGROUND_POOL
-    call = functools.partial(_within, time.monotonic() + budget / 1000, contextvars.copy_context(),
-                             functools.partial(fn, *args, **kwargs))
+    if budget <= LOOP_LOCK_WAIT_MS:
+        pool = _LISTENER_POOL
+    else:
+        pool = _SQLITE_BACKGROUND_POOL if sqlite else _BACKGROUND_POOL
+    call = functools.partial(_within, time.monotonic() + budget / 1000, contextvars.copy_context(), work)
     future = asyncio.get_running_loop().run_in_executor(pool, call)
     try:
         return await asyncio.shield(future)
@@ -133,7 +144,8 @@ def _within(deadline: float, context: contextvars.Context, call: Callable[[], T]
 
 async def run_unit(engine: Engine, work: Callable[[Session], T]) -> T:
     """``work`` in one unit of work (``session``) on the pool: its result, or its exception."""
-    return await off_loop(_in_session, engine, work)
+    return await _on_pool(functools.partial(_in_session, engine, work),
+                          sqlite=engine.dialect.name == "sqlite")
 
 
 def _in_session(engine: Engine, work: Callable[[Session], T]) -> T:
