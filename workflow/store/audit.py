@@ -63,8 +63,9 @@ def record(
         reason=reason,
         detail=dict(detail or {}),
     )
+    # Not flushed here: the unit's next query or its commit writes the row, together with the others it
+    # appends (a pre-check's outcome appends six, and a flush each cost more than the rows themselves).
     session.add(row)
-    session.flush()
     return row
 
 

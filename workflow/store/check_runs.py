@@ -82,7 +82,6 @@ def store(
         detail={"run_id": run.id, "dms": dms_name, "failed": failed},
         now=finished,
     )
-    session.flush()
     return run
 
 

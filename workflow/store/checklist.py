@@ -128,7 +128,6 @@ def _set(
         detail={"key": item.key, "checked": checked},
         now=when,
     )
-    session.flush()
 
 
 def tick(
