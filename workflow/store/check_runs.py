@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from dms.models import CheckResult, CheckStatus, Source
@@ -106,13 +107,23 @@ def last_verification(session: Session, *, plan_id: int) -> CheckRun | None:
     return _last(session, plan_id=plan_id, kind="verify")
 
 
+def latest(session: Session, *, plan_id: int) -> dict[str, CheckRun]:
+    """The plan's last run of each kind, in one query (a snapshot wants both)."""
+    newest = (select(func.max(CheckRun.id)).where(CheckRun.plan_id == plan_id)
+              .group_by(col(CheckRun.kind)).scalar_subquery())
+    return {run.kind: run for run in session.exec(select(CheckRun).where(col(CheckRun.id).in_(newest)))}
+
+
 def results(session: Session, *, run_id: int) -> list[CheckResult]:
-    statement = select(CheckResultRow).where(CheckResultRow.run_id == run_id)
+    # The columns, not ORM rows: results are only ever read whole, and a row object each (identity map,
+    # instance state) cost more than the query.
+    row = CheckResultRow
+    statement = select_columns(col(row.name), col(row.title), col(row.status), col(row.detail),
+                               col(row.agent), col(row.source))
+    statement = statement.where(col(CheckResultRow.run_id) == run_id).order_by(col(CheckResultRow.position))
+    rows = session.execute(statement)
     return [
-        CheckResult(
-            name=row.name, title=row.title, status=CheckStatus(row.status), detail=row.detail,
-            agent=row.agent,
-            source=Source(row.source) if row.source in _SOURCES else None,
-        )
-        for row in session.exec(statement.order_by(col(CheckResultRow.position)))
+        CheckResult(name=name, title=title, status=CheckStatus(status), detail=detail, agent=agent,
+                    source=Source(source) if source in _SOURCES else None)
+        for name, title, status, detail, agent, source in rows
     ]

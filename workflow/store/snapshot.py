@@ -57,6 +57,7 @@ def load_snapshot(session: Session, *, plan_id: int) -> PlanSnapshot:
     plan = get_plan(session, plan_id=plan_id)
     assert plan.id is not None
     decision = approvals.get_decision(session, plan_id=plan_id)
+    runs = check_runs.latest(session, plan_id=plan_id)
     created, updated = as_utc(plan.created_at), as_utc(plan.updated_at)
     assert created is not None and updated is not None
     return PlanSnapshot(
@@ -87,8 +88,8 @@ def load_snapshot(session: Session, *, plan_id: int) -> PlanSnapshot:
             )
             for item in checklist.items(session, plan_id=plan_id)
         ),
-        precheck=_run(session, check_runs.last_precheck(session, plan_id=plan_id)),
-        verification=_run(session, check_runs.last_verification(session, plan_id=plan_id)),
+        precheck=_run(session, runs.get("precheck")),
+        verification=_run(session, runs.get("verify")),
         approval=None
         if decision is None
         else DecisionView(

@@ -66,3 +66,23 @@ def test_message_refs_survive_and_replace(tmp_path: Path) -> None:
         assert get_message_ref(s, plan_id=plan_id, role="other") is None
         assert plan_for_message(s, channel="C1", ts="1.1") == plan_id
         assert plan_for_message(s, channel="C2", ts="1.1") is None
+
+
+def test_the_snapshot_shows_each_kind_of_run_at_its_newest(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id, other = new_plan(engine), new_plan(engine, dms_name="other")
+
+    def run(kind: str, name: str, status: CheckStatus, *, plan: int = plan_id) -> None:
+        with session(engine) as s:
+            check_runs.store(s, plan_id=plan, dms_name="default", kind=kind,  # type: ignore[arg-type]
+                             results=[CheckResult(name=name, title=name, status=status, detail="")])
+
+    run("precheck", "first", CheckStatus.FAIL)
+    run("verify", "verified", CheckStatus.PASS)
+    run("precheck", "second", CheckStatus.PASS)
+    run("precheck", "elsewhere", CheckStatus.FAIL, plan=other)  # another plan's newer run is not this one's
+    with session(engine) as s:
+        snap = load_snapshot(s, plan_id=plan_id)
+    assert snap.precheck is not None and [r.name for r in snap.precheck.results] == ["second"]
+    assert snap.precheck.passed
+    assert snap.verification is not None and [r.name for r in snap.verification.results] == ["verified"]
