@@ -22,12 +22,12 @@ Also printed, to tell a serialising bottleneck from plain work: how long after t
 pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per
 pre-check (and the bot's CPU per pre-check). With ``--trigger direct`` the pre-checks all start within a
 second and the CPU is linear: 36-38 ms per pre-check on a 2-core machine (52-55 ms before a run's database
-statements went from 59 to 30 and SQLite's background units to one thread; 75-80 ms before the DMS requests
+statements went from 59 to 35 and SQLite's background units to one thread; 75-80 ms before the DMS requests
 went to aiohttp without httpx's layers). Sampled with py-spy (``py-spy record --gil``; ``--profile`` is
 cProfile, which inflates call-heavy code): on the event loop's thread the 28 DMS requests are about 60%
 (the agents' ConnectAppAndInfo a third, their LogOut a sixth, a new TCP connection per agent a seventh);
-the database units, on their thread, are about 12 ms a pre-check, the two plan snapshots (for CheckStarted
-and CheckFinished, about 3.5 ms each) the largest part. So the fleet is bound by one core: one DMS's
+the database units, on their thread, are about 11 ms a pre-check, the two plan snapshots (for CheckStarted
+and CheckFinished, about 3 ms each) the largest part. So the fleet is bound by one core: one DMS's
 pre-check waits on latency (0.75 s), 50 of them on CPU.
 Fired by APScheduler, the pre-checks start only as fast as its executor hands them out (compare the last
 start against ``--trigger direct``).
