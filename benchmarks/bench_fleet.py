@@ -19,16 +19,16 @@ single DMS. Peak memory of this (the bot's) process is printed from ``ru_maxrss`
 more fleet round under tracemalloc for the peak of Python allocations (slower, so not timed).
 
 Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
-pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per
-pre-check (and the bot's CPU per pre-check). With ``--trigger direct`` the pre-checks all start within a
-second and the CPU is linear: 36-38 ms per pre-check on a 2-core machine (52-55 ms before a run's database
-statements went from 59 to 35 and SQLite's background units to one thread; 75-80 ms before the DMS requests
-went to aiohttp without httpx's layers). Sampled with py-spy (``py-spy record --gil``; ``--profile`` is
-cProfile, which inflates call-heavy code): on the event loop's thread the 28 DMS requests are about 60%
-(the agents' ConnectAppAndInfo a third, their LogOut a sixth, a new TCP connection per agent a seventh);
-the database units, on their thread, are about 11 ms a pre-check, the two plan snapshots (for CheckStarted
-and CheckFinished, about 3 ms each) the largest part. So the fleet is bound by one core: one DMS's
-pre-check waits on latency (0.75 s), 50 of them on CPU.
+pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per pre-check
+(and the bot's CPU and database statements per pre-check). With ``--trigger direct`` the pre-checks all
+start within a second and the CPU is linear: 36-38 ms per pre-check on a 2-core machine (52-55 ms before a
+run's database statements went from 59 to 35 and SQLite's background units to one thread; 75-80 ms before
+the DMS requests went to aiohttp without httpx's layers). Sampled with py-spy (``py-spy record --gil``;
+``--profile`` is cProfile, which inflates call-heavy code): on the event loop's thread the 28 DMS requests
+are about 60% (the agents' ConnectAppAndInfo a third, their LogOut a sixth, a new TCP connection per agent a
+seventh); the database units, on their thread, are about 11 ms a pre-check, the two plan snapshots (for
+CheckStarted and CheckFinished, about 3 ms each) the largest part. So the fleet is bound by one core: one
+DMS's pre-check waits on latency (0.75 s), 50 of them on CPU.
 Fired by APScheduler, the pre-checks start only as fast as its executor hands them out (compare the last
 start against ``--trigger direct``).
 
@@ -55,6 +55,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
+
+from sqlalchemy import Engine, event
 
 from dms.call_stats import CALL_STATS
 from dms.catalog import load_catalog
@@ -137,6 +139,20 @@ class FinishTimes:
                 continue
 
 
+class Statements:
+    """SQL statements the bot's database ran while ``counting`` (from the due instant to the last result,
+    the job store's included): unlike CPU time, a count that a busy machine cannot move."""
+
+    def __init__(self, db: Engine) -> None:
+        self.counting = False
+        self.count = 0
+        event.listen(db, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: object) -> None:
+        if self.counting:
+            self.count += 1
+
+
 class NoApprovers:
     async def is_approver(self, user_id: str) -> bool:
         return False
@@ -178,7 +194,7 @@ async def plans_for(engine: UpgradeEngine, names: list[str]) -> list[int]:
 
 async def prechecks_due_together(
     engine: UpgradeEngine, notifier: FinishTimes, plan_ids: list[int], *, trigger: str,
-    profile: cProfile.Profile | None = None,
+    profile: cProfile.Profile | None = None, statements: Statements | None = None,
 ) -> tuple[float, float]:
     """Give every plan the same window, so that their pre-checks are due at one instant a moment later;
     seconds from that instant until the last of them finished, and the CPU seconds this process spent."""
@@ -194,6 +210,8 @@ async def prechecks_due_together(
 
     def at_due() -> None:
         cpu_at_due.append(time.process_time())
+        if statements is not None:
+            statements.counting = True
         if profile is not None:
             profile.enable()
 
@@ -202,6 +220,8 @@ async def prechecks_due_together(
         await asyncio.sleep(max(0.0, due_monotonic - time.monotonic()))
         await asyncio.gather(*(engine.on_precheck_due(plan_id) for plan_id in plan_ids))
     await notifier.all_of(set(plan_ids), timeout_s=300.0)
+    if statements is not None:
+        statements.counting = False
     if profile is not None:
         profile.disable()
     cpu = time.process_time() - cpu_at_due[0]
@@ -231,6 +251,7 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
                    trace: bool, profile: cProfile.Profile | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as folder:
         engine, notifier = build_engine(Path(folder), urls)
+        statements = Statements(engine.db)
         await engine.start()
         names = sorted(engine.dms_access.targets)
         try:
@@ -248,10 +269,11 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
                 if not fleet:  # the engine, the catalog and one pre-check are loaded by now
                     rss_before_fleet = _peak_rss_mib()
                 many = await plans_for(engine, names)
-                requests_before = CALL_STATS.calls()
+                requests_before, statements.count = CALL_STATS.calls(), 0
                 elapsed, busy = await prechecks_due_together(engine, notifier, many, trigger=trigger,
-                                                             profile=profile)
+                                                             profile=profile, statements=statements)
                 requests = (CALL_STATS.calls() - requests_before) / len(many)
+                sql = statements.count / len(many)
                 fleet.append(elapsed)
                 cpu.append(busy)
                 last_start = notifier.last_start
@@ -281,7 +303,7 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
           f"({busy / all_of_them:.0%} of its time, one event loop), {busy_alone * 1000:.0f} ms for one DMS "
           f"alone; fleet / ({len(urls)} x one): {busy / (len(urls) * busy_alone):.2f}")
     print(f"per pre-check in the fleet: {busy * 1000 / len(urls):.0f} ms of the bot's CPU, "
-          f"{requests:.0f} DMS requests")
+          f"{requests:.0f} DMS requests, {sql:.1f} database statements (the job store's included)")
     print(f"peak memory of the bot process (ru_maxrss): {rss_before_fleet:.0f} MiB before the fleet rounds, "
           f"{rss_after_fleet:.0f} MiB after them")
     if traced is not None:
