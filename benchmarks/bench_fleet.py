@@ -48,6 +48,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from datetime import datetime, timedelta
@@ -141,16 +142,19 @@ class FinishTimes:
 
 class Statements:
     """SQL statements the bot's database ran while ``counting`` (from the due instant to the last result,
-    the job store's included): unlike CPU time, a count that a busy machine cannot move."""
+    the job store's included): unlike CPU time, a count a busy machine hardly moves (only the job store's
+    reads follow APScheduler's wake-ups: 37.0 and 37.2 a pre-check in two runs)."""
 
     def __init__(self, db: Engine) -> None:
         self.counting = False
         self.count = 0
+        self._lock = threading.Lock()  # the database thread and APScheduler's both run statements
         event.listen(db, "before_cursor_execute", self._seen)
 
     def _seen(self, *args: object) -> None:
         if self.counting:
-            self.count += 1
+            with self._lock:
+                self.count += 1
 
 
 class NoApprovers:
