@@ -103,10 +103,6 @@ def last_precheck(session: Session, *, plan_id: int) -> CheckRun | None:
     return _last(session, plan_id=plan_id, kind="precheck")
 
 
-def last_verification(session: Session, *, plan_id: int) -> CheckRun | None:
-    return _last(session, plan_id=plan_id, kind="verify")
-
-
 def latest(session: Session, *, plan_id: int) -> dict[str, CheckRun]:
     """The plan's last run of each kind, in one query (a snapshot wants both)."""
     newest = (select(func.max(CheckRun.id)).where(CheckRun.plan_id == plan_id)

@@ -25,9 +25,10 @@ def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> Upg
     """The plan, or NotFound. ``for_update`` locks the row on PostgreSQL (SQLite serializes writers)."""
     if not 1 <= plan_id <= MAX_PLAN_ID:
         raise NotFound(f"There is no upgrade plan #{plan_id}")
+    # SQLite has no row lock to take: every unit holds the write lock from its BEGIN IMMEDIATE.
     if for_update and session.get_bind().dialect.name != "sqlite":
         plan = session.exec(select(UpgradePlan).where(UpgradePlan.id == plan_id).with_for_update()).first()
-    else:  # SQLite: every unit holds the write lock from its BEGIN IMMEDIATE, there is no row lock to take
+    else:
         # The identity map first: a unit reads its plan five or six times (state, path, snapshot, move),
         # and a SELECT of a row already loaded in this session returns the same object unrefreshed anyway.
         plan = session.get(UpgradePlan, plan_id)
@@ -94,5 +95,6 @@ def ending_reason(session: Session, *, plan_id: int) -> str:
         select(AuditEvent)
         .where(AuditEvent.plan_id == plan_id, AuditEvent.action == "transition")
         .order_by(col(AuditEvent.id).desc())
+        .limit(1)
     ).first()
     return row.reason if row is not None else ""
