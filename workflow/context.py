@@ -19,13 +19,13 @@ from sqlmodel import Session
 
 from workflow.dms_access import DmsAccess
 from workflow.event_codec import encode
-from workflow.events import Event, Notifier, StateChanged, reads_outbox
+from workflow.events import Event, Notifier, SnapshotEvent, StateChanged, reads_outbox
 from workflow.model.clock import Clock
 from workflow.model.errors import DatabaseBusy, UserError
 from workflow.scheduler import PlanScheduler
 from workflow.settings import WorkflowSettings
 from workflow.store import database, event_outbox
-from workflow.store.snapshot import PlanSnapshot, load_snapshot
+from workflow.store.snapshot import PlanSnapshot, load_header, load_snapshot
 from workflow.store.states import PlanState, get_plan, transition
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,16 @@ class WorkflowContext:
         return await self.unit(lambda session: PlanState(get_plan(session, plan_id=plan_id).state))
 
     async def emit(self, event_type: type[Event], plan_id: int, /, **fields: Any) -> None:
-        """Tell of ``plan_id`` as it is now: the event, with a fresh snapshot, written to the outbox of
-        domain events in one unit of work, then heard by the notifier. Never raises: the chat must not
-        break the workflow (the database is the record)."""
+        """Tell of ``plan_id`` as it is now: the event, with a fresh snapshot (the plan's row for a note),
+        written to the outbox of domain events in one unit of work, then heard by the notifier. Never
+        raises: the chat must not break the workflow (the database is the record)."""
+        def unit(session: Session) -> list[Event]:
+            if issubclass(event_type, SnapshotEvent):
+                return self.record(session, plan_id, [(event_type, fields)])[0]
+            return self.note(session, plan_id, event_type, **fields)
+
         try:
-            events, _ = await self.unit(lambda session: self.record(session, plan_id, [(event_type, fields)]))
+            events = await self.unit(unit)
         except Exception:
             log.exception("recording %s for plan #%s failed", event_type.__name__, plan_id)
             return
@@ -94,15 +99,29 @@ class WorkflowContext:
         back with the change they tell of."""
         snap = load_snapshot(session, plan_id=plan_id)
         events = [kind(plan_id=plan_id, snapshot=snap, **fields) for kind, fields in tell]
-        if reads_outbox(self.notifier):
-            for event in events:
-                try:
-                    kind, body = encode(event)
-                except Exception:  # a bug of ours: the change must not be lost to it
-                    log.exception("encoding %s for plan #%s failed", type(event).__name__, plan_id)
-                    continue
-                event_outbox.append(session, plan_id=plan_id, kind=kind, body=body, now=self.now())
+        self._to_outbox(session, plan_id, events)
         return events, snap
+
+    def note(self, session: Session, plan_id: int, event_type: type[Event], /, **fields: Any) -> list[Event]:
+        """``record`` for a note of one line (an event that is no ``SnapshotEvent``): drawn on the plan's
+        row only, without the hops, checklist, checks and approval a whole snapshot reads."""
+        if issubclass(event_type, SnapshotEvent):
+            raise TypeError(f"{event_type.__name__} shows the whole plan: record it with a snapshot")
+        events = [event_type(plan_id=plan_id, snapshot=load_header(session, plan_id=plan_id), **fields)]
+        self._to_outbox(session, plan_id, events)
+        return events
+
+    def _to_outbox(self, session: Session, plan_id: int, events: Sequence[Event]) -> None:
+        """Each event into the outbox of domain events, when the notifier reads it."""
+        if not reads_outbox(self.notifier):
+            return
+        for event in events:
+            try:
+                kind, body = encode(event)
+            except Exception:  # a bug of ours: the change must not be lost to it
+                log.exception("encoding %s for plan #%s failed", type(event).__name__, plan_id)
+                continue
+            event_outbox.append(session, plan_id=plan_id, kind=kind, body=body, now=self.now())
 
     async def change(self, plan_id: int, work: Callable[[Session], T],
                      tell: Callable[[T], Sequence[FollowUp]]) -> tuple[T, PlanSnapshot]:

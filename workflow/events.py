@@ -1,18 +1,22 @@
 """What the engine tells the outside world, as typed events, and the ``Notifier`` protocol that hears them.
 
-Every event carries the plan id and a fresh ``PlanSnapshot`` taken right after the change, so a
-renderer (Slack, console) never has to query the database to draw it. No Slack code lives here.
+Every event carries the plan id and a fresh view of the plan taken right after the change, so a renderer
+(Slack, console) never has to query the database to draw it: a ``PlanSnapshot`` (``SnapshotEvent``), or
+for a note of one line only the plan's row (``PlanHeader``). No Slack code lives here.
 
-    Event
-    ├── PlanCreated, WindowScheduled, StateChanged
-    ├── CheckStarted, CheckFinished            (kind "pre" or "post")
-    ├── ItemTicked, ReminderDue
-    ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
-    ├── HopStarted, HopFinished, AgentProgress, EtaChanged
-    ├── CubeStepRequested, CubeStepConfirmed  (watch driver: a person's step in Cube, one at a time)
-    ├── UploadOnlyRequested, UploadOnlyReported  (the day before: a person's Upload only in Cube)
+    Event                                         (the plan's row: a note of one line)
+    ├── CheckStarted                              (kind "pre" or "post")
+    ├── ReminderDue
     ├── DmsConnectionLost, DmsConnectionRestored  (once per outage, not per poll)
-    └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
+    └── SnapshotEvent                             (the whole plan: what its message shows)
+        ├── PlanCreated, WindowScheduled, StateChanged
+        ├── CheckFinished                         (kind "pre" or "post")
+        ├── ItemTicked
+        ├── ApprovalRequested, ApprovalGranted, ApprovalRejected
+        ├── HopStarted, HopFinished, AgentProgress, EtaChanged
+        ├── CubeStepRequested, CubeStepConfirmed  (watch driver: a person's step in Cube, one at a time)
+        ├── UploadOnlyRequested, UploadOnlyReported  (the day before: a person's Upload only in Cube)
+        └── UpgradeFinished, UpgradeFailed, UpgradeCancelled, UpgradeExpired
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from dms.models import AgentState, CheckResult
-from workflow.model.snapshot import PlanSnapshot  # at run time: the event codec reads the annotations
+
+# At run time: the event codec reads the annotations.
+from workflow.model.snapshot import PlanHeader, PlanSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +49,35 @@ UNTOUCHED_GUIDANCE = "No agent left its version: the DMS still runs its original
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
+    """``snapshot``: the plan's own row at least; a note of one line (CheckStarted, ReminderDue, the DMS's
+    connection lost or back) needs no more, and its event is drawn without the five queries of a whole
+    snapshot (``WorkflowContext.note``)."""
+
     plan_id: int
+    snapshot: PlanHeader
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotEvent(Event):
+    """An event whose message shows the plan (checklist, hops, checks, approval): a whole snapshot."""
+
     snapshot: PlanSnapshot
 
 
 @dataclass(frozen=True, kw_only=True)
-class PlanCreated(Event):
+class PlanCreated(SnapshotEvent):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class WindowScheduled(Event):
+class WindowScheduled(SnapshotEvent):
     start: datetime
     end: datetime
     actor: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class StateChanged(Event):
+class StateChanged(SnapshotEvent):
     from_state: str
     to_state: str
     actor: str
@@ -74,14 +91,14 @@ class CheckStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckFinished(Event):
+class CheckFinished(SnapshotEvent):
     kind: CheckKind
     results: tuple[CheckResult, ...]
     passed: bool
 
 
 @dataclass(frozen=True, kw_only=True)
-class ItemTicked(Event):
+class ItemTicked(SnapshotEvent):
     key: str
     actor: str
     checked: bool
@@ -93,24 +110,24 @@ class ReminderDue(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalRequested(Event):
+class ApprovalRequested(SnapshotEvent):
     approvers: tuple[str, ...]  # Slack user ids configured (the group, if any, is in the settings)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalGranted(Event):
+class ApprovalGranted(SnapshotEvent):
     actor: str
     override_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalRejected(Event):
+class ApprovalRejected(SnapshotEvent):
     actor: str
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class HopStarted(Event):
+class HopStarted(SnapshotEvent):
     hop_index: int
     version: str
     package: str
@@ -120,7 +137,7 @@ class HopStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CubeStepRequested(Event):
+class CubeStepRequested(SnapshotEvent):
     """Watch driver: a person must do ``step`` of the hop in Cube, then click Done in Cube by ``deadline``."""
 
     hop_index: int
@@ -130,14 +147,14 @@ class CubeStepRequested(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CubeStepConfirmed(Event):
+class CubeStepConfirmed(SnapshotEvent):
     hop_index: int
     step: str
     actor: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class UploadOnlyRequested(Event):
+class UploadOnlyRequested(SnapshotEvent):
     """The day-before check asks a person for Upload only of ``file`` in Cube (``workflow.upload_only``)."""
 
     file: str
@@ -145,7 +162,7 @@ class UploadOnlyRequested(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UploadOnlyReported(Event):
+class UploadOnlyReported(SnapshotEvent):
     actor: str
     passed: bool
     report: str  # what Cube reported, when the checks failed
@@ -153,20 +170,20 @@ class UploadOnlyReported(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class HopFinished(Event):
+class HopFinished(SnapshotEvent):
     hop_index: int
     version: str
     minutes: float | None = None  # wall-clock minutes the hop took, when known
 
 
 @dataclass(frozen=True, kw_only=True)
-class AgentProgress(Event):
+class AgentProgress(SnapshotEvent):
     hop_index: int
     agents: tuple[AgentState, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
-class EtaChanged(Event):
+class EtaChanged(SnapshotEvent):
     eta: datetime
     remaining_minutes: float
 
@@ -187,19 +204,19 @@ class DmsConnectionRestored(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeFinished(Event):
+class UpgradeFinished(SnapshotEvent):
     results: tuple[CheckResult, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeFailed(Event):
+class UpgradeFailed(SnapshotEvent):
     reason: str
     guidance: str
     agents: tuple[AgentState, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeCancelled(Event):
+class UpgradeCancelled(SnapshotEvent):
     actor: str
     reason: str
     agents: tuple[AgentState, ...] = ()  # where every agent ended after the cancel (execution only)
@@ -207,7 +224,7 @@ class UpgradeCancelled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpgradeExpired(Event):
+class UpgradeExpired(SnapshotEvent):
     pass
 
 

@@ -121,7 +121,7 @@ class PrecheckRunner:
         if PlanState(plan.state) not in CHECKABLE:
             return None
         dms_name, path = plan.dms_name, plans.stored_path(session, plan)
-        events, _ = self._context.record(session, plan_id, [(CheckStarted, {"kind": "pre", "actor": actor})])
+        events = self._context.note(session, plan_id, CheckStarted, kind="pre", actor=actor)
         return dms_name, path, events
 
     async def _read_dms(self, dms_name: str, path: UpgradePath

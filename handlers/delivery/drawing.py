@@ -38,6 +38,7 @@ from workflow.events import (
     ItemTicked,
     PlanCreated,
     ReminderDue,
+    SnapshotEvent,
     StateChanged,
     UpgradeCancelled,
     UpgradeExpired,
@@ -78,7 +79,10 @@ class _Draft:
         self.calls: list[Outgoing] = []
 
     def draw_event(self, event: Event) -> None:
-        snap = event.snapshot
+        if not isinstance(event, SnapshotEvent):
+            self._note(event)
+            return
+        snap = event.snapshot  # the whole plan; a note carries its row only (PlanHeader)
         if isinstance(event, _PLAN_CHANGES):
             notes = blocks_notes.plan_notes(snap, settings=self._settings) if self._settings else ()
             self._upsert(snap.id, PLAN, snap.channel, blocks.plan_message(snap, notes=notes), in_thread=False)
@@ -90,20 +94,11 @@ class _Draft:
                     f":calendar: Window set to {blocks.window_text(snap)} by {_who(event.actor)}."))
             case ItemTicked():
                 self._redraw_approval_request(snap)  # an open item it listed may just have been ticked
-            case CheckStarted():
-                name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":hourglass_flowing_sand: {name} started (by {_who(event.actor)})."))
             case CheckFinished():
                 result = blocks_progress.check_result(snap, kind=event.kind, results=event.results,
                                                       passed=event.passed)
                 self._reply(snap.id, snap.channel, result, broadcast=not event.passed)
                 self._redraw_approval_request(snap)
-            case ReminderDue():
-                items = "\n".join(f"• {safe.mrkdwn(title, limit=300)}" for title in event.open_items)
-                opens = blocks.when(snap.window_start)
-                self._reply(snap.id, snap.channel, blocks_progress.note(
-                    f":stopwatch: The window opens at {opens}. Still open:\n{items}"))
             case ApprovalRequested():
                 self._upsert(snap.id, APPROVAL, snap.channel,
                              blocks.approval_request(snap, approvers=event.approvers), in_thread=True)
@@ -129,12 +124,27 @@ class _Draft:
                 self._status(event)
             case AgentProgress() | EtaChanged():
                 self._status(event)
-            case DmsConnectionLost() | DmsConnectionRestored():
-                self._reply(snap.id, snap.channel, blocks_progress.note(_connection_note(event)))
             case UpgradeFinished() | UpgradeFailed() | UpgradeCancelled() | UpgradeExpired():
                 self._outcome(event)
             case _:
                 pass
+
+    def _note(self, event: Event) -> None:
+        """A note of one line in the plan's thread, drawn on the plan's row (``PlanHeader``) alone."""
+        header = event.snapshot
+        match event:
+            case CheckStarted():
+                name = "Pre-upgrade check" if event.kind == "pre" else "Verification"
+                text = f":hourglass_flowing_sand: {name} started (by {_who(event.actor)})."
+            case ReminderDue():
+                items = "\n".join(f"• {safe.mrkdwn(title, limit=300)}" for title in event.open_items)
+                opens = blocks.when(header.window_start)
+                text = f":stopwatch: The window opens at {opens}. Still open:\n{items}"
+            case DmsConnectionLost() | DmsConnectionRestored():
+                text = _connection_note(event)
+            case _:
+                return
+        self._reply(header.id, header.channel, blocks_progress.note(text))
 
     def _outcome(self, event: UpgradeFinished | UpgradeFailed | UpgradeCancelled | UpgradeExpired) -> None:
         """How a plan ended, broadcast to the channel."""
@@ -206,7 +216,7 @@ class _Draft:
             self._redraw_approval_request(snap)
         self._upsert(snap.id, blocks_cube.UPLOAD_ONLY_ROLE, snap.channel, message, in_thread=True)
 
-    def _status(self, event: Event, *, edit_only: bool = False) -> None:
+    def _status(self, event: SnapshotEvent, *, edit_only: bool = False) -> None:
         snap = event.snapshot
         agents = event.agents if isinstance(event, AgentProgress) else None
         eta = event.eta if isinstance(event, EtaChanged) else None

@@ -10,7 +10,8 @@ import pytest
 from tests.support.polling import wait_until
 from tests.workflow.conftest import APPROVER, Harness
 from workflow.event_codec import _event_types, decode, encode
-from workflow.events import UpgradeFailed, UpgradeFinished
+from workflow.events import CheckStarted, UpgradeFailed, UpgradeFinished
+from workflow.model.snapshot import PlanHeader, PlanSnapshot
 
 
 async def test_a_whole_upgrade_s_events_round_trip(harness: Harness) -> None:
@@ -37,3 +38,16 @@ def test_every_event_type_can_be_read_back_by_name() -> None:
     assert len(_event_types()) >= 24
     with pytest.raises(ValueError, match="unknown event kind"):
         decode("NoSuchEvent", {})
+
+
+async def test_a_note_written_with_a_whole_snapshot_before_the_upgrade_of_the_bot_still_reads(
+        harness: Harness) -> None:
+    """An outbox row from a version whose CheckStarted carried the whole plan: drawn from its row now."""
+    plan = await harness.ready_plan()
+    whole = harness.engine.status(plan_id=plan.id)
+    assert isinstance(whole, PlanSnapshot)
+    body = json.loads(json.dumps({"plan_id": plan.id, "snapshot": whole.model_dump(mode="json"),
+                                  "kind": "pre", "actor": "U1"}))
+    event = decode("CheckStarted", body)
+    assert isinstance(event, CheckStarted) and type(event.snapshot) is PlanHeader
+    assert event.snapshot.id == plan.id and event.snapshot.channel == whole.channel

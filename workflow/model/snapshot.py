@@ -84,7 +84,10 @@ class DecisionView(_Frozen):
     decided_at: datetime
 
 
-class PlanSnapshot(_Frozen):
+class PlanHeader(_Frozen):
+    """The plan's own row: what a one-line note in its thread draws on (the pre-check started, the DMS
+    stopped answering). Taken without the hops, checklist, checks and approval, which cost a query each."""
+
     id: int
     dms_name: str
     state: PlanState
@@ -95,6 +98,25 @@ class PlanSnapshot(_Frozen):
     track: str
     window_start: datetime | None
     window_end: datetime | None
+    eta: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # The plan's DMS is a simulator (its URL is "simulated"): every message about it must say so.
+    dms_simulated: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return self.state.terminal
+
+    @property
+    def plan_id(self) -> int:
+        """The same as ``id``; reads better next to other ids in event handlers."""
+        return self.id
+
+
+class PlanSnapshot(PlanHeader):
+    """The whole plan, for the messages that show it (the plan message, a check's results, the status)."""
+
     hops: tuple[HopView, ...]
     warnings: tuple[PathWarning, ...]  # preview, known issues, support, catalog age
     estimate: Estimate | None
@@ -103,11 +125,6 @@ class PlanSnapshot(_Frozen):
     verification: CheckRunView | None
     approval: DecisionView | None
     agents: tuple[dict[str, Any], ...]  # [{id, name, status, detail, version}], as the engine last saw them
-    eta: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    # The plan's DMS is a simulator (its URL is "simulated"): every message about it must say so.
-    dms_simulated: bool = False
 
     @property
     def checklist_by_phase(self) -> dict[Phase, tuple[ItemView, ...]]:
@@ -122,17 +139,8 @@ class PlanSnapshot(_Frozen):
         )
 
     @property
-    def terminal(self) -> bool:
-        return self.state.terminal
-
-    @property
     def track_label(self) -> str:
         """The track as people should read it: a preview target (planned with ``track preview``) is
         stored on its release's track, and must not pass for an ordinary release of it."""
         preview = any(warning.kind is WarningKind.PREVIEW for warning in self.warnings)
         return self.track + (", preview release" if preview else "")
-
-    @property
-    def plan_id(self) -> int:
-        """The same as ``id``; reads better next to other ids in event handlers."""
-        return self.id

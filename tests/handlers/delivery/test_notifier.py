@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from bot.console.fake_slack import FakeSlack
 from dms.models import AgentState
 from dms.versions import parse_version
-from handlers.delivery.drawing import _connection_note
+from handlers.delivery.drawing import _connection_note, draw
 from handlers.delivery.notifier import SlackNotifier
 from handlers.delivery.slack_web import ChannelPacer, make_web_client
 from tests.handlers.conftest import APPROVER, CHANNEL, START, TOKEN, make_snapshot
@@ -26,15 +26,18 @@ from workflow.events import (
     AgentProgress,
     ApprovalGranted,
     ApprovalRequested,
+    CheckStarted,
     DmsConnectionLost,
     DmsConnectionRestored,
     HopStarted,
     PlanCreated,
+    ReminderDue,
     StateChanged,
     UpgradeExpired,
     UpgradeFailed,
     UpgradeFinished,
 )
+from workflow.model.snapshot import PlanHeader
 from workflow.outbox import Outbox
 from workflow.store import database as dbm
 from workflow.store.database import make_engine, migrate
@@ -231,3 +234,19 @@ def test_a_dms_name_in_the_outage_notes_cannot_mention_link_or_format() -> None:
     back = DmsConnectionRestored(plan_id=1, snapshot=snap, dms_name=f"DMS {INJECTION}", minutes=3.0)
     for event in (lost, back):
         assert problems({"text": _connection_note(event)}, users=[]) == []
+
+
+def test_a_note_of_one_line_is_drawn_from_the_plan_s_row_alone() -> None:
+    """CheckStarted, ReminderDue and the DMS's outage notes carry a PlanHeader, not the whole plan: each is
+    one reply in the plan's thread, and drawing it reads nothing a header lacks."""
+    whole = make_snapshot()
+    header = PlanHeader(**{name: getattr(whole, name) for name in PlanHeader.model_fields})
+    notes = [
+        CheckStarted(plan_id=1, snapshot=header, kind="pre", actor="bot"),
+        ReminderDue(plan_id=1, snapshot=header, open_items=("Take a backup",)),
+        DmsConnectionLost(plan_id=1, snapshot=header, dms_name="DMS", error="timeout", deadline=None),
+        DmsConnectionRestored(plan_id=1, snapshot=header, dms_name="DMS", minutes=3.0),
+    ]
+    for event in notes:
+        (call,) = draw(event, settings=None)
+        assert (call.kind, call.channel, call.plan_id) == ("reply", CHANNEL, 1), type(event).__name__

@@ -8,11 +8,12 @@ from pydantic import ValidationError
 from dms.models import CheckResult, CheckStatus
 from tests.support.store_helpers import NOW, force_state, fresh_engine, new_plan
 from workflow.model.errors import NotFound
+from workflow.model.snapshot import PlanHeader
 from workflow.store import approvals, check_runs, checklist, plans
 from workflow.store.checklist import Phase
 from workflow.store.database import session
 from workflow.store.message_refs import get_message_ref, plan_for_message, save_message_ref
-from workflow.store.snapshot import load_snapshot
+from workflow.store.snapshot import load_header, load_snapshot
 from workflow.store.states import PlanState
 
 
@@ -50,6 +51,22 @@ def test_snapshot_has_everything_a_renderer_needs(tmp_path: Path) -> None:
         snap.state = PlanState.DONE  # type: ignore[misc]
     with session(engine) as s, pytest.raises(NotFound):
         load_snapshot(s, plan_id=999)
+
+
+def test_the_header_is_the_snapshot_s_own_row_without_its_five_queries(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine, window=True)
+    with session(engine) as s:
+        plans.update_progress(s, plan_id=plan_id, agents=[], eta=NOW)
+    with session(engine) as s:
+        whole = load_snapshot(s, plan_id=plan_id)
+    with session(engine) as s:
+        header = load_header(s, plan_id=plan_id)
+    assert type(header) is PlanHeader
+    assert header == PlanHeader(**{name: getattr(whole, name) for name in PlanHeader.model_fields})
+    assert header.window_start == NOW and header.eta == NOW and header.created_at.tzinfo is not None
+    with session(engine) as s, pytest.raises(NotFound):
+        load_header(s, plan_id=999)
 
 
 def test_message_refs_survive_and_replace(tmp_path: Path) -> None:
