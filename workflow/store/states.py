@@ -20,6 +20,9 @@ from workflow.model.states import ACTIVE, ALLOWED, MAX_PLAN_ID, TERMINAL, PlanSt
 from workflow.store import audit
 from workflow.store.tables import ActiveUpgrade, AuditEvent, UpgradePlan
 
+# ``Session.info`` key of the plans this unit of work read (plan id -> row).
+_HELD = "dmu.plans"
+
 
 def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> UpgradePlan:
     """The plan, or NotFound. ``for_update`` locks the row on PostgreSQL (SQLite serializes writers)."""
@@ -34,6 +37,9 @@ def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> Upg
         plan = session.get(UpgradePlan, plan_id)
     if plan is None:
         raise NotFound(f"There is no upgrade plan #{plan_id}")
+    # Held for the rest of the unit: the identity map keeps only what somebody references, so a plan read,
+    # looked at and let go was read again by the next get_plan (three SELECTs of it in a pre-check's outcome).
+    session.info.setdefault(_HELD, {})[plan_id] = plan
     return plan
 
 

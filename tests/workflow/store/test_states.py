@@ -4,12 +4,13 @@ import itertools
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from tests.support.store_helpers import force_state, fresh_engine, get, new_plan
 from workflow.model.errors import IllegalTransition, NotFound
 from workflow.store.database import session
-from workflow.store.states import ALLOWED, TERMINAL, PlanState, transition
+from workflow.store.states import ALLOWED, TERMINAL, PlanState, get_plan, transition
 from workflow.store.tables import ActiveUpgrade, AuditEvent
 
 PAIRS = list(itertools.product(PlanState, PlanState))
@@ -81,3 +82,28 @@ def test_unknown_plan(tmp_path: Path) -> None:
     engine = fresh_engine(tmp_path)
     with pytest.raises(NotFound), session(engine) as s:
         transition(s, plan_id=99, to=PlanState.CANCELLED, actor="U1", reason="x")
+
+
+def test_a_unit_reads_its_plan_once_however_often_it_asks(tmp_path: Path) -> None:
+    """The identity map keeps only what somebody references: a plan read and let go was SELECTed again by
+    the next get_plan (three times in a pre-check's outcome). Held for the unit, a move sees its own change."""
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine, window=True)
+    selects: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "upgrade_plan" in statement.split("FROM")[1]:
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session(engine) as s:
+            states = [PlanState(get_plan(s, plan_id=plan_id).state) for _ in range(3)]
+            transition(s, plan_id=plan_id, to=PlanState.PRECHECKED, actor="bot", reason="checked")
+            after = PlanState(get_plan(s, plan_id=plan_id).state)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert states == [PlanState.SCHEDULED] * 3 and after is PlanState.PRECHECKED
+    assert len(selects) == 1, selects
+    with session(engine) as s:  # a new unit reads it again: nothing is kept between units
+        assert PlanState(get_plan(s, plan_id=plan_id).state) is PlanState.PRECHECKED
