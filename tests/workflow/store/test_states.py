@@ -92,7 +92,8 @@ def test_a_unit_reads_its_plan_once_however_often_it_asks(tmp_path: Path) -> Non
     selects: list[str] = []
 
     def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "upgrade_plan" in statement.split("FROM")[1]:
+        words = statement.split()
+        if words[0].upper() == "SELECT" and "upgrade_plan" in words[words.index("FROM") + 1]:
             selects.append(statement)
 
     event.listen(engine, "before_cursor_execute", seen)
