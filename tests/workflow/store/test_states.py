@@ -86,7 +86,8 @@ def test_unknown_plan(tmp_path: Path) -> None:
 
 def test_a_unit_reads_its_plan_once_however_often_it_asks(tmp_path: Path) -> None:
     """The identity map keeps only what somebody references: a plan read and let go was SELECTed again by
-    the next get_plan (three times in a pre-check's outcome). Held for the unit, a move sees its own change."""
+    the next get_plan (three times in a pre-check's outcome). Held for the unit, a move sees its own
+    change."""
     engine = fresh_engine(tmp_path)
     plan_id = new_plan(engine, window=True)
     selects: list[str] = []
