@@ -1,0 +1,46 @@
+"""Storing a check run: its results in the order given, in one statement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from dms.models import CheckResult, CheckStatus, Source
+from tests.support.store_helpers import fresh_engine, new_plan
+from workflow.store import check_runs
+from workflow.store.database import session
+
+
+def test_results_with_and_without_an_agent_or_source_go_in_one_statement_in_order(tmp_path: Path) -> None:
+    """The ORM's bulk INSERT split the rows by the columns they left empty: three statements for one
+    pre-check. Each result must still come back as it was given."""
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    results = [
+        CheckResult(name="agents_running", title="Every agent is Running", status=CheckStatus.PASS,
+                    detail="all 4 agents are Running"),
+        CheckResult(name="one_version", title="All agents run one version", status=CheckStatus.FAIL,
+                    detail="mixed", agent="DMA-2"),
+        CheckResult(name="backup", title="A backup was taken", status=CheckStatus.MANUAL, detail="confirm",
+                    source=Source.PERSON),
+        CheckResult(name="packages", title="Packages", status=CheckStatus.PASS, detail="all there",
+                    agent="DMA-1", source=Source.BOT),
+    ]
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO check_result"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session(engine) as s:
+            run = check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=results)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(inserts) == 1, inserts
+    assert run.id is not None and not run.passed
+    with session(engine) as s:
+        assert check_runs.results(s, run_id=run.id) == results
