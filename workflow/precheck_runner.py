@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
@@ -45,6 +46,7 @@ CHECKABLE = frozenset({
 })
 # States the outcome moves on from; a pre-check never moves a plan backwards out of AWAITING_APPROVAL.
 MOVABLE = frozenset({PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED})
+Wanted = Callable[[Session], bool]  # does the plan still want the run? (in the run's first unit of work)
 
 
 class PrecheckRunner:
@@ -66,11 +68,15 @@ class PrecheckRunner:
         task = self._running.get(plan_id)
         return task is not None and not task.done()
 
-    async def run(self, plan_id: int, *, actor: str) -> None:
-        """Run the pre-check and wait for it; if one of this plan is running, wait for that one instead."""
+    async def run(self, plan_id: int, *, actor: str, wanted: Wanted | None = None) -> None:
+        """Run the pre-check and wait for it; if one of this plan is running, wait for that one instead.
+
+        ``wanted``: whether the plan still wants this run, looked at in the run's first unit of work (the
+        scheduled job's question: no pre-check since this window's pre-check time); nothing starts, and
+        nothing is told, when it says no."""
         task = self._running.get(plan_id)
         if task is None or task.done():
-            task = self._launch(plan_id, actor=actor)
+            task = self._launch(plan_id, actor=actor, wanted=wanted)
         # Shielded: a cancelled waiter (a scheduler job) must not cancel a run others may be waiting for.
         await asyncio.shield(task)
 
@@ -80,8 +86,8 @@ class PrecheckRunner:
         if task is not None and not task.done():
             await asyncio.gather(asyncio.shield(task), return_exceptions=True)
 
-    def _launch(self, plan_id: int, *, actor: str) -> asyncio.Task[None]:
-        task = self._context.spawn(self._run(plan_id, actor=actor), name=f"precheck-{plan_id}")
+    def _launch(self, plan_id: int, *, actor: str, wanted: Wanted | None = None) -> asyncio.Task[None]:
+        task = self._context.spawn(self._run(plan_id, actor=actor, wanted=wanted), name=f"precheck-{plan_id}")
         self._running[plan_id] = task
         task.add_done_callback(lambda done: self._forget(plan_id, done))
         return task
@@ -90,17 +96,19 @@ class PrecheckRunner:
         if self._running.get(plan_id) is task:
             del self._running[plan_id]
 
-    async def _run(self, plan_id: int, *, actor: str) -> None:
+    async def _run(self, plan_id: int, *, actor: str, wanted: Wanted | None) -> None:
         with database.patience():  # background work: waits out a busy database longer than a listener
-            await self._check(plan_id, actor=actor)
+            await self._check(plan_id, actor=actor, wanted=wanted)
 
-    async def _check(self, plan_id: int, *, actor: str) -> None:
+    async def _check(self, plan_id: int, *, actor: str, wanted: Wanted | None) -> None:
         context = self._context
-        # Three units of work for the whole check, each event recorded with the change it tells of: the
-        # state, CheckStarted and what the DMS reads need; the DMS's answers; the outcome with its events.
-        # A unit and a plan snapshot per event made the database the bottleneck of 50 checks due at once.
+        # Two units of work for the whole check, each event recorded with the change it tells of: whether
+        # it is wanted, the state, CheckStarted and what the DMS reads need; then, after the DMS's answers,
+        # the outcome with its events. A unit and a plan snapshot per event made the database the
+        # bottleneck of 50 checks due at once.
         try:
-            begun = await context.unit(lambda session: self._begin(session, plan_id, actor=actor))
+            begun = await context.unit(lambda session: self._begin(session, plan_id, actor=actor,
+                                                                   wanted=wanted))
         except NotFound:
             return
         if begun is None:
@@ -115,10 +123,10 @@ class PrecheckRunner:
             started=started))
         await context.tell(events)
 
-    def _begin(self, session: Session, plan_id: int, *, actor: str
+    def _begin(self, session: Session, plan_id: int, *, actor: str, wanted: Wanted | None = None
                ) -> tuple[str, UpgradePath, list[Event]] | None:
         plan = get_plan(session, plan_id=plan_id)
-        if PlanState(plan.state) not in CHECKABLE:
+        if PlanState(plan.state) not in CHECKABLE or (wanted is not None and not wanted(session)):
             return None
         dms_name, path = plan.dms_name, plans.stored_path(session, plan)
         events = self._context.note(session, plan_id, CheckStarted, kind="pre", actor=actor)

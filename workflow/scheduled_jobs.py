@@ -67,19 +67,19 @@ class PlanJobs:
 
     @_background
     async def precheck_due(self, plan_id: int) -> None:
-        running = self._prechecks.is_running(plan_id)
-        # One look at the plan, not two units: a fleet's pre-checks fall due together, and every unit is a
-        # turn on the database's one writer.
-        if await self._context.unit(lambda session: self._precheck_wanted(session, plan_id, running=running)):
-            await self._prechecks.run(plan_id, actor=BOT)  # joins a run in progress rather than a second
+        # Whether it is wanted is asked in the check's own first unit, not one of its own before: a fleet's
+        # pre-checks fall due together, and every unit is a turn on the database's one writer. A run in
+        # progress is joined rather than a second started.
+        await self._prechecks.run(plan_id, actor=BOT,
+                                  wanted=lambda session: self._precheck_wanted(session, plan_id))
 
-    def _precheck_wanted(self, session: Session, plan_id: int, *, running: bool) -> bool:
+    def _precheck_wanted(self, session: Session, plan_id: int) -> bool:
         """The plan waits for its pre-check, and none started since this window's pre-check time (the
-        approval request runs it when a window starts within the lead time) unless one runs now."""
+        approval request runs it when a window starts within the lead time)."""
         if PlanState(get_plan(session, plan_id=plan_id).state) not in (
                 PlanState.SCHEDULED, PlanState.PRECHECKED, PlanState.BLOCKED):
             return False
-        return running or not self._prechecked_since_due(session, plan_id)
+        return not self._prechecked_since_due(session, plan_id)
 
     def _prechecked_since_due(self, session: Session, plan_id: int) -> bool:
         """Whether a pre-check started at or after this window's pre-check time (start - lead)."""
