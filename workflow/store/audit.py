@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from workflow.model.clock import as_utc, utc_now
@@ -50,23 +51,41 @@ def record(
     reason: str = "",
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one audit row in the caller's transaction, stamped ``now`` (the caller's clock) or the
-    wall clock."""
-    row = AuditEvent(
-        at=now or utc_now(),
-        plan_id=plan_id,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        detail=dict(detail or {}),
-    )
-    # Not flushed here: the unit's next query or its commit writes the row, together with the others it
-    # appends (a pre-check's outcome appends six, and a flush each cost more than the rows themselves).
-    session.add(row)
-    return row
+    wall clock.
+
+    Written with the unit's other rows in one INSERT, at its next statement or its commit (``_write``), so
+    whatever the unit reads next sees it. As ORM objects they went in one INSERT ... RETURNING each: on
+    SQLite the ORM sends rows whose ids it needs back one at a time, six for a pre-check's outcome."""
+    row = {"at": now or utc_now(), "plan_id": plan_id, "actor": actor, "action": action,
+           "from_state": from_state, "to_state": to_state, "reason": reason, "detail": dict(detail or {})}
+    session.info.setdefault(_PENDING, []).append(row)
+
+
+# ``Session.info`` key of the rows ``record`` appended and not yet written.
+_PENDING = "dmu.audit"
+
+
+def _write(session: Session) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _before_a_statement(state: ORMExecuteState) -> None:
+    _write(state.session)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _before_commit(session: OrmSession) -> None:
+    _write(session)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _after_rollback(session: OrmSession) -> None:
+    session.info.pop(_PENDING, None)  # rolled back with the change they told of
 
 
 def events(

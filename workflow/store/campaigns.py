@@ -119,12 +119,12 @@ def move(session: Session, *, campaign_id: int, to: CampaignStatus, actor: str, 
 
 def record(session: Session, *, campaign_id: int, actor: str, action: str, now: datetime, reason: str = "",
            from_state: str | None = None, to_state: str | None = None, plan_id: int | None = None,
-           detail: dict[str, Any] | None = None) -> AuditEvent:
+           detail: dict[str, Any] | None = None) -> None:
     """A campaign's audit row (``campaign.<action>``), in the caller's transaction; ``plan_id`` when it is
     about one DMS's plan too (its approval with the campaign's), so the plan's own audit shows it."""
-    return audit.record(session, actor=actor, action=f"campaign.{action}", plan_id=plan_id,
-                        from_state=from_state, to_state=to_state, reason=reason, now=now,
-                        detail={"campaign_id": campaign_id, **(detail or {})})
+    audit.record(session, actor=actor, action=f"campaign.{action}", plan_id=plan_id,
+                 from_state=from_state, to_state=to_state, reason=reason, now=now,
+                 detail={"campaign_id": campaign_id, **(detail or {})})
 
 
 def audit_rows(session: Session, *, campaign_id: int) -> list[AuditEvent]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.cli import main
@@ -127,3 +128,43 @@ def test_cli_on_postgresql_without_its_driver_is_one_line(
     err = capsys.readouterr().err
     assert err == ("dm-upgrade: DATABASE_URL needs the postgresql driver psycopg, which is not installed: "
                    "pip install 'dm-upgrade[postgres]'\n")
+
+
+def test_a_unit_s_audit_rows_go_in_one_insert_and_its_own_reads_see_them(tmp_path: Path) -> None:
+    """As ORM objects they went in one INSERT ... RETURNING each (six in a pre-check's outcome); buffered,
+    they are written before the unit's next statement or at its commit, so nothing is lost or unseen."""
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    inserts: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO audit_event"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session(engine) as s:
+            for key in ("a", "b", "c"):
+                audit.record(s, actor="bot", action="checklist.auto", plan_id=plan_id, detail={"key": key})
+            assert [row.detail.get("key") for row in audit.events(s, plan_id=plan_id)][-3:] == ["a", "b", "c"]
+            assert len(inserts) == 1
+            audit.record(s, actor="U1", action="plan.note", plan_id=plan_id, reason="written at the commit")
+        assert len(inserts) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with session(engine) as s:
+        actions = [row.action for row in audit.events(s, plan_id=plan_id)]
+    assert actions[-4:] == ["checklist.auto"] * 3 + ["plan.note"]
+
+
+def test_audit_rows_of_a_unit_that_fails_are_not_written(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    with session(engine) as s:
+        before = len(audit.events(s, plan_id=plan_id))
+    with pytest.raises(RuntimeError), session(engine) as s:
+        audit.record(s, actor="bot", action="never.written", plan_id=plan_id)
+        raise RuntimeError("the change failed")
+    with session(engine) as s:
+        rows = audit.events(s, plan_id=plan_id)
+    assert len(rows) == before and not [row for row in rows if row.action == "never.written"]
