@@ -21,14 +21,16 @@ more fleet round under tracemalloc for the peak of Python allocations (slower, s
 Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
 pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per pre-check
 (and the bot's CPU and database statements per pre-check). With ``--trigger direct`` the pre-checks all
-start within a second and the CPU is linear: 36-38 ms per pre-check on a 2-core machine (52-55 ms before a
-run's database statements went from 59 to 35 and SQLite's background units to one thread; 75-80 ms before
-the DMS requests went to aiohttp without httpx's layers). Sampled with py-spy (``py-spy record --gil``;
-``--profile`` is cProfile, which inflates call-heavy code): on the event loop's thread the 28 DMS requests
-are about 60% (the agents' ConnectAppAndInfo a third, their LogOut a sixth, a new TCP connection per agent a
-seventh); the database units, on their thread, are about 11 ms a pre-check, the two plan snapshots (for
-CheckStarted and CheckFinished, about 3 ms each) the largest part. So the fleet is bound by one core: one
-DMS's pre-check waits on latency (0.75 s), 50 of them on CPU.
+start within a second and the CPU is linear: 31-35 ms per pre-check on a 2-core machine (36-41 ms when a run
+took 35 statements in three units; 52-55 ms when it took 59 in four and SQLite's background units ran on four
+threads; 75-80 ms before the DMS requests went to aiohttp without httpx's layers). A run is 20 statements in
+two units now (CheckStarted drawn on the plan's row, the plan held by its unit, results and audit rows in one
+INSERT each, the job's question in the run's first unit). Sampled with py-spy (``py-spy record --gil``;
+``--profile`` is cProfile, which inflates call-heavy code): the 28 DMS requests (aiohttp, our caller and
+client, the loop's callbacks for them) are about half of the bot's CPU, a new TCP connection, a
+ConnectAppAndInfo and a LogOut per agent the larger part; the event loop's own work about a tenth; the
+database units a fifth, CheckFinished's snapshot the largest part of that. So the fleet is bound by one core:
+one DMS's pre-check waits on latency (0.75 s), 50 of them on CPU.
 Fired by APScheduler, the pre-checks start only as fast as its executor hands them out (compare the last
 start against ``--trigger direct``).
 
@@ -143,7 +145,7 @@ class FinishTimes:
 class Statements:
     """SQL statements the bot's database ran while ``counting`` (from the due instant to the last result,
     the job store's included): unlike CPU time, a count a busy machine hardly moves (only the job store's
-    reads follow APScheduler's wake-ups: 37.0 and 37.2 a pre-check in two runs)."""
+    reads follow APScheduler's wake-ups: 22.0 and 22.1 a pre-check in two runs)."""
 
     def __init__(self, db: Engine) -> None:
         self.counting = False
