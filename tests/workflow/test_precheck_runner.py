@@ -3,20 +3,16 @@ once stay bound by the DMS's answers rather than by the database (benchmarks/ben
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Engine, event
-
+from tests.support.statements import statements
 from tests.workflow.conftest import REQUESTER, Harness
 from workflow.events import CheckFinished, CheckStarted
 from workflow.model.snapshot import PlanSnapshot
 from workflow.store import audit
 from workflow.store.states import PlanState
 
-# A run is three units of work: the job's look at the plan, the check's start (state, path, CheckStarted
+# A run is two units of work: the check's start (whether the job still wants it, state, path, CheckStarted
 # with the plan's row), the outcome (results, ticks, move, CheckFinished with the whole plan). Before the
 # checklist was read once per unit and the results written in one INSERT, the same run took 59 statements
 # in four units; then 35, its audit rows written together and a snapshot's runs read in one query; 31 since
@@ -28,31 +24,17 @@ STATEMENT_BUDGET = 21
 UNITS = 2
 
 
-@contextmanager
-def counted(db: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(" ".join(statement.split())[:80])
-
-    event.listen(db, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(db, "before_cursor_execute", seen)
-
-
 async def test_a_precheck_stays_within_its_budget_of_statements(harness: Harness) -> None:
     snap = await harness.engine.create_plan(
         target="10.4", track=None, window_start=harness.clock.now + timedelta(hours=30), window_minutes=240,
         requester=REQUESTER, channel="C1")
     harness.clock.advance(hours=6)
-    with counted(harness.engine.db) as statements:
+    with statements(harness.engine.db) as ran:
         await harness.engine.on_precheck_due(snap.id)
     after = harness.engine.status(plan_id=snap.id)
     assert after.state in (PlanState.PRECHECKED, PlanState.BLOCKED) and after.precheck is not None
-    assert len(statements) <= STATEMENT_BUDGET, "\n".join(statements)
-    assert sum(statement.startswith("BEGIN") for statement in statements) == UNITS, "\n".join(statements)
+    assert len(ran) <= STATEMENT_BUDGET, "\n".join(ran)
+    assert sum(statement.startswith("BEGIN") for statement in ran) == UNITS, "\n".join(ran)
     # Nothing was saved on: every result stored in the order the check told it, the bot's ticks audited.
     finished = harness.notifier.of_type(CheckFinished, plan_id=snap.id)
     assert len(finished) == 1 and len(finished[0].results) > 5
@@ -91,10 +73,10 @@ async def test_a_precheck_due_again_after_its_run_starts_nothing_and_tells_nothi
     harness.clock.advance(hours=6)
     await harness.engine.on_precheck_due(snap.id)
     told = len(harness.notifier.events)
-    with counted(harness.engine.db) as statements:
+    with statements(harness.engine.db) as ran:
         await harness.engine.on_precheck_due(snap.id)
     assert len(harness.notifier.events) == told
-    assert not [statement for statement in statements if statement.startswith(("INSERT", "UPDATE"))]
+    assert not [statement for statement in ran if statement.startswith(("INSERT", "UPDATE"))]
     with harness.engine.context.session() as session:
         runs = [row for row in audit.events(session, plan_id=snap.id) if row.action == "check.precheck"]
     assert len(runs) == 1

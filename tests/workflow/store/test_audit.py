@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 from bot.cli import main
+from tests.support.statements import statements
 from tests.support.store_helpers import fresh_engine, new_plan
 from workflow.store import audit
 from workflow.store.audit import AuditIsAppendOnly
@@ -135,14 +135,7 @@ def test_a_unit_s_audit_rows_go_in_one_insert_and_its_own_reads_see_them(tmp_pat
     they are written before the unit's next statement or at its commit, so nothing is lost or unseen."""
     engine = fresh_engine(tmp_path)
     plan_id = new_plan(engine)
-    inserts: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.startswith("INSERT INTO audit_event"):
-            inserts.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements(engine, starting="INSERT INTO audit_event") as inserts:
         with session(engine) as s:
             for key in ("a", "b", "c"):
                 audit.record(s, actor="bot", action="checklist.auto", plan_id=plan_id, detail={"key": key})
@@ -150,8 +143,6 @@ def test_a_unit_s_audit_rows_go_in_one_insert_and_its_own_reads_see_them(tmp_pat
             assert len(inserts) == 1
             audit.record(s, actor="U1", action="plan.note", plan_id=plan_id, reason="written at the commit")
         assert len(inserts) == 2
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     with session(engine) as s:
         actions = [row.action for row in audit.events(s, plan_id=plan_id)]
     assert actions[-4:] == ["checklist.auto"] * 3 + ["plan.note"]

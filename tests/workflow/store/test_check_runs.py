@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
 
 from dms.models import CheckResult, CheckStatus, Source
+from tests.support.statements import statements
 from tests.support.store_helpers import fresh_engine, new_plan
 from workflow.store import check_runs
 from workflow.store.database import session
@@ -28,18 +26,8 @@ def test_results_with_and_without_an_agent_or_source_go_in_one_statement_in_orde
         CheckResult(name="packages", title="Packages", status=CheckStatus.PASS, detail="all there",
                     agent="DMA-1", source=Source.BOT),
     ]
-    inserts: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("INSERT INTO check_result"):
-            inserts.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        with session(engine) as s:
-            run = check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=results)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    with statements(engine, starting="INSERT INTO check_result") as inserts, session(engine) as s:
+        run = check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=results)
     assert len(inserts) == 1, inserts
     assert run.id is not None and not run.passed
     with session(engine) as s:

@@ -4,9 +4,9 @@ import itertools
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
+from tests.support.statements import statements
 from tests.support.store_helpers import force_state, fresh_engine, get, new_plan
 from workflow.model.errors import IllegalTransition, NotFound
 from workflow.store.database import session
@@ -90,21 +90,11 @@ def test_a_unit_reads_its_plan_once_however_often_it_asks(tmp_path: Path) -> Non
     change."""
     engine = fresh_engine(tmp_path)
     plan_id = new_plan(engine, window=True)
-    selects: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        words = statement.split()
-        if words[0].upper() == "SELECT" and "upgrade_plan" in words[words.index("FROM") + 1]:
-            selects.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        with session(engine) as s:
-            states = [PlanState(get_plan(s, plan_id=plan_id).state) for _ in range(3)]
-            transition(s, plan_id=plan_id, to=PlanState.PRECHECKED, actor="bot", reason="checked")
-            after = PlanState(get_plan(s, plan_id=plan_id).state)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    with statements(engine, starting="SELECT") as selects, session(engine) as s:
+        states = [PlanState(get_plan(s, plan_id=plan_id).state) for _ in range(3)]
+        transition(s, plan_id=plan_id, to=PlanState.PRECHECKED, actor="bot", reason="checked")
+        after = PlanState(get_plan(s, plan_id=plan_id).state)
+    selects = [text for text in selects if " FROM upgrade_plan " in text + " "]
     assert states == [PlanState.SCHEDULED] * 3 and after is PlanState.PRECHECKED
     assert len(selects) == 1, selects
     with session(engine) as s:  # a new unit reads it again: nothing is kept between units
