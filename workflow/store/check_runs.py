@@ -64,11 +64,9 @@ def store(
     session.flush()
     assert run.id is not None
     if results:
-        # One INSERT for all the rows, not an ORM object each: nothing reads them back in this unit as
-        # objects, and building a SQLModel row plus its own INSERT ... RETURNING cost more than the check's
-        # other writes together.
-        # On the table, not the entity: the ORM's bulk INSERT split the rows by the columns they leave NULL
-        # (a result without an agent), three statements for one check; Core sends them as one executemany.
+        # One executemany on the table: nothing reads the rows back in this unit as objects (a SQLModel row
+        # each with its own INSERT ... RETURNING cost more than the check's other writes together), and the
+        # ORM's bulk INSERT on the entity split them by the columns they leave NULL (three statements).
         session.connection().execute(insert(CheckResultRow.__table__), [  # type: ignore[attr-defined]
             {"run_id": run.id, "position": position, "name": result.name, "title": result.title,
              "status": result.status.value, "detail": result.detail, "agent": result.agent,
