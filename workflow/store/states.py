@@ -30,7 +30,10 @@ def get_plan(session: Session, *, plan_id: int, for_update: bool = False) -> Upg
         raise NotFound(f"There is no upgrade plan #{plan_id}")
     # SQLite has no row lock to take: every unit holds the write lock from its BEGIN IMMEDIATE.
     if for_update and session.get_bind().dialect.name != "sqlite":
-        plan = session.exec(select(UpgradePlan).where(UpgradePlan.id == plan_id).with_for_update()).first()
+        # populate_existing: the row as locked, not the object this unit read before the lock (it is held,
+        # below), which another replica may have moved since: the move must judge the locked state.
+        statement = select(UpgradePlan).where(UpgradePlan.id == plan_id).with_for_update()
+        plan = session.exec(statement.execution_options(populate_existing=True)).first()
     else:
         # The identity map first: a unit reads its plan five or six times (state, path, snapshot, move),
         # and a SELECT of a row already loaded in this session returns the same object unrefreshed anyway.

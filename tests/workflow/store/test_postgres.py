@@ -18,7 +18,7 @@ from workflow.model.errors import ActiveUpgradeExists, AlreadyDecided, IllegalTr
 from workflow.store import approvals, audit
 from workflow.store.database import include_object, make_engine, migrate, session
 from workflow.store.snapshot import load_snapshot
-from workflow.store.states import PlanState, transition
+from workflow.store.states import PlanState, get_plan, transition
 from workflow.store.tables import Approval, metadata
 
 pytestmark = pytest.mark.skipif(not SERVER, reason="DMU_TEST_POSTGRES_URL is not set")
@@ -77,6 +77,19 @@ def test_rules_hold_on_postgresql(pg: Engine) -> None:
         snap = load_snapshot(s, plan_id=plan_id)
         assert snap.state is PlanState.EXECUTING and snap.window_start == NOW
         assert '"to_state": "executing"' in audit.export(s, fmt="jsonl")
+
+
+def test_a_move_reads_the_plan_under_its_lock_not_as_the_unit_first_saw_it(pg: Engine) -> None:
+    """A unit holds the plan it read; another replica cancels the plan meanwhile. The move's SELECT ... FOR
+    UPDATE must judge the state it locked (cancelled), not the one the unit read first (scheduled)."""
+    plan_id = new_plan(pg, window=True)
+    with pytest.raises(IllegalTransition), session(pg) as first:
+        assert PlanState(get_plan(first, plan_id=plan_id).state) is PlanState.SCHEDULED
+        with session(pg) as other:
+            transition(other, plan_id=plan_id, to=PlanState.CANCELLED, actor="U2", reason="the other replica")
+        transition(first, plan_id=plan_id, to=PlanState.PRECHECKED, actor="bot", reason="checked")
+    with session(pg) as s:
+        assert PlanState(get_plan(s, plan_id=plan_id).state) is PlanState.CANCELLED
 
 
 def test_one_replica_takes_an_expired_lease_over(pg: Engine) -> None:
