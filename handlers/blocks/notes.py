@@ -143,7 +143,9 @@ def next_step(snap: PlanSnapshot, *, settings: WorkflowSettings, now: datetime) 
             return (f"*Next:* {who} checks the key functionalities and ticks “{item.title}” on the plan "
                     "message.")
         return "*Next:* nothing: the upgrade is done and verified."
-    return f"*Next:* nothing for this plan ({state.label}); plan a new one with `/dm-upgrade plan <version>`."
+    # Escaped: in mrkdwn ``<version>`` is a link, even inside backticks.
+    usage = safe.literal("`/dm-upgrade plan <version>`")
+    return f"*Next:* nothing for this plan ({state.label}); plan a new one with {usage}."
 
 
 def package_file_text(hop: Hop) -> str:

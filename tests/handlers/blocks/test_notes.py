@@ -12,6 +12,7 @@ from handlers.blocks.plan import plan_message
 from handlers.blocks.render import render_message
 from tests.handlers.conftest import REQUESTER, make_snapshot
 from tests.support.clock import START
+from tests.support.slack_markup import problems
 from workflow.settings import WorkflowSettings
 
 
@@ -56,6 +57,16 @@ def test_warnings_are_escaped_and_a_known_issue_stands_next_to_its_hop() -> None
 def test_the_next_step(state: str, expected: str) -> None:
     line = next_step(make_snapshot(state=state), settings=settings(upgrade_approvers=["UAPP"]), now=START)
     assert line.startswith("*Next:*") and expected in line
+
+
+@pytest.mark.parametrize("state", ["cancelled", "expired", "failed"])
+def test_the_next_step_of_an_ended_plan_names_the_command_without_a_live_link(state: str) -> None:
+    """``plan <version>`` went out as it is: in Slack's mrkdwn ``<version>`` is a link (found when a status
+    answer was drawn after the plan was cancelled)."""
+    line = next_step(make_snapshot(state=state), settings=settings(), now=START)
+    assert "`/dm-upgrade plan &lt;version&gt;`" in line
+    assert problems({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]},
+                    users=[]) == []
 
 
 def test_after_done_the_requester_is_asked_for_every_step_after_the_upgrade() -> None:
