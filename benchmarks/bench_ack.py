@@ -1,7 +1,8 @@
 """Slash-command ack latency of the real app, against a bare Bolt app that only acks, in the same run.
 
 Each app is served over HTTP by a process of its own (the same aiohttp wiring, signature verification on),
-so neither pays for the other's work: the real app by this process, the bare app by a child. The simulated
+so neither pays for the other's work: the real app by this process, the bare app by a child, both on the
+event loop the bot chooses (``bot.event_loop``: uvloop where installed; ``--loop`` picks). The simulated
 DMS and the fake Slack Web API run in processes of their own (they are other machines in real life), and so
 does the load generator, which fires bursts of 50 concurrent signed ``/dm-upgrade plan`` commands at one
 app and then the other, alternating, and reports p50/p99 of the time to the HTTP answer; before each burst
@@ -47,8 +48,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlmodel import select
 
 from benchmarks.helpers import signed_slash_command
+from bot import event_loop
 from bot.app import Runtime, start_http
 from bot.console.fake_slack import FakeSlack
+from bot.event_loop import LoopChoice
 from bot.settings import Settings
 from handlers.delivery.slack_web import make_web_client
 from simulator import SimulatedDms, SimulatorConfig
@@ -80,7 +83,7 @@ def _serve_until_told(make: str, pipe: Connection) -> None:
     asyncio.run(main())
 
 
-def _serve_bare(slack_url: str, pipe: Connection) -> None:
+def _serve_bare(slack_url: str, loop: LoopChoice, pipe: Connection) -> None:
     async def main() -> None:
         runner = web.AppRunner(bare_app(slack_url), access_log=None)
         await runner.setup()
@@ -89,7 +92,7 @@ def _serve_bare(slack_url: str, pipe: Connection) -> None:
         await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
         await runner.cleanup()
 
-    asyncio.run(main())
+    event_loop.run(main(), choice=loop)  # the app's loop: the ratio is what the app adds, not the loop
 
 
 def _hold_lock(path: str, seconds: float, pipe: Connection) -> None:
@@ -198,7 +201,7 @@ async def run(args: argparse.Namespace) -> int:
     dms_proc, dms_pipe = _start_process(_serve_until_told, "dms")
     slack_proc, slack_pipe = _start_process(_serve_until_told, "slack")
     dms_url, slack_url = dms_pipe.recv(), slack_pipe.recv()
-    bare_proc, bare_pipe = _start_process(_serve_bare, slack_url)
+    bare_proc, bare_pipe = _start_process(_serve_bare, slack_url, args.loop)
     bare_url = bare_pipe.recv()
     with tempfile.TemporaryDirectory() as tmp:
         # Named targets (all the same simulated cluster): one active plan per DMS would otherwise refuse
@@ -213,6 +216,7 @@ async def run(args: argparse.Namespace) -> int:
             slack_api_url=slack_url,
             slack_bot_token=TOKEN, slack_signing_secret=SECRET, dms_time_scale=600.0, dms_retries=0,
         )
+        loop = event_loop.loop_name(asyncio.get_running_loop())
         async with Runtime(settings) as runtime:
             full = await start_http(runtime, host="127.0.0.1", port=0)
             urls = {"bare": bare_url, "app": f"http://127.0.0.1:{full.port}/slack/events"}
@@ -248,7 +252,8 @@ async def run(args: argparse.Namespace) -> int:
         proc.join(5)
 
     print(f"{args.rounds} bursts of {args.concurrency} concurrent /dm-upgrade plan commands per app "
-          f"(after {WARM_UP_BURSTS} warm-up bursts each); plans created by the app: {plans}")
+          f"(after {WARM_UP_BURSTS} warm-up bursts each); plans created by the app: {plans}; both apps on "
+          f"{loop}")
     print(f"{'app':<6} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8}")
     for name in ("bare", "app", "locked"):
         values = latencies[name]
@@ -279,7 +284,10 @@ def main() -> int:
     parser.add_argument("--locked-rounds", type=int, default=2)
     parser.add_argument("--lock-seconds", type=float, default=10.0)
     parser.add_argument("--verbose", action="store_true", help="print every burst's fastest and slowest ack")
-    return asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                        help="both apps' event loop (EVENT_LOOP); auto: uvloop where installed")
+    args = parser.parse_args()
+    return event_loop.run(run(args), choice=args.loop)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 from sqlalchemy import Engine, event
 
+from bot import event_loop
+from bot.event_loop import LoopChoice
 from dms.call_stats import CALL_STATS
 from dms.catalog import load_catalog
 from simulator import SimulatedDms, SimulatorConfig
@@ -293,7 +295,8 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
     one, all_of_them = statistics.median(alone), statistics.median(fleet)
     passed = sum(notifier.passed.values())
     print(f"fleet: {len(urls)} simulated DMSs x {agents} agents, {latency_ms:g} ms latency per request; "
-          f"pre-checks fired by {'APScheduler' if trigger == 'scheduler' else 'on_precheck_due (direct)'}")
+          f"pre-checks fired by {'APScheduler' if trigger == 'scheduler' else 'on_precheck_due (direct)'}; "
+          f"the bot on {event_loop.loop_name(asyncio.get_running_loop())}")
     print(f"one DMS's pre-check alone:          {one:7.3f} s  (median of {rounds}: "
           f"{', '.join(f'{value:.3f}' for value in alone)})")
     print(f"all {len(urls)} pre-checks due together: {all_of_them:7.3f} s  (median of {rounds}: "
@@ -330,7 +333,7 @@ async def _traced_round(engine: UpgradeEngine, notifier: FinishTimes, names: lis
 
 
 def main(*, dms: int, agents: int, latency_ms: float, upload_s: float, rounds: int, trigger: str,
-         trace: bool, profile_to: str | None = None) -> int:
+         trace: bool, profile_to: str | None = None, loop: LoopChoice = "auto") -> int:
     configs = [sim_config(agents=agents, latency_ms=latency_ms, upload_s=upload_s) for _ in range(dms)]
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(target=serve_fleet, args=(configs, theirs),
@@ -342,8 +345,9 @@ def main(*, dms: int, agents: int, latency_ms: float, upload_s: float, rounds: i
             return 2
         urls = list(ours.recv())
         profile = cProfile.Profile() if profile_to else None
-        code = asyncio.run(measure(urls, agents=agents, latency_ms=latency_ms, rounds=rounds,
-                                   trigger=trigger, trace=trace, profile=profile))
+        # The bot's loop as `dm-upgrade run` chooses it (bot.event_loop); the simulators keep asyncio's own.
+        code = event_loop.run(measure(urls, agents=agents, latency_ms=latency_ms, rounds=rounds,
+                                      trigger=trigger, trace=trace, profile=profile), choice=loop)
         if profile is not None and profile_to:
             profile.dump_stats(profile_to)  # the fleet rounds only (python -m pstats PATH)
         return code
@@ -367,9 +371,11 @@ if __name__ == "__main__":
     parser.add_argument("--tracemalloc", action="store_true", help="one more fleet round under tracemalloc")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the fleet rounds into PATH (slower)")
     parser.add_argument("--verbose", action="store_true", help="the bot's log at INFO")
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                        help="the bot's event loop (EVENT_LOOP); auto: uvloop where installed")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING)
     sys.exit(main(dms=max(1, options.dms), agents=max(1, options.agents), latency_ms=options.latency_ms,
                   upload_s=options.upload_s,
                   rounds=max(1, options.rounds), trigger=options.trigger, trace=options.tracemalloc,
-                  profile_to=options.profile))
+                  profile_to=options.profile, loop=options.loop))

@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlmodel import col, select
 
 from benchmarks import bench_fleet as fleet
+from bot import event_loop
 from dms.catalog import load_catalog
 from workflow.dms_access import DmsAccess
 from workflow.engine import UpgradeEngine
@@ -128,7 +129,7 @@ def replica_main(name: str, url: str, urls: list[str], pipe: Connection, events:
                 await engine.stop()
                 engine.db.dispose()
 
-    asyncio.run(run())
+    event_loop.run(run())  # a replica's loop as `dm-upgrade run` chooses it
 
 
 class Replica:

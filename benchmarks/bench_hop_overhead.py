@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 import httpx
 from sqlmodel import col, select
 
+from bot import event_loop
 from bot.console.commands import Console
 from bot.console.fake_slack_state import FakeEvent
 from bot.console.runner import ConsoleOptions, console_settings, make_runtime
@@ -319,7 +320,7 @@ if __name__ == "__main__":
     parser.add_argument("--verbose", action="store_true", help="the bot's log at INFO")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING)
-    sys.exit(asyncio.run(main(
+    sys.exit(event_loop.run(main(  # the bot's loop as `dm-upgrade run` chooses it
         agents=max(1, options.agents), latency_ms=options.latency_ms, quick_poll_s=options.quick_poll_s,
         only=options.only, steps=Steps(upload_s=options.upload_s, stop_s=options.stop_s,
                                        install_s=options.install_s, startup_s=options.startup_s))))

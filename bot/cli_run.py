@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, TextIO
 
+from bot import event_loop
 from bot.logs import setup_logging
 from bot.settings import Settings, validate_tokens
 from bot.startup import fail, load_settings, startup_error
@@ -112,8 +113,8 @@ def run(
     port = getattr(args, "port", None) or settings.port
     host = getattr(args, "host", None) or "0.0.0.0"
     try:
-        asyncio.run(_serve(settings, mode=mode, host=host, port=port,
-                           serve_socket=serve_socket, serve_http=serve_http))
+        event_loop.run(_serve(settings, mode=mode, host=host, port=port,
+                              serve_socket=serve_socket, serve_http=serve_http), choice=settings.event_loop)
     except OSError as exc:  # the port is taken, or Slack cannot be reached at all
         return fail(f"cannot start: {exc.strerror or exc}", stream=err)
     except Exception as exc:
@@ -138,6 +139,7 @@ async def _serve(
 
     from bot import app
 
+    log.info("event loop: %s", event_loop.loop_name(asyncio.get_running_loop()))
     async with app.Runtime(settings) as runtime:
         if mode == "socket":
             serving = asyncio.ensure_future((serve_socket or app.serve_socket_mode)(runtime))

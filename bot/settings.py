@@ -33,6 +33,9 @@ class Settings(WorkflowSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
+    # The event loop (bot.event_loop): uvloop where it is installed, unless EVENT_LOOP=asyncio.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+
     # Operations endpoints (/healthz, /metrics). Closed by default: on PORT an anonymous caller learns only
     # "ok" or "unavailable"; the details (lease owners, DMS names and errors) need OPS_TOKEN as a bearer
     # token, or the listener of their own on OPS_HOST:OPS_PORT (none unless OPS_PORT is set; 0: any free

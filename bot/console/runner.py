@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot import event_loop
 from bot.app import Runtime
 from bot.console.commands import Console, ReadLine
 from bot.console.session import DEFAULT_USERS, ConsoleSession
@@ -187,8 +188,8 @@ def start_console(settings: Settings, *, options: ConsoleOptions | None = None) 
     level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
     setup_logging(level=level, fmt=settings.log_format)
     try:
-        return asyncio.run(run_console(settings, options=options or ConsoleOptions(),
-                                       stdin=sys.stdin, stdout=sys.stdout))
+        return event_loop.run(run_console(settings, options=options or ConsoleOptions(),
+                                          stdin=sys.stdin, stdout=sys.stdout), choice=settings.event_loop)
     except Exception as exc:
         config_error = startup_error(exc)
         if config_error is None:

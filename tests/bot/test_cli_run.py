@@ -7,6 +7,7 @@ runtime (simulated DMS, SQLite in tmp), so the real startup runs up to the netwo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import os
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot import app, cli_run
+from bot import app, cli_run, event_loop
 from bot.app import Runtime
 from bot.cli_run import NO_CREDENTIALS, choose_mode
 from bot.settings import Settings
@@ -112,6 +113,42 @@ def test_http_mode_on_port_from_settings_or_flag(monkeypatch: pytest.MonkeyPatch
     assert run(recorder, host="127.0.0.1", port=4001)[0] == 0
     assert recorder.calls == [("http", {"host": "0.0.0.0", "port": 3999}),
                               ("http", {"host": "127.0.0.1", "port": 4001})]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")
+@pytest.mark.parametrize(("choice", "loop"), [(None, "uvloop"), ("asyncio", "asyncio"), ("uvloop", "uvloop")])
+def test_the_bot_serves_on_uvloop_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, choice: str | None, loop: str
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    if choice is not None:
+        monkeypatch.setenv("EVENT_LOOP", choice)
+    seen: list[str] = []
+
+    async def serve(runtime: Runtime, *, host: str, port: int) -> None:
+        assert runtime.engine is not None and runtime.simulator is not None  # the runtime started on it
+        seen.append(event_loop.loop_name(asyncio.get_running_loop()))
+
+    code = cli_run.run(args(), serve_http=serve, stdout=io.StringIO(), stderr=io.StringIO())
+    assert (code, seen) == (0, [loop])
+
+
+def test_an_event_loop_that_is_not_installed_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("EVENT_LOOP", "uvloop")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    code, _, err = run(Recorder())
+    assert code == 2
+    assert err.strip().splitlines() == [err.strip()]
+    assert "EVENT_LOOP=uvloop, but uvloop is not installed" in err
+
+
+def test_an_unknown_event_loop_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENT_LOOP", "trio")
+    code, _, err = run(Recorder())
+    assert code == 2 and "EVENT_LOOP" in err.upper()
 
 
 def test_no_credentials_starts_the_console_and_says_so() -> None:
