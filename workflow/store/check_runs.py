@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, insert
+from sqlalchemy import event, func, insert
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from dms.models import CheckResult, CheckStatus, Source
@@ -23,6 +24,14 @@ RunKind = Literal["precheck", "verify"]
 
 
 _SOURCES = frozenset(source.value for source in Source)
+# ``Session.info`` key of the results this unit of work stored (run id -> results): the unit that stores a run
+# draws its CheckFinished from a snapshot, which read them straight back.
+_STORED = "dmu.stored_results"
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _after_rollback(session: OrmSession) -> None:
+    session.info.pop(_STORED, None)  # the runs are gone with the transaction that stored them
 
 
 def run_passed(results: Sequence[CheckResult]) -> bool:
@@ -73,6 +82,8 @@ def store(
              "source": result.established.value}
             for position, result in enumerate(results)
         ])
+    # Frozen models whose every column was just written as is: a read in this unit would build equal ones.
+    session.info.setdefault(_STORED, {})[run.id] = tuple(results)
     failed = [result.name for result in results if result.status is CheckStatus.FAIL]
     audit.record(
         session,
@@ -111,6 +122,9 @@ def latest(session: Session, *, plan_id: int) -> dict[str, CheckRun]:
 
 
 def results(session: Session, *, run_id: int) -> list[CheckResult]:
+    stored: dict[int, tuple[CheckResult, ...]] = session.info.get(_STORED, {})
+    if run_id in stored:
+        return list(stored[run_id])
     # The columns, not ORM rows: results are only ever read whole, and a row object each (identity map,
     # instance state) cost more than the query.
     row = CheckResultRow

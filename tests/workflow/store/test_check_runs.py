@@ -32,3 +32,37 @@ def test_results_with_and_without_an_agent_or_source_go_in_one_statement_in_orde
     assert run.id is not None and not run.passed
     with session(engine) as s:
         assert check_runs.results(s, run_id=run.id) == results
+
+
+def test_the_unit_that_stores_a_run_reads_its_results_back_without_a_select(tmp_path: Path) -> None:
+    """A pre-check's outcome stores the run and then draws CheckFinished from a snapshot, which SELECTed the
+    results it had just written. What it gets must be what a later unit reads from the table."""
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    results = [
+        CheckResult(name="agents_running", title="Every agent is Running", status=CheckStatus.PASS,
+                    detail="all 4 agents are Running"),
+        CheckResult(name="backup", title="A backup was taken", status=CheckStatus.MANUAL, detail="confirm"),
+        CheckResult(name="one_version", title="One version", status=CheckStatus.FAIL, detail="mixed",
+                    agent="DMA-2", source=Source.DATAMINER),
+    ]
+    with session(engine) as s:
+        run = check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=results)
+        assert run.id is not None
+        with statements(engine, starting="SELECT") as selects:
+            in_the_unit = check_runs.results(s, run_id=run.id)
+    assert selects == []
+    with session(engine) as s:
+        assert check_runs.results(s, run_id=run.id) == in_the_unit == results
+
+
+def test_a_unit_that_rolled_back_its_run_does_not_read_its_results_from_memory(tmp_path: Path) -> None:
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    result = CheckResult(name="agents_running", title="Every agent is Running", status=CheckStatus.PASS,
+                         detail="ok")
+    with session(engine) as s:
+        run = check_runs.store(s, plan_id=plan_id, dms_name="default", kind="precheck", results=[result])
+        assert run.id is not None
+        s.rollback()
+        assert check_runs.results(s, run_id=run.id) == []
