@@ -5,8 +5,11 @@ nothing else waits for, and which competes for the one event loop with requests 
 ``ListenerWork`` keeps both in view:
 
 - ``count_acks`` (a global Bolt middleware) counts requests whose ack has not been sent yet;
-- ``after_acks()`` lets post-ack work wait, briefly, until no request waits for its ack, so a burst of
-  commands is acknowledged before the engine's database and DMS work starts;
+- ``after_acks()`` lets post-ack work wait, briefly, until no request waits for its ack and, in a burst,
+  none was answered for ``QUIET_S``, so a burst of commands is acknowledged before the engine's database
+  and DMS work starts: its requests arrive a few milliseconds apart, and without the quiet time each one's
+  work began between two arrivals and took the loop from the acks still to come. A lone request (none
+  answered within ``QUIET_S`` before it) starts its work at once;
 - ``track()`` wraps each listener, so shutdown, the console and tests can wait until every one finished.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -21,16 +25,25 @@ from slack_bolt.response import BoltResponse
 
 # Post-ack work never waits longer than this for other acks: it is a priority, not a lock.
 MAX_ACK_WAIT_S = 0.5
+# Answers this close together are a burst, whose work starts once no answer was sent for this long: the 50
+# commands of benchmarks/bench_ack.py arrive 1-5 ms apart.
+QUIET_S = 0.05
 
 
 class ListenerWork:
-    def __init__(self) -> None:
+    def __init__(self, *, quiet_s: float = QUIET_S) -> None:
+        self._quiet_s = quiet_s
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._awaiting_ack = 0
-        self._acks_done = asyncio.Event()
-        self._acks_done.set()
+        # Open when post-ack work may start: no answer pending and, after a burst, none sent for quiet_s.
+        # One gate for every waiter: an Event wakes them in the order they came, so the work of two
+        # commands typed one after the other starts in that order.
+        self._open = asyncio.Event()
+        self._open.set()
+        self._last_answer = -math.inf  # the loop's clock when the last answer was sent
+        self._reopen: asyncio.TimerHandle | None = None
 
     @property
     def running(self) -> int:
@@ -50,19 +63,29 @@ class ListenerWork:
         """A request whose answer is not sent yet. The HTTP layer wraps the whole exchange in it too, so
         that post-ack work waits until the answer is written, not only until Bolt produced it."""
         self._awaiting_ack += 1
-        self._acks_done.clear()
+        self._open.clear()
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
         try:
             yield
         finally:
             self._awaiting_ack -= 1
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            burst, self._last_answer = now - self._last_answer < self._quiet_s, now
             if self._awaiting_ack == 0:
-                self._acks_done.set()
+                if burst:
+                    self._reopen = loop.call_later(self._quiet_s, self._open.set)
+                else:
+                    self._open.set()
 
     async def after_acks(self, *, max_wait_s: float = MAX_ACK_WAIT_S) -> None:
-        """Let the acks still pending go out first (waits at most ``max_wait_s``)."""
-        if self._awaiting_ack:
+        """Let the acks still pending go out first and, in a burst, those of requests arriving within the
+        quiet time of the last answer (waits at most ``max_wait_s``)."""
+        if not self._open.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._acks_done.wait(), timeout=max_wait_s)
+                await asyncio.wait_for(self._open.wait(), timeout=max_wait_s)
 
     @asynccontextmanager
     async def track(self) -> AsyncIterator[None]:
