@@ -46,6 +46,7 @@ import asyncio
 import cProfile
 import logging
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
@@ -121,6 +122,7 @@ class FinishTimes:
         self.passed: dict[int, bool] = {}
         self.changed = asyncio.Event()
         self.last_start = 0.0  # of the last round: seconds from the due instant to the last CheckStarted
+        self.simulator_cpu = 0.0  # of the last round: the simulators' CPU seconds from the due instant on
 
     async def notify(self, event: Event) -> None:
         if isinstance(event, CheckStarted) and event.kind == "pre":
@@ -215,9 +217,11 @@ async def prechecks_due_together(
         raise RuntimeError(f"setting the windows took {-ahead:.1f} s past the due instant: raise DUE_AFTER_S")
     due_monotonic = time.monotonic() + ahead
     cpu_at_due: list[float] = []
+    sim_at_due: list[float] = []
 
     def at_due() -> None:
         cpu_at_due.append(time.process_time())
+        sim_at_due.append(simulator_cpu_s())
         if statements is not None:
             statements.counting = True
         if profile is not None:
@@ -233,6 +237,7 @@ async def prechecks_due_together(
     if profile is not None:
         profile.disable()
     cpu = time.process_time() - cpu_at_due[0]
+    notifier.simulator_cpu = simulator_cpu_s() - sim_at_due[0]
     notifier.last_start = max(notifier.started[plan_id] for plan_id in plan_ids) - due_monotonic
     return max(notifier.finished[plan_id] for plan_id in plan_ids) - due_monotonic, cpu
 
@@ -240,6 +245,20 @@ async def prechecks_due_together(
 async def cancel_all(engine: UpgradeEngine, plan_ids: list[int]) -> None:
     for plan_id in plan_ids:
         await engine.cancel(plan_id=plan_id, actor=REQUESTER, reason="benchmark round over")
+
+
+_SIMULATORS: list[int] = []  # the simulators' process id, once started
+
+
+def simulator_cpu_s() -> float:
+    """CPU seconds the simulators' process has used so far (Linux /proc; 0 elsewhere)."""
+    if not _SIMULATORS:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{_SIMULATORS[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _peak_rss_mib() -> float:
@@ -284,7 +303,7 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
                 sql = statements.count / len(many)
                 fleet.append(elapsed)
                 cpu.append(busy)
-                last_start = notifier.last_start
+                last_start, simulated = notifier.last_start, notifier.simulator_cpu
                 states = {engine.plan_state(plan_id) for plan_id in many}
                 await cancel_all(engine, many)
             rss_after_fleet = _peak_rss_mib()
@@ -311,6 +330,8 @@ async def _measure(urls: list[str], *, agents: int, latency_ms: float, rounds: i
     print(f"the bot's CPU from the due instant to the last pre-check's end: {busy:.2f} s for the fleet "
           f"({busy / all_of_them:.0%} of its time, one event loop), {busy_alone * 1000:.0f} ms for one DMS "
           f"alone; fleet / ({len(urls)} x one): {busy / (len(urls) * busy_alone):.2f}")
+    print(f"the simulators' CPU (one process, the other core; in real life {len(urls)} DMSs of their own): "
+          f"{simulated:.2f} s in the last fleet round ({simulated / fleet[-1]:.0%} of its time)")
     print(f"per pre-check in the fleet: {busy * 1000 / len(urls):.0f} ms of the bot's CPU, "
           f"{requests:.0f} DMS requests, {sql:.1f} database statements (the job store's included)")
     print(f"peak memory of the bot process (ru_maxrss): {rss_before_fleet:.0f} MiB before the fleet rounds, "
@@ -344,6 +365,7 @@ def main(*, dms: int, agents: int, latency_ms: float, upload_s: float, rounds: i
             print("the simulated DMSs did not start within 60 s", file=sys.stderr)
             return 2
         urls = list(ours.recv())
+        _SIMULATORS[:] = [server.pid] if server.pid is not None else []
         profile = cProfile.Profile() if profile_to else None
         # The bot's loop as `dm-upgrade run` chooses it (bot.event_loop); the simulators keep asyncio's own.
         code = event_loop.run(measure(urls, agents=agents, latency_ms=latency_ms, rounds=rounds,
