@@ -41,11 +41,14 @@ def claim(session: Session, *, key: str, timestamp: int, now: datetime) -> bool:
     return key in claim_many(session, [(key, timestamp)], now=now)
 
 
-def claim_many(session: Session, requests: Sequence[tuple[str, int]], *, now: datetime) -> set[str]:
+def claim_many(session: Session, requests: Sequence[tuple[str, int]], *, now: datetime,
+               prune_first: bool = True) -> set[str]:
     """The keys of ``requests`` (key, timestamp) claimed here for the first time within their window: one
     statement for the lot, so a burst of requests costs the database one short transaction, not one each.
-    A key given twice is claimed once (its second copy is a replay of the first)."""
-    prune(session, now=now)
+    A key given twice is claimed once (its second copy is a replay of the first). ``prune_first``: delete a
+    batch of expired rows first (a caller that claims often does it now and then, ``workflow.replays``)."""
+    if prune_first:
+        prune(session, now=now)
     rows: dict[str, dict[str, object]] = {}
     keys: dict[str, str] = {}
     for key, timestamp in requests:
