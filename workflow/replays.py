@@ -31,10 +31,12 @@ log = logging.getLogger(__name__)
 LOCK_WAIT_MS = 250  # a claim takes milliseconds; waiting longer would eat the listener's budget
 # A burst's requests arrive a few milliseconds apart, so each found the last batch done and went alone: 50
 # units of about 2 ms of CPU each on the database threads, taking the GIL from the loop that acks the rest
-# (benchmarks/bench_ack.py). A claim arriving within BURST_S of the last batch waits LINGER_S for the
-# claims behind it; a lone request's claim goes at once.
+# (benchmarks/bench_ack.py). Fewer than LINGER_BELOW claims arriving within BURST_S of the last batch wait
+# LINGER_S for the ones behind them; a lone request's claim goes at once, and so do enough for a batch
+# (50 sent at once: the first alone, then 49; benchmarks/bench_guard.py).
 BURST_S = 0.05
 LINGER_S = 0.01
+LINGER_BELOW = 8
 # Expired rows are deleted (PRUNE_BATCH of them) at most this often by a process, not before every claim:
 # the DELETE was most of a claim's 1.5 ms, and up to 500 expired rows a second keeps the table to about
 # the last window's requests.
@@ -65,7 +67,7 @@ class ReplayMemory:
         """Batches until nobody waits: those that came while one was in the database go in the next."""
         loop = asyncio.get_running_loop()
         while self._waiting:
-            if loop.time() - self._last_batch < BURST_S:
+            if len(self._waiting) < LINGER_BELOW and loop.time() - self._last_batch < BURST_S:
                 await asyncio.sleep(LINGER_S)
             batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
             try:
