@@ -21,11 +21,13 @@ more fleet round under tracemalloc for the peak of Python allocations (slower, s
 Also printed, to tell a serialising bottleneck from plain work: how long after the due instant the last
 pre-check started, the bot's CPU seconds for the fleet against 50x one DMS's, and DMS requests per pre-check
 (and the bot's CPU and database statements per pre-check). With ``--trigger direct`` the pre-checks all
-start within a second and the CPU is linear: 31-35 ms per pre-check on a 2-core machine (36-41 ms when a run
-took 35 statements in three units; 52-55 ms when it took 59 in four and SQLite's background units ran on four
-threads; 75-80 ms before the DMS requests went to aiohttp without httpx's layers). A run is 20 statements in
-two units now (CheckStarted drawn on the plan's row, the plan held by its unit, results and audit rows in one
-INSERT each, the job's question in the run's first unit). Sampled with py-spy (``py-spy record --gil``;
+start within a second and the CPU is linear: 23-28 ms per pre-check on a 2-core machine with the bot on
+uvloop (``--loop``), 26-30 ms on asyncio's own (31-35 ms at the end of the session before; 36-41 ms when a
+run took 35 statements in three units; 52-55 ms when it took 59 in four and SQLite's background units ran
+on four threads; 75-80 ms before the DMS requests went to aiohttp without httpx's layers). A run is 19
+statements in two units now (CheckStarted drawn on the plan's row, the plan held by its unit, results and
+audit rows in one INSERT each, the job's question in the run's first unit, the outcome's snapshot taking the
+results from its unit). Sampled with py-spy (``py-spy record --gil``;
 ``--profile`` is cProfile, which inflates call-heavy code): the 28 DMS requests (aiohttp, our caller and
 client, the loop's callbacks for them) are about half of the bot's CPU, a new TCP connection, a
 ConnectAppAndInfo and a LogOut per agent the larger part; the event loop's own work about a tenth; the
