@@ -5,9 +5,9 @@ restarts for as long as Slack's 5-minute window lets a captured request be sent 
 The questions are answered in batches (group commit): a claim that arrives while a batch is in the database
 waits for the next one, and in a burst each batch waits a moment for the claims behind it; each batch is one
 short unit of work off the loop (1-2 ms of CPU on SQLite, whatever its size), and deletes expired rows
-only now and then. 50 commands sent at once thus cost a handful of transactions (16-33 in bench_ack's
-bursts, whose requests arrive 5-10 ms apart), not 50 of them queued on the listeners' threads and the
-write lock ahead of the listeners' own work. Each batch waits at
+only now and then. A burst thus costs fewer transactions than requests (two for 50 sent at once; 16-33
+for bench_ack's bursts of 50, whose requests arrive 5-10 ms apart), not one each queued on the listeners'
+threads and the write lock ahead of the listeners' own work. Each batch waits at
 most ``LOCK_WAIT_MS`` for a lock: the listener behind it still needs its own budget within Slack's 3 seconds.
 When the database does not answer in time the batch is let in (and one warning logged): the guard's memory
 in the process still refuses a replay to this replica, and the listener's own work meets the same database,

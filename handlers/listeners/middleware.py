@@ -26,7 +26,7 @@ from slack_bolt.response import BoltResponse
 # Post-ack work never waits longer than this for other acks: it is a priority, not a lock.
 MAX_ACK_WAIT_S = 0.5
 # Answers this close together are a burst, whose work starts once no answer was sent for this long: the 50
-# commands of benchmarks/bench_ack.py arrive 1-5 ms apart.
+# commands of benchmarks/bench_ack.py arrive 5-10 ms apart.
 QUIET_S = 0.05
 
 
@@ -42,7 +42,7 @@ class ListenerWork:
         # commands typed one after the other starts in that order.
         self._open = asyncio.Event()
         self._open.set()
-        self._last_answer = -math.inf  # the loop's clock when the last answer was sent
+        self._last_answer = -math.inf  # the loop's clock when the last pending answer was sent
         self._reopen: asyncio.TimerHandle | None = None
 
     @property
@@ -71,10 +71,12 @@ class ListenerWork:
             yield
         finally:
             self._awaiting_ack -= 1
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            burst, self._last_answer = now - self._last_answer < self._quiet_s, now
             if self._awaiting_ack == 0:
+                # Judged when the last answer pending is sent, not at each: one request is answered inside
+                # two of these (the HTTP exchange around Bolt's), and would have made a burst of its own.
+                loop = asyncio.get_running_loop()
+                now = loop.time()
+                burst, self._last_answer = now - self._last_answer < self._quiet_s, now
                 if burst:
                     self._reopen = loop.call_later(self._quiet_s, self._open.set)
                 else:
