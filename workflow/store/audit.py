@@ -63,7 +63,8 @@ def record(
     session.info.setdefault(_PENDING, []).append(row)
 
 
-# ``Session.info`` key of the rows ``record`` appended and not yet written.
+# ``Session.info`` key of the rows ``record`` appended and not yet written; a rollback drops them with the
+# change they told of (``database.UNIT_MEMORY``).
 _PENDING = "dmu.audit"
 
 
@@ -82,10 +83,6 @@ def _before_a_statement(state: ORMExecuteState) -> None:
 def _before_commit(session: OrmSession) -> None:
     _write(session)  # type: ignore[arg-type]
 
-
-@event.listens_for(OrmSession, "after_rollback")
-def _after_rollback(session: OrmSession) -> None:
-    session.info.pop(_PENDING, None)  # rolled back with the change they told of
 
 
 def events(

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import event, func, insert
+from sqlalchemy import func, insert
 from sqlalchemy import select as select_columns
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from dms.models import CheckResult, CheckStatus, Source
@@ -25,13 +24,9 @@ RunKind = Literal["precheck", "verify"]
 
 _SOURCES = frozenset(source.value for source in Source)
 # ``Session.info`` key of the results this unit of work stored (run id -> results): the unit that stores a run
-# draws its CheckFinished from a snapshot, which read them straight back.
+# draws its CheckFinished from a snapshot, which read them straight back. A rollback forgets them with the
+# runs (``database.UNIT_MEMORY``).
 _STORED = "dmu.stored_results"
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _after_rollback(session: OrmSession) -> None:
-    session.info.pop(_STORED, None)  # the runs are gone with the transaction that stored them
 
 
 def run_passed(results: Sequence[CheckResult]) -> bool:

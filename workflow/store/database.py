@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -226,6 +227,18 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def _connect_args(parsed: Any) -> dict[str, Any]:
     # An unreachable server must fail a unit of work in seconds, not hang the caller for minutes.
     return {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+
+
+# What a unit of work keeps beside its identity map lives in ``Session.info`` under keys starting with this
+# (the plans it holds, the checklists it read, the results and audit rows it wrote): all of it is about the
+# unit's transaction, so a rollback forgets it here, in one place, whatever module put it there.
+UNIT_MEMORY = "dmu."
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_unit_memory(db_session: OrmSession) -> None:
+    for key in [key for key in db_session.info if isinstance(key, str) and key.startswith(UNIT_MEMORY)]:
+        del db_session.info[key]
 
 
 @contextmanager

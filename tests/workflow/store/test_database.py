@@ -153,3 +153,23 @@ def test_a_schema_at_the_newest_migration_is_not_migrated_again(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           check=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_rollback_forgets_what_the_unit_remembered(tmp_path: Path) -> None:
+    """The plans a unit holds, the checklists it read, the results and audit rows it wrote: two modules
+    forgot theirs on a rollback, three kept them. All are forgotten now; other keys stay."""
+    from tests.support.store_helpers import fresh_engine, new_plan
+    from workflow.store import audit, checklist
+    from workflow.store.states import get_plan
+
+    engine = fresh_engine(tmp_path)
+    plan_id = new_plan(engine)
+    with session(engine) as s:
+        get_plan(s, plan_id=plan_id)
+        checklist.items(s, plan_id=plan_id)
+        audit.record(s, actor="bot", action="test.memory", plan_id=plan_id)
+        s.info["elsewhere"] = 1
+        assert {"dmu.plans", "dmu.checklist", "dmu.audit"} <= set(s.info)
+        s.rollback()
+        assert [key for key in s.info if str(key).startswith("dmu.")] == []
+        assert s.info["elsewhere"] == 1
